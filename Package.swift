@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, dependencies pointing down only (see DESIGN.md):
+//   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
+// Only the front ends and the tests import third-party packages, so the core builds fast.
+let package = Package(
+    name: "vmsim",
+    products: [
+        .library(name: "VMSim", targets: ["VMSim"]),
+        .library(name: "VMCore", targets: ["VMCore"]),
+        .library(name: "VMPaging", targets: ["VMPaging"]),
+        .library(name: "VMPhys", targets: ["VMPhys"]),
+        .library(name: "VMTypes", targets: ["VMTypes"]),
+        .executable(name: "vmsim", targets: ["VMSimCLI"]),
+        .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .target(name: "VMTypes"),
+        .target(name: "VMPhys", dependencies: ["VMTypes"]),
+        .target(name: "VMPaging", dependencies: ["VMTypes", "VMPhys"]),
+        .target(name: "VMCore", dependencies: ["VMTypes", "VMPhys", "VMPaging"]),
+        .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore"]),
+        // Executable modules get their own names so they never clash with the VMSim library on
+        // case-insensitive file systems.
+        .executableTarget(
+            name: "VMSimCLI",
+            dependencies: ["VMSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/vmsim"
+        ),
+        .executableTarget(
+            name: "VMSimBench",
+            dependencies: ["VMSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/vmsim-bench"
+        ),
+        .testTarget(
+            name: "VMTypesTests",
+            dependencies: ["VMTypes", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMPhysTests",
+            dependencies: ["VMPhys", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMPagingTests",
+            dependencies: ["VMPaging", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMCoreTests",
+            dependencies: ["VMCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMSimTests",
+            dependencies: ["VMSim", .product(name: "PropertyBased", package: "swift-property-based")],
+            exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "VMSimCLITests",
+            dependencies: ["VMSimCLI"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

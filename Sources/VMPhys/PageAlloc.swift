@@ -1,0 +1,515 @@
+import VMTypes
+
+/// A per-CPU list of free order-0 pages (`struct per_cpu_pages`).
+///
+/// Order-0 allocations and frees go through this list so that most of them never touch the
+/// buddy free lists: a refill takes `batch` pages from the buddy allocator (`rmqueue_bulk()`),
+/// and when the list reaches `high` the oldest `batch` pages go back (`free_pcppages_bulk()`).
+/// Pages on the list are not counted in `NR_FREE_PAGES`, exactly as in Linux.
+///
+/// Simplified: Linux 6.x keeps lists for orders 0…3 and the THP order and scales `batch` and
+/// `high` adaptively (`alloc_factor`, `free_count`, `high_min`…`high_max`); vmsim keeps the
+/// order-0 list with the fixed `batch` and `high` of Linux 5.x. Orders 1…3 go straight to the
+/// buddy lists.
+public struct PerCPUPages: Sendable {
+    public internal(set) var count = 0
+    public internal(set) var high = 0
+    public internal(set) var highMax = 0
+    public internal(set) var batch = 1
+    var head: UInt32 = 0
+    var tail: UInt32 = 0
+}
+
+/// Which watermark an allocation attempt checks and which reserves it may use
+/// (`ALLOC_WMARK_*`, `ALLOC_MIN_RESERVE`, `ALLOC_NON_BLOCK`, `ALLOC_OOM`; mm/internal.h).
+public struct AllocFlags: OptionSet, Sendable {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let wmarkMin = AllocFlags([])
+    public static let wmarkLow = AllocFlags(rawValue: 1 << 0)
+    public static let wmarkHigh = AllocFlags(rawValue: 1 << 1)
+    public static let noWatermarks = AllocFlags(rawValue: 1 << 2)
+    public static let oom = AllocFlags(rawValue: 1 << 3)
+    public static let nonBlock = AllocFlags(rawValue: 1 << 4)
+    public static let minReserve = AllocFlags(rawValue: 1 << 5)
+    public static let kswapd = AllocFlags(rawValue: 1 << 6)
+    static let reserves: AllocFlags = [.nonBlock, .minReserve, .oom]
+
+    var watermark: WatermarkLevel {
+        if self.contains(.wmarkHigh) { return .high }
+        if self.contains(.wmarkLow) { return .low }
+        return .min
+    }
+}
+
+/// The buddy allocator (mm/page_alloc.c): free lists, split, merge, watermarks and zonelists.
+extension PhysicalMemory {
+    /// `POISON_FREE` repeated: the content word of a freed frame, so a use after free reads junk.
+    public static let poisonFree: UInt64 = 0x6b6b_6b6b_6b6b_6b6b
+
+    // MARK: Free lists
+
+    /// `__add_to_free_list()`: puts the block at `pfn` on the order's list, at the head or tail.
+    func addToFreeList(_ pfn: PFN, order: Int, zone z: Int, toTail: Bool) {
+        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
+        if toTail {
+            let tail = self.zoneStorage[z].areas[order].tail
+            self.memMap.setLRULinks(pfn, prev: tail, next: 0)
+            if tail != 0 {
+                self.memMap.setLRUNext(PFN(rawValue: UInt64(tail)), raw)
+            } else {
+                self.zoneStorage[z].areas[order].head = raw
+            }
+            self.zoneStorage[z].areas[order].tail = raw
+        } else {
+            let head = self.zoneStorage[z].areas[order].head
+            self.memMap.setLRULinks(pfn, prev: 0, next: head)
+            if head != 0 {
+                self.memMap.setLRUPrev(PFN(rawValue: UInt64(head)), raw)
+            } else {
+                self.zoneStorage[z].areas[order].tail = raw
+            }
+            self.zoneStorage[z].areas[order].head = raw
+        }
+        self.zoneStorage[z].areas[order].count += 1
+        self.memMap.insertFlags(pfn, .buddy)
+        self.memMap.setOrder(pfn, order)
+        self.accountFreePages(zone: z, order: order, delta: 1 << order)
+    }
+
+    /// `__del_page_from_free_list()`: unlinks a block from its list.
+    func delFromFreeList(_ pfn: PFN, order: Int, zone z: Int) {
+        let prev = self.memMap.lruPrev(pfn)
+        let next = self.memMap.lruNext(pfn)
+        if prev != 0 {
+            self.memMap.setLRUNext(PFN(rawValue: UInt64(prev)), next)
+        } else {
+            self.zoneStorage[z].areas[order].head = next
+        }
+        if next != 0 {
+            self.memMap.setLRUPrev(PFN(rawValue: UInt64(next)), prev)
+        } else {
+            self.zoneStorage[z].areas[order].tail = prev
+        }
+        self.memMap.setLRULinks(pfn, prev: 0, next: 0)
+        self.memMap.removeFlags(pfn, .buddy)
+        self.memMap.setOrder(pfn, 0)
+        self.zoneStorage[z].areas[order].count -= 1
+        self.accountFreePages(zone: z, order: order, delta: -(1 << order))
+    }
+
+    /// `account_freepages()`: NR_FREE_PAGES, and NR_FREE_PAGES_BLOCKS for pageblock-sized blocks.
+    func accountFreePages(zone z: Int, order: Int, delta: Int) {
+        self.zoneStorage[z].counters[ZoneStatItem.nrFreePages.rawValue] += delta
+        if order >= self.pageblockOrder {
+            self.zoneStorage[z].counters[ZoneStatItem.nrFreePagesBlocks.rawValue] += delta
+        }
+    }
+
+    /// `get_page_from_free_area()` + unlink: the first block of the list, or nil. The max-order
+    /// list continues with the zone's untouched boot blocks after its explicit entries.
+    func takeFirstFree(order: Int, zone z: Int) -> PFN? {
+        let head = self.zoneStorage[z].areas[order].head
+        if head != 0 {
+            let pfn = PFN(rawValue: UInt64(head))
+            self.delFromFreeList(pfn, order: order, zone: z)
+            return pfn
+        }
+        guard order == self.maxOrder, self.zoneStorage[z].lazyRunIndex < self.zoneStorage[z].lazyRuns.count
+        else { return nil }
+        let r = self.zoneStorage[z].lazyRunIndex
+        let pfn = PFN(rawValue: self.zoneStorage[z].lazyRuns[r].next)
+        self.zoneStorage[z].lazyRuns[r].next += 1 << UInt64(order)
+        if self.zoneStorage[z].lazyRuns[r].next >= self.zoneStorage[z].lazyRuns[r].end {
+            self.zoneStorage[z].lazyRunIndex += 1
+        }
+        self.zoneStorage[z].areas[order].count -= 1
+        self.accountFreePages(zone: z, order: order, delta: -(1 << order))
+        return pfn
+    }
+
+    /// Free max-order blocks still untouched since boot, in a zone.
+    public func untouchedBootBlocks(zone z: Int) -> Int {
+        var n = 0
+        for r in self.zoneStorage[z].lazyRuns[self.zoneStorage[z].lazyRunIndex...] {
+            n += Int((r.end - r.next) >> UInt64(self.maxOrder))
+        }
+        return n
+    }
+
+    // MARK: Split and merge
+
+    /// `expand()`: splits a block of order `high` down to order `low`, putting the upper half of
+    /// each split on the free list of its order (at the head); the lowest part is what is allocated.
+    func expand(_ pfn: PFN, low: Int, high: Int, zone z: Int) {
+        var high = high
+        var size = 1 << high
+        while high > low {
+            high -= 1
+            size >>= 1
+            self.addToFreeList(pfn.advanced(by: size), order: high, zone: z, toTail: false)
+        }
+    }
+
+    /// `__rmqueue_smallest()`: the first block of the smallest order ≥ `order` that has one, split
+    /// down to `order`.
+    func rmqueueSmallest(order: Int, zone z: Int) -> PFN? {
+        var current = order
+        while current <= self.maxOrder {
+            if let pfn = self.takeFirstFree(order: current, zone: z) {
+                self.expand(pfn, low: order, high: current, zone: z)
+                return pfn
+            }
+            current += 1
+        }
+        return nil
+    }
+
+    /// `page_is_buddy()`: `buddy` is the first page of a free block of exactly `order` in zone `z`.
+    func pageIsBuddy(_ buddy: UInt64, order: Int, zone z: Int) -> Bool {
+        let zone = self.zoneStorage[z]
+        guard buddy >= zone.startPFN && buddy < zone.startPFN + zone.spannedPages else { return false }
+        let pfn = PFN(rawValue: buddy)
+        return self.memMap.test(pfn, .buddy) && self.memMap.order(pfn) == order
+    }
+
+    /// `__free_one_page()`: returns a block to the free lists, merging it with its buddy (the block
+    /// at `pfn ^ (1 << order)`) for as long as the buddy is free and of the same order. The merged
+    /// block goes to the tail when its own buddy one order up is free too (`buddy_merge_likely()`:
+    /// keep it away from the next allocation so that merge can happen), else to the head.
+    func freeOnePage(_ pfn: PFN, order: Int, zone z: Int, toTail: Bool) {
+        var pfn = pfn.rawValue
+        var order = order
+        var buddyPFN: UInt64 = 0
+        while order < self.maxOrder {
+            buddyPFN = pfn ^ (1 << UInt64(order))
+            guard self.pageIsBuddy(buddyPFN, order: order, zone: z) else { break }
+            self.delFromFreeList(PFN(rawValue: buddyPFN), order: order, zone: z)
+            pfn &= buddyPFN
+            order += 1
+        }
+        var tail = toTail
+        if !tail && order < self.maxOrder - 1 {
+            // buddy_merge_likely(): is the buddy of the combined block free at order + 1?
+            buddyPFN = pfn ^ (1 << UInt64(order))
+            let higher = buddyPFN & pfn
+            tail = self.pageIsBuddy(higher ^ (1 << UInt64(order + 1)), order: order + 1, zone: z)
+        }
+        self.addToFreeList(PFN(rawValue: pfn), order: order, zone: z, toTail: tail)
+    }
+
+    // MARK: Per-CPU lists
+
+    /// `rmqueue_bulk()` + `__rmqueue_pcplist()`: an order-0 page from the per-CPU list of zone `z`,
+    /// refilling it with `batch` pages from the buddy lists when empty.
+    func rmqueuePCPList(zone z: Int) -> PFN? {
+        if self.pcpStorage[z].head == 0 {
+            let batch = self.pcpStorage[z].high < self.pcpStorage[z].batch ? 1 : self.pcpStorage[z].batch
+            for _ in 0..<batch {
+                guard let pfn = self.rmqueueSmallest(order: 0, zone: z) else { break }
+                self.pcpAdd(pfn, zone: z, toTail: true)
+            }
+            if self.pcpStorage[z].head == 0 { return nil }
+        }
+        let pfn = PFN(rawValue: UInt64(self.pcpStorage[z].head))
+        self.pcpRemove(pfn, zone: z)
+        return pfn
+    }
+
+    func pcpAdd(_ pfn: PFN, zone z: Int, toTail: Bool) {
+        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
+        if toTail {
+            let tail = self.pcpStorage[z].tail
+            self.memMap.setLRULinks(pfn, prev: tail, next: 0)
+            if tail != 0 {
+                self.memMap.setLRUNext(PFN(rawValue: UInt64(tail)), raw)
+            } else {
+                self.pcpStorage[z].head = raw
+            }
+            self.pcpStorage[z].tail = raw
+        } else {
+            let head = self.pcpStorage[z].head
+            self.memMap.setLRULinks(pfn, prev: 0, next: head)
+            if head != 0 {
+                self.memMap.setLRUPrev(PFN(rawValue: UInt64(head)), raw)
+            } else {
+                self.pcpStorage[z].tail = raw
+            }
+            self.pcpStorage[z].head = raw
+        }
+        self.pcpStorage[z].count += 1
+    }
+
+    func pcpRemove(_ pfn: PFN, zone z: Int) {
+        let prev = self.memMap.lruPrev(pfn)
+        let next = self.memMap.lruNext(pfn)
+        if prev != 0 {
+            self.memMap.setLRUNext(PFN(rawValue: UInt64(prev)), next)
+        } else {
+            self.pcpStorage[z].head = next
+        }
+        if next != 0 {
+            self.memMap.setLRUPrev(PFN(rawValue: UInt64(next)), prev)
+        } else {
+            self.pcpStorage[z].tail = prev
+        }
+        self.memMap.setLRULinks(pfn, prev: 0, next: 0)
+        self.pcpStorage[z].count -= 1
+    }
+
+    /// `free_pcppages_bulk()`: returns the `count` oldest pages of the per-CPU list to the buddy lists.
+    func freePCPPagesBulk(zone z: Int, count: Int) {
+        var n = min(count, self.pcpStorage[z].count)
+        while n > 0, self.pcpStorage[z].tail != 0 {
+            let pfn = PFN(rawValue: UInt64(self.pcpStorage[z].tail))
+            self.pcpRemove(pfn, zone: z)
+            self.freeOnePage(pfn, order: 0, zone: z, toTail: false)
+            n -= 1
+        }
+    }
+
+    /// `drain_all_pages()`: empties every per-CPU list into the buddy lists.
+    public func drainAllPages() {
+        for z in 0..<self.zoneCount where self.pcpStorage[z].count > 0 {
+            self.freePCPPagesBulk(zone: z, count: self.pcpStorage[z].count)
+        }
+    }
+
+    // MARK: Watermarks and zonelists
+
+    /// `gfp_zone()`: the highest zone an allocation with these flags may use.
+    public func highestZoneIndex(for gfp: GFP) -> Int {
+        let type: ZoneType
+        if gfp.contains(.dma) {
+            type = .dma
+        } else if gfp.contains(.dma32) {
+            type = self.architecture.zoneLayout == .pc64 ? .dma32 : .normal
+        } else if gfp.contains(.highmem) && gfp.contains(.movable) {
+            type = .movable
+        } else if gfp.contains(.highmem) {
+            type = self.architecture.zoneLayout == .pc32 ? .highMem : .normal
+        } else {
+            type = .normal
+        }
+        return self.zoneIndex(of: type) ?? 0
+    }
+
+    /// `__zone_watermark_ok()`: would zone `z` stay above `mark` plus its lowmem reserve for
+    /// allocations limited to `highestZone`, and does it have a free block of at least `order`?
+    /// `ALLOC_MIN_RESERVE` (`__GFP_HIGH`) may use half the min reserve, non-blocking callers a
+    /// quarter more, OOM victims half again.
+    public func zoneWatermarkOK(zone z: Int, order: Int, mark: Int, highestZone: Int, flags: AllocFlags)
+        -> Bool
+    {
+        let freePages = self.zoneStorage[z].counters[ZoneStatItem.nrFreePages.rawValue] - ((1 << order) - 1)
+        var min = mark
+        if !flags.isDisjoint(with: AllocFlags.reserves) {
+            if flags.contains(.minReserve) {
+                min -= min / 2
+                if flags.contains(.nonBlock) { min -= min / 4 }
+            }
+            if flags.contains(.oom) { min -= min / 2 }
+        }
+        if freePages <= min + self.zoneStorage[z].reserves[highestZone] { return false }
+        if order == 0 { return true }
+        var o = order
+        while o <= self.maxOrder {
+            if self.zoneStorage[z].areas[o].count > 0 { return true }
+            o += 1
+        }
+        return false
+    }
+
+    /// `get_page_from_freelist()`: walks the zonelist from the highest usable zone down (Normal →
+    /// DMA32 → DMA) and takes a page from the first zone whose watermark check passes.
+    func getPageFromFreelist(_ gfp: GFP, order: Int, highestZone: Int, flags: AllocFlags) -> PFN? {
+        var z = highestZone
+        while z >= 0 {
+            defer { z -= 1 }
+            guard self.zoneStorage[z].managedPages > 0 else { continue }
+            if !flags.contains(.noWatermarks) {
+                let mark =
+                    self.zoneStorage[z].watermarks[flags.watermark.rawValue]
+                    + self.zoneStorage[z].watermarkBoost
+                guard
+                    self.zoneWatermarkOK(
+                        zone: z, order: order, mark: mark, highestZone: highestZone, flags: flags)
+                else {
+                    continue
+                }
+            }
+            let pfn: PFN?
+            if order == 0 {
+                pfn = self.rmqueuePCPList(zone: z)
+            } else {
+                pfn = self.rmqueueSmallest(order: order, zone: z)
+            }
+            if let pfn {
+                self.count(VMEvent(rawValue: VMEvent.pgallocDma.rawValue + z)!, 1 << UInt64(order))
+                self.zoneStorage[z].numaCounters[NUMAStatItem.numaHit.rawValue] += 1
+                self.zoneStorage[z].numaCounters[NUMAStatItem.numaLocal.rawValue] += 1
+                return pfn
+            }
+        }
+        return nil
+    }
+
+    /// `gfp_to_alloc_flags()`: the slow path checks the min watermark; `__GFP_HIGH` may use
+    /// reserves; callers that cannot sleep may use a little more.
+    func slowpathAllocFlags(_ gfp: GFP, order: Int) -> AllocFlags {
+        var flags: AllocFlags = .wmarkMin
+        if gfp.contains(.high) { flags.insert(.minReserve) }
+        if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
+        if !gfp.contains(.directReclaim) && !gfp.contains(.noMemalloc) { flags.insert(.nonBlock) }
+        return flags
+    }
+
+    // MARK: Allocation entry points
+
+    /// `alloc_pages(gfp, order)`: `1 << order` physically contiguous frames, or nil.
+    ///
+    /// Fast path: every usable zone checked against its low watermark. Slow path
+    /// (`__alloc_pages_slowpath()`): wake kswapd, retry against the min watermark (less for
+    /// `__GFP_HIGH`/atomic callers), then direct reclaim and, for small orders, the OOM killer —
+    /// each only if a `ReclaimDelegate` is installed and the flags allow it. Failure is a value
+    /// (nil) and is logged like `warn_alloc()`. The frame comes back with reference count 1;
+    /// with `__GFP_ZERO` its content word is 0, otherwise it holds whatever was there.
+    public func allocPages(_ gfp: GFP, order: Int) -> PFN? {
+        precondition(order >= 0 && order <= self.maxOrder, "allocPages: order \(order) out of range")
+        let highest = self.highestZoneIndex(for: gfp)
+        if let pfn = self.getPageFromFreelist(gfp, order: order, highestZone: highest, flags: .wmarkLow) {
+            self.prepNewPage(pfn, order: order, gfp: gfp)
+            return pfn
+        }
+        return self.allocPagesSlowpath(gfp, order: order, highestZone: highest)
+    }
+
+    func allocPagesSlowpath(_ gfp: GFP, order: Int, highestZone: Int) -> PFN? {
+        let flags = self.slowpathAllocFlags(gfp, order: order)
+        if flags.contains(.kswapd), let reclaimer = self.reclaimer {
+            for z in 0...highestZone where self.zoneStorage[z].managedPages > 0 {
+                reclaimer.wakeKswapd(zone: z, order: order, gfp: gfp)
+            }
+        }
+        if let pfn = self.getPageFromFreelist(gfp, order: order, highestZone: highestZone, flags: flags) {
+            self.prepNewPage(pfn, order: order, gfp: gfp)
+            return pfn
+        }
+        if gfp.contains(.directReclaim), let reclaimer = self.reclaimer {
+            // should_reclaim_retry(): MAX_RECLAIM_RETRIES (16) attempts without progress.
+            var noProgress = 0
+            var ooms = 0
+            while noProgress < 16 {
+                let stallEvent = VMEvent(rawValue: VMEvent.allocstallDma.rawValue + highestZone)!
+                self.count(stallEvent)
+                let reclaimed = reclaimer.directReclaim(gfp: gfp, order: order, highestZone: highestZone)
+                if let pfn = self.getPageFromFreelist(
+                    gfp, order: order, highestZone: highestZone, flags: flags)
+                {
+                    self.prepNewPage(pfn, order: order, gfp: gfp)
+                    return pfn
+                }
+                if reclaimed > 0 {
+                    noProgress = 0
+                    continue
+                }
+                noProgress += 1
+                if noProgress >= 16 || self.drainedNothingLeftToReclaim() {
+                    guard order <= self.costlyOrder, !gfp.contains(.noRetry), ooms < 64 else { break }
+                    // __alloc_pages_may_oom(): last chance against the high watermark first.
+                    if let pfn = self.getPageFromFreelist(
+                        gfp, order: order, highestZone: highestZone, flags: .wmarkHigh)
+                    {
+                        self.prepNewPage(pfn, order: order, gfp: gfp)
+                        return pfn
+                    }
+                    guard reclaimer.outOfMemory(gfp: gfp, order: order) else { break }
+                    ooms += 1
+                    noProgress = 0
+                    if let pfn = self.getPageFromFreelist(
+                        gfp, order: order, highestZone: highestZone, flags: flags.union(.oom))
+                    {
+                        self.prepNewPage(pfn, order: order, gfp: gfp)
+                        return pfn
+                    }
+                }
+            }
+        }
+        self.warnAlloc(gfp, order: order)
+        return nil
+    }
+
+    /// Reclaim made no progress: drain per-CPU lists once more (`drain_all_pages()` in
+    /// `__alloc_pages_direct_reclaim()`); true when there was nothing to drain.
+    func drainedNothingLeftToReclaim() -> Bool {
+        let before = self.pcp.reduce(0) { $0 + $1.count }
+        self.drainAllPages()
+        return before == 0
+    }
+
+    /// `warn_alloc()`: logs the failed allocation.
+    func warnAlloc(_ gfp: GFP, order: Int) {
+        self.allocFailures += 1
+        guard !gfp.contains(.noWarn) else { return }
+        self.log.printk(
+            at: self.now,
+            "vmsim: page allocation failure: order:\(order), mode:\(hex(UInt64(gfp.rawValue)))(\(gfp))")
+    }
+
+    /// `post_alloc_hook()`/`prep_new_page()`: reference count 1, order recorded on the first frame,
+    /// content zeroed for `__GFP_ZERO`.
+    func prepNewPage(_ pfn: PFN, order: Int, gfp: GFP) {
+        self.memMap.setRefCount(pfn, 1)
+        self.memMap.setOrder(pfn, order)
+        if order > 0 && gfp.contains(.comp) { self.memMap.insertFlags(pfn, .head) }
+        if gfp.contains(.zero) {
+            for i in 0..<(1 << order) { self.memMap.setContent(pfn.advanced(by: i), 0) }
+        }
+    }
+
+    /// `__free_pages(page, order)`: drops a reference; the last one returns the block.
+    public func freePages(_ pfn: PFN, order: Int) {
+        if self.memMap.putPageTestZero(pfn) { self.freeFrozenPages(pfn, order: order) }
+    }
+
+    /// `free_unref_page()`/`__free_pages_ok()`: a block with no references left goes back — order 0
+    /// to the per-CPU list, larger orders to the buddy lists. Checks that nobody still uses it
+    /// (`free_page_is_bad()`) and poisons its content.
+    public func freeFrozenPages(_ pfn: PFN, order: Int) {
+        let bad: PageFlags = [.buddy, .lru, .slab, .pageTable, .mlocked, .writeback, .swapCache, .locked]
+        precondition(
+            self.memMap.refCount(pfn) == 0,
+            "freePages: \(pfn) still has \(self.memMap.refCount(pfn)) references")
+        precondition(
+            self.memMap.mapCount(pfn) == 0,
+            "freePages: \(pfn) is still mapped \(self.memMap.mapCount(pfn)) times")
+        precondition(
+            self.memMap.flags(pfn).isDisjoint(with: bad),
+            "freePages: bad page state \(pfn) flags \(self.memMap.flags(pfn))")
+        precondition(!self.memMap.isReserved(pfn), "freePages: \(pfn) is reserved")
+        let recorded = self.memMap.order(pfn)
+        precondition(
+            recorded == order, "freePages: \(pfn) allocated at order \(recorded), freed at order \(order)")
+        guard let z = self.zoneIndex(of: pfn) else { preconditionFailure("freePages: \(pfn) is in no zone") }
+        for i in 0..<(1 << order) {
+            let p = pfn.advanced(by: i)
+            self.memMap.setFlags(p, [])
+            self.memMap.setMapping(p, 0)
+            self.memMap.setIndex(p, 0)
+            self.memMap.setPrivateWord(p, 0)
+            self.memMap.setContent(p, PhysicalMemory.poisonFree)
+        }
+        self.memMap.setOrder(pfn, 0)
+        self.count(.pgfree, 1 << UInt64(order))
+        if order == 0 {
+            self.pcpAdd(pfn, zone: z, toTail: false)
+            if self.pcpStorage[z].count >= self.pcpStorage[z].high {
+                self.freePCPPagesBulk(
+                    zone: z,
+                    count: self.pcpStorage[z].high < self.pcpStorage[z].batch ? 1 : self.pcpStorage[z].batch)
+            }
+        } else {
+            self.freeOnePage(pfn, order: order, zone: z, toTail: false)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import VMCore
+import VMPhys
+import VMTypes
+
+/// Reads machine settings written as text (`memory=256MiB`, `--zones DMA=3840,…`), shared by the
+/// command line and the scenario language's `machine` line.
+public enum MachineSpec {
+    /// The settings `apply` understands, as the command line spells them.
+    public static let settings = [
+        "memory", "arch", "zones", "min-free-kbytes", "watermark-scale-factor", "lowmem-reserve-ratio",
+        "kernel-image", "cpus",
+    ]
+
+    /// The architecture names `arch=` accepts.
+    public static var architectureNames: [String] { Architecture.named.map(\.name) }
+
+    /// Applies one `name=value` setting. Throws a `ConfigError` naming the setting and what was expected.
+    public static func apply(_ name: String, _ value: String, to config: inout MachineConfig)
+        throws(ConfigError)
+    {
+        switch name {
+        case "memory":
+            config.memory = try self.size(value, setting: name)
+        case "arch":
+            guard let arch = Architecture.named(value) else {
+                throw ConfigError(
+                    setting: name,
+                    message:
+                        "unknown architecture '\(value)' (expected \(self.architectureNames.joined(separator: ", ")))"
+                )
+            }
+            config.architecture = arch
+        case "zones":
+            config.zoneSizes = try self.zones(value, pageSize: config.pageSize)
+        case "min-free-kbytes":
+            config.minFreeKbytes = try self.integer(value, setting: name)
+        case "watermark-scale-factor":
+            config.watermarkScaleFactor = try self.integer(value, setting: name)
+        case "lowmem-reserve-ratio":
+            var ratios: [Int] = []
+            for part in value.split(whereSeparator: { $0 == "," || $0 == " " }) {
+                ratios.append(try self.integer(String(part), setting: name))
+            }
+            config.lowmemReserveRatio = ratios
+        case "kernel-image":
+            config.kernelImage = try self.size(value, setting: name)
+        case "cpus":
+            config.cpus = try self.integer(value, setting: name)
+        default:
+            throw ConfigError(
+                setting: name,
+                message: "unknown machine setting (expected one of \(self.settings.joined(separator: ", ")))")
+        }
+    }
+
+    static func size(_ text: String, setting: String) throws(ConfigError) -> UInt64 {
+        do {
+            return try ByteSize.parse(text)
+        } catch {
+            throw ConfigError(setting: setting, message: error.description)
+        }
+    }
+
+    static func integer(_ text: String, setting: String) throws(ConfigError) -> Int {
+        guard let n = Int(text) else {
+            throw ConfigError(setting: setting, message: "'\(text)' is not an integer")
+        }
+        return n
+    }
+
+    /// `DMA=3840,DMA32=772917,Normal=5394266`: managed pages per zone (a unit such as `MiB`
+    /// gives bytes instead, which must be whole pages).
+    static func zones(_ text: String, pageSize: UInt64) throws(ConfigError) -> [MachineConfig.ZoneSize] {
+        var result: [MachineConfig.ZoneSize] = []
+        for part in text.split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else {
+                throw ConfigError(setting: "zones", message: "expected ZONE=PAGES, got '\(part)'")
+            }
+            guard let zone = ZoneType(name: String(kv[0])) else {
+                throw ConfigError(
+                    setting: "zones",
+                    message: "unknown zone '\(kv[0])' (expected DMA, DMA32, Normal or HighMem)")
+            }
+            let valueText = String(kv[1])
+            let pages: UInt64
+            if let n = UInt64(valueText) {
+                pages = n
+            } else {
+                let bytes = try self.size(valueText, setting: "zones")
+                guard bytes % pageSize == 0 else {
+                    throw ConfigError(
+                        setting: "zones",
+                        message: "zone \(zone.name) size \(valueText) is not a whole number of pages")
+                }
+                pages = bytes / pageSize
+            }
+            result.append(MachineConfig.ZoneSize(zone: zone, managedPages: pages))
+        }
+        guard !result.isEmpty else {
+            throw ConfigError(setting: "zones", message: "expected ZONE=PAGES[,ZONE=PAGES…]")
+        }
+        return result
+    }
+}

@@ -1,0 +1,183 @@
+/// How physical memory is divided into zones on a machine of this architecture.
+///
+/// Models the zone boundaries of arch/x86: `MAX_DMA_PFN` (16 MiB), `MAX_DMA32_PFN` (4 GiB) on
+/// x86-64; on i386 the end of the direct-mapped low memory (`MAXMEM`, taken as 896 MiB, the figure
+/// every textbook gives) starts ZONE_HIGHMEM.
+public enum ZoneLayout: String, Sendable, Hashable {
+    /// DMA (first 16 MiB), DMA32 (up to 4 GiB), Normal (the rest), Movable and Device (empty).
+    case pc64
+    /// DMA (first 16 MiB), Normal (up to 896 MiB), HighMem (the rest), Movable (empty).
+    case pc32
+}
+
+/// The shape of a page-table tree: address width, page size, bits per level and entry size.
+///
+/// Levels are listed from the root (the table CR3 points at) down to the leaf page table.
+/// ```
+///  x86-64, 4 levels:   47      39 38      30 29      21 20      12 11         0
+///                     +----------+----------+----------+----------+------------+
+///                     | PGD (9)  | PUD (9)  | PMD (9)  | PTE (9)  | offset(12) |
+///                     +----------+----------+----------+----------+------------+
+///  i386, 2 levels:     31      22 21      12 11         0
+///                     +----------+----------+------------+
+///                     | PGD (10) | PTE (10) | offset(12) |
+///                     +----------+----------+------------+
+/// ```
+public struct PagingGeometry: Sendable, Hashable {
+    /// Width of a virtual address in bits (32, 48, 57, or a teaching width such as 15).
+    public var addressBits: Int
+    /// log2 of the page size (12 for 4 KiB).
+    public var pageShift: Int
+    /// Index bits per level, root first.
+    public var levelBits: [Int]
+    /// Size of one entry in bytes (4 for i386, 8 for PAE and x86-64).
+    public var entryBytes: Int
+    /// Width of a physical address in bits (32 i386, 36 PAE, 52 x86-64).
+    public var physicalBits: Int
+
+    public init(addressBits: Int, pageShift: Int, levelBits: [Int], entryBytes: Int, physicalBits: Int) {
+        self.addressBits = addressBits
+        self.pageShift = pageShift
+        self.levelBits = levelBits
+        self.entryBytes = entryBytes
+        self.physicalBits = physicalBits
+    }
+
+    public var levels: Int { self.levelBits.count }
+    public var pageSize: UInt64 { 1 << UInt64(self.pageShift) }
+    /// Number of entries in a table of level `level` (0 = root).
+    public func entries(atLevel level: Int) -> Int { 1 << self.levelBits[level] }
+    /// The lowest address bit indexed by level `level` (0 = root).
+    public func shift(ofLevel level: Int) -> Int {
+        var shift = self.pageShift
+        for l in stride(from: self.levels - 1, to: level, by: -1) { shift += self.levelBits[l] }
+        return shift
+    }
+    /// The index into the table of level `level` for address `va`.
+    @inlinable public func index(of va: UInt64, atLevel level: Int) -> Int {
+        var shift = self.pageShift
+        var l = self.levelBits.count - 1
+        while l > level {
+            shift += self.levelBits[l]
+            l -= 1
+        }
+        return Int((va >> UInt64(shift)) & ((1 << UInt64(self.levelBits[level])) - 1))
+    }
+    /// Checks that the levels and the page offset add up to the address width.
+    public var isConsistent: Bool {
+        self.levelBits.allSatisfy { $0 > 0 } && self.levelBits.reduce(self.pageShift, +) == self.addressBits
+    }
+    /// Linux's names for the levels, leaf last: `PGD P4D PUD PMD PTE` trimmed to `levels`.
+    public var levelNames: [String] {
+        switch self.levels {
+        case 1: return ["PT"]
+        case 2: return ["PGD", "PTE"]
+        case 3: return ["PGD", "PMD", "PTE"]
+        case 4: return ["PGD", "PUD", "PMD", "PTE"]
+        case 5: return ["PGD", "P4D", "PUD", "PMD", "PTE"]
+        default: return (0..<self.levels).map { "L\(self.levels - $0)" }
+        }
+    }
+}
+
+/// An architecture as a value: paging geometry, address-space split and zone layout.
+///
+/// Models what arch/x86 fixes at build time: `TASK_SIZE`, `PAGE_OFFSET` (start of the direct
+/// map), `VMALLOC_START`/`VMALLOC_END`, the page-table format and the zones.
+public struct Architecture: Sendable, Hashable, CustomStringConvertible {
+    /// The name used on the command line (`x86_64`, `i386`, `i386-pae`, `x86_64-la57`, `teach15`).
+    public var name: String
+    public var paging: PagingGeometry
+    /// x86-64: addresses must be sign-extended from bit `addressBits - 1`.
+    public var requiresCanonical: Bool
+    /// One past the highest user address (`TASK_SIZE`; `TASK_SIZE_MAX` on x86-64).
+    public var userTop: UInt64
+    /// Start of the kernel's direct map of physical memory (`PAGE_OFFSET`); `__va(pa) = pa + this`.
+    public var pageOffset: UInt64
+    /// The vmalloc range (`VMALLOC_START`, `VMALLOC_END` inclusive as in Linux).
+    public var vmallocStart: UInt64
+    public var vmallocEnd: UInt64
+    /// Physical memory above this address is not direct-mapped (i386 HighMem); nil = all of it is.
+    public var directMapLimit: UInt64?
+    public var zoneLayout: ZoneLayout
+    /// Whether entries have an NX bit (PAE and x86-64).
+    public var hasNoExecute: Bool
+    /// `THREAD_SIZE`: 16 KiB on x86-64, 8 KiB on i386.
+    public var kernelStackSize: UInt64
+    /// Kernel stacks come from vmalloc (`CONFIG_VMAP_STACK`, x86-64 only) rather than the buddy allocator.
+    public var vmapStack: Bool
+
+    public var description: String { self.name }
+    public var pageShift: Int { self.paging.pageShift }
+    public var pageSize: UInt64 { self.paging.pageSize }
+    public var is64Bit: Bool { self.paging.entryBytes == 8 && self.paging.addressBits > 36 }
+
+    /// Whether `va` is a canonical address (always true where canonical form is not required).
+    @inlinable public func isCanonical(_ va: UInt64) -> Bool {
+        if !self.requiresCanonical {
+            return self.paging.addressBits >= 64 || va >> UInt64(self.paging.addressBits) == 0
+        }
+        let shift = UInt64(64 - self.paging.addressBits)
+        return UInt64(bitPattern: (Int64(bitPattern: va << shift)) >> Int64(shift)) == va
+    }
+
+    /// x86-64 with 4-level paging: 48-bit addresses, 128 TiB for user space.
+    public static let x86_64 = Architecture(
+        name: "x86_64",
+        paging: PagingGeometry(
+            addressBits: 48, pageShift: 12, levelBits: [9, 9, 9, 9], entryBytes: 8, physicalBits: 52),
+        requiresCanonical: true, userTop: 0x0000_7fff_ffff_f000, pageOffset: 0xffff_8880_0000_0000,
+        vmallocStart: 0xffff_c900_0000_0000, vmallocEnd: 0xffff_e8ff_ffff_ffff, directMapLimit: nil,
+        zoneLayout: .pc64, hasNoExecute: true, kernelStackSize: 16384, vmapStack: true)
+
+    /// x86-64 with 5-level paging (LA57): 57-bit addresses, 64 PiB for user space.
+    public static let x86_64LA57 = Architecture(
+        name: "x86_64-la57",
+        paging: PagingGeometry(
+            addressBits: 57, pageShift: 12, levelBits: [9, 9, 9, 9, 9], entryBytes: 8, physicalBits: 52),
+        requiresCanonical: true, userTop: 0x00ff_ffff_ffff_f000, pageOffset: 0xff11_0000_0000_0000,
+        vmallocStart: 0xffa0_0000_0000_0000, vmallocEnd: 0xffd1_ffff_ffff_ffff, directMapLimit: nil,
+        zoneLayout: .pc64, hasNoExecute: true, kernelStackSize: 16384, vmapStack: true)
+
+    /// i386 without PAE: the two-level 10/10/12 tables of the notes, the 3G/1G split at 0xC0000000.
+    public static let i386 = Architecture(
+        name: "i386",
+        paging: PagingGeometry(
+            addressBits: 32, pageShift: 12, levelBits: [10, 10], entryBytes: 4, physicalBits: 32),
+        requiresCanonical: false, userTop: 0xC000_0000, pageOffset: 0xC000_0000,
+        vmallocStart: 0xF880_0000, vmallocEnd: 0xFF7F_DFFF, directMapLimit: 896 << 20,
+        zoneLayout: .pc32, hasNoExecute: false, kernelStackSize: 8192, vmapStack: false)
+
+    /// i386 with PAE: 2/9/9/12 with 8-byte entries and NX, 36-bit physical addresses.
+    public static let i386PAE = Architecture(
+        name: "i386-pae",
+        paging: PagingGeometry(
+            addressBits: 32, pageShift: 12, levelBits: [2, 9, 9], entryBytes: 8, physicalBits: 36),
+        requiresCanonical: false, userTop: 0xC000_0000, pageOffset: 0xC000_0000,
+        vmallocStart: 0xF880_0000, vmallocEnd: 0xFF7F_DFFF, directMapLimit: 896 << 20,
+        zoneLayout: .pc32, hasNoExecute: true, kernelStackSize: 8192, vmapStack: false)
+
+    /// The architectures known by name.
+    public static let named: [Architecture] = [.x86_64, .x86_64LA57, .i386, .i386PAE]
+
+    /// Looks an architecture up by its command-line name.
+    public static func named(_ name: String) -> Architecture? {
+        Architecture.named.first { $0.name == name }
+    }
+
+    /// A small teaching geometry: `addressBits`-bit addresses, pages of `1 << pageShift` bytes,
+    /// the given bits per level, 1- to 8-byte entries, no canonical rule, no kernel half.
+    public static func teaching(
+        addressBits: Int, pageShift: Int, levelBits: [Int], entryBytes: Int = 1,
+        physicalBits: Int? = nil
+    ) -> Architecture {
+        let top: UInt64 = addressBits >= 64 ? UInt64.max : 1 << UInt64(addressBits)
+        return Architecture(
+            name: "teach\(addressBits)",
+            paging: PagingGeometry(
+                addressBits: addressBits, pageShift: pageShift, levelBits: levelBits,
+                entryBytes: entryBytes, physicalBits: physicalBits ?? addressBits),
+            requiresCanonical: false, userTop: top, pageOffset: top, vmallocStart: top, vmallocEnd: top,
+            directMapLimit: nil, zoneLayout: .pc64, hasNoExecute: false, kernelStackSize: 0, vmapStack: false)
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import VMCore
+import VMPhys
+import VMSim
+import VMTypes
+
+/// An error the CLI reports in one line, with its exit status.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var status: Int32 = 2
+    var description: String { self.message }
+}
+
+struct VMSimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vmsim",
+        abstract: "The Linux memory manager as a program you can run, step through and measure.",
+        subcommands: [Run.self])
+
+    /// Parses and runs; prints errors in one line to stderr and exits 2 (bad input) or the
+    /// status the error carries. Help and version go to stdout with status 0.
+    static func main() {
+        do {
+            var command = try Self.parseAsRoot()
+            try command.run()
+        } catch {
+            let (message, status) = Self.report(for: error)
+            if status == 0 {
+                print(message)
+            } else {
+                FileHandleStderr.write(message + "\n")
+            }
+            Foundation.exit(status)
+        }
+    }
+
+    /// The one-line message (or help text, with status 0) and exit status for an error.
+    static func report(for error: any Error) -> (message: String, status: Int32) {
+        if let error = error as? CLIError { return ("vmsim: " + error.message, error.status) }
+        if Self.exitCode(for: error) == .success { return (Self.fullMessage(for: error), 0) }
+        var text = Self.message(for: error)
+        if text.hasPrefix("Error: ") { text.removeFirst(7) }
+        return ("vmsim: " + text.split(separator: "\n").joined(separator: " "), 2)
+    }
+}
+
+/// Writes to standard error.
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// Flags that describe the machine; shared by every command that boots one.
+struct MachineOptions: ParsableArguments {
+    @Option(help: "RAM size (16MiB … 1TiB; units B, KiB, MiB, GiB, TiB or K, M, G).")
+    var memory: String?
+    @Option(help: "Architecture: x86_64, x86_64-la57, i386, i386-pae.")
+    var arch: String?
+    @Option(help: "Explicit zone sizes in managed pages, e.g. DMA=3840,DMA32=772917,Normal=5394266.")
+    var zones: String?
+    @Option(name: .customLong("min-free-kbytes"), help: "vm.min_free_kbytes (default: the kernel's formula).")
+    var minFreeKbytes: String?
+    @Option(
+        name: .customLong("watermark-scale-factor"), help: "vm.watermark_scale_factor (1…3000, default 10).")
+    var watermarkScaleFactor: String?
+    @Option(
+        name: .customLong("lowmem-reserve-ratio"),
+        help: "vm.lowmem_reserve_ratio, one per zone, e.g. 256,256,32,0,0.")
+    var lowmemReserveRatio: String?
+    @Option(
+        name: .customLong("kernel-image"), help: "Size of the kernel image reserved at boot (default 12MiB).")
+    var kernelImage: String?
+    @Option(help: "Possible CPUs; sizes per-CPU lists and slab orders (default 2).")
+    var cpus: String?
+
+    /// The flags as (setting, value) pairs, in the order arch first (others depend on its page size).
+    var settings: [(String, String)] {
+        var result: [(String, String)] = []
+        if let arch { result.append(("arch", arch)) }
+        if let memory { result.append(("memory", memory)) }
+        if let zones { result.append(("zones", zones)) }
+        if let minFreeKbytes { result.append(("min-free-kbytes", minFreeKbytes)) }
+        if let watermarkScaleFactor { result.append(("watermark-scale-factor", watermarkScaleFactor)) }
+        if let lowmemReserveRatio { result.append(("lowmem-reserve-ratio", lowmemReserveRatio)) }
+        if let kernelImage { result.append(("kernel-image", kernelImage)) }
+        if let cpus { result.append(("cpus", cpus)) }
+        return result
+    }
+
+    /// Applies the flags on top of `base`; errors name the flag.
+    func apply(to base: MachineConfig) throws -> MachineConfig {
+        var config = base
+        for (name, value) in self.settings {
+            do {
+                try MachineSpec.apply(name, value, to: &config)
+            } catch {
+                throw CLIError(message: "--\(error.setting): \(error.message)")
+            }
+        }
+        return config
+    }
+}
+
+/// Boots a machine, turning configuration errors into a one-line CLI error naming the flag.
+func bootKernel(_ config: MachineConfig) throws -> Kernel {
+    do {
+        return try Kernel(config: config)
+    } catch {
+        throw CLIError(message: "--\(error.setting): \(error.message)")
+    }
+}
