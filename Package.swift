@@ -37,6 +37,8 @@ let package = Package(
             dependencies: ["VMSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/vmsim-bench"
         ),
+        // Counts heap allocations per thread (tests only): proves hot paths allocate nothing.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
             name: "VMTypesTests",
             dependencies: ["VMTypes", .product(name: "PropertyBased", package: "swift-property-based")]
@@ -47,11 +49,17 @@ let package = Package(
         ),
         .testTarget(
             name: "VMPagingTests",
-            dependencies: ["VMPaging", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "VMPaging", "AllocationCounter",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "VMCoreTests",
-            dependencies: ["VMCore", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "VMCore", "AllocationCounter",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "VMSimTests",

@@ -5,15 +5,31 @@ import VMTypes
 /// The simulated kernel: one machine's physical memory and everything built on it.
 ///
 /// The facade later layers and front ends talk to. It owns the `PhysicalMemory` of a booted
-/// machine; processes, page tables, the page cache and reclaim hang off it as they are added.
+/// machine, the page-table arena with the kernel's own tables (`init_mm`: the direct map), and
+/// the CPU's MMU and TLB.
 public final class Kernel {
     public let phys: PhysicalMemory
+    /// Every page table of the machine lives in this arena.
+    public let pageTables: PageTableArena
+    /// `init_mm.pgd`: the kernel's root table, whose upper half every address space shares.
+    public let kernelRoot: PFN
+    /// The CPU's MMU (CR3, TLB, walker).
+    public let mmu: MMU
     public var architecture: Architecture { self.phys.architecture }
     public var config: MachineConfig { self.phys.config }
 
     /// Boots a machine described by `config`; throws if the configuration cannot describe one.
-    public init(config: MachineConfig) throws(ConfigError) {
+    public init(config: MachineConfig, tlb: TLB = TLB()) throws(ConfigError) {
         self.phys = try PhysicalMemory(config: config)
+        self.pageTables = PageTableArena(phys: self.phys, geometry: config.architecture.paging)
+        guard
+            let root = self.pageTables.buildKernelTables(
+                architecture: config.architecture, ramBytes: self.phys.ramBytes)
+        else {
+            throw ConfigError(setting: "memory", message: "too small to hold the kernel's page tables")
+        }
+        self.kernelRoot = root
+        self.mmu = MMU(arena: self.pageTables, architecture: config.architecture, root: root, tlb: tlb)
     }
 }
 

@@ -6,48 +6,50 @@ public struct GFP: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let dma = GFP(rawValue: 1 << 0)
-    public static let highmem = GFP(rawValue: 1 << 1)
-    public static let dma32 = GFP(rawValue: 1 << 2)
-    public static let movable = GFP(rawValue: 1 << 3)
+    @inlinable public static var dma: GFP { GFP(rawValue: 1 << 0) }
+    @inlinable public static var highmem: GFP { GFP(rawValue: 1 << 1) }
+    @inlinable public static var dma32: GFP { GFP(rawValue: 1 << 2) }
+    @inlinable public static var movable: GFP { GFP(rawValue: 1 << 3) }
     /// `__GFP_RECLAIMABLE`: slab pages a shrinker can free.
-    public static let reclaimable = GFP(rawValue: 1 << 4)
+    @inlinable public static var reclaimable: GFP { GFP(rawValue: 1 << 4) }
     /// `__GFP_HIGH`: may use part of the min reserve (`ALLOC_MIN_RESERVE`).
-    public static let high = GFP(rawValue: 1 << 5)
-    public static let io = GFP(rawValue: 1 << 6)
-    public static let fs = GFP(rawValue: 1 << 7)
-    public static let zero = GFP(rawValue: 1 << 8)
+    @inlinable public static var high: GFP { GFP(rawValue: 1 << 5) }
+    @inlinable public static var io: GFP { GFP(rawValue: 1 << 6) }
+    @inlinable public static var fs: GFP { GFP(rawValue: 1 << 7) }
+    @inlinable public static var zero: GFP { GFP(rawValue: 1 << 8) }
     /// `__GFP_DIRECT_RECLAIM`: the caller may sleep and reclaim itself.
-    public static let directReclaim = GFP(rawValue: 1 << 10)
+    @inlinable public static var directReclaim: GFP { GFP(rawValue: 1 << 10) }
     /// `__GFP_KSWAPD_RECLAIM`: wake kswapd when a zone falls below its low watermark.
-    public static let kswapdReclaim = GFP(rawValue: 1 << 11)
-    public static let noWarn = GFP(rawValue: 1 << 13)
-    public static let noRetry = GFP(rawValue: 1 << 16)
+    @inlinable public static var kswapdReclaim: GFP { GFP(rawValue: 1 << 11) }
+    @inlinable public static var noWarn: GFP { GFP(rawValue: 1 << 13) }
+    @inlinable public static var noRetry: GFP { GFP(rawValue: 1 << 16) }
     /// `__GFP_COMP`: make a compound page.
-    public static let comp = GFP(rawValue: 1 << 18)
+    @inlinable public static var comp: GFP { GFP(rawValue: 1 << 18) }
     /// `__GFP_NOMEMALLOC`: never use reserves.
-    public static let noMemalloc = GFP(rawValue: 1 << 19)
-    public static let hardwall = GFP(rawValue: 1 << 20)
-    public static let account = GFP(rawValue: 1 << 22)
+    @inlinable public static var noMemalloc: GFP { GFP(rawValue: 1 << 19) }
+    @inlinable public static var hardwall: GFP { GFP(rawValue: 1 << 20) }
+    @inlinable public static var account: GFP { GFP(rawValue: 1 << 22) }
 
     /// `__GFP_RECLAIM`.
-    public static let reclaim: GFP = [.directReclaim, .kswapdReclaim]
+    @inlinable public static var reclaim: GFP { [.directReclaim, .kswapdReclaim] }
     /// `GFP_ATOMIC`: cannot sleep, may use reserves.
-    public static let atomic: GFP = [.high, .kswapdReclaim]
+    @inlinable public static var atomic: GFP { [.high, .kswapdReclaim] }
     /// `GFP_NOWAIT`: cannot sleep, no reserves.
-    public static let nowait: GFP = [.kswapdReclaim]
+    @inlinable public static var nowait: GFP { [.kswapdReclaim] }
     /// `GFP_KERNEL`: normal kernel allocation.
-    public static let kernel: GFP = [.directReclaim, .kswapdReclaim, .io, .fs]
+    @inlinable public static var kernel: GFP { [.directReclaim, .kswapdReclaim, .io, .fs] }
     /// `GFP_KERNEL_ACCOUNT`.
-    public static let kernelAccount: GFP = [.directReclaim, .kswapdReclaim, .io, .fs, .account]
+    @inlinable public static var kernelAccount: GFP { [.directReclaim, .kswapdReclaim, .io, .fs, .account] }
     /// `GFP_USER`: user pages that must stay in low memory.
-    public static let user: GFP = [.directReclaim, .kswapdReclaim, .io, .fs, .hardwall]
+    @inlinable public static var user: GFP { [.directReclaim, .kswapdReclaim, .io, .fs, .hardwall] }
     /// `GFP_HIGHUSER`.
-    public static let highUser: GFP = [.directReclaim, .kswapdReclaim, .io, .fs, .hardwall, .highmem]
+    @inlinable public static var highUser: GFP {
+        [.directReclaim, .kswapdReclaim, .io, .fs, .hardwall, .highmem]
+    }
     /// `GFP_HIGHUSER_MOVABLE`: anonymous and page-cache pages of user processes.
-    public static let highUserMovable: GFP = [
-        .directReclaim, .kswapdReclaim, .io, .fs, .hardwall, .highmem, .movable,
-    ]
+    @inlinable public static var highUserMovable: GFP {
+        [.directReclaim, .kswapdReclaim, .io, .fs, .hardwall, .highmem, .movable]
+    }
 
     /// Flags written the way the kernel prints them (`%pGg`).
     public var description: String {

@@ -14,16 +14,16 @@
 /// (`CONFIG_SPARSEMEM_VMEMMAP`). Every element starts as all-zero bits; types stored here are
 /// designed so that zero is their "nothing happened yet" state.
 ///
-/// Owned by exactly one `MemMap` (or similar final class), which frees it in `deinit`.
-@usableFromInline
-struct LazyArray<Element: BitwiseCopyable> {
+/// A value with reference semantics over storage it does not free: exactly one owner (a final
+/// class such as `MemMap`) calls `release()` in its `deinit`.
+public struct LazyArray<Element: BitwiseCopyable> {
     @usableFromInline let base: UnsafeMutablePointer<Element>
-    @usableFromInline let capacity: Int
+    public let capacity: Int
     let byteCount: Int
 
     /// Reserves room for `capacity` elements. Traps only if the host refuses the reservation,
     /// which `MachineConfig.validate()` prevents by bounding the machine size.
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = max(capacity, 1)
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let bytes = self.capacity * MemoryLayout<Element>.stride
@@ -41,17 +41,17 @@ struct LazyArray<Element: BitwiseCopyable> {
     }
 
     /// Returns the reservation to the host. Call exactly once.
-    func release() {
+    public func release() {
         munmap(UnsafeMutableRawPointer(self.base), self.byteCount)
     }
 
-    @inlinable subscript(i: Int) -> Element {
+    @inlinable public subscript(i: Int) -> Element {
         get { self.base[i] }
         nonmutating set { self.base[i] = newValue }
     }
 
     /// Bytes of this reservation resident in host memory, measured with `mincore(2)`.
-    func residentBytes() -> Int {
+    public func residentBytes() -> Int {
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let pages = self.byteCount / pageSize
         var resident = 0

@@ -9,45 +9,45 @@ import VMTypes
 public struct PageFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let locked = PageFlags(rawValue: 1 << 0)
-    public static let referenced = PageFlags(rawValue: 1 << 1)
-    public static let uptodate = PageFlags(rawValue: 1 << 2)
-    public static let dirty = PageFlags(rawValue: 1 << 3)
-    public static let lru = PageFlags(rawValue: 1 << 4)
-    public static let active = PageFlags(rawValue: 1 << 5)
-    public static let workingset = PageFlags(rawValue: 1 << 6)
-    public static let writeback = PageFlags(rawValue: 1 << 7)
-    public static let reclaim = PageFlags(rawValue: 1 << 8)
-    public static let swapBacked = PageFlags(rawValue: 1 << 9)
-    public static let unevictable = PageFlags(rawValue: 1 << 10)
-    public static let mlocked = PageFlags(rawValue: 1 << 11)
-    public static let swapCache = PageFlags(rawValue: 1 << 12)
+    @inlinable public static var locked: PageFlags { PageFlags(rawValue: 1 << 0) }
+    @inlinable public static var referenced: PageFlags { PageFlags(rawValue: 1 << 1) }
+    @inlinable public static var uptodate: PageFlags { PageFlags(rawValue: 1 << 2) }
+    @inlinable public static var dirty: PageFlags { PageFlags(rawValue: 1 << 3) }
+    @inlinable public static var lru: PageFlags { PageFlags(rawValue: 1 << 4) }
+    @inlinable public static var active: PageFlags { PageFlags(rawValue: 1 << 5) }
+    @inlinable public static var workingset: PageFlags { PageFlags(rawValue: 1 << 6) }
+    @inlinable public static var writeback: PageFlags { PageFlags(rawValue: 1 << 7) }
+    @inlinable public static var reclaim: PageFlags { PageFlags(rawValue: 1 << 8) }
+    @inlinable public static var swapBacked: PageFlags { PageFlags(rawValue: 1 << 9) }
+    @inlinable public static var unevictable: PageFlags { PageFlags(rawValue: 1 << 10) }
+    @inlinable public static var mlocked: PageFlags { PageFlags(rawValue: 1 << 11) }
+    @inlinable public static var swapCache: PageFlags { PageFlags(rawValue: 1 << 12) }
     /// `PageAnon()`: `page->mapping` names an anon_vma, not a file.
-    public static let anon = PageFlags(rawValue: 1 << 13)
+    @inlinable public static var anon: PageFlags { PageFlags(rawValue: 1 << 13) }
     /// `PG_head`: first page of a compound (multi-page) allocation.
-    public static let head = PageFlags(rawValue: 1 << 14)
+    @inlinable public static var head: PageFlags { PageFlags(rawValue: 1 << 14) }
     /// `PageBuddy()`: the first page of a free block on a buddy free list; `order` holds its order.
-    public static let buddy = PageFlags(rawValue: 1 << 15)
+    @inlinable public static var buddy: PageFlags { PageFlags(rawValue: 1 << 15) }
     /// `PageTable()`: the frame holds a page table.
-    public static let pageTable = PageFlags(rawValue: 1 << 16)
+    @inlinable public static var pageTable: PageFlags { PageFlags(rawValue: 1 << 16) }
     /// `PageSlab()`: the frame belongs to a slab; `mapping` holds the cache id.
-    public static let slab = PageFlags(rawValue: 1 << 17)
+    @inlinable public static var slab: PageFlags { PageFlags(rawValue: 1 << 17) }
     /// `PageReserved()`: never given to the buddy allocator (set on frames reserved after boot;
     /// boot-time reservations are ranges, see `MemMap.isReserved(_:)`).
-    public static let reserved = PageFlags(rawValue: 1 << 18)
+    @inlinable public static var reserved: PageFlags { PageFlags(rawValue: 1 << 18) }
     /// The frame backs a vmalloc area.
-    public static let vmalloc = PageFlags(rawValue: 1 << 19)
+    @inlinable public static var vmalloc: PageFlags { PageFlags(rawValue: 1 << 19) }
     /// The frame is part of a kernel stack.
-    public static let kernelStack = PageFlags(rawValue: 1 << 20)
+    @inlinable public static var kernelStack: PageFlags { PageFlags(rawValue: 1 << 20) }
     /// `PageAnonExclusive()`: the anonymous page is known to be mapped by one process only.
-    public static let anonExclusive = PageFlags(rawValue: 1 << 21)
+    @inlinable public static var anonExclusive: PageFlags { PageFlags(rawValue: 1 << 21) }
     /// The shared zero page (`ZERO_PAGE(0)`).
-    public static let zeroPage = PageFlags(rawValue: 1 << 22)
+    @inlinable public static var zeroPage: PageFlags { PageFlags(rawValue: 1 << 22) }
     /// `PG_mappedtodisk` / `PG_private`: spare bits later layers use.
-    public static let mappedToDisk = PageFlags(rawValue: 1 << 23)
-    public static let privateData = PageFlags(rawValue: 1 << 24)
+    @inlinable public static var mappedToDisk: PageFlags { PageFlags(rawValue: 1 << 23) }
+    @inlinable public static var privateData: PageFlags { PageFlags(rawValue: 1 << 24) }
     /// A readahead marker page (`PG_readahead`).
-    public static let readahead = PageFlags(rawValue: 1 << 25)
+    @inlinable public static var readahead: PageFlags { PageFlags(rawValue: 1 << 25) }
 
     static let names: [(PageFlags, String)] = [
         (.locked, "locked"), (.referenced, "referenced"), (.uptodate, "uptodate"), (.dirty, "dirty"),

@@ -25,15 +25,15 @@ public struct PerCPUPages: Sendable {
 public struct AllocFlags: OptionSet, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let wmarkMin = AllocFlags([])
-    public static let wmarkLow = AllocFlags(rawValue: 1 << 0)
-    public static let wmarkHigh = AllocFlags(rawValue: 1 << 1)
-    public static let noWatermarks = AllocFlags(rawValue: 1 << 2)
-    public static let oom = AllocFlags(rawValue: 1 << 3)
-    public static let nonBlock = AllocFlags(rawValue: 1 << 4)
-    public static let minReserve = AllocFlags(rawValue: 1 << 5)
-    public static let kswapd = AllocFlags(rawValue: 1 << 6)
-    static let reserves: AllocFlags = [.nonBlock, .minReserve, .oom]
+    @inlinable public static var wmarkMin: AllocFlags { AllocFlags([]) }
+    @inlinable public static var wmarkLow: AllocFlags { AllocFlags(rawValue: 1 << 0) }
+    @inlinable public static var wmarkHigh: AllocFlags { AllocFlags(rawValue: 1 << 1) }
+    @inlinable public static var noWatermarks: AllocFlags { AllocFlags(rawValue: 1 << 2) }
+    @inlinable public static var oom: AllocFlags { AllocFlags(rawValue: 1 << 3) }
+    @inlinable public static var nonBlock: AllocFlags { AllocFlags(rawValue: 1 << 4) }
+    @inlinable public static var minReserve: AllocFlags { AllocFlags(rawValue: 1 << 5) }
+    @inlinable public static var kswapd: AllocFlags { AllocFlags(rawValue: 1 << 6) }
+    @usableFromInline static var reserves: AllocFlags { [.nonBlock, .minReserve, .oom] }
 
     var watermark: WatermarkLevel {
         if self.contains(.wmarkHigh) { return .high }

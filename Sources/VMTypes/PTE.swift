@@ -15,28 +15,28 @@ public struct PTEFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt64
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
     /// `_PAGE_PRESENT`: the entry maps something.
-    public static let present = PTEFlags(rawValue: 1 << 0)
+    @inlinable public static var present: PTEFlags { PTEFlags(rawValue: 1 << 0) }
     /// `_PAGE_RW`: writes allowed.
-    public static let writable = PTEFlags(rawValue: 1 << 1)
+    @inlinable public static var writable: PTEFlags { PTEFlags(rawValue: 1 << 1) }
     /// `_PAGE_USER`: user-mode access allowed.
-    public static let user = PTEFlags(rawValue: 1 << 2)
+    @inlinable public static var user: PTEFlags { PTEFlags(rawValue: 1 << 2) }
     /// `_PAGE_PWT`: write-through caching.
-    public static let writeThrough = PTEFlags(rawValue: 1 << 3)
+    @inlinable public static var writeThrough: PTEFlags { PTEFlags(rawValue: 1 << 3) }
     /// `_PAGE_PCD`: caching disabled.
-    public static let cacheDisable = PTEFlags(rawValue: 1 << 4)
+    @inlinable public static var cacheDisable: PTEFlags { PTEFlags(rawValue: 1 << 4) }
     /// `_PAGE_ACCESSED`: set by the MMU on every walk that uses the entry.
-    public static let accessed = PTEFlags(rawValue: 1 << 5)
+    @inlinable public static var accessed: PTEFlags { PTEFlags(rawValue: 1 << 5) }
     /// `_PAGE_DIRTY`: set by the MMU on a write through a leaf entry.
-    public static let dirty = PTEFlags(rawValue: 1 << 6)
+    @inlinable public static var dirty: PTEFlags { PTEFlags(rawValue: 1 << 6) }
     /// `_PAGE_PSE`: a large page in a non-leaf level (PAT bit in a leaf PTE).
-    public static let pageSize = PTEFlags(rawValue: 1 << 7)
+    @inlinable public static var pageSize: PTEFlags { PTEFlags(rawValue: 1 << 7) }
     /// `_PAGE_GLOBAL`: the TLB entry survives CR3 loads.
-    public static let global = PTEFlags(rawValue: 1 << 8)
+    @inlinable public static var global: PTEFlags { PTEFlags(rawValue: 1 << 8) }
     /// `_PAGE_SOFTW1` (bit 9): vmsim uses it, like Linux's `_PAGE_SOFT_DIRTY`/special bits, for
     /// "copy on write": a write-protected private page that may be copied.
-    public static let software1 = PTEFlags(rawValue: 1 << 9)
+    @inlinable public static var software1: PTEFlags { PTEFlags(rawValue: 1 << 9) }
     /// `_PAGE_NX`: instruction fetches not allowed (8-byte entries only).
-    public static let noExecute = PTEFlags(rawValue: 1 << 63)
+    @inlinable public static var noExecute: PTEFlags { PTEFlags(rawValue: 1 << 63) }
 
     /// Every flag that has a position in the low 12 bits or bit 63.
     public static let allFlags: PTEFlags = [
@@ -71,8 +71,8 @@ public struct PTE: RawRepresentable, Hashable, Sendable, CustomStringConvertible
     @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// Frame bits 12…51, shared by all x86 formats (i386 entries never set bits above 31).
-    public static let frameMask: UInt64 = 0x000F_FFFF_FFFF_F000
-    public static let none = PTE(rawValue: 0)
+    @inlinable public static var frameMask: UInt64 { 0x000F_FFFF_FFFF_F000 }
+    @inlinable public static var none: PTE { PTE(rawValue: 0) }
 
     /// An entry mapping `pfn` with `flags`. The frame number is stored in bits 12 and up whatever
     /// the page size; teaching geometries print their own, narrower entry format.
@@ -117,8 +117,8 @@ public struct SwapEntry: Hashable, Sendable, CustomStringConvertible {
     public var type: Int
     /// Slot number in the area, in pages.
     public var offset: UInt64
-    public static let maxTypes = 32
-    public static let maxOffset: UInt64 = (1 << 50) - 1
+    @inlinable public static var maxTypes: Int { 32 }
+    @inlinable public static var maxOffset: UInt64 { (1 << 50) - 1 }
 
     @inlinable public init(type: Int, offset: UInt64) {
         precondition(type >= 0 && type < SwapEntry.maxTypes, "SwapEntry: type \(type) out of range")

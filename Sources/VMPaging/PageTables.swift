@@ -1,0 +1,173 @@
+import VMPhys
+import VMTypes
+
+/// Operations on one address space's tables, named by the frame of its root (the value CR3
+/// holds). Models the generic page-table code of mm/memory.c and mm/pgtable-generic.c: the
+/// `*_alloc()` helpers, `zap_pte_range()`, `free_pgtables()`, `copy_page_range()`'s walk.
+///
+/// User space never gets large pages here (transparent huge pages are not modelled), so every
+/// mapping is a leaf entry at the last level. `tables` arguments count page-table pages added
+/// (+) or freed (−) so the caller can keep `mm->pgtables_bytes` (VmPTE).
+extension PageTableArena {
+    /// The leaf table covering `va`, allocating missing tables on the way when `allocate` is set
+    /// (`pte_alloc()`); nil if a table is missing and not allocated, or memory ran out.
+    public func leafTable(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> PFN?
+    {
+        let g = self.geometry
+        var table = root
+        for level in 0..<(g.levels - 1) {
+            let index = g.index(of: va, atLevel: level)
+            let entry = self.readEntry(table, index, level: level)
+            if entry.isPresent {
+                table = entry.pfn
+                continue
+            }
+            guard allocate, let fresh = self.allocTable(level: level + 1, user: user) else { return nil }
+            tables += 1
+            // Intermediate entries grant everything; the leaf decides (as Linux's _PAGE_TABLE).
+            var flags: PTEFlags = [.present, .writable, .user, .accessed, .dirty]
+            if self.geometry.levels == 3 && level == 0 && self.geometry.entryBytes == 8
+                && self.geometry.addressBits == 32
+            {
+                flags = [.present]  // PAE PDPTE
+            }
+            self.writeEntry(table, index, level: level, PTE(pfn: fresh, flags: flags))
+            table = fresh
+        }
+        return table
+    }
+
+    /// The leaf entry mapping `va` (`none` if there is no table for it).
+    public func pte(root: PFN, va: UInt64) -> PTE {
+        var unused = 0
+        guard let table = self.leafTable(root: root, va: va, allocate: false, tables: &unused) else {
+            return .none
+        }
+        return self.readEntry(
+            table, self.geometry.index(of: va, atLevel: self.geometry.levels - 1),
+            level: self.geometry.levels - 1)
+    }
+
+    /// Sets the leaf entry for `va`, allocating tables as needed; returns the old entry, or nil
+    /// if a table could not be allocated.
+    @discardableResult
+    public func setPTE(root: PFN, va: UInt64, _ pte: PTE, tables: inout Int) -> PTE? {
+        guard let table = self.leafTable(root: root, va: va, allocate: true, tables: &tables) else {
+            return nil
+        }
+        let last = self.geometry.levels - 1
+        let index = self.geometry.index(of: va, atLevel: last)
+        let old = self.readEntry(table, index, level: last)
+        self.writeEntry(table, index, level: last, pte)
+        return old
+    }
+
+    /// Visits every leaf entry that is not none in `range`, in address order, letting `body`
+    /// replace it (return the entry unchanged to leave it). Tables that do not exist are skipped.
+    public func updatePTEs(root: PFN, range: Range<UInt64>, _ body: (UInt64, PTE) -> PTE) {
+        guard !range.isEmpty else { return }
+        self.visit(table: root, level: 0, base: 0, range: range, body)
+    }
+
+    /// Visits every leaf entry that is not none in `range`, in address order.
+    public func forEachPTE(root: PFN, range: Range<UInt64>, _ body: (UInt64, PTE) -> Void) {
+        self.updatePTEs(root: root, range: range) { va, pte in
+            body(va, pte)
+            return pte
+        }
+    }
+
+    func visit(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, _ body: (UInt64, PTE) -> PTE) {
+        let g = self.geometry
+        let shift = UInt64(g.shift(ofLevel: level))
+        let span: UInt64 = 1 << shift
+        let entries = g.entries(atLevel: level)
+        let lowIndex = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
+        var index = lowIndex
+        while index < entries {
+            let start = base + UInt64(index) << shift
+            if start >= range.upperBound { break }
+            let entry = self.readEntry(table, index, level: level)
+            if !entry.isNone {
+                if level == g.levels - 1 {
+                    let updated = body(start, entry)
+                    if updated != entry { self.writeEntry(table, index, level: level, updated) }
+                } else if entry.isPresent {
+                    self.visit(table: entry.pfn, level: level + 1, base: start, range: range, body)
+                }
+            }
+            if span > UInt64.max - start { break }
+            index += 1
+        }
+    }
+
+    /// `zap_pte_range()` + freeing of emptied tables: clears every leaf entry in `range`
+    /// (handing each old entry to `body` first), then frees each table below the root that no
+    /// longer holds any entry. Returns through `tables` the number of tables freed (negative).
+    public func zapRange(root: PFN, range: Range<UInt64>, tables: inout Int, _ body: (UInt64, PTE) -> Void) {
+        guard !range.isEmpty else { return }
+        self.updatePTEs(root: root, range: range) { va, pte in
+            body(va, pte)
+            return .none
+        }
+        self.freeEmptyTables(table: root, level: 0, base: 0, range: range, tables: &tables)
+    }
+
+    /// Frees the tables under `table` that cover part of `range` and hold no entries
+    /// (`free_pte_range()` … `free_pgd_range()`, restricted to empty tables).
+    func freeEmptyTables(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, tables: inout Int) {
+        let g = self.geometry
+        guard level < g.levels - 1 else { return }
+        let shift = UInt64(g.shift(ofLevel: level))
+        let entries = g.entries(atLevel: level)
+        var index = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
+        while index < entries {
+            let start = base + UInt64(index) << shift
+            if start >= range.upperBound { break }
+            let entry = self.readEntry(table, index, level: level)
+            if entry.isPresent && self.holdsTable(entry.pfn) && self.slotUser[self.slot(of: entry.pfn)] != 0 {
+                self.freeEmptyTables(
+                    table: entry.pfn, level: level + 1, base: start, range: range, tables: &tables)
+                if self.usedEntries(entry.pfn) == 0 {
+                    self.writeEntry(table, index, level: level, .none)
+                    self.freeTable(entry.pfn)
+                    tables -= 1
+                }
+            }
+            index += 1
+        }
+    }
+
+    /// `pgd_alloc()`: a new root, with the kernel half's entries copied from `kernelRoot` so
+    /// every address space shares the kernel's tables.
+    public func allocRoot(sharingKernelHalfOf kernelRoot: PFN?, userTop: UInt64, tables: inout Int) -> PFN? {
+        guard let root = self.allocTable(level: 0, user: true) else { return nil }
+        tables += 1
+        if let kernelRoot {
+            let g = self.geometry
+            let first = Int(min(userTop >> UInt64(g.shift(ofLevel: 0)), UInt64(g.entries(atLevel: 0))))
+            for index in first..<g.entries(atLevel: 0) {
+                let entry = self.readEntry(kernelRoot, index, level: 0)
+                if !entry.isNone { self.writeEntry(root, index, level: 0, entry) }
+            }
+        }
+        return root
+    }
+
+    /// `free_pgtables()` + `pgd_free()` at exit: frees every user table and the root. All leaf
+    /// entries below `userTop` must already be zapped.
+    public func freeAddressSpace(root: PFN, userTop: UInt64, tables: inout Int) {
+        self.freeEmptyTables(table: root, level: 0, base: 0, range: 0..<userTop, tables: &tables)
+        let g = self.geometry
+        // Drop the shared kernel-half entries; they belong to the kernel's tables.
+        for index in 0..<g.entries(atLevel: 0) where !self.readEntry(root, index, level: 0).isNone {
+            let entry = self.readEntry(root, index, level: 0)
+            precondition(
+                !(self.holdsTable(entry.pfn) && self.slotUser[self.slot(of: entry.pfn)] != 0),
+                "freeAddressSpace: user table still mapped at root index \(index)")
+            self.writeEntry(root, index, level: 0, .none)
+        }
+        self.freeTable(root)
+        tables -= 1
+    }
+}
