@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VMSimCLITests",
-            dependencies: ["VMSimCLI"]
+            dependencies: ["VMSimCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
     ],
     swiftLanguageModes: [.v6]

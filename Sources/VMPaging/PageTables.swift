@@ -102,20 +102,29 @@ extension PageTableArena {
     }
 
     /// `zap_pte_range()` + freeing of emptied tables: clears every leaf entry in `range`
-    /// (handing each old entry to `body` first), then frees each table below the root that no
-    /// longer holds any entry. Returns through `tables` the number of tables freed (negative).
-    public func zapRange(root: PFN, range: Range<UInt64>, tables: inout Int, _ body: (UInt64, PTE) -> Void) {
+    /// (handing each old entry to `body` first), then frees the tables that no longer hold any
+    /// entry — every level below the root for `munmap()` (`free_pgtables()`), only leaf (PTE)
+    /// tables with `leafTablesOnly` (the empty-PTE-page reclaim of `MADV_DONTNEED`, Linux 6.14+).
+    /// Returns through `tables` the number of tables freed (negative).
+    public func zapRange(
+        root: PFN, range: Range<UInt64>, leafTablesOnly: Bool = false, tables: inout Int,
+        _ body: (UInt64, PTE) -> Void
+    ) {
         guard !range.isEmpty else { return }
         self.updatePTEs(root: root, range: range) { va, pte in
             body(va, pte)
             return .none
         }
-        self.freeEmptyTables(table: root, level: 0, base: 0, range: range, tables: &tables)
+        self.freeEmptyTables(
+            table: root, level: 0, base: 0, range: range, leafTablesOnly: leafTablesOnly, tables: &tables)
     }
 
     /// Frees the tables under `table` that cover part of `range` and hold no entries
     /// (`free_pte_range()` … `free_pgd_range()`, restricted to empty tables).
-    func freeEmptyTables(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, tables: inout Int) {
+    func freeEmptyTables(
+        table: PFN, level: Int, base: UInt64, range: Range<UInt64>, leafTablesOnly: Bool = false,
+        tables: inout Int
+    ) {
         let g = self.geometry
         guard level < g.levels - 1 else { return }
         let shift = UInt64(g.shift(ofLevel: level))
@@ -127,8 +136,11 @@ extension PageTableArena {
             let entry = self.readEntry(table, index, level: level)
             if entry.isPresent && self.holdsTable(entry.pfn) && self.slotUser[self.slot(of: entry.pfn)] != 0 {
                 self.freeEmptyTables(
-                    table: entry.pfn, level: level + 1, base: start, range: range, tables: &tables)
-                if self.usedEntries(entry.pfn) == 0 {
+                    table: entry.pfn, level: level + 1, base: start, range: range,
+                    leafTablesOnly: leafTablesOnly,
+                    tables: &tables)
+                let childIsLeafTable = level + 1 == g.levels - 1
+                if self.usedEntries(entry.pfn) == 0 && (childIsLeafTable || !leafTablesOnly) {
                     self.writeEntry(table, index, level: level, .none)
                     self.freeTable(entry.pfn)
                     tables -= 1
@@ -145,7 +157,9 @@ extension PageTableArena {
         tables += 1
         if let kernelRoot {
             let g = self.geometry
-            let first = Int(min(userTop >> UInt64(g.shift(ofLevel: 0)), UInt64(g.entries(atLevel: 0))))
+            // The first root entry above user space (TASK_SIZE may stop a page short of a boundary).
+            let span = UInt64(1) << UInt64(g.shift(ofLevel: 0))
+            let first = Int(min((userTop + span - 1) / span, UInt64(g.entries(atLevel: 0))))
             for index in first..<g.entries(atLevel: 0) {
                 let entry = self.readEntry(kernelRoot, index, level: 0)
                 if !entry.isNone { self.writeEntry(root, index, level: 0, entry) }

@@ -218,6 +218,19 @@ public final class TLB {
 
     @inlinable static func tag(vpn: UInt64, pcid: UInt64) -> UInt64 { TLB.validBit | (vpn &<< 12) | pcid }
 
+    /// Whether `vpn` is cached for the current PCID, without touching LRU state or counters.
+    public func peek(vpn: UInt64) -> UInt64? {
+        let tag = TLB.tag(vpn: vpn, pcid: self.state.pointee.currentPCID)
+        let globalTag = TLB.tag(vpn: vpn, pcid: TLB.globalPCID)
+        let i = self.l1.find(vpn: vpn, tag: tag, globalTag: globalTag)
+        if i >= 0 { return self.l1.values[i] }
+        if let l2 = self.l2 {
+            let j = l2.find(vpn: vpn, tag: tag, globalTag: globalTag)
+            if j >= 0 { return l2.values[j] }
+        }
+        return nil
+    }
+
     /// What `lookupValue` returns on a miss.
     public static let missValue = UInt64.max
 

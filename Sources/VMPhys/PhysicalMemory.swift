@@ -91,6 +91,9 @@ public final class PhysicalMemory {
     /// Allocations that failed (`warn_alloc()` calls).
     public internal(set) var allocFailures = 0
 
+    /// Appends a message to the kernel log at the current simulated time.
+    public func printk(_ text: String) { self.log.printk(at: self.now, text) }
+
     /// Boots a machine: lays out zones, reserves the kernel and `mem_map`, frees the rest to the
     /// buddy allocator, computes watermarks and creates the kmalloc caches.
     public init(config: MachineConfig) throws(ConfigError) {
@@ -160,6 +163,10 @@ public final class PhysicalMemory {
     @inlinable public func events(_ event: VMEvent) -> UInt64 { self.eventStorage[event.rawValue] }
     /// Sum of a zone counter over all zones (`global_zone_page_state()`).
     public func zoneState(_ item: ZoneStatItem) -> Int { self.zones.reduce(0) { $0 + $1.state(item) } }
+    /// Adds `delta` to a per-zone counter of zone `z`.
+    public func modZone(_ z: Int, _ item: ZoneStatItem, _ delta: Int) {
+        self.zoneStorage[z].counters[item.rawValue] += delta
+    }
     /// Zeroes every event counter (`reset counters` in a scenario); state counters are kept.
     public func resetEvents() {
         self.eventStorage.update(repeating: 0, count: VMEvent.allCases.count)

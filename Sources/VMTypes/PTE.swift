@@ -86,8 +86,15 @@ public struct PTE: RawRepresentable, Hashable, Sendable, CustomStringConvertible
 
     @inlinable public var isNone: Bool { self.rawValue == 0 }
     @inlinable public var isPresent: Bool { self.rawValue & PTEFlags.present.rawValue != 0 }
-    /// A non-present, non-empty entry: a swap entry.
-    @inlinable public var isSwap: Bool { !self.isPresent && self.rawValue != 0 }
+    /// A `PROT_NONE` entry (`_PAGE_PROTNONE`, which shares bit 8 with Global): not present for
+    /// the MMU, but it still maps its frame for the kernel.
+    @inlinable public var isProtNone: Bool {
+        self.rawValue & (PTEFlags.present.rawValue | PTEFlags.global.rawValue) == PTEFlags.global.rawValue
+    }
+    /// Present for the kernel (`pte_present()`): present or PROT_NONE.
+    @inlinable public var mapsFrame: Bool { self.isPresent || self.isProtNone }
+    /// A non-present, non-empty entry that is not PROT_NONE: a swap entry.
+    @inlinable public var isSwap: Bool { !self.isPresent && self.rawValue != 0 && !self.isProtNone }
     @inlinable public var pfn: PFN { PFN(rawValue: (self.rawValue & PTE.frameMask) >> 12) }
     @inlinable public var flags: PTEFlags {
         get { PTEFlags(rawValue: self.rawValue & ~PTE.frameMask) }
@@ -100,6 +107,7 @@ public struct PTE: RawRepresentable, Hashable, Sendable, CustomStringConvertible
 
     public var description: String {
         if self.isNone { return "none" }
+        if self.isProtNone { return "\(self.pfn) PROTNONE" }
         if let swap = self.swapEntry { return "swap \(swap)" }
         return "\(self.pfn) \(self.flags)"
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VMCore
 import VMPhys
 import VMSim
@@ -6,39 +7,95 @@ import VMTypes
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot a machine and print its memory reports.")
+        abstract: "Run a scenario (the built-in demo when no file is given) and print what it shows.",
+        discussion:
+            "Machine flags override the scenario's 'machine' line. Exit status: 0 when every expectation holds, 1 when one fails or an operation is refused, 2 for bad input."
+    )
+
+    @Argument(help: "A scenario file (see examples/). Without one, the built-in demo runs.")
+    var file: String?
 
     @OptionGroup var machine: MachineOptions
 
     @Option(
         help:
-            "Reports to print: meminfo, buddyinfo, zoneinfo, slabinfo, vmallocinfo, vmstat, dmesg (comma-separated)."
+            "Reports to print after the scenario: meminfo, buddyinfo, zoneinfo, slabinfo, vmallocinfo, vmstat, dmesg (comma-separated)."
     )
-    var show: String = "meminfo,buddyinfo,zoneinfo,slabinfo,vmallocinfo"
+    var show: String?
 
-    @Flag(help: "Print the final state as one JSON object instead of text.")
+    @Flag(help: "Print the final state (processes, VMAs, counters, reports) as one JSON object.")
     var json = false
 
+    @Flag(help: "Print one line per kernel event (fault, fork, exec, signal, mmap …) as it happens.")
+    var trace = false
+
     func run() throws {
-        print(try self.output(), terminator: "")
+        let (text, status) = try self.output { line in
+            if !self.json { print(line) }
+        }
+        if self.json { print(text) }
+        if status != 0 { throw ExitCode(status) }
     }
 
-    /// Everything `run` prints.
-    func output() throws -> String {
-        let reports = self.show.split(separator: ",").map { String($0).trimmingSpaces }
-        for report in reports where !ReportName.all.contains(report) {
-            throw CLIError(
-                message:
-                    "--show: unknown report '\(report)' (expected \(ReportName.all.joined(separator: ", ")))")
+    /// Runs the scenario; streams lines to `write` (unless JSON) and returns the JSON text (or
+    /// the summary) and the exit status.
+    func output(write: @escaping (String) -> Void) throws -> (String, Int32) {
+        let reports =
+            try self.show.map { text in
+                try text.split(separator: ",").map { s -> String in
+                    let report = String(s).trimmingSpaces
+                    guard ReportName.all.contains(report) else {
+                        throw CLIError(
+                            message:
+                                "--show: unknown report '\(report)' (expected \(ReportName.all.joined(separator: ", ")))"
+                        )
+                    }
+                    return report
+                }
+            } ?? []
+        let name: String
+        let source: String
+        if let file = self.file {
+            // FileHandle rather than FileManager.contents, so devices and pipes (/dev/null,
+            // /dev/stdin) read too.
+            guard let handle = FileHandle(forReadingAtPath: file) else {
+                throw CLIError(message: "\(file): cannot open the file")
+            }
+            defer { try? handle.close() }
+            let data: Data
+            do { data = try handle.readToEnd() ?? Data() } catch {
+                throw CLIError(message: "\(file): cannot read the file (\(error.localizedDescription))")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw CLIError(message: "\(file): not UTF-8 text")
+            }
+            name = file
+            source = text
+        } else {
+            name = DemoScenario.name
+            source = DemoScenario.text
         }
-        let kernel = try bootKernel(try self.machine.apply(to: MachineConfig()))
-        if self.json { return MachineReport(kernel: kernel).json() + "\n" }
-        var out = kernel.phys.log.text + "\n"
-        for report in reports {
-            out += "\n==> /proc/\(report) <==\n"
-            out += ReportName.render(report, kernel)
+        do {
+            // Settings first, so a bad flag is reported before the scenario is parsed.
+            _ = try self.machine.apply(to: MachineConfig())
+            let scenario = try ScenarioParser.parse(source, file: name)
+            let runner = try ScenarioRunner(
+                scenario: scenario, overrides: self.machine.settings, trace: self.trace, write: write)
+            runner.run(scenario)
+            for report in reports {
+                write("==> /proc/\(report) <==")
+                var text = ReportName.render(report, runner.kernel)
+                if text.hasSuffix("\n") { text.removeLast() }
+                write(text)
+            }
+            // A refused operation means the scenario did not do what it says: that fails the run too.
+            let status: Int32 = runner.expectationsFailed > 0 || runner.runtimeErrors > 0 ? 1 : 0
+            if self.json { return (ScenarioReport(runner: runner).json(), status) }
+            write("\(name): \(runner.summary)")
+            return (runner.summary, status)
+        } catch let error as ScenarioError {
+            throw CLIError(message: error.description)
         }
-        return out
     }
 }
 

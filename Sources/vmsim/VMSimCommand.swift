@@ -16,7 +16,7 @@ struct VMSimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmsim",
         abstract: "The Linux memory manager as a program you can run, step through and measure.",
-        subcommands: [Run.self, Translate.self])
+        subcommands: [Run.self, Shell.self, Translate.self])
 
     /// Parses and runs; prints errors in one line to stderr and exits 2 (bad input) or the
     /// status the error carries. Help and version go to stdout with status 0.
@@ -26,7 +26,9 @@ struct VMSimCommand: ParsableCommand {
             try command.run()
         } catch {
             let (message, status) = Self.report(for: error)
-            if status == 0 {
+            if message.isEmpty {
+                // Nothing to add (an ExitCode after complete output).
+            } else if status == 0 {
                 print(message)
             } else {
                 FileHandleStderr.write(message + "\n")
@@ -38,6 +40,8 @@ struct VMSimCommand: ParsableCommand {
     /// The one-line message (or help text, with status 0) and exit status for an error.
     static func report(for error: any Error) -> (message: String, status: Int32) {
         if let error = error as? CLIError { return ("vmsim: " + error.message, error.status) }
+        // A run that finished but whose expectations failed: its output already said why.
+        if let code = error as? ExitCode { return ("", code.rawValue) }
         if Self.exitCode(for: error) == .success { return (Self.fullMessage(for: error), 0) }
         var text = Self.message(for: error)
         if text.hasPrefix("Error: ") { text.removeFirst(7) }

@@ -1,41 +1,57 @@
+import ArgumentParser
+import Foundation
 import Testing
 
 @testable import VMSimCLI
 
-@Suite struct RunCommandTests {
-    func output(_ args: [String]) throws -> String {
+/// Runs `vmsim run ARGS` in-process: the printed lines and the exit status.
+func runCommand(_ args: [String]) -> (text: String, status: Int32) {
+    var lines: [String] = []
+    do {
         let command = try Run.parse(args)
-        return try command.output()
+        let (result, status) = try command.output { lines.append($0) }
+        if command.json { return (result, status) }
+        return (lines.joined(separator: "\n") + "\n", status)
+    } catch {
+        let (message, status) = VMSimCommand.report(for: error)
+        return (message, status)
     }
+}
 
-    func failure(_ args: [String]) -> (message: String, status: Int32) {
-        do {
-            let command = try Run.parse(args)
-            _ = try command.output()
-            return ("no error", 0)
-        } catch {
-            return VMSimCommand.report(for: error)
-        }
-    }
+/// Writes a scenario to a temporary file and returns its path.
+func scenarioFile(_ text: String, name: String = "test.vmsim") -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "vmsim-tests-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try? text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+}
 
-    @Test func runWithoutArgumentsBootsTheDefaultMachineAndPrintsTheReports() throws {
-        let text = try output([])
+@Suite struct RunCommandTests {
+    @Test func runWithoutArgumentsRunsTheDemoAndPrintsTheReports() {
+        let (text, status) = runCommand([])
+        #expect(status == 0)
         for report in ["meminfo", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo"] {
             #expect(text.contains("==> /proc/\(report) <=="))
         }
-        #expect(text.contains("MemTotal:        1018884 kB"))
-        #expect(text.contains("Zone ranges:"))
+        #expect(text.contains("==> /proc/3/maps (web) <=="))
+        #expect(text.contains("SIGSEGV at "))
+        #expect(text.hasSuffix("demo: 13 expectations passed, 0 failed\n"))
     }
 
-    @Test func flagsChangeTheMachine() throws {
-        let text = try output(["--memory", "256MiB", "--arch", "i386", "--show", "buddyinfo"])
+    @Test func machineFlagsOverrideTheScenario() {
+        let (text, status) = runCommand(["--memory", "256MiB", "--arch", "i386", "--show", "buddyinfo"])
+        #expect(status == 0)
         #expect(text.contains("Node 0, zone   Normal"))
         #expect(!text.contains("DMA32"))
-        let wsf = try output([
-            "--zones", "DMA=3840,DMA32=772917,Normal=5394266", "--min-free-kbytes", "67584",
-            "--watermark-scale-factor", "10", "--show", "zoneinfo",
+        let file = scenarioFile("spawn a\n")
+        let zones = runCommand([
+            file, "--zones", "DMA=3840,DMA32=772917,Normal=5394266", "--min-free-kbytes", "67584", "--show",
+            "zoneinfo",
         ])
-        #expect(wsf.contains("        min      14769\n        low      20163\n        high     25557\n"))
+        #expect(
+            zones.text.contains("        min      14769\n        low      20163\n        high     25557\n"))
     }
 
     @Test(arguments: [
@@ -51,18 +67,86 @@ import Testing
         (["--watermark-scale-factor", "0"], "vmsim: --watermark-scale-factor: expected 1…3000"),
         (["--memory"], "vmsim: Missing value for '--memory <memory>'"),
         (["--frobnicate"], "vmsim: Unknown option '--frobnicate'"),
+        (["/nonexistent/scenario.vmsim"], "vmsim: /nonexistent/scenario.vmsim: cannot open the file"),
     ])
-    func badFlagsGiveOneLineAndStatusTwo(args: [String], prefix: String) {
-        let (message, status) = failure(args)
+    func badInputGivesOneLineAndStatusTwo(args: [String], prefix: String) {
+        let (message, status) = runCommand(args)
         #expect(status == 2)
         #expect(message.hasPrefix(prefix), "\(message)")
         #expect(!message.contains("\n"))
     }
 
-    @Test func jsonOutputIsOneObject() throws {
-        let text = try output(["--json"])
-        #expect(text.hasPrefix("{"))
-        #expect(text.hasSuffix("}\n"))
-        #expect(text.contains("\"meminfo\""))
+    @Test func scenarioErrorsNameFileLineAndColumnAndRunNothing() {
+        let file = scenarioFile(
+            "spawn web\nweb: mmap buf 4MiB anon private rw\nweb: write buf[8MiB] value=1\n", name: "bad.vmsim"
+        )
+        let (message, status) = runCommand([file])
+        #expect(status == 2)
+        #expect(message.hasPrefix("vmsim: \(file):3:"), "\(message)")
+        #expect(message.contains("outside buf"))
+    }
+
+    @Test func failedExpectationsExitOne() {
+        let file = scenarioFile(
+            "spawn web\nweb: mmap buf 1MiB anon private rw\nweb: write buf\nexpect web.minflt == 1\n")
+        let (text, status) = runCommand([file])
+        #expect(status == 1)
+        #expect(text.contains("expectation failed: expect web.minflt == 1 — web.minflt is 257"))
+        #expect(text.contains("0 expectations passed, 1 failed"))
+    }
+
+    @Test func refusedOperationsExitOne() {
+        let file = scenarioFile("spawn web\nweb: munmap 0x7000000\nweb: write heap\n")
+        let (text, status) = runCommand([file])
+        #expect(status == 1)
+        #expect(text.contains("\(file):3: web: write heap: heap is not mapped"), "\(text)")
+        #expect(text.contains("1 operation refused"), "\(text)")
+    }
+
+    @Test func anExitCodeKeepsItsStatusAndAddsNoMessage() {
+        let (message, status) = VMSimCommand.report(for: ExitCode(1))
+        #expect(status == 1)
+        #expect(message.isEmpty)
+    }
+
+    @Test func anEmptyScenarioFromADeviceBootsTheMachine() {
+        let (text, status) = runCommand(["/dev/null", "--show", "buddyinfo"])
+        #expect(status == 0)
+        #expect(text.contains("Node 0, zone    DMA32"), "\(text)")
+        #expect(text.contains("/dev/null: 0 expectations passed, 0 failed"))
+    }
+
+    @Test func traceShowsKernelEvents() {
+        let file = scenarioFile(
+            "spawn web\nweb: mmap buf 8KiB anon private rw\nweb: read buf[0]\nweb: write buf[0]\n")
+        let (text, _) = runCommand([file, "--trace"])
+        #expect(text.contains("[trace] fault pid=3 read 0x"))
+        #expect(text.contains("do_anonymous_page: map the zero page"))
+        #expect(text.contains("do_wp_page: copy"))
+    }
+
+    @Test func jsonOutputIsOneObjectWithProcessesAndCounters() throws {
+        let file = scenarioFile("spawn web\nweb: mmap buf 1MiB anon private rw\nweb: write buf\n")
+        let (text, status) = runCommand([file, "--json"])
+        #expect(status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let processes = try #require(object["processes"] as? [[String: Any]])
+        let web = try #require(processes.first { $0["name"] as? String == "web" })
+        #expect(web["minflt"] as? Int == 257)
+        #expect((object["machine"] as? [String: Any])?["meminfo"] != nil)
+    }
+
+    @Test func everyShippedExampleRunsWithoutFailures() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent("examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+            $0.hasSuffix(".vmsim")
+        }.sorted()
+        #expect(files.count >= 3)
+        for name in files {
+            let (text, status) = runCommand([dir.appendingPathComponent(name).path])
+            #expect(status == 0, "\(name): \(text.suffix(300))")
+        }
     }
 }

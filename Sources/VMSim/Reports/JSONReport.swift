@@ -107,3 +107,74 @@ public struct MachineReport: Encodable, Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// The final state of a scenario run as JSON: the machine report, every process with its
+/// counters and VMAs, and the expectation score.
+public struct ScenarioReport: Encodable, Sendable {
+    public struct VMAReport: Encodable, Sendable {
+        public var start: String
+        public var end: String
+        public var perms: String
+        public var flags: String
+        public var name: String?
+        public var rss: UInt64
+    }
+    public struct ProcessReport: Encodable, Sendable {
+        public var pid: Int
+        public var ppid: Int
+        public var name: String
+        public var state: String
+        public var exit: String?
+        public var minflt: Int
+        public var majflt: Int
+        public var vmSizeKB: UInt64
+        public var rssKB: UInt64
+        public var rssAnonKB: UInt64
+        public var rssFileKB: UInt64
+        public var vmPteKB: UInt64
+        public var vmas: [VMAReport]
+    }
+    public var machine: MachineReport
+    public var processes: [ProcessReport]
+    public var expectationsPassed: Int
+    public var expectationsFailed: Int
+    public var failures: [String]
+
+    public init(runner: ScenarioRunner) {
+        let kernel = runner.kernel
+        let kb = UInt64(kernel.phys.pageSize >> 10)
+        self.machine = MachineReport(kernel: kernel)
+        self.processes = kernel.taskList.map { task in
+            let mm = task.mm
+            let vmas =
+                mm.map { mm in
+                    mm.vmas.map { vma in
+                        VMAReport(
+                            start: hex(vma.start), end: hex(vma.end), perms: vma.flags.permissions,
+                            flags: vma.flags.smapsMnemonics.trimmingCharacters(),
+                            name: ProcFS.vmaName(vma, mm: mm, kernel: kernel),
+                            rss: ProcFS.smapsCounters(kernel, mm: mm, vma: vma).resident >> 10)
+                    }
+                } ?? []
+            return ProcessReport(
+                pid: task.pid, ppid: task.parentPID, name: task.name, state: task.state.rawValue,
+                exit: task.exitReason?.description,
+                minflt: task.minorFaults, majflt: task.majorFaults, vmSizeKB: UInt64(mm?.totalVM ?? 0) * kb,
+                rssKB: UInt64(mm?.rssPages ?? 0) * kb, rssAnonKB: UInt64(mm?.counter(.anonPages) ?? 0) * kb,
+                rssFileKB: UInt64(mm?.counter(.filePages) ?? 0) * kb,
+                vmPteKB: UInt64(mm?.pageTablePages ?? 0) * kb, vmas: vmas)
+        }
+        self.expectationsPassed = runner.expectationsPassed
+        self.expectationsFailed = runner.expectationsFailed
+        self.failures = runner.failures
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else {
+            preconditionFailure("ScenarioReport: encoding failed")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

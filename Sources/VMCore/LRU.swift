@@ -1,0 +1,150 @@
+import VMPhys
+import VMTypes
+
+/// The five LRU lists of a node (`enum lru_list`, include/linux/mmzone.h).
+public enum LRUList: Int, CaseIterable, Sendable {
+    case inactiveAnon = 0
+    case activeAnon
+    case inactiveFile
+    case activeFile
+    case unevictable
+
+    public var isFile: Bool { self == .inactiveFile || self == .activeFile }
+    public var isActive: Bool { self == .activeAnon || self == .activeFile }
+    /// The node counter (`NR_LRU_BASE + lru`).
+    var nodeItem: NodeStatItem {
+        switch self {
+        case .inactiveAnon: return .nrInactiveAnon
+        case .activeAnon: return .nrActiveAnon
+        case .inactiveFile: return .nrInactiveFile
+        case .activeFile: return .nrActiveFile
+        case .unevictable: return .nrUnevictable
+        }
+    }
+    /// The zone counter (`NR_ZONE_LRU_BASE + lru`).
+    var zoneItem: ZoneStatItem {
+        switch self {
+        case .inactiveAnon: return .nrZoneInactiveAnon
+        case .activeAnon: return .nrZoneActiveAnon
+        case .inactiveFile: return .nrZoneInactiveFile
+        case .activeFile: return .nrZoneActiveFile
+        case .unevictable: return .nrZoneUnevictable
+        }
+    }
+    public var name: String {
+        ["inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"][self.rawValue]
+    }
+}
+
+/// One LRU list: head (most recently added) and tail (oldest), threaded through `mem_map`'s
+/// `lruPrev`/`lruNext` as Linux threads `folio->lru`.
+public struct LRUListHead: Sendable {
+    public internal(set) var head: UInt32 = 0
+    public internal(set) var tail: UInt32 = 0
+    public internal(set) var count = 0
+}
+
+/// LRU lists (mm/swap.c, mm/vmscan.c's list helpers): pages join at the head; reclaim scans from
+/// the tail. vmsim keeps one set of lists per node, as Linux does without memory cgroups.
+extension Kernel {
+    /// The list a page is on, from its flags (`folio_lru_list()`).
+    func lruList(of pfn: PFN) -> LRUList {
+        let memMap = self.phys.memMap
+        if memMap.test(pfn, .unevictable) { return .unevictable }
+        let file = !memMap.test(pfn, .swapBacked)
+        let active = memMap.test(pfn, .active)
+        switch (file, active) {
+        case (false, false): return .inactiveAnon
+        case (false, true): return .activeAnon
+        case (true, false): return .inactiveFile
+        case (true, true): return .activeFile
+        }
+    }
+
+    /// `lruvec_add_folio()`: puts a page at the head of its list.
+    func lruAdd(_ pfn: PFN, to list: LRUList) {
+        let memMap = self.phys.memMap
+        precondition(!memMap.test(pfn, .lru), "lruAdd: \(pfn) is already on an LRU list")
+        memMap.insertFlags(pfn, .lru)
+        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
+        let head = self.lru[list.rawValue].head
+        memMap.setLRULinks(pfn, prev: 0, next: head)
+        if head != 0 {
+            memMap.setLRUPrev(PFN(rawValue: UInt64(head)), raw)
+        } else {
+            self.lru[list.rawValue].tail = raw
+        }
+        self.lru[list.rawValue].head = raw
+        self.lru[list.rawValue].count += 1
+        self.lruCount(pfn, list, 1)
+    }
+
+    /// `lruvec_del_folio()`: takes a page off its list.
+    func lruRemove(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        precondition(memMap.test(pfn, .lru), "lruRemove: \(pfn) is not on an LRU list")
+        let list = self.lruList(of: pfn)
+        let prev = memMap.lruPrev(pfn)
+        let next = memMap.lruNext(pfn)
+        if prev != 0 {
+            memMap.setLRUNext(PFN(rawValue: UInt64(prev)), next)
+        } else {
+            self.lru[list.rawValue].head = next
+        }
+        if next != 0 {
+            memMap.setLRUPrev(PFN(rawValue: UInt64(next)), prev)
+        } else {
+            self.lru[list.rawValue].tail = prev
+        }
+        memMap.setLRULinks(pfn, prev: 0, next: 0)
+        memMap.removeFlags(pfn, .lru)
+        self.lru[list.rawValue].count -= 1
+        self.lruCount(pfn, list, -1)
+    }
+
+    func lruCount(_ pfn: PFN, _ list: LRUList, _ delta: Int) {
+        self.phys.mod(list.nodeItem, delta)
+        if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, list.zoneItem, delta) }
+    }
+
+    /// `folio_add_lru()` for a newly faulted anonymous or page-cache page: anonymous and file
+    /// pages start inactive (anonymous ones since Linux 5.9); pages of `VM_LOCKED` areas go to
+    /// the unevictable list and are counted as mlocked (`mlock_new_folio()`).
+    func lruAddNew(_ pfn: PFN, vma: VMA?) {
+        let memMap = self.phys.memMap
+        if let vma, vma.flags.contains(.locked) {
+            memMap.insertFlags(pfn, [.unevictable, .mlocked])
+            if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
+            self.phys.count(.unevictablePgsMlocked)
+            self.lruAdd(pfn, to: .unevictable)
+            return
+        }
+        self.lruAdd(pfn, to: self.lruList(of: pfn))
+    }
+
+    /// Takes a page off the LRU before it is freed, undoing its mlock accounting.
+    func lruDelete(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        if memMap.test(pfn, .lru) { self.lruRemove(pfn) }
+        if memMap.test(pfn, .mlocked) {
+            memMap.removeFlags(pfn, .mlocked)
+            if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, -1) }
+        }
+        memMap.removeFlags(pfn, [.unevictable, .active, .referenced, .workingset])
+    }
+
+    /// Pages on each list, oldest last, for `show lru` and tests.
+    public func lruPages(_ list: LRUList) -> [PFN] {
+        var result: [PFN] = []
+        var cur = self.lru[list.rawValue].head
+        while cur != 0 {
+            let pfn = PFN(rawValue: UInt64(cur))
+            result.append(pfn)
+            cur = self.phys.memMap.lruNext(pfn)
+        }
+        return result
+    }
+
+    /// Number of pages on a list.
+    public func lruSize(_ list: LRUList) -> Int { self.lru[list.rawValue].count }
+}

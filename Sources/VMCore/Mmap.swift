@@ -1,0 +1,681 @@
+import VMPaging
+import VMPhys
+import VMTypes
+
+/// Why a memory-management system call failed, with its errno name.
+public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// ENOMEM: no room, too many mappings, a hole in the range, over a limit.
+    case noMemory(String)
+    /// EINVAL: bad alignment, length or advice.
+    case invalid(String)
+    /// EACCES: protection beyond what the mapping may have.
+    case accessDenied(String)
+    /// EEXIST: `MAP_FIXED_NOREPLACE` over an existing mapping.
+    case exists(String)
+    /// EPERM: below `mmap_min_addr`.
+    case notPermitted(String)
+
+    public var errno: String {
+        switch self {
+        case .noMemory: return "ENOMEM"
+        case .invalid: return "EINVAL"
+        case .accessDenied: return "EACCES"
+        case .exists: return "EEXIST"
+        case .notPermitted: return "EPERM"
+        }
+    }
+    public var description: String {
+        switch self {
+        case .noMemory(let m), .invalid(let m), .accessDenied(let m), .exists(let m), .notPermitted(let m):
+            return "\(self.errno): \(m)"
+        }
+    }
+}
+
+/// What to map (the arguments of `mmap(2)`).
+public struct MapRequest: Sendable {
+    public enum Backing: Sendable {
+        case anonymous
+        case file(FileID, offset: UInt64)
+    }
+    public var length: UInt64
+    public var protection: Protection
+    public var shared: Bool
+    public var backing: Backing
+    /// A hint, or the exact address with `fixed`.
+    public var address: UInt64?
+    public var fixed = false
+    /// `MAP_FIXED_NOREPLACE`: fail rather than replace.
+    public var noReplace = false
+    public var populate = false
+    public var locked = false
+    public var noReserve = false
+    public var growsDown = false
+    public var name: String?
+
+    public init(length: UInt64, protection: Protection, shared: Bool, backing: Backing = .anonymous) {
+        self.length = length
+        self.protection = protection
+        self.shared = shared
+        self.backing = backing
+    }
+}
+
+/// `madvise(2)` advice vmsim implements.
+public enum Advice: String, Sendable, CaseIterable {
+    case normal, random, sequential, willneed, dontneed, free, dontfork, dofork, wipeonfork, keeponfork
+}
+
+/// Memory-map system calls (mm/mmap.c, mm/vma.c, mm/mprotect.c, mm/madvise.c, mm/mlock.c).
+extension Kernel {
+    /// `mmap_min_addr` (65536 on x86 distributions).
+    public static let mmapMinAddr: UInt64 = 65536
+
+    var pageMask: UInt64 { self.phys.pageSize - 1 }
+    /// Rounds up to a page boundary (`PAGE_ALIGN()`).
+    public func pageAlign(_ x: UInt64) -> UInt64 { (x + self.pageMask) & ~self.pageMask }
+
+    // MARK: Accounting
+
+    /// `vm_stat_account()`: total_vm, and exec/stack/data by the area's kind.
+    func vmStatAccount(_ mm: AddressSpace, _ flags: VMFlags, _ pages: Int) {
+        mm.totalVM += pages
+        if flags.intersection([.exec, .write, .growsDown]) == .exec {
+            mm.execVM += pages
+        } else if flags.contains(.growsDown) {
+            mm.stackVM += pages
+        } else if flags.intersection([.write, .shared, .growsDown]) == .write {
+            mm.dataVM += pages
+        }
+    }
+
+    /// `__vm_enough_memory()` with `overcommit_memory` 0 (heuristic): refuse only a single request
+    /// larger than all RAM and swap.
+    func vmEnoughMemory(_ pages: Int) -> Bool {
+        pages <= Int(self.phys.totalRAMPages) + self.swapTotalPages
+    }
+
+    /// Adds an area's pages to the mm's books: `vm_stat_account`, locked and committed pages.
+    func accountVMA(_ mm: AddressSpace, _ vma: VMA, sign: Int) {
+        let pages = vma.pages(pageShift: self.phys.pageShift) * sign
+        self.vmStatAccount(mm, vma.flags, pages)
+        if vma.flags.contains(.locked) { mm.lockedVM += pages }
+        if vma.flags.contains(.account) { mm.committedPages += pages }
+    }
+
+    // MARK: VMA creation, split, merge, removal
+
+    /// Inserts a new VMA with its `vm_area_struct` object; nil when the slab cannot allocate.
+    func insertVMA(_ mm: AddressSpace, _ vma: VMA) -> Int? {
+        var vma = vma
+        guard let object = self.phys.kmemCacheAlloc(self.caches.vmAreaStruct, .kernel) else { return nil }
+        vma.object = object
+        let slot = mm.insert(vma)
+        if let file = vma.backing.fileID { self.file(file).mappers.insert(VMARef(mm: mm.id, slot: slot)) }
+        return slot
+    }
+
+    /// `remove_vma()`: unlinks a VMA (rmap, i_mmap) and frees its object. Pages must be gone.
+    func deleteVMA(_ mm: AddressSpace, _ slot: Int) {
+        self.unlinkAnonVMAs(mm, slot: slot)
+        let vma = mm.remove(slot)
+        if let file = vma.backing.fileID {
+            self.file(file).mappers.remove(VMARef(mm: mm.id, slot: slot))
+            self.releaseFileIfUnused(file)
+        }
+        self.phys.kmemCacheFree(self.caches.vmAreaStruct, vma.object)
+    }
+
+    /// `__split_vma()`: cuts the VMA in `slot` at `address`; the lower part keeps the slot, the
+    /// upper part gets a new one (returned). Fails with ENOMEM at `max_map_count`.
+    func splitVMA(_ mm: AddressSpace, _ slot: Int, at address: UInt64) throws(MMError) -> Int {
+        let vma = mm.vma(slot)
+        precondition(
+            address > vma.start && address < vma.end && address & self.pageMask == 0,
+            "splitVMA: bad address \(hex(address))")
+        guard mm.mapCount < self.maxMapCount else {
+            throw .noMemory("max_map_count (\(self.maxMapCount)) reached")
+        }
+        var upper = vma
+        upper.start = address
+        upper.pgoff += (address - vma.start) >> UInt64(self.phys.pageShift)
+        upper.anonChain = []
+        var lower = vma
+        lower.end = address
+        mm.update(slot, lower)
+        guard let newSlot = self.insertVMA(mm, upper) else {
+            throw .noMemory("no memory for a vm_area_struct")
+        }
+        guard self.anonVMAClone(mm, dst: newSlot, from: vma) else {
+            throw .noMemory("no memory for an anon_vma_chain")
+        }
+        return newSlot
+    }
+
+    /// Whether `b` could continue `a` (`is_mergeable_vma()` + pgoff and anon_vma compatibility):
+    /// adjacent, same flags (soft-dirty aside), same backing, contiguous offsets, and anon_vmas
+    /// that are the same or absent (a forked area's chain of several anon_vmas never merges
+    /// with one that has none).
+    func canMerge(_ a: VMA, _ b: VMA) -> Bool {
+        guard a.end == b.start else { return false }
+        guard a.flags.subtracting(.softDirty) == b.flags.subtracting(.softDirty) else { return false }
+        guard a.flags.isDisjoint(with: VMFlags.special) else { return false }
+        guard a.backing == b.backing, a.anonName == b.anonName else { return false }
+        if case .special = a.backing { return false }
+        guard a.pgoff + (a.size >> UInt64(self.phys.pageShift)) == b.pgoff else { return false }
+        switch (a.anonVMA, b.anonVMA) {
+        case (nil, nil): return true
+        case (let x?, let y?): return x == y
+        case (nil, _?): return a.anonChain.count <= 1 && b.anonChain.count <= 1
+        case (_?, nil): return a.anonChain.count <= 1 && b.anonChain.count <= 1
+        }
+    }
+
+    /// Merges the VMA in `slot` with its neighbours where possible (`vma_merge_existing_range()`);
+    /// returns the slot of the result.
+    @discardableResult
+    func mergeAround(_ mm: AddressSpace, _ slot: Int) -> Int {
+        var slot = slot
+        if let next = mm.nextSlot(of: slot), self.canMerge(mm.vma(slot), mm.vma(next)) {
+            slot = self.mergePair(mm, lower: slot, upper: next)
+        }
+        if let prev = mm.prevSlot(of: slot), self.canMerge(mm.vma(prev), mm.vma(slot)) {
+            slot = self.mergePair(mm, lower: prev, upper: slot)
+        }
+        return slot
+    }
+
+    /// Joins two adjacent mergeable VMAs into the lower one.
+    func mergePair(_ mm: AddressSpace, lower: Int, upper: Int) -> Int {
+        let up = mm.vma(upper)
+        var low = mm.vma(lower)
+        // The merged area keeps whichever anon_vma exists; pages of the other are filed under the same one.
+        if low.anonVMA == nil, let anon = up.anonVMA {
+            low.anonVMA = anon
+            mm.update(lower, low)
+            _ = self.linkAnonVMA(anon, to: VMARef(mm: mm.id, slot: lower), in: mm)
+            low = mm.vma(lower)
+        }
+        low.end = up.end
+        self.deleteVMA(mm, upper)
+        mm.update(lower, low)
+        return lower
+    }
+
+    /// Splits VMAs so that `range` starts and ends on VMA boundaries; returns the slots inside it.
+    /// Fails with ENOMEM if any part of the range is unmapped (when `requireMapped`).
+    func isolateRange(_ mm: AddressSpace, _ range: Range<UInt64>, requireMapped: Bool) throws(MMError)
+        -> [Int]
+    {
+        if requireMapped {
+            var cursor = range.lowerBound
+            for slot in mm.slots(overlapping: range) {
+                if mm.vma(slot).start > cursor { throw .noMemory("\(hex(cursor)) is not mapped") }
+                cursor = mm.vma(slot).end
+            }
+            if cursor < range.upperBound { throw .noMemory("\(hex(cursor)) is not mapped") }
+        }
+        var slots = mm.slots(overlapping: range)
+        if let first = slots.first, mm.vma(first).start < range.lowerBound {
+            slots[0] = try self.splitVMA(mm, first, at: range.lowerBound)
+        }
+        if let last = slots.last, mm.vma(last).end > range.upperBound {
+            _ = try self.splitVMA(mm, last, at: range.upperBound)
+        }
+        return slots
+    }
+
+    // MARK: get_unmapped_area
+
+    /// `vm_unmapped_area()` top-down: the highest free gap below `mmap_base` that fits `length`,
+    /// keeping `stack_guard_gap` below a stack; the mapping goes at the top of the gap. A hint is
+    /// used when the range there is free.
+    func getUnmappedArea(_ mm: AddressSpace, length: UInt64, hint: UInt64?) -> UInt64? {
+        let top = self.architecture.userTop
+        if let hint, hint >= Kernel.mmapMinAddr, hint & self.pageMask == 0, hint + length <= top,
+            hint + length > hint
+        {
+            if mm.slots(overlapping: hint..<(hint + length)).isEmpty { return hint }
+        }
+        let vmas = mm.vmas
+        var high = mm.mmapBase
+        // Walk the gaps from the top down: between each VMA below mmap_base and the one above it.
+        var i = vmas.lastIndex { $0.start < high } ?? -1
+        var upperLimit = high
+        if i + 1 < vmas.count {
+            let next = vmas[i + 1]
+            upperLimit = min(high, next.start - (next.flags.contains(.growsDown) ? self.stackGuardGap : 0))
+        }
+        while true {
+            let lowLimit = i >= 0 ? vmas[i].end : Kernel.mmapMinAddr
+            high = min(upperLimit, high)
+            if high >= length && high - length >= lowLimit && high - length >= Kernel.mmapMinAddr {
+                return (high - length) & ~self.pageMask
+            }
+            guard i >= 0 else { return nil }
+            upperLimit = vmas[i].start - (vmas[i].flags.contains(.growsDown) ? self.stackGuardGap : 0)
+            high = upperLimit
+            i -= 1
+        }
+    }
+
+    // MARK: mmap
+
+    /// `mmap(2)` for `task`: places and creates the mapping (merging with compatible neighbours),
+    /// accounts it, and populates it for `MAP_POPULATE`/`MAP_LOCKED` (those faults count).
+    public func mmap(_ task: Task, _ request: MapRequest) throws(MMError) -> UInt64 {
+        guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
+        guard request.length > 0 else { throw .invalid("length 0") }
+        let length = self.pageAlign(request.length)
+        guard length <= self.architecture.userTop else { throw .noMemory("length beyond user space") }
+        guard mm.mapCount <= self.maxMapCount else {
+            throw .noMemory("max_map_count (\(self.maxMapCount)) reached")
+        }
+        var flags = request.protection.vmFlags.union([.mayRead, .mayWrite, .mayExec, .softDirty])
+        var backing: VMABacking = .anonymous
+        var pgoff: UInt64 = 0
+        switch request.backing {
+        case .anonymous:
+            if request.shared {
+                let shm = self.createFile("/dev/zero", size: length, shmem: true)
+                backing = .shmem(shm.id)
+            }
+        case .file(let id, let offset):
+            guard offset & self.pageMask == 0 else {
+                throw .invalid("file offset \(offset) is not page-aligned")
+            }
+            backing = self.file(id).isShmem ? .shmem(id) : .file(id)
+            pgoff = offset >> UInt64(self.phys.pageShift)
+        }
+        if request.shared { flags.formUnion([.shared, .mayShare]) }
+        if request.locked { flags.insert(.locked) }
+        if request.noReserve { flags.insert(.noReserve) }
+        if request.growsDown { flags.insert(.growsDown) }
+        if !request.shared && request.protection.contains(.write) && !request.noReserve {
+            flags.insert(.account)
+        }
+        let start: UInt64
+        if request.fixed {
+            guard let address = request.address, address & self.pageMask == 0 else {
+                throw .invalid("MAP_FIXED address is not page-aligned")
+            }
+            guard address >= Kernel.mmapMinAddr else {
+                throw .notPermitted("\(hex(address)) is below mmap_min_addr")
+            }
+            guard address + length <= self.architecture.userTop, address + length > address else {
+                throw .noMemory("\(hex(address)) + \(length) is beyond user space")
+            }
+            if !mm.slots(overlapping: address..<(address + length)).isEmpty {
+                if request.noReplace { throw .exists("\(hex(address)) is already mapped") }
+                try self.munmap(task, address: address, length: length)
+            }
+            start = address
+        } else {
+            guard let found = self.getUnmappedArea(mm, length: length, hint: request.address) else {
+                throw .noMemory("no gap of \(length) bytes")
+            }
+            start = found
+        }
+        let pages = Int(length >> UInt64(self.phys.pageShift))
+        if flags.contains(.account) && !self.vmEnoughMemory(pages) {
+            throw .noMemory("overcommit: \(pages) pages")
+        }
+        if case .anonymous = backing { pgoff = start >> UInt64(self.phys.pageShift) }
+        var vma = VMA(
+            start: start, end: start + length, flags: flags, pgoff: pgoff, backing: backing, anonVMA: nil,
+            anonName: request.name)
+        guard let slot = self.insertVMA(mm, vma) else { throw .noMemory("no memory for a vm_area_struct") }
+        vma = mm.vma(slot)
+        self.accountVMA(mm, vma, sign: 1)
+        self.mergeAround(mm, slot)
+        self.emit(.mmap(pid: task.pid, start: start, end: start + length, flags: flags))
+        if request.populate || request.locked { self.populate(task, start..<(start + length)) }
+        return start
+    }
+
+    /// `mm_populate()`: faults every page of the range in (writes for private writable areas,
+    /// reads otherwise), as `get_user_pages()` does; the faults count for the task.
+    func populate(_ task: Task, _ range: Range<UInt64>) {
+        guard let mm = task.mm else { return }
+        var va = range.lowerBound
+        while va < range.upperBound {
+            guard let vma = mm.vma(containing: va), vma.flags.isAccessible else {
+                va += self.phys.pageSize
+                continue
+            }
+            let write = vma.flags.intersection([.write, .shared]) == .write
+            let pte = self.pageTables.pte(root: mm.pgd, va: va)
+            let needs = pte.isNone || pte.isSwap || (write && !pte.contains(.writable))
+            if needs, task.state == .running {
+                _ = self.userAccessForPopulate(task, va, write: write)
+            }
+            va += self.phys.pageSize
+        }
+    }
+
+    /// A `get_user_pages()` fault: the kernel faults on the task's behalf; counted like a user fault.
+    func userAccessForPopulate(_ task: Task, _ va: UInt64, write: Bool) -> Bool {
+        guard let mm = task.mm, let slot = mm.slot(containing: va) else { return false }
+        let result = self.handleMMFault(mm, slot: slot, address: va, write: write)
+        self.phys.count(.pgfault)
+        switch result {
+        case .minor:
+            task.minorFaults += 1
+            return true
+        case .major:
+            task.majorFaults += 1
+            self.phys.count(.pgmajfault)
+            return true
+        default:
+            return false
+        }
+    }
+
+    // MARK: munmap
+
+    /// `munmap(2)`: splits partly covered VMAs, zaps and frees everything in the range.
+    public func munmap(_ task: Task, address: UInt64, length: UInt64) throws(MMError) {
+        guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
+        guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
+        guard length > 0 else { throw .invalid("length 0") }
+        let range = address..<(address + self.pageAlign(length))
+        let slots = try self.isolateRange(mm, range, requireMapped: false)
+        guard !slots.isEmpty else { return }
+        mm.updateHiwater()
+        for slot in slots {
+            let vma = mm.vma(slot)
+            self.zapRange(mm, vma.start..<vma.end)
+            self.accountVMA(mm, vma, sign: -1)
+            self.deleteVMA(mm, slot)
+        }
+        self.emit(.munmap(pid: task.pid, start: range.lowerBound, end: range.upperBound))
+    }
+
+    // MARK: mprotect
+
+    /// `mprotect(2)`: new protection for every VMA in the range (all of it must be mapped; EACCES
+    /// beyond what a mapping may have). Present PTEs are rewritten (`change_protection()`); a
+    /// private page this process alone owns, and a dirty shared page, become writable at once.
+    public func mprotect(_ task: Task, address: UInt64, length: UInt64, protection: Protection)
+        throws(MMError)
+    {
+        guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
+        guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
+        let range = address..<(address + self.pageAlign(length))
+        guard !range.isEmpty else { return }
+        for slot in mm.slots(overlapping: range) {
+            let flags = mm.vma(slot).flags
+            let wanted = protection.vmFlags
+            let allowed = VMFlags(rawValue: (flags.rawValue >> 4) & 0x7)
+            if !wanted.subtracting(allowed).isEmpty {
+                throw .accessDenied("\(protection) exceeds what \(hex(mm.vma(slot).start)) may be")
+            }
+        }
+        let slots = try self.isolateRange(mm, range, requireMapped: true)
+        for slot in slots {
+            let old = mm.vma(slot)
+            var new = old
+            new.flags = old.flags.subtracting([.read, .write, .exec]).union(protection.vmFlags)
+            if !new.flags.contains(.shared) && new.flags.contains(.write) && !old.flags.contains(.write)
+                && !new.flags.contains(.noReserve)
+            {
+                new.flags.insert(.account)
+            }
+            self.accountVMA(mm, old, sign: -1)
+            mm.update(slot, new)
+            self.accountVMA(mm, new, sign: 1)
+            self.changeProtection(mm, slot)
+        }
+        self.flushTLB(mm, range: range)
+        for slot in slots where mm.slots[slot] != nil { self.mergeAround(mm, slot) }
+    }
+
+    /// `change_protection()`: rewrites the PTEs of a VMA after its flags changed, keeping frames,
+    /// Accessed and Dirty.
+    func changeProtection(_ mm: AddressSpace, _ slot: Int) {
+        let vma = mm.vma(slot)
+        let base = self.pageProtection(vma.flags)
+        let memMap = self.phys.memMap
+        self.pageTables.updatePTEs(root: mm.pgd, range: vma.start..<vma.end) { _, pte in
+            guard pte.mapsFrame else { return pte }
+            var flags = base.union(pte.flags.intersection([.accessed, .dirty]))
+            if vma.flags.contains(.write) && base.contains(.present) {
+                let page = pte.pfn
+                let writable =
+                    vma.flags.contains(.shared)
+                    ? pte.contains(.dirty)
+                    : page != self.zeroPFN && memMap.test(page, .anon) && memMap.test(page, .anonExclusive)
+                if writable { flags.insert(.writable) }
+            }
+            return PTE(pfn: pte.pfn, flags: flags)
+        }
+    }
+
+    // MARK: brk
+
+    /// `brk(2)`: moves the program break. Growth extends the heap VMA (merging with bss) unless it
+    /// would come within a page of the next mapping; shrinking unmaps. Returns the new break, or
+    /// the old one on failure, as the system call does.
+    @discardableResult
+    public func brk(_ task: Task, to newBrk: UInt64) -> UInt64 {
+        guard let mm = task.mm else { return 0 }
+        guard newBrk >= mm.startBrk else { return mm.brk }
+        let oldEnd = self.pageAlign(mm.brk)
+        let newEnd = self.pageAlign(newBrk)
+        if newEnd == oldEnd {
+            mm.brk = newBrk
+            return newBrk
+        }
+        if newEnd < oldEnd {
+            do { try self.munmap(task, address: newEnd, length: oldEnd - newEnd) } catch { return mm.brk }
+            mm.brk = newBrk
+            return newBrk
+        }
+        if let next = mm.findVMA(oldEnd) {
+            let limit = next.start - (next.flags.contains(.growsDown) ? self.stackGuardGap : 0)
+            if newEnd + self.phys.pageSize > limit { return mm.brk }
+        }
+        // do_brk_flags()
+        guard mm.mapCount <= self.maxMapCount,
+            self.vmEnoughMemory(Int((newEnd - oldEnd) >> UInt64(self.phys.pageShift)))
+        else { return mm.brk }
+        let flags = VMFlags.dataDefaultFlags.union([.account, .softDirty])
+        let vma = VMA(
+            start: oldEnd, end: newEnd, flags: flags, pgoff: oldEnd >> UInt64(self.phys.pageShift),
+            backing: .anonymous, anonVMA: nil, anonName: nil)
+        guard let slot = self.insertVMA(mm, vma) else { return mm.brk }
+        self.accountVMA(mm, vma, sign: 1)
+        self.mergeAround(mm, slot)
+        mm.brk = newBrk
+        return newBrk
+    }
+
+    // MARK: madvise
+
+    /// `madvise(2)`. DONTNEED zaps the range (the next touch faults in fresh pages; empty page
+    /// tables are freed). FREE makes private anonymous pages lazily freeable: clean, kept until
+    /// reclaim needs them. WILLNEED reads file pages into the page cache. RANDOM, SEQUENTIAL and
+    /// NORMAL set the read-ahead hint; DONTFORK/DOFORK and WIPEONFORK/KEEPONFORK what fork copies.
+    public func madvise(_ task: Task, address: UInt64, length: UInt64, advice: Advice) throws(MMError) {
+        guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
+        guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
+        let range = address..<(address + self.pageAlign(length))
+        guard !range.isEmpty else { return }
+        switch advice {
+        case .dontneed:
+            for slot in mm.slots(overlapping: range) where mm.vma(slot).flags.contains(.locked) {
+                throw .invalid("MADV_DONTNEED on a locked mapping")
+            }
+            for slot in mm.slots(overlapping: range) {
+                let vma = mm.vma(slot)
+                self.zapRange(
+                    mm, max(vma.start, range.lowerBound)..<min(vma.end, range.upperBound),
+                    leafTablesOnly: true)
+            }
+        case .free:
+            for slot in mm.slots(overlapping: range) where !mm.vma(slot).isAnonymous {
+                throw .invalid("MADV_FREE on a non-anonymous mapping")
+            }
+            for slot in mm.slots(overlapping: range) {
+                let vma = mm.vma(slot)
+                self.markLazyFree(mm, max(vma.start, range.lowerBound)..<min(vma.end, range.upperBound))
+            }
+        case .willneed:
+            for slot in mm.slots(overlapping: range) {
+                let vma = mm.vma(slot)
+                guard let id = vma.backing.fileID else { continue }
+                let lo = max(vma.start, range.lowerBound)
+                let hi = min(vma.end, range.upperBound)
+                let first = vma.linearPageIndex(lo, pageShift: self.phys.pageShift)
+                let count = (hi - lo) >> UInt64(self.phys.pageShift)
+                self.willNeed(self.file(id), first..<(first + count))
+            }
+        case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork:
+            try self.changeVMAFlags(mm, range) { flags in
+                var f = flags
+                switch advice {
+                case .normal: f.subtract([.seqRead, .randRead])
+                case .random:
+                    f.subtract(.seqRead)
+                    f.insert(.randRead)
+                case .sequential:
+                    f.subtract(.randRead)
+                    f.insert(.seqRead)
+                case .dontfork: f.insert(.dontCopy)
+                case .dofork: f.subtract(.dontCopy)
+                case .wipeonfork: f.insert(.wipeOnFork)
+                case .keeponfork: f.subtract(.wipeOnFork)
+                default: break
+                }
+                return f
+            }
+        }
+    }
+
+    /// Applies a flag change to every VMA in a range (splitting at its ends, merging after).
+    func changeVMAFlags(_ mm: AddressSpace, _ range: Range<UInt64>, _ change: (VMFlags) -> VMFlags)
+        throws(MMError)
+    {
+        let slots = try self.isolateRange(mm, range, requireMapped: true)
+        for slot in slots {
+            var vma = mm.vma(slot)
+            vma.flags = change(vma.flags)
+            mm.update(slot, vma)
+        }
+        for slot in slots where mm.slots[slot] != nil { self.mergeAround(mm, slot) }
+    }
+
+    /// `madvise_free_pte_range()`: private anonymous pages mapped only here become clean and
+    /// lazily freeable (`folio_mark_lazyfree()`: off the swap-backed lists, onto the inactive file list).
+    func markLazyFree(_ mm: AddressSpace, _ range: Range<UInt64>) {
+        let memMap = self.phys.memMap
+        var lazy: [PFN] = []
+        self.pageTables.updatePTEs(root: mm.pgd, range: range) { _, pte in
+            guard pte.isPresent, pte.pfn != self.zeroPFN, memMap.test(pte.pfn, .anon),
+                memMap.mapCount(pte.pfn) == 1
+            else { return pte }
+            lazy.append(pte.pfn)
+            var clean = pte
+            clean.flags.subtract([.dirty, .accessed])
+            return clean
+        }
+        self.flushTLB(mm, range: range)
+        for pfn in lazy where memMap.test(pfn, .swapBacked) {
+            let onLRU = memMap.test(pfn, .lru) && !memMap.test(pfn, .unevictable)
+            if onLRU { self.lruRemove(pfn) }
+            memMap.removeFlags(pfn, [.swapBacked, .dirty, .active, .referenced])
+            if onLRU { self.lruAdd(pfn, to: .inactiveFile) }
+            self.phys.count(.pglazyfree)
+        }
+    }
+
+    /// `force_page_cache_readahead()` for `MADV_WILLNEED`: reads the pages into the page cache.
+    func willNeed(_ file: SimFile, _ pages: Range<UInt64>) {
+        let filePages = (file.size + self.phys.pageSize - 1) >> UInt64(self.phys.pageShift)
+        for index in pages where index < filePages && file.pages[index] == nil {
+            guard let pfn = self.pageCacheAdd(file, index: index) else { return }
+            self.lruAddNew(pfn, vma: nil)
+        }
+    }
+
+    // MARK: mlock
+
+    /// `mlock(2)` / `munlock(2)`: sets or clears `VM_LOCKED` on the range (all of it must be
+    /// mapped) and, when locking, faults every page in — counted for the task. Locked pages are
+    /// unevictable and counted in `Mlocked`.
+    public func mlock(_ task: Task, address: UInt64, length: UInt64, lock: Bool) throws(MMError) {
+        guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
+        let start = address & ~self.pageMask
+        let range = start..<self.pageAlign(address + length)
+        guard !range.isEmpty else { return }
+        let slots = try self.isolateRange(mm, range, requireMapped: true)
+        for slot in slots {
+            var vma = mm.vma(slot)
+            guard vma.flags.contains(.locked) != lock else { continue }
+            self.accountVMA(mm, vma, sign: -1)
+            if lock { vma.flags.insert(.locked) } else { vma.flags.subtract([.locked, .lockOnFault]) }
+            mm.update(slot, vma)
+            self.accountVMA(mm, vma, sign: 1)
+            self.updateMlockState(mm, slot)
+        }
+        for slot in slots where mm.slots[slot] != nil { self.mergeAround(mm, slot) }
+        if lock { self.populate(task, range) }
+    }
+
+    /// Moves the already-present pages of a VMA on or off the unevictable list after its
+    /// `VM_LOCKED` flag changed (`mlock_folio()` / `munlock_folio()`).
+    func updateMlockState(_ mm: AddressSpace, _ slot: Int) {
+        let vma = mm.vma(slot)
+        let memMap = self.phys.memMap
+        var pages: [PFN] = []
+        self.pageTables.forEachPTE(root: mm.pgd, range: vma.start..<vma.end) { _, pte in
+            if pte.mapsFrame && pte.pfn != self.zeroPFN { pages.append(pte.pfn) }
+        }
+        for pfn in pages {
+            let locked = vma.flags.contains(.locked)
+            guard memMap.test(pfn, .mlocked) != locked else { continue }
+            if memMap.test(pfn, .lru) { self.lruRemove(pfn) }
+            if locked {
+                memMap.insertFlags(pfn, [.mlocked, .unevictable])
+                if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
+                self.phys.count(.unevictablePgsMlocked)
+                self.lruAdd(pfn, to: .unevictable)
+            } else {
+                memMap.removeFlags(pfn, [.mlocked, .unevictable])
+                if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, -1) }
+                self.phys.count(.unevictablePgsMunlocked)
+                self.lruAdd(pfn, to: self.lruList(of: pfn))
+            }
+        }
+    }
+
+    // MARK: Stack growth
+
+    /// `expand_downwards()`: grows a stack VMA down to the page of `address` if it stays within
+    /// `RLIMIT_STACK` and keeps `stack_guard_gap` above the mapping below. Growing costs no fault
+    /// by itself; the page is then faulted in normally.
+    func expandStack(_ task: Task, _ mm: AddressSpace, slot: Int, address: UInt64) -> Bool {
+        var vma = mm.vma(slot)
+        let page = address & ~self.pageMask
+        guard page >= Kernel.mmapMinAddr, page < vma.start else { return false }
+        if let prev = mm.prevSlot(of: slot) {
+            let below = mm.vma(prev)
+            if !below.flags.contains(.growsDown) && below.flags.isAccessible
+                && page - below.end < self.stackGuardGap
+            {
+                return false
+            }
+        }
+        let size = vma.end - page
+        guard size <= task.stackLimit else { return false }
+        let grow = Int((vma.start - page) >> UInt64(self.phys.pageShift))
+        guard UInt64(grow) <= vma.pgoff else { return false }
+        vma.start = page
+        vma.pgoff -= UInt64(grow)
+        mm.update(slot, vma)
+        self.vmStatAccount(mm, vma.flags, grow)
+        if vma.flags.contains(.locked) { mm.lockedVM += grow }
+        if vma.flags.contains(.account) { mm.committedPages += grow }
+        return true
+    }
+}

@@ -1,0 +1,181 @@
+import VMPhys
+import VMTypes
+
+/// A VMA named by its mm and its slot in that mm (stable for the VMA's life).
+public struct VMARef: Hashable, Sendable {
+    public var mm: Int
+    public var slot: Int
+}
+
+/// The reverse-map root for anonymous pages: which VMAs may map pages filed under it.
+///
+/// Models `struct anon_vma` (include/linux/rmap.h): `root` (the oldest ancestor), `parent`,
+/// `num_children`, and the interval tree of `anon_vma_chain`s — here the set of linked VMAs.
+/// A page's `mapping` names the anon_vma it was created under; after fork the parent's and the
+/// child's VMAs are all linked to it, so rmap finds every PTE of a shared page.
+public struct AnonVMA: Sendable {
+    public internal(set) var root: AnonVMAID
+    public internal(set) var parent: AnonVMAID?
+    public internal(set) var numChildren = 0
+    /// VMAs linked through an anon_vma_chain.
+    public internal(set) var linked: Set<VMARef> = []
+    var object: UInt64 = 0
+}
+
+/// Reverse mapping (mm/rmap.c): anon_vma setup, cloning on split and fork, unlinking, and the
+/// walk from a page to every PTE that maps it.
+extension Kernel {
+    func anonVMA(_ id: AnonVMAID) -> AnonVMA {
+        guard let a = self.anonVMAs[id.rawValue] else { preconditionFailure("anonVMA: \(id) was freed") }
+        return a
+    }
+
+    func allocAnonVMA(root: AnonVMAID?, parent: AnonVMAID?) -> AnonVMAID? {
+        guard let object = self.phys.kmemCacheAlloc(self.caches.anonVMA, .kernel) else { return nil }
+        let id: AnonVMAID
+        if let reused = self.freeAnonVMAIDs.popLast() {
+            id = reused
+        } else {
+            id = AnonVMAID(rawValue: self.anonVMAs.count)
+            self.anonVMAs.append(nil)
+        }
+        self.anonVMAs[id.rawValue] = AnonVMA(root: root ?? id, parent: parent, object: object)
+        return id
+    }
+
+    /// `anon_vma_chain_link()`: links VMA `ref` into anon_vma `id`.
+    func linkAnonVMA(_ id: AnonVMAID, to ref: VMARef, in mm: AddressSpace) -> Bool {
+        guard let object = self.phys.kmemCacheAlloc(self.caches.anonVMAChain, .kernel) else { return false }
+        var vma = mm.vma(ref.slot)
+        vma.anonChain.append(AnonChainLink(anonVMA: id, object: object))
+        mm.update(ref.slot, vma)
+        self.anonVMAs[id.rawValue]!.linked.insert(ref)
+        return true
+    }
+
+    /// `__anon_vma_prepare()`: gives a VMA its own anon_vma before its first anonymous page.
+    /// Returns false when memory runs out (the fault then fails with OOM).
+    func anonVMAPrepare(_ mm: AddressSpace, slot: Int) -> Bool {
+        if mm.vma(slot).anonVMA != nil { return true }
+        guard let id = self.allocAnonVMA(root: nil, parent: nil) else { return false }
+        guard self.linkAnonVMA(id, to: VMARef(mm: mm.id, slot: slot), in: mm) else {
+            self.freeAnonVMAIfUnused(id)
+            return false
+        }
+        var vma = mm.vma(slot)
+        vma.anonVMA = id
+        mm.update(slot, vma)
+        return true
+    }
+
+    /// `anon_vma_clone()`: links `dst` into every anon_vma `src` is linked into (after a split, the
+    /// new half sees the same pages).
+    func anonVMAClone(_ mm: AddressSpace, dst: Int, from src: VMA) -> Bool {
+        var vma = mm.vma(dst)
+        vma.anonChain = []
+        vma.anonVMA = src.anonVMA
+        mm.update(dst, vma)
+        for link in src.anonChain
+        where !self.linkAnonVMA(link.anonVMA, to: VMARef(mm: mm.id, slot: dst), in: mm) {
+            return false
+        }
+        return true
+    }
+
+    /// `anon_vma_fork()`: the child VMA is linked to all the parent's anon_vmas (to find pages
+    /// still shared) and gets a new anon_vma of its own for the pages it will copy.
+    func anonVMAFork(_ child: AddressSpace, slot: Int, parent pvma: VMA) -> Bool {
+        guard let parentAnon = pvma.anonVMA else { return true }
+        guard self.anonVMAClone(child, dst: slot, from: pvma) else { return false }
+        let root = self.anonVMA(parentAnon).root
+        guard let id = self.allocAnonVMA(root: root, parent: parentAnon) else { return false }
+        self.anonVMAs[parentAnon.rawValue]!.numChildren += 1
+        var vma = child.vma(slot)
+        vma.anonVMA = id
+        child.update(slot, vma)
+        return self.linkAnonVMA(id, to: VMARef(mm: child.id, slot: slot), in: child)
+    }
+
+    /// `unlink_anon_vmas()`: removes a VMA's links and frees anon_vmas nothing uses any more.
+    func unlinkAnonVMAs(_ mm: AddressSpace, slot: Int) {
+        var vma = mm.vma(slot)
+        let ref = VMARef(mm: mm.id, slot: slot)
+        for link in vma.anonChain {
+            self.anonVMAs[link.anonVMA.rawValue]!.linked.remove(ref)
+            self.phys.kmemCacheFree(self.caches.anonVMAChain, link.object)
+            self.freeAnonVMAIfUnused(link.anonVMA)
+        }
+        vma.anonChain = []
+        vma.anonVMA = nil
+        mm.update(slot, vma)
+    }
+
+    /// Frees an anon_vma with no linked VMAs and no children, then tries its parent.
+    func freeAnonVMAIfUnused(_ id: AnonVMAID) {
+        guard let a = self.anonVMAs[id.rawValue], a.linked.isEmpty, a.numChildren == 0 else { return }
+        // Pages filed under it (swap cache) are re-filed by whoever still maps them; an anon_vma
+        // that pages still name stays until they are gone.
+        guard self.anonPagesFiled[id.rawValue, default: 0] == 0 else { return }
+        self.phys.kmemCacheFree(self.caches.anonVMA, a.object)
+        self.anonVMAs[id.rawValue] = nil
+        self.freeAnonVMAIDs.append(id)
+        if let parent = a.parent {
+            self.anonVMAs[parent.rawValue]!.numChildren -= 1
+            self.freeAnonVMAIfUnused(parent)
+        }
+    }
+
+    /// Files a new anonymous page under the VMA's anon_vma (`__folio_set_anon()`):
+    /// `mapping` = anon_vma, `index` = linear page index.
+    func setPageAnon(_ pfn: PFN, vma: VMA, address: UInt64) {
+        guard let anon = vma.anonVMA else { preconditionFailure("setPageAnon: VMA without anon_vma") }
+        self.fileAnonPage(pfn, under: anon)
+        self.phys.memMap.insertFlags(pfn, [.anon, .swapBacked, .anonExclusive, .uptodate])
+        self.phys.memMap.setIndex(pfn, vma.linearPageIndex(address, pageShift: self.phys.pageShift))
+    }
+
+    /// Sets a page's `mapping` to anon_vma `id`, keeping the count of pages filed per anon_vma.
+    func fileAnonPage(_ pfn: PFN, under id: AnonVMAID) {
+        let old = self.phys.memMap.mapping(pfn)
+        if self.phys.memMap.test(pfn, .anon) && old != 0 {
+            self.anonPagesFiled[Int(old) - 1, default: 0] -= 1
+        }
+        self.phys.memMap.setMapping(pfn, UInt32(id.rawValue + 1))
+        self.anonPagesFiled[id.rawValue, default: 0] += 1
+    }
+
+    /// Clears an anonymous page's filing when it is freed.
+    func unfileAnonPage(_ pfn: PFN) {
+        let old = self.phys.memMap.mapping(pfn)
+        guard self.phys.memMap.test(pfn, .anon), old != 0 else { return }
+        let id = AnonVMAID(rawValue: Int(old) - 1)
+        self.anonPagesFiled[id.rawValue, default: 0] -= 1
+        self.phys.memMap.setMapping(pfn, 0)
+        self.freeAnonVMAIfUnused(id)
+    }
+
+    /// `rmap_walk_anon()` / `rmap_walk_file()`: every (mm, VMA, address) whose PTE maps `pfn`.
+    public func rmapWalk(_ pfn: PFN) -> [(mm: AddressSpace, slot: Int, address: UInt64)] {
+        let memMap = self.phys.memMap
+        let shift = self.phys.pageShift
+        let index = memMap.index(pfn)
+        var candidates: [VMARef] = []
+        if memMap.test(pfn, .anon) {
+            let mapping = memMap.mapping(pfn)
+            guard mapping != 0, let anon = self.anonVMAs[Int(mapping) - 1] else { return [] }
+            candidates = Array(anon.linked)
+        } else if memMap.mapping(pfn) != 0 {
+            candidates = Array(self.files[Int(memMap.mapping(pfn)) - 1].mappers)
+        }
+        var result: [(mm: AddressSpace, slot: Int, address: UInt64)] = []
+        for ref in candidates.sorted(by: { ($0.mm, $0.slot) < ($1.mm, $1.slot) }) {
+            guard let mm = self.addressSpaces[ref.mm], let vma = mm.slots[ref.slot] else { continue }
+            guard index >= vma.pgoff else { continue }
+            let address = vma.start + ((index - vma.pgoff) << UInt64(shift))
+            guard address < vma.end else { continue }
+            let pte = self.pageTables.pte(root: mm.pgd, va: address)
+            if pte.isPresent && pte.pfn == pfn { result.append((mm, ref.slot, address)) }
+        }
+        return result
+    }
+}

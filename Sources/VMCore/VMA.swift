@@ -1,0 +1,333 @@
+import VMPhys
+import VMTypes
+
+/// What backs an area and so how it faults (Linux: `vm_file` plus `vm_ops`).
+public enum VMABacking: Hashable, Sendable {
+    /// Private anonymous memory (`vm_ops == NULL`): zero page on read, fresh pages on write.
+    case anonymous
+    /// A regular file through the page cache (`filemap_fault`).
+    case file(FileID)
+    /// Shared memory (shmem/tmpfs): `MAP_SHARED|MAP_ANONYMOUS` and SysV segments.
+    case shmem(FileID)
+    /// A special mapping with no pages of its own to fault (`[vvar]`, `[vdso]`).
+    case special(String)
+
+    public var fileID: FileID? {
+        switch self {
+        case .file(let f), .shmem(let f): return f
+        default: return nil
+        }
+    }
+}
+
+/// A contiguous range of virtual addresses with one protection and one backing.
+///
+/// Models `struct vm_area_struct` (include/linux/mm_types.h); looked up by
+/// `AddressSpace.findVMA(_:)`, the analogue of `find_vma()` (mm/mmap.c). Each VMA also owns a
+/// `vm_area_struct` object in the slab, as in Linux.
+public struct VMA: Hashable, Sendable {
+    public internal(set) var start: UInt64
+    public internal(set) var end: UInt64
+    public internal(set) var flags: VMFlags
+    /// `vm_pgoff`: offset in the file (pages); for private anonymous areas `start >> PAGE_SHIFT`.
+    public internal(set) var pgoff: UInt64
+    public internal(set) var backing: VMABacking
+    /// `vm_anon_vma`: where this area's new anonymous pages are filed for reverse mapping.
+    public internal(set) var anonVMA: AnonVMAID?
+    /// `anon_vma_chain`: every anon_vma this area is linked into (its own and its ancestors'),
+    /// with the `anon_vma_chain` slab object of each link.
+    var anonChain: [AnonChainLink] = []
+    /// A name given with `PR_SET_VMA_ANON_NAME` (printed `[anon:name]`).
+    public internal(set) var anonName: String?
+    /// The `vm_area_struct` slab object.
+    var object: UInt64 = 0
+
+    public var size: UInt64 { self.end - self.start }
+    public func pages(pageShift: Int) -> Int { Int(self.size >> UInt64(pageShift)) }
+    public func contains(_ address: UInt64) -> Bool { address >= self.start && address < self.end }
+    /// `vma_is_anonymous()`: private anonymous (no `vm_ops`).
+    public var isAnonymous: Bool { self.backing == .anonymous }
+    /// `linear_page_index()`: the page offset of `address` in the backing object.
+    public func linearPageIndex(_ address: UInt64, pageShift: Int) -> UInt64 {
+        ((address - self.start) >> UInt64(pageShift)) + self.pgoff
+    }
+}
+
+/// Index of a file (inode) in the kernel's file table.
+public struct FileID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static func < (a: FileID, b: FileID) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "file#\(self.rawValue)" }
+}
+
+/// One `anon_vma_chain`: a VMA's link into an anon_vma.
+struct AnonChainLink: Hashable, Sendable {
+    var anonVMA: AnonVMAID
+    var object: UInt64
+}
+
+/// Index of an anon_vma in the kernel's table.
+public struct AnonVMAID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public var description: String { "anon_vma#\(self.rawValue)" }
+}
+
+/// The per-mm page counters (`enum mm_counter_type`, in the kernel's order).
+public enum MMCounter: Int, CaseIterable, Sendable {
+    case filePages = 0
+    case anonPages
+    case swapEntries
+    case shmemPages
+}
+
+/// A process's address space: its VMAs, page tables and counters.
+///
+/// Models `struct mm_struct` (include/linux/mm_types.h). The VMAs live in an `OrderedTree` keyed
+/// by start address (Linux: the maple tree `mm_mt`); `findVMA(_:)` returns the first VMA that
+/// ends above an address, exactly as `find_vma()` does.
+public final class AddressSpace {
+    public let id: Int
+    /// `pgd`: the root table's frame (what CR3 holds while this mm runs).
+    public internal(set) var pgd: PFN
+    var tree = OrderedTree<UInt64, Int>()
+    var slots: [VMA?] = []
+    var freeSlots: [Int] = []
+    /// `map_count`: number of VMAs.
+    public internal(set) var mapCount = 0
+    /// `total_vm`, `data_vm`, `stack_vm`, `exec_vm`, `locked_vm`, `pinned_vm`, in pages.
+    public internal(set) var totalVM = 0
+    public internal(set) var dataVM = 0
+    public internal(set) var stackVM = 0
+    public internal(set) var execVM = 0
+    public internal(set) var lockedVM = 0
+    public internal(set) var pinnedVM = 0
+    /// `hiwater_rss`, `hiwater_vm`: high-water marks, updated when RSS/total_vm is about to drop.
+    public internal(set) var hiwaterRSS = 0
+    public internal(set) var hiwaterVM = 0
+    /// `rss_stat`, indexed by `MMCounter`.
+    public internal(set) var rss: [Int] = [0, 0, 0, 0]
+    /// Page-table pages below the root (`pgtables_bytes / PAGE_SIZE`; the PGD is not counted).
+    public internal(set) var pageTablePages = 0
+    public internal(set) var startCode: UInt64 = 0
+    public internal(set) var endCode: UInt64 = 0
+    public internal(set) var startData: UInt64 = 0
+    public internal(set) var endData: UInt64 = 0
+    public internal(set) var startBrk: UInt64 = 0
+    public internal(set) var brk: UInt64 = 0
+    public internal(set) var startStack: UInt64 = 0
+    public internal(set) var mmapBase: UInt64 = 0
+    /// Pages charged to `Committed_AS` (VM_ACCOUNT areas).
+    public internal(set) var committedPages = 0
+    /// `mm_users`.
+    var users = 1
+    /// `tlb_gen`: bumped when this mm's PTEs change while it is not loaded on the CPU; the next
+    /// switch to it flushes its PCID (the deferred flush of arch/x86/mm/tlb.c).
+    var tlbGen: UInt64 = 0
+    /// The executable (`exe_file`).
+    public internal(set) var exeFile: FileID?
+    /// The `mm_struct` slab object.
+    var object: UInt64 = 0
+
+    init(id: Int, pgd: PFN) {
+        self.id = id
+        self.pgd = pgd
+    }
+
+    /// `get_mm_rss()`.
+    public var rssPages: Int {
+        self.rss[MMCounter.filePages.rawValue] + self.rss[MMCounter.anonPages.rawValue]
+            + self.rss[MMCounter.shmemPages.rawValue]
+    }
+    func addRSS(_ counter: MMCounter, _ delta: Int) { self.rss[counter.rawValue] += delta }
+    public func counter(_ counter: MMCounter) -> Int { self.rss[counter.rawValue] }
+    /// `update_hiwater_rss()` / `update_hiwater_vm()`.
+    func updateHiwater() {
+        self.hiwaterRSS = max(self.hiwaterRSS, self.rssPages)
+        self.hiwaterVM = max(self.hiwaterVM, self.totalVM)
+    }
+
+    // MARK: VMAs
+
+    /// `find_vma()`: the first VMA whose end is above `address` (it may start above it too).
+    public func findVMA(_ address: UInt64) -> VMA? {
+        self.findSlot(address).map { self.slots[$0]! }
+    }
+
+    func findSlot(_ address: UInt64) -> Int? {
+        if let (_, slot) = self.tree.floor(address), self.slots[slot]!.end > address { return slot }
+        return self.tree.higher(address)?.value
+    }
+
+    /// The VMA containing `address`, if any.
+    public func vma(containing address: UInt64) -> VMA? {
+        guard let (_, slot) = self.tree.floor(address), self.slots[slot]!.end > address else { return nil }
+        return self.slots[slot]
+    }
+
+    func slot(containing address: UInt64) -> Int? {
+        guard let (_, slot) = self.tree.floor(address), self.slots[slot]!.end > address else { return nil }
+        return slot
+    }
+
+    /// Every VMA in address order.
+    public var vmas: [VMA] { self.tree.entries.map { self.slots[$0.value]! } }
+
+    /// The VMAs that overlap `range`, in order, as slots.
+    func slots(overlapping range: Range<UInt64>) -> [Int] {
+        var result: [Int] = []
+        var cursor = self.findSlot(range.lowerBound)
+        while let slot = cursor, self.slots[slot]!.start < range.upperBound {
+            result.append(slot)
+            cursor = self.tree.higher(self.slots[slot]!.start)?.value
+        }
+        return result
+    }
+
+    /// The VMA just below / above another.
+    func prevSlot(of slot: Int) -> Int? { self.tree.lower(self.slots[slot]!.start)?.value }
+    func nextSlot(of slot: Int) -> Int? { self.tree.higher(self.slots[slot]!.start)?.value }
+
+    /// Adds a VMA (caller has checked it overlaps nothing); returns its slot.
+    func insert(_ vma: VMA) -> Int {
+        let slot: Int
+        if let reused = self.freeSlots.popLast() {
+            slot = reused
+            self.slots[slot] = vma
+        } else {
+            slot = self.slots.count
+            self.slots.append(vma)
+        }
+        self.tree.insert(vma.start, slot)
+        self.mapCount += 1
+        return slot
+    }
+
+    /// Removes a VMA by slot; returns it.
+    @discardableResult
+    func remove(_ slot: Int) -> VMA {
+        guard let vma = self.slots[slot] else {
+            preconditionFailure("AddressSpace.remove: empty slot \(slot)")
+        }
+        self.tree.remove(vma.start)
+        self.slots[slot] = nil
+        self.freeSlots.append(slot)
+        self.mapCount -= 1
+        return vma
+    }
+
+    /// Replaces the VMA in `slot` (its start may change if it keeps its order).
+    func update(_ slot: Int, _ vma: VMA) {
+        guard let old = self.slots[slot] else {
+            preconditionFailure("AddressSpace.update: empty slot \(slot)")
+        }
+        if old.start != vma.start {
+            self.tree.remove(old.start)
+            self.tree.insert(vma.start, slot)
+        }
+        self.slots[slot] = vma
+    }
+
+    func vma(_ slot: Int) -> VMA { self.slots[slot]! }
+
+    /// Checks that VMAs are sorted, disjoint, page-aligned and non-empty, and that the counters
+    /// match; returns the problems found.
+    public func checkVMAs(pageShift: Int) -> [String] {
+        var problems: [String] = []
+        var lastEnd: UInt64 = 0
+        var total = 0
+        let mask = (UInt64(1) << UInt64(pageShift)) - 1
+        for vma in self.vmas {
+            if vma.start >= vma.end { problems.append("mm \(self.id): empty VMA at \(hex(vma.start))") }
+            if vma.start & mask != 0 || vma.end & mask != 0 {
+                problems.append("mm \(self.id): unaligned VMA \(hex(vma.start))")
+            }
+            if vma.start < lastEnd { problems.append("mm \(self.id): VMAs overlap at \(hex(vma.start))") }
+            lastEnd = vma.end
+            total += vma.pages(pageShift: pageShift)
+        }
+        if self.tree.count != self.mapCount {
+            problems.append("mm \(self.id): map_count \(self.mapCount) but \(self.tree.count) VMAs")
+        }
+        if total != self.totalVM {
+            problems.append("mm \(self.id): total_vm \(self.totalVM) but VMAs span \(total) pages")
+        }
+        return problems
+    }
+}
+
+/// State of a task (the letter `/proc/PID/status` shows).
+public enum TaskState: String, Sendable {
+    case running = "R (running)"
+    case sleeping = "S (sleeping)"
+    case zombie = "Z (zombie)"
+    case dead = "X (dead)"
+}
+
+/// How a task ended.
+public enum ExitReason: Hashable, Sendable, CustomStringConvertible {
+    case exited(code: Int)
+    case killed(signal: Int)
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited with status \(code)"
+        case .killed(let signal): return "killed by signal \(signal) (\(Signal.name(signal)))"
+        }
+    }
+}
+
+/// Signal numbers vmsim delivers (x86 Linux).
+public enum Signal {
+    public static let sigkill = 9
+    public static let sigbus = 7
+    public static let sigsegv = 11
+    static func name(_ n: Int) -> String {
+        switch n {
+        case 7: return "SIGBUS"
+        case 9: return "SIGKILL"
+        case 11: return "SIGSEGV"
+        default: return "signal \(n)"
+        }
+    }
+}
+
+/// Where a task's kernel stack lives.
+public enum KernelStack: Hashable, Sendable {
+    /// `CONFIG_VMAP_STACK` (x86-64): a vmalloc area of `THREAD_SIZE` plus a guard page.
+    case vmalloc(UInt64)
+    /// i386: `THREAD_SIZE` contiguous pages from the buddy allocator.
+    case pages(PFN, order: Int)
+}
+
+/// A process (or kernel thread).
+///
+/// Models `struct task_struct` (include/linux/sched.h) with the fields memory management uses:
+/// pid, name, parent, the mm, fault counters, kernel stack, `oom_score_adj`, `RLIMIT_STACK`.
+/// Each task owns a `task_struct` object in the slab, as in Linux.
+public final class Task {
+    public let pid: Int
+    /// `comm`: up to 15 characters.
+    public internal(set) var name: String
+    public internal(set) var parentPID: Int
+    public internal(set) var mm: AddressSpace?
+    public internal(set) var state: TaskState = .running
+    public internal(set) var exitReason: ExitReason?
+    /// `min_flt`, `maj_flt`.
+    public internal(set) var minorFaults = 0
+    public internal(set) var majorFaults = 0
+    public internal(set) var children: [Int] = []
+    public internal(set) var kernelStack: KernelStack?
+    /// `/proc/PID/oom_score_adj` (-1000 … 1000).
+    public var oomScoreAdj = 0
+    /// `RLIMIT_STACK` soft limit in bytes (8 MiB by default).
+    public internal(set) var stackLimit: UInt64 = 8 << 20
+    public var isKernelThread: Bool { self.mm == nil }
+    var object: UInt64 = 0
+
+    init(pid: Int, name: String, parentPID: Int) {
+        self.pid = pid
+        self.name = String(name.prefix(15))
+        self.parentPID = parentPID
+    }
+}

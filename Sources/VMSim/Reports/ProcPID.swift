@@ -1,0 +1,340 @@
+import VMCore
+import VMPaging
+import VMPhys
+import VMTypes
+
+/// Renders `/proc/PID/maps`, `smaps`, `status`, `pagemap` and a page-table dump in the layout of
+/// fs/proc/task_mmu.c and fs/proc/array.c (Linux 6.18).
+extension ProcFS {
+    /// The name column of a VMA (`get_vma_name()`): file path, special mapping, `[heap]`,
+    /// `[stack]`, `[anon:…]`, or nothing.
+    static func vmaName(_ vma: VMA, mm: AddressSpace, kernel: Kernel) -> String? {
+        switch vma.backing {
+        case .file(let id):
+            let file = kernel.file(id)
+            return file.path + (file.unlinked ? " (deleted)" : "")
+        case .shmem(let id):
+            let file = kernel.file(id)
+            return file.path + " (deleted)"
+        case .special(let name):
+            return name
+        case .anonymous:
+            if vma.start < mm.brk && vma.end > mm.startBrk { return "[heap]" }
+            if vma.start <= mm.startStack && vma.end >= mm.startStack { return "[stack]" }
+            return vma.anonName.map { "[anon:\($0)]" }
+        }
+    }
+
+    /// One maps line: `start-end perms offset dev inode`, padded to column 72 (48 on 32-bit)
+    /// before the name, as `show_vma_header_prefix()` + `seq_pad()` do.
+    static func mapsLine(
+        start: UInt64, end: UInt64, perms: String, offset: UInt64, dev: String, inode: Int, name: String?,
+        is64: Bool
+    ) -> String {
+        var line =
+            hexDigits(start, width: 8) + "-" + hexDigits(end, width: 8) + " " + perms + " "
+            + hexDigits(offset, width: 8)
+        line += " " + dev + " " + String(inode) + " "
+        guard let name else { return line }
+        let column = is64 ? 72 : 48
+        if line.count < column { line += String(repeating: " ", count: column - line.count) }
+        return line + " " + name
+    }
+
+    static func mapsLine(_ vma: VMA, mm: AddressSpace, kernel: Kernel) -> String {
+        var offset: UInt64 = 0
+        var dev = "00:00"
+        var inode = 0
+        if let id = vma.backing.fileID {
+            let file = kernel.file(id)
+            offset = vma.pgoff << UInt64(kernel.phys.pageShift)
+            dev = file.isShmem ? "00:01" : "08:01"
+            inode = file.inode
+        }
+        return Self.mapsLine(
+            start: vma.start, end: vma.end, perms: vma.flags.permissions, offset: offset, dev: dev,
+            inode: inode,
+            name: Self.vmaName(vma, mm: mm, kernel: kernel), is64: kernel.architecture.is64Bit)
+    }
+
+    /// x86-64's `[vsyscall]` gate area, listed after the last VMA.
+    static func gateLine(_ kernel: Kernel) -> String? {
+        guard kernel.architecture.is64Bit else { return nil }
+        return Self.mapsLine(
+            start: 0xffff_ffff_ff60_0000, end: 0xffff_ffff_ff60_1000, perms: "--xp", offset: 0, dev: "00:00",
+            inode: 0, name: "[vsyscall]", is64: true)
+    }
+
+    /// `/proc/PID/maps`.
+    public static func maps(_ kernel: Kernel, _ task: Task) -> String {
+        guard let mm = task.mm else { return "" }
+        var out = mm.vmas.map { Self.mapsLine($0, mm: mm, kernel: kernel) + "\n" }.joined()
+        if let gate = Self.gateLine(kernel) { out += gate + "\n" }
+        return out
+    }
+
+    /// The counters of `smaps_account()` for one VMA, in bytes (PSS scaled by 2^12 as the
+    /// kernel keeps it).
+    public struct SmapsCounters: Sendable {
+        public var resident: UInt64 = 0
+        public var pss: UInt64 = 0
+        public var pssDirty: UInt64 = 0
+        public var sharedClean: UInt64 = 0
+        public var sharedDirty: UInt64 = 0
+        public var privateClean: UInt64 = 0
+        public var privateDirty: UInt64 = 0
+        public var referenced: UInt64 = 0
+        public var anonymous: UInt64 = 0
+        public var lazyFree: UInt64 = 0
+        public var swap: UInt64 = 0
+        public var swapPss: UInt64 = 0
+        public var locked: UInt64 = 0
+    }
+
+    static let pssShift: UInt64 = 12
+
+    /// Walks a VMA's PTEs as `smaps_pte_entry()` does: the zero page is not counted; a page with
+    /// one reference is private; otherwise a page mapped twice or more is shared and its PSS is
+    /// divided by its map count.
+    public static func smapsCounters(_ kernel: Kernel, mm: AddressSpace, vma: VMA) -> SmapsCounters {
+        var c = SmapsCounters()
+        let memMap = kernel.phys.memMap
+        let page = kernel.phys.pageSize
+        let locked = vma.flags.contains(.locked)
+        kernel.pageTables.forEachPTE(root: mm.pgd, range: vma.start..<vma.end) { _, pte in
+            if pte.isSwap {
+                c.swap += page
+                c.swapPss += page << Self.pssShift
+                return
+            }
+            guard pte.mapsFrame, pte.pfn != kernel.zeroPFN else { return }
+            let pfn = pte.pfn
+            let dirty = pte.contains(.dirty) || memMap.test(pfn, .dirty)
+            if memMap.test(pfn, .anon) {
+                c.anonymous += page
+                if !memMap.test(pfn, .swapBacked) && !dirty { c.lazyFree += page }
+            }
+            c.resident += page
+            if pte.contains(.accessed) || memMap.test(pfn, .referenced) { c.referenced += page }
+            let mapcount = max(memMap.mapCount(pfn), 1)
+            let exclusive = memMap.refCount(pfn) == 1 || mapcount < 2
+            let pss = exclusive ? page << Self.pssShift : (page << Self.pssShift) / UInt64(mapcount)
+            c.pss += pss
+            if locked { c.locked += pss }
+            if dirty {
+                c.pssDirty += pss
+                if exclusive { c.privateDirty += page } else { c.sharedDirty += page }
+            } else {
+                if exclusive { c.privateClean += page } else { c.sharedClean += page }
+            }
+        }
+        return c
+    }
+
+    /// `/proc/PID/smaps`: the maps line, then `Size` … `VmFlags` for every VMA.
+    public static func smaps(_ kernel: Kernel, _ task: Task) -> String {
+        guard let mm = task.mm else { return "" }
+        let kb = (kernel.phys.pageSize >> 10)
+        var out = ""
+        func line(_ label: String, _ bytes: UInt64, width: Int = 8) -> String {
+            Pad.left(label + ":", 16 + (width == 7 ? 1 : 0)) + Pad.right(bytes >> 10, width) + " kB\n"
+        }
+        for vma in mm.vmas {
+            let c = Self.smapsCounters(kernel, mm: mm, vma: vma)
+            out += Self.mapsLine(vma, mm: mm, kernel: kernel) + "\n"
+            out += line("Size", vma.size)
+            out += Pad.left("KernelPageSize:", 16) + Pad.right(kb, 8) + " kB\n"
+            out += Pad.left("MMUPageSize:", 16) + Pad.right(kb, 8) + " kB\n"
+            out += line("Rss", c.resident)
+            out += line("Pss", c.pss >> Self.pssShift)
+            out += line("Pss_Dirty", c.pssDirty >> Self.pssShift)
+            out += line("Shared_Clean", c.sharedClean)
+            out += line("Shared_Dirty", c.sharedDirty)
+            out += line("Private_Clean", c.privateClean)
+            out += line("Private_Dirty", c.privateDirty)
+            out += line("Referenced", c.referenced)
+            out += line("Anonymous", c.anonymous)
+            out += line("KSM", 0)
+            out += line("LazyFree", c.lazyFree)
+            out += line("AnonHugePages", 0)
+            out += line("ShmemPmdMapped", 0)
+            out += line("FilePmdMapped", 0)
+            out += line("Shared_Hugetlb", 0)
+            out += line("Private_Hugetlb", 0, width: 7)
+            out += line("Swap", c.swap)
+            out += line("SwapPss", c.swapPss >> Self.pssShift)
+            out += line("Locked", c.locked >> Self.pssShift)
+            out += Pad.left("THPeligible:", 16) + Pad.right(0, 8) + "\n"
+            out += "VmFlags: " + vma.flags.smapsMnemonics + "\n"
+        }
+        return out
+    }
+
+    /// `/proc/PID/status` (fs/proc/array.c `proc_pid_status()` with `task_mem()`).
+    public static func status(_ kernel: Kernel, _ task: Task) -> String {
+        let shift = UInt64(kernel.phys.pageShift - 10)
+        func kb(_ label: String, _ pages: Int) -> String {
+            label + ":\t" + Pad.right(UInt64(max(pages, 0)) << shift, 8) + " kB\n"
+        }
+        var out = "Name:\t\(task.name)\n"
+        out += "Umask:\t0022\n"
+        out += "State:\t\(task.state.rawValue)\n"
+        out += "Tgid:\t\(task.pid)\nNgid:\t0\nPid:\t\(task.pid)\nPPid:\t\(task.parentPID)\nTracerPid:\t0\n"
+        out += "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t64\nGroups:\t \n"
+        out += "NStgid:\t\(task.pid)\nNSpid:\t\(task.pid)\nNSpgid:\t\(task.pid)\nNSsid:\t\(task.pid)\n"
+        out += "Kthread:\t\(task.isKernelThread ? 1 : 0)\n"
+        if let mm = task.mm {
+            let anon = mm.counter(.anonPages)
+            let file = mm.counter(.filePages)
+            let shmem = mm.counter(.shmemPages)
+            let rss = anon + file + shmem
+            let page = kernel.phys.pageSize
+            let textBytes = ((mm.endCode + page - 1) & ~(page - 1)) - (mm.startCode & ~(page - 1))
+            let text = min(textBytes, UInt64(mm.execVM) * page)
+            let lib = UInt64(mm.execVM) * page - text
+            out += kb("VmPeak", max(mm.hiwaterVM, mm.totalVM))
+            out += kb("VmSize", mm.totalVM)
+            out += kb("VmLck", mm.lockedVM)
+            out += kb("VmPin", mm.pinnedVM)
+            out += kb("VmHWM", max(mm.hiwaterRSS, rss))
+            out += kb("VmRSS", rss)
+            out += kb("RssAnon", anon)
+            out += kb("RssFile", file)
+            out += kb("RssShmem", shmem)
+            out += kb("VmData", mm.dataVM)
+            out += kb("VmStk", mm.stackVM)
+            out += "VmExe:\t" + Pad.right(text >> 10, 8) + " kB\n"
+            out += "VmLib:\t" + Pad.right(lib >> 10, 8) + " kB\n"
+            out += "VmPTE:\t" + Pad.right(UInt64(mm.pageTablePages) * (page >> 10), 8) + " kB\n"
+            out += kb("VmSwap", mm.counter(.swapEntries))
+            out += "HugetlbPages:\t" + Pad.right(0, 8) + " kB\n"
+            out += "CoreDumping:\t0\nTHP_enabled:\t1\nuntag_mask:\t0xffffffffffffffff\n"
+        }
+        out += "Threads:\t1\nSigQ:\t0/\(Int(kernel.phys.totalRAMPages) / 64)\n"
+        out += "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\n"
+        out += "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n"
+        out += "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
+        out += "CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"
+        out += "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n"
+        out +=
+            "Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\n"
+        let cpus = kernel.config.cpus
+        out +=
+            "Cpus_allowed:\t\(hexDigits((1 << UInt64(cpus)) - 1, width: 1))\nCpus_allowed_list:\t\(cpus == 1 ? "0" : "0-\(cpus - 1)")\n"
+        out += "Mems_allowed:\t1\nMems_allowed_list:\t0\n"
+        out += "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
+        return out
+    }
+
+    /// `/proc/PID/pagemap` decoded, one line per page of `range` (or of every VMA): the 64-bit
+    /// entry, then its meaning (PFN, swap type/offset, exclusive, file/shared, soft-dirty).
+    public static func pagemap(_ kernel: Kernel, _ task: Task, range: Range<UInt64>? = nil) -> String {
+        guard let mm = task.mm else { return "" }
+        let memMap = kernel.phys.memMap
+        let page = kernel.phys.pageSize
+        var out = "# address            entry              decoded\n"
+        let ranges = range.map { [$0] } ?? mm.vmas.map { $0.start..<$0.end }
+        for r in ranges {
+            var va = r.lowerBound & ~(page - 1)
+            while va < r.upperBound {
+                defer { va += page }
+                let vma = mm.vma(containing: va)
+                let pte = kernel.pageTables.pte(root: mm.pgd, va: va)
+                var entry: UInt64 = 0
+                var words: [String] = []
+                if pte.mapsFrame {
+                    entry = pte.pfn.rawValue | (1 << 63)
+                    words.append("present pfn=\(hex(pte.pfn.rawValue))")
+                    if pte.pfn == kernel.zeroPFN {
+                        words.append("zero-page")
+                    } else {
+                        if !memMap.test(pte.pfn, .anon) {
+                            entry |= 1 << 61
+                            words.append("file")
+                        }
+                        if memMap.mapCount(pte.pfn) == 1 {
+                            entry |= 1 << 56
+                            words.append("exclusive")
+                        }
+                    }
+                } else if let swap = pte.swapEntry {
+                    entry = UInt64(swap.type) | (swap.offset << 5) | (1 << 62)
+                    words.append("swap type=\(swap.type) offset=\(hex(swap.offset))")
+                } else {
+                    words.append("not present")
+                }
+                if vma?.flags.contains(.softDirty) == true {
+                    entry |= 1 << 55
+                    words.append("soft-dirty")
+                }
+                out +=
+                    hex(va, width: 16) + " " + hex(entry, width: 16) + " " + words.joined(separator: " ")
+                    + "\n"
+            }
+        }
+        return out
+    }
+
+    /// A page-table dump of the user half in the style of `ptdump` (`/sys/kernel/debug/
+    /// page_tables/current_user`): consecutive entries with the same attributes merged into one
+    /// range, with size, U/S, R/W, G, NX and the level. Lines with `pte` also give the frames.
+    public static func pageTableDump(_ kernel: Kernel, _ task: Task) -> String {
+        guard let mm = task.mm else { return "" }
+        let arch = kernel.architecture
+        let page = kernel.phys.pageSize
+        let width = arch.is64Bit ? 16 : 8
+        var runs: [(start: UInt64, end: UInt64, attrs: String, first: PFN, last: PFN, contiguous: Bool)] = []
+        kernel.pageTables.forEachPTE(root: mm.pgd, range: 0..<arch.userTop) { va, pte in
+            let attrs: String
+            if pte.isPresent {
+                attrs =
+                    (pte.contains(.user) ? "USR" : "   ") + " " + (pte.contains(.writable) ? "RW" : "ro")
+                    + " "
+                    + (pte.contains(.global) ? "GLB" : "   ") + " " + (pte.contains(.noExecute) ? "NX" : "x ")
+                    + (pte.contains(.dirty) ? " D" : "  ") + (pte.contains(.accessed) ? " A" : "  ")
+            } else if pte.isProtNone {
+                attrs = "protnone          "
+            } else {
+                attrs = "swap              "
+            }
+            if var last = runs.last, last.end == va, last.attrs == attrs {
+                last.contiguous = last.contiguous && pte.pfn.rawValue == last.last.rawValue + 1
+                last.end = va + page
+                last.last = pte.pfn
+                runs[runs.count - 1] = last
+            } else {
+                runs.append((va, va + page, attrs, pte.pfn, pte.pfn, true))
+            }
+        }
+        var out =
+            "---[ User Space ]---  (root table at \(hex(mm.pgd.rawValue << UInt64(kernel.phys.pageShift))), \(mm.pageTablePages + 1) table pages)\n"
+        for run in runs {
+            let size = ByteSize.format(run.end - run.start).replacingUnit()
+            var line =
+                hex(run.start, width: width) + "-" + hex(run.end, width: width) + Pad.right(size, 12)
+                + "     " + run.attrs + " pte"
+            if run.attrs.hasPrefix("swap") {
+                line += ""
+            } else if run.first == run.last {
+                line += "  frame " + hex(run.first.rawValue)
+            } else {
+                line +=
+                    "  frames " + hex(run.first.rawValue) + "…" + hex(run.last.rawValue)
+                    + (run.contiguous ? "" : " (scattered)")
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+}
+
+extension String {
+    /// `64KiB` → `64K` as ptdump prints sizes.
+    func replacingUnit() -> String {
+        for (long, short) in [("KiB", "K"), ("MiB", "M"), ("GiB", "G"), ("TiB", "T")]
+        where self.hasSuffix(long) {
+            return String(self.dropLast(3)) + short
+        }
+        return self
+    }
+}

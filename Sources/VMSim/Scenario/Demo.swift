@@ -1,0 +1,61 @@
+/// The built-in demo scenario `vmsim run` runs without a file (generated from
+/// examples/demo.vmsim by scripts/embed-demo.sh; a test checks they agree).
+public enum DemoScenario {
+    public static let name = "demo"
+    public static let text = #"""
+        # vmsim demo: processes, demand paging, copy-on-write fork, a SIGSEGV, and the reports.
+        # Run it with `vmsim run` (built in) or `vmsim run examples/demo.vmsim --trace`.
+        machine memory=1GiB arch=x86_64
+
+        # A program with 1 MiB of text, 64 KiB of data and 256 KiB of bss; its break starts after bss.
+        spawn web text=1MiB data=64KiB bss=256KiB
+        web: mmap buf 4MiB anon private rw
+
+        # Demand paging: reading untouched memory maps the shared zero page (one fault per page, no memory).
+        reset counters
+        web: read buf[0:1MiB]
+        expect web.minflt == 256
+        expect web.rssanon == 4KiB
+        # Writing gets a fresh zeroed page per 4 KiB (the read pages take a second fault each).
+        web: write buf value=7
+        expect web.minflt == 1280
+        expect web.rssanon >= 4MiB
+
+        # The heap: brk grows the [heap] VMA (merged with bss); pages come on first touch.
+        web: brk +1MiB
+        web: write heap value=1
+
+        # fork: PTEs are copied write-protected. The child reads for free and copies on write.
+        web: fork worker
+        reset counters
+        worker: read buf[0:64KiB]
+        expect worker.minflt == 0
+        worker: write buf[0:64KiB] value=9
+        expect worker.minflt == 16
+        worker: expect buf[8KiB] == 9
+        web: expect buf[8KiB] == 7
+
+        # After the child exits, the parent's pages have one user again: reused in place, not copied.
+        worker: exit
+        reset counters
+        web: write buf[0:64KiB] value=8
+        expect web.minflt == 16
+        expect vmstat.pgreuse == 16
+
+        # Protection: a write to a read-only mapping is a SIGSEGV (not counted as a fault).
+        web: fork crasher
+        crasher: mprotect buf r
+        crasher: write buf[4KiB] expect segv
+        expect crasher.killed == 11
+
+        # The stack grows on demand within RLIMIT_STACK, one fault per page.
+        reset counters
+        web: write stack[7MiB:8MiB] stride=4KiB
+        expect web.minflt == 256
+
+        translate web buf[8KiB] write
+        show web maps | web status | web pagetable
+        show meminfo | buddyinfo | zoneinfo | slabinfo | vmallocinfo
+
+        """#
+}

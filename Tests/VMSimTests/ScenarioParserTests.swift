@@ -1,0 +1,149 @@
+import Testing
+import VMCore
+
+@testable import VMSim
+
+@Suite struct ScenarioParserTests {
+    func parseError(_ text: String) -> String {
+        do {
+            _ = try ScenarioParser.parse(text, file: "s.vmsim")
+            return "no error"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test(arguments: [
+        ("bogus thing", "s.vmsim:1:1: unknown command 'bogus'"),
+        ("web: read buf", "s.vmsim:1:1: unknown process 'web' (none is running"),
+        ("spawn web\nweb: mmap buf 3bananas anon", "s.vmsim:2:16: '3bananas' is not a size"),
+        ("spawn web\nweb: read nope", "s.vmsim:2:11: web has no region 'nope'"),
+        (
+            "spawn web\nweb: mmap buf 1MiB anon private rw\nweb: write buf[0:2MiB]",
+            "s.vmsim:3:16: range 0:2MiB is outside buf (1 MiB)"
+        ),
+        (
+            "spawn web\nweb: mmap buf 1MiB anon private rw\nweb: write buf[4MiB]",
+            "s.vmsim:3:16: range 4MiB is outside buf"
+        ),
+        ("spawn web\nweb: mprotect text rwz", "s.vmsim:2:20: 'rwz' is not a protection"),
+        ("spawn web\nweb: madvise text sideways", "s.vmsim:2:19: unknown advice 'sideways'"),
+        ("spawn web\nspawn web", "s.vmsim:2:7: a process named 'web' is already running"),
+        ("spawn web\nweb: exit\nweb: read text", "s.vmsim:3:1: unknown process 'web'"),
+        ("spawn web\nweb read text", "s.vmsim:2:1: missing ':' after the process name 'web'"),
+        ("spawn web\nexpect web.frobs == 1", "s.vmsim:2:12: unknown field 'frobs'"),
+        ("spawn web\nexpect web.rss ~ 1", "s.vmsim:2:16: '~' is not a comparison"),
+        ("spawn web\nmachine memory=1GiB", "s.vmsim:2:1: 'machine' must be the first command"),
+        ("machine memory=1GiB colour=blue", "s.vmsim:1:21: unknown machine setting 'colour'"),
+        ("spawn web\nweb: mmap buf 1MiB anon sideways", "s.vmsim:2:25: unexpected 'sideways'"),
+        (
+            "spawn web\nweb: write text[0] expect doom",
+            "s.vmsim:2:27: expected 'segv' or 'sigbus' after 'expect'"
+        ),
+        ("spawn web\nshow web mapz", "s.vmsim:2:10: unknown report 'mapz'"),
+        ("spawn web\nweb: fork", "s.vmsim:2:10: expected the child's name"),
+        (
+            "spawn web\nweb: mmap buf 1MiB anon private rw\nweb: mmap buf 1MiB anon private rw",
+            "s.vmsim:3:11: web already has a region 'buf'"
+        ),
+    ])
+    func errorsNameFileLineAndColumn(text: String, prefix: String) {
+        let message = self.parseError(text)
+        #expect(message.hasPrefix(prefix), "\(message)")
+    }
+
+    @Test func aScenarioWithAnErrorRunsNothing() {
+        // The error is on the last line; nothing before it may have run.
+        #expect(throws: ScenarioError.self) {
+            try ScenarioParser.parse(
+                "spawn web\nweb: mmap buf 1MiB anon private rw\nweb: write buf\nweb: frobnicate\n", file: "s")
+        }
+    }
+
+    @Test func commentsBlankLinesAndRangesParse() throws {
+        let s = try ScenarioParser.parse(
+            """
+            # a comment
+            machine memory=256MiB arch=x86_64
+
+            spawn web text=1MiB data=64KiB bss=256KiB   # trailing comment
+            web: mmap buf 1024p anon private rw at=0x7f0000000000
+            web: write buf[0:4MiB] value=7 stride=1p
+            web: read buf[8KiB]
+            web: read 0x7f0000001000
+            expect web.rss >= 4MiB
+            show meminfo | web maps | web pagemap buf[0:8KiB]
+            """, file: "s")
+        #expect(s.statements.count == 8)
+        guard case .access(.write, let ref, let stride, let value, nil) = s.statements[3].command else {
+            Issue.record("expected a write")
+            return
+        }
+        #expect(ref.region == "buf" && ref.start == 0 && ref.end == 4 << 20)
+        #expect(stride == 4096 && value == 7)
+        guard case .show(let items) = s.statements[7].command else {
+            Issue.record("expected show")
+            return
+        }
+        #expect(items.count == 3)
+    }
+
+    @Test func theShippedDemoFileIsTheBuiltInDemo() throws {
+        let url = Golden.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent("examples/demo.vmsim")
+        #expect(try String(contentsOf: url, encoding: .utf8) == DemoScenario.text)
+    }
+}
+
+@Suite struct DemoTests {
+    @Test func theDemoPassesAndItsReportsMatchTheirGoldenFiles() throws {
+        let runner = try #require(expectScenario(DemoScenario.text))
+        let web = try #require(runner.processes["web"])
+        Golden.check(ProcFS.maps(runner.kernel, web), "demo/web-maps")
+        Golden.check(ProcFS.smaps(runner.kernel, web), "demo/web-smaps")
+        Golden.check(ProcFS.status(runner.kernel, web), "demo/web-status")
+        Golden.check(ProcFS.meminfo(runner.kernel), "demo/meminfo")
+    }
+
+    @Test func theDemoIsDeterministic() {
+        let (_, a) = runScenario(DemoScenario.text)
+        let (_, b) = runScenario(DemoScenario.text)
+        #expect(a == b)
+        #expect(a.count > 5000)
+    }
+
+    @Test func mapsLinesPadTheNameToColumn73() {
+        let line = ProcFS.mapsLine(
+            start: 0x7f2c_6a9d_5000, end: 0x7f2c_6a9f_7000, perms: "r--p", offset: 0, dev: "08:01",
+            inode: 2_490_412, name: "/usr/lib/libc.so.6", is64: true)
+        #expect(
+            line
+                == "7f2c6a9d5000-7f2c6a9f7000 r--p 00000000 08:01 2490412                    /usr/lib/libc.so.6"
+        )
+        #expect(line.firstIndex(of: "/")!.utf16Offset(in: line) == 73)
+        let anon = ProcFS.mapsLine(
+            start: 0x1000, end: 0x2000, perms: "rw-p", offset: 0, dev: "00:00", inode: 0, name: nil,
+            is64: false)
+        #expect(anon == "00001000-00002000 rw-p 00000000 00:00 0 ")
+    }
+}
+
+@Suite struct ShellSessionTests {
+    @Test func linesRunAsTheyAreEnteredAndErrorsDoNotEndTheSession() throws {
+        var output: [String] = []
+        let shell = try ShellSession(overrides: [("memory", "256MiB")], trace: false) { output.append($0) }
+        #expect(shell.handle("spawn web"))
+        #expect(shell.handle("web: mmap buf 64KiB anon private rw"))
+        #expect(shell.handle("web: write buf value=3"))
+        #expect(shell.handle("web: frobnicate"))
+        #expect(output.last?.hasPrefix("shell:4:6: unknown command 'frobnicate'") == true)
+        #expect(shell.handle("expect web.minflt == 17"))
+        #expect(shell.runner.expectationsPassed == 1)
+        #expect(shell.handle("help"))
+        #expect(output.last?.contains("translate NAME REF") == true)
+        #expect(shell.handle("history"))
+        #expect(output.last?.contains("expect web.minflt == 17") == true)
+        #expect(!shell.handle("quit"))
+    }
+}
