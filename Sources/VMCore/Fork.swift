@@ -114,6 +114,10 @@ extension Kernel {
             self.deleteVMA(mm, slot)
         }
         self.forgetASID(mm)
+        if let exe = mm.exeFile {
+            mm.exeFile = nil
+            self.fput(exe)
+        }
         var tables = 0
         self.pageTables.freeAddressSpace(root: mm.pgd, userTop: self.architecture.userTop, tables: &tables)
         mm.pageTablePages += tables + 1
@@ -138,19 +142,30 @@ extension Kernel {
         let text = self.pageAlign(max(layout.text, page))
         let data = self.pageAlign(layout.data)
         let bss = self.pageAlign(layout.bss)
-        let image: SimFile
-        if let existing = self.file(at: path) {
-            image = existing
-        } else {
-            image = self.createFile(path, size: text + data, cached: true)
-            for pfn in image.pages.keys.sorted().map({ image.pages[$0]! }) { self.lruAddNew(pfn, vma: nil) }
+        self.switchTo(task)
+        // open_exec(): an image that does not exist yet is installed, as if just built, and
+        // cached; one created beforehand (a `file` line) is read from disk as it faults in.
+        if self.file(at: path) == nil { try self.installFile(path, size: text + data, cached: true) }
+        let dentry = try self.pathLookup(path)
+        defer { self.dput(dentry) }
+        let image = self.file(dentry.inode!)
+        guard image.kind == .regular else { throw .isDirectory(path) }
+        guard image.size >= text + data else {
+            throw .invalid(
+                "\(path) is \(image.size) bytes: too small for \(text + data) bytes of text and data")
         }
+        guard let exe = self.allocOpenFile(image, dentry: dentry) else {
+            throw .noMemory("no memory for a file")
+        }
+        // The areas and exe_file take their own references.
+        defer { self.fput(exe.id) }
         guard let mm = self.allocMM() else { throw .noMemory("no memory for a new mm") }
         let old = task.mm
         task.mm = mm
         if let old { self.mmput(old) }
         task.name = String(path.split(separator: "/").last.map(String.init)?.prefix(15) ?? "a.out")
-        mm.exeFile = image.id
+        mm.exeFile = exe.id
+        self.fget(exe.id)
         let is64 = self.architecture.is64Bit
         let textStart: UInt64 = is64 ? 0x40_0000 : 0x0804_8000
         let stackTop = is64 ? 0x7fff_ffff_f000 : self.architecture.userTop
@@ -159,10 +174,11 @@ extension Kernel {
             throws(MMError)
         {
             guard size > 0 else { return }
+            var file: Int?
+            if case .file = backing { file = exe.id }
             let vma = VMA(
                 start: start, end: start + size, flags: flags.union(.softDirty), pgoff: pgoff,
-                backing: backing,
-                anonVMA: nil, anonName: nil)
+                backing: backing, anonVMA: nil, vmFile: file, anonName: nil)
             guard let slot = self.insertVMA(mm, vma) else {
                 throw .noMemory("no memory for a vm_area_struct")
             }
@@ -225,6 +241,9 @@ extension Kernel {
             throw .noMemory("no memory for an mm")
         }
         child.mm = mm
+        // dup_fd(): the child shares every open file.
+        child.files = parent.files
+        for open in parent.files.values { self.fget(open) }
         child.oomScoreAdj = parent.oomScoreAdj
         child.stackLimit = parent.stackLimit
         for field in [
@@ -234,6 +253,7 @@ extension Kernel {
             mm[keyPath: field] = pmm[keyPath: field]
         }
         mm.exeFile = pmm.exeFile
+        if let exe = mm.exeFile { self.fget(exe) }
         let memMap = self.phys.memMap
         var failed = false
         for pvma in pmm.vmas where !pvma.flags.contains(.dontCopy) {
@@ -308,6 +328,8 @@ extension Kernel {
             task.mm = nil
             self.mmput(mm)
         }
+        // exit_files(): every descriptor closed.
+        for fd in task.files.keys.sorted() { try? self.close(task, fd: fd) }
         if self.current === task { self.current = nil }
         self.freeKernelStack(task)
         task.state = .zombie

@@ -136,6 +136,123 @@ extension Kernel {
             problems.append(
                 "nr_file_pages \(self.phys.state(.nrFilePages)) but the page cache holds \(cached)")
         }
+        problems += self.checkFileInvariants()
+        return problems
+    }
+
+    /// The page cache's dirty/writeback books, the dentry and inode caches' reference counts,
+    /// and the open files' references.
+    func checkFileInvariants() -> [String] {
+        var problems: [String] = []
+        let memMap = self.phys.memMap
+        var dirty = 0
+        var writeback = 0
+        var shmem = 0
+        for file in self.files {
+            var fileDirty = 0
+            var fileWriteback = 0
+            for pfn in file.pages.values {
+                if !memMap.test(pfn, .lru) {
+                    problems.append("\(file.path): cached \(pfn) is not on an LRU list")
+                }
+                if memMap.test(pfn, .dirty) && !file.isShmem { fileDirty += 1 }
+                if memMap.test(pfn, .writeback) { fileWriteback += 1 }
+                if !memMap.test(pfn, .uptodate) && !memMap.test(pfn, .locked) {
+                    problems.append("\(file.path): \(pfn) is neither up to date nor being read")
+                }
+            }
+            if file.isShmem { shmem += file.pages.count }
+            if fileDirty != file.dirtyPages {
+                problems.append("\(file.path): \(file.dirtyPages) dirty pages counted, \(fileDirty) flagged")
+            }
+            if fileWriteback != file.writebackPages {
+                problems.append(
+                    "\(file.path): \(file.writebackPages) writeback pages counted, \(fileWriteback) flagged")
+            }
+            if (file.dirtiedWhen != nil) != (file.dirtyPages > 0) && !file.isShmem {
+                problems.append(
+                    "\(file.path): dirtied_when does not match its \(file.dirtyPages) dirty pages")
+            }
+            if !file.pages.isEmpty && !file.inCore {
+                problems.append("\(file.path): pages cached but not in core")
+            }
+            if file.nodeObjects.count != file.pages.nodeCount {
+                problems.append(
+                    "\(file.path): \(file.nodeObjects.count) radix_tree_node objects for \(file.pages.nodeCount) nodes"
+                )
+            }
+            dirty += fileDirty
+            writeback += fileWriteback
+        }
+        if dirty != self.phys.state(.nrDirty) {
+            problems.append("nr_dirty \(self.phys.state(.nrDirty)) but \(dirty) page-cache pages are dirty")
+        }
+        if writeback != self.phys.state(.nrWriteback) {
+            problems.append(
+                "nr_writeback \(self.phys.state(.nrWriteback)) but \(writeback) pages are under writeback")
+        }
+        if shmem != self.phys.state(.nrShmem) {
+            problems.append("nr_shmem \(self.phys.state(.nrShmem)) but shmem files hold \(shmem) pages")
+        }
+        // Open files: references from descriptors, VMAs and exe_file.
+        var fileRefs: [Int: Int] = [:]
+        for task in self.tasks.values { for open in task.files.values { fileRefs[open, default: 0] += 1 } }
+        for mm in self.addressSpaces.values {
+            for vma in mm.vmas { if let open = vma.vmFile { fileRefs[open, default: 0] += 1 } }
+            if let exe = mm.exeFile { fileRefs[exe, default: 0] += 1 }
+        }
+        for (id, open) in self.vfs.openFiles where fileRefs[id, default: 0] != open.count {
+            problems.append(
+                "open file \(id) (\(self.file(open.file).path)): count \(open.count), \(fileRefs[id, default: 0]) references"
+            )
+        }
+        for id in fileRefs.keys where self.vfs.openFiles[id] == nil {
+            problems.append("open file \(id) is referenced but freed")
+        }
+        // Dentries: count = open files holding them + cached children; unused ones on the LRU.
+        var dentryRefs: [ObjectIdentifier: Int] = [:]
+        for open in self.vfs.openFiles.values {
+            if let d = open.dentry { dentryRefs[ObjectIdentifier(d), default: 0] += 1 }
+        }
+        var all = Array(self.vfs.dcache.values)
+        for open in self.vfs.openFiles.values {
+            if let d = open.dentry, !d.hashed { all.append(d) }
+        }
+        var seen = Set<ObjectIdentifier>()
+        for d in all where seen.insert(ObjectIdentifier(d)).inserted {
+            if let parent = d.parent { dentryRefs[ObjectIdentifier(parent), default: 0] += 1 }
+        }
+        seen = []
+        var inodeRefs: [FileID: Int] = [:]
+        for d in all where seen.insert(ObjectIdentifier(d)).inserted {
+            let expected = dentryRefs[ObjectIdentifier(d), default: 0]
+            if d.count != expected {
+                problems.append("dentry \(d.key): count \(d.count), \(expected) references")
+            }
+            if (d.count == 0) != (d.lruStamp != nil) {
+                problems.append("dentry \(d.key): LRU membership wrong")
+            }
+            if let inode = d.inode { inodeRefs[inode, default: 0] += 1 }
+        }
+        for open in self.vfs.openFiles.values where open.dentry == nil {
+            inodeRefs[open.file, default: 0] += 1
+        }
+        for segment in self.vfs.shmSegments.values { inodeRefs[segment.file, default: 0] += 1 }
+        for file in self.files
+        where file.inCore && file.id != self.vfs.root && file.id != self.vfs.blockDevice {
+            let expected = inodeRefs[file.id, default: 0]
+            if file.iCount != expected {
+                problems.append("inode \(file.path): i_count \(file.iCount), \(expected) references")
+            }
+            if (file.iCount == 0) != (file.lruStamp != nil) {
+                problems.append("inode \(file.path): LRU membership wrong")
+            }
+        }
+        if self.vfs.dentryLRU.count != self.vfs.dcache.values.filter({ $0.count == 0 }).count {
+            problems.append(
+                "dentry LRU holds \(self.vfs.dentryLRU.count), \(self.vfs.dcache.values.filter { $0.count == 0 }.count) dentries are unused"
+            )
+        }
         return problems
     }
 }

@@ -10,12 +10,17 @@ public struct KernelCaches: Sendable {
     public let taskStruct: SlabCacheID
     public let anonVMA: SlabCacheID
     public let anonVMAChain: SlabCacheID
+    public let dentry: SlabCacheID
+    public let inodeCache: SlabCacheID
+    public let shmemInodeCache: SlabCacheID
+    public let filp: SlabCacheID
+    public let radixTreeNode: SlabCacheID
 }
 
 /// Something that happened inside the kernel, for `--trace` and the visualiser.
 public enum KernelEvent: Sendable {
     /// A page fault handled (or refused) for `pid` at `address`.
-    case fault(pid: Int, address: UInt64, access: Access, kind: FaultKind)
+    case fault(pid: Int, address: UInt64, access: Access, kind: FaultKind, major: Bool)
     case signal(pid: Int, address: UInt64, signal: Int, reason: String)
     case fork(parent: Int, child: Int)
     case exec(pid: Int, path: String)
@@ -24,6 +29,14 @@ public enum KernelEvent: Sendable {
     case mmap(pid: Int, start: UInt64, end: UInt64, flags: VMFlags)
     case munmap(pid: Int, start: UInt64, end: UInt64)
     case log(String)
+    /// A disk request submitted at `time`, completing at `completes`.
+    case blockIO(write: Bool, block: UInt64, pages: UInt64, time: UInt64, completes: UInt64)
+    /// A readahead window read for `path` (synchronous: a reader waits for it).
+    case readahead(path: String, start: UInt64, pages: UInt64, async: Bool)
+    /// Writeback of `pages` pages of `path` started, and why.
+    case writeback(path: String, pages: Int, reason: String)
+    /// A task slept `nanoseconds` waiting for I/O.
+    case ioWait(pid: Int, nanoseconds: UInt64)
 }
 
 /// What a handled fault did (the handler that ran).
@@ -102,6 +115,10 @@ public final class Kernel {
     public var faultAroundBytes: UInt64 = 65536
     /// Simulated time in nanoseconds.
     public internal(set) var now: UInt64 = 0
+    /// The file system, its caches, the disk and the I/O in flight.
+    public let vfs: VFS
+    /// `/proc/sys/vm` settings.
+    public internal(set) var sysctl = VMSysctl()
     /// Receives every `KernelEvent` (set it to trace; nil costs nothing).
     public var eventSink: ((KernelEvent) -> Void)?
 
@@ -125,7 +142,16 @@ public final class Kernel {
             mmStruct: phys.kmemCacheCreate("mm_struct", objectSize: 1536, size: 1600),
             taskStruct: phys.kmemCacheCreate("task_struct", objectSize: 5888, size: 5888),
             anonVMA: phys.kmemCacheCreate("anon_vma", objectSize: 104, size: 104),
-            anonVMAChain: phys.kmemCacheCreate("anon_vma_chain", objectSize: 64, size: 64))
+            anonVMAChain: phys.kmemCacheCreate("anon_vma_chain", objectSize: 64, size: 64),
+            dentry: phys.kmemCacheCreate("dentry", objectSize: 192, size: 192, reclaimable: true),
+            inodeCache: phys.kmemCacheCreate("inode_cache", objectSize: 624, size: 624, reclaimable: true),
+            shmemInodeCache: phys.kmemCacheCreate("shmem_inode_cache", objectSize: 752, size: 752),
+            filp: phys.kmemCacheCreate("filp", objectSize: 192, size: 192),
+            radixTreeNode: phys.kmemCacheCreate(
+                "radix_tree_node", objectSize: 576, size: 584, reclaimable: true))
+        // A 256 GiB disk under the root file system.
+        self.vfs = VFS(
+            disk: BlockDevice(kind: config.disk, capacityBlocks: (256 << 30) >> UInt64(config.pageShift)))
         // empty_zero_page lives in the kernel image's .bss; with explicit zones (no image) it is
         // an ordinary page allocated at boot and never freed.
         if let image = phys.boot.kernelImage {
@@ -138,6 +164,7 @@ public final class Kernel {
         }
         phys.memMap.insertFlags(self.zeroPFN, .zeroPage)
         phys.memMap.setContent(self.zeroPFN, 0)
+        self.mountRoot()
         guard self.bootTasks() else {
             throw ConfigError(setting: "memory", message: "too small to start init")
         }
@@ -152,12 +179,6 @@ public final class Kernel {
     public func printk(_ text: String) {
         self.phys.printk(text)
         self.emit(.log(text))
-    }
-
-    /// Advances the simulated clock.
-    public func advanceClock(by nanoseconds: UInt64) {
-        self.now += nanoseconds
-        self.phys.now = self.now
     }
 
     /// Live tasks in pid order.
@@ -218,9 +239,9 @@ public final class Kernel {
 }
 
 extension Kernel {
-    /// Pages of block-device buffers (`nr_blockdev_pages()`); vmsim's file system keeps its
-    /// metadata in the page cache, so this stays 0 until a block device caches buffers.
-    public var bufferPages: Int { 0 }
+    /// Pages of block-device buffers (`nr_blockdev_pages()`): the file system's directory and
+    /// inode-table blocks cached through the block device.
+    public var bufferPages: Int { self.file(self.vfs.blockDevice).cachedPages }
     /// Swap space configured and free, in pages (0 without swap).
     public var swapTotalPages: Int { 0 }
     public var swapFreePages: Int { 0 }
@@ -229,13 +250,16 @@ extension Kernel {
 }
 
 extension Kernel {
-    /// `reset counters`: zeroes vmstat events, every task's fault counters and the TLB's counters.
+    /// `reset counters`: zeroes vmstat events, every task's fault counters and block-I/O delay,
+    /// the TLB's counters and the disk's statistics.
     public func resetCounters() {
         self.phys.resetEvents()
         for task in self.tasks.values {
             task.minorFaults = 0
             task.majorFaults = 0
+            task.blkioDelay = 0
         }
         self.mmu.tlb.resetStats()
+        self.vfs.disk.resetStats()
     }
 }

@@ -48,12 +48,12 @@ extension Kernel {
         return x
     }
 
-    /// `global_dirty_limits()`: (background, dirty) thresholds in pages from `dirty_background_ratio`
-    /// and `dirty_ratio`, scaled through PAGE_SIZE exactly as `domain_dirty_limits()` does; a
-    /// background threshold not below the hard one is halved.
-    public func globalDirtyLimits(dirtyRatio: Int = 20, backgroundRatio: Int = 10) -> (
-        background: Int, dirty: Int
-    ) {
+    /// `global_dirty_limits()`: (background, dirty) thresholds in pages from
+    /// `vm.dirty_background_ratio` and `vm.dirty_ratio`, scaled through PAGE_SIZE exactly as
+    /// `domain_dirty_limits()` does; a background threshold not below the hard one is halved.
+    public func globalDirtyLimits() -> (background: Int, dirty: Int) {
+        let dirtyRatio = self.sysctl.dirtyRatio
+        let backgroundRatio = self.sysctl.dirtyBackgroundRatio
         let available = self.dirtyableMemory()
         let page = Int(self.phys.pageSize)
         let ratio = dirtyRatio * page / 100

@@ -113,12 +113,12 @@ extension Kernel {
         switch result {
         case .minor(let kind):
             task.minorFaults += 1
-            self.emit(.fault(pid: task.pid, address: address, access: fault.access, kind: kind))
+            self.emit(.fault(pid: task.pid, address: address, access: fault.access, kind: kind, major: false))
             return .handled
         case .major(let kind):
             task.majorFaults += 1
             self.phys.count(.pgmajfault)
-            self.emit(.fault(pid: task.pid, address: address, access: fault.access, kind: kind))
+            self.emit(.fault(pid: task.pid, address: address, access: fault.access, kind: kind, major: true))
             return .handled
         case .sigbus:
             return .signal(Signal.sigbus, "BUS_ADRERR: beyond the end of the object")
@@ -274,12 +274,13 @@ extension Kernel {
             return .sigbus  // special mappings have no ->fault
         }
         let file = self.file(fileID)
+        let open = vma.vmFile.flatMap(self.openFile)
         let index = vma.linearPageIndex(address, pageShift: self.phys.pageShift)
         let prot = self.pageProtection(vma.flags)
         if !write {
             // do_read_fault(): map what the page cache already has around the address first.
             if self.faultAround(mm, slot: slot, address: address) { return .minor(.readFault) }
-            switch self.filemapFault(file, index: index) {
+            switch self.filemapFault(file, open, flags: vma.flags, index: index) {
             case .sigbus: return .sigbus
             case .oom: return .oom
             case .page(let pfn, let major):
@@ -288,7 +289,7 @@ extension Kernel {
                 return major ? .major(.readFault) : .minor(.readFault)
             }
         }
-        switch self.filemapFault(file, index: index) {
+        switch self.filemapFault(file, open, flags: vma.flags, index: index) {
         case .sigbus: return .sigbus
         case .oom: return .oom
         case .page(let pfn, let major):
@@ -307,14 +308,18 @@ extension Kernel {
             }
             self.mapFilePage(
                 pfn, file: file, mm: mm, address: address, flags: prot.union([.writable, .dirty]))
+            // fault_dirty_shared_page(): dirty, then the writer may be throttled.
             self.markPageDirty(pfn)
+            if !file.isShmem { self.balanceDirtyPages() }
             return major ? .major(.sharedFault) : .minor(.sharedFault)
         }
     }
 
     /// `do_fault_around()` + `filemap_map_pages()`: maps, read-only, every page already in the page
-    /// cache within the `fault_around_bytes`-aligned window around `address`, clamped to the VMA,
-    /// the page table and end of file, skipping entries already set. Never starts I/O. Returns
+    /// cache and up to date within the `fault_around_bytes`-aligned window around `address`,
+    /// clamped to the VMA, the page table and end of file, skipping entries already set, pages
+    /// still being read and pages carrying the readahead mark (their fault must start the next
+    /// readahead). Never starts I/O. Each page mapped lowers the file's `mmap_miss`. Returns
     /// whether the faulting address itself got mapped.
     func faultAround(_ mm: AddressSpace, slot: Int, address: UInt64) -> Bool {
         let pageSize = self.phys.pageSize
@@ -332,16 +337,35 @@ extension Kernel {
         let filePages = (file.size + pageSize - 1) >> UInt64(self.phys.pageShift)
         let prot = self.pageProtection(vma.flags).subtracting(.writable)
         var mappedTarget = false
+        var mapped = 0
+        let memMap = self.phys.memMap
+        // The window lies in one leaf table (the caller allocated it): walk it once, as
+        // filemap_map_pages() works on vmf->pte.
+        var unused = 0
+        guard
+            let table = self.pageTables.leafTable(root: mm.pgd, va: address, allocate: false, tables: &unused)
+        else { return false }
+        let last = self.architecture.paging.levels - 1
         var va = start
+        var index = vma.linearPageIndex(start, pageShift: self.phys.pageShift)
         while va < end {
-            let index = vma.linearPageIndex(va, pageShift: self.phys.pageShift)
-            defer { va += pageSize }
-            guard index < filePages, let pfn = file.pages[index], self.phys.memMap.test(pfn, .uptodate) else {
-                continue
+            defer {
+                va += pageSize
+                index += 1
             }
-            guard self.pageTables.pte(root: mm.pgd, va: va).isNone else { continue }
-            self.mapFilePage(pfn, file: file, mm: mm, address: va, flags: prot)
+            guard index < filePages, let pfn = file.pages[index], memMap.test(pfn, .uptodate),
+                !memMap.test(pfn, .locked), !memMap.test(pfn, .readahead)
+            else { continue }
+            let slot = self.architecture.paging.index(of: va, atLevel: last)
+            guard self.pageTables.readEntry(table, slot, level: last).isNone else { continue }
+            memMap.getPage(pfn)
+            self.addMapping(pfn, mm: mm, anon: false)
+            self.pageTables.writeEntry(table, slot, level: last, PTE(pfn: pfn, flags: prot))
+            if !memMap.test(pfn, .workingset) { mapped += 1 }
             if va == address { mappedTarget = true }
+        }
+        if let open = vma.vmFile.flatMap(self.openFile) {
+            open.ra.mmapMiss = mapped >= open.ra.mmapMiss ? 0 : open.ra.mmapMiss - mapped
         }
         return mappedTarget
     }
@@ -386,14 +410,6 @@ extension Kernel {
                 pfn, [.anon, .anonExclusive, .swapBacked, .dirty, .uptodate, .referenced, .active])
         }
         self.phys.freePages(pfn, order: 0)
-    }
-
-    /// `folio_mark_dirty()` for a page-cache page.
-    func markPageDirty(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard !memMap.test(pfn, .dirty) else { return }
-        memMap.insertFlags(pfn, .dirty)
-        if !memMap.test(pfn, .anon) && !memMap.test(pfn, .swapBacked) { self.phys.mod(.nrDirty, 1) }
     }
 
     // MARK: Tearing down

@@ -2,7 +2,7 @@ import VMPaging
 import VMPhys
 import VMTypes
 
-/// Why a memory-management system call failed, with its errno name.
+/// Why a system call failed, with its errno name.
 public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
     /// ENOMEM: no room, too many mappings, a hole in the range, over a limit.
     case noMemory(String)
@@ -14,6 +14,19 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
     case exists(String)
     /// EPERM: below `mmap_min_addr`.
     case notPermitted(String)
+    /// ENOENT: no such file or directory.
+    case noEntry(String)
+    /// EBADF: not an open file descriptor (or not open for the access).
+    case badFile(String)
+    /// EISDIR / ENOTDIR: a directory where a file was expected, or the reverse.
+    case isDirectory(String)
+    case notDirectory(String)
+    /// ENOSPC: the disk or the inode table is full.
+    case noSpace(String)
+    /// EFBIG: beyond the largest file size.
+    case tooBig(String)
+    /// EIDRM: a SysV segment marked for removal.
+    case removed(String)
 
     public var errno: String {
         switch self {
@@ -22,21 +35,32 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
         case .accessDenied: return "EACCES"
         case .exists: return "EEXIST"
         case .notPermitted: return "EPERM"
+        case .noEntry: return "ENOENT"
+        case .badFile: return "EBADF"
+        case .isDirectory: return "EISDIR"
+        case .notDirectory: return "ENOTDIR"
+        case .noSpace: return "ENOSPC"
+        case .tooBig: return "EFBIG"
+        case .removed: return "EIDRM"
         }
     }
-    public var description: String {
+    public var message: String {
         switch self {
-        case .noMemory(let m), .invalid(let m), .accessDenied(let m), .exists(let m), .notPermitted(let m):
-            return "\(self.errno): \(m)"
+        case .noMemory(let m), .invalid(let m), .accessDenied(let m), .exists(let m), .notPermitted(let m),
+            .noEntry(let m), .badFile(let m), .isDirectory(let m), .notDirectory(let m), .noSpace(let m),
+            .tooBig(let m), .removed(let m):
+            return m
         }
     }
+    public var description: String { "\(self.errno): \(self.message)" }
 }
 
 /// What to map (the arguments of `mmap(2)`).
 public struct MapRequest: Sendable {
     public enum Backing: Sendable {
         case anonymous
-        case file(FileID, offset: UInt64)
+        /// A file open in the calling task as descriptor `fd`.
+        case file(fd: Int, offset: UInt64)
     }
     public var length: UInt64
     public var protection: Protection
@@ -112,6 +136,7 @@ extension Kernel {
         vma.object = object
         let slot = mm.insert(vma)
         if let file = vma.backing.fileID { self.file(file).mappers.insert(VMARef(mm: mm.id, slot: slot)) }
+        if let open = vma.vmFile { self.fget(open) }
         return slot
     }
 
@@ -121,8 +146,9 @@ extension Kernel {
         let vma = mm.remove(slot)
         if let file = vma.backing.fileID {
             self.file(file).mappers.remove(VMARef(mm: mm.id, slot: slot))
-            self.releaseFileIfUnused(file)
+            self.shmAreaClosed(file)
         }
+        if let open = vma.vmFile { self.fput(open) }
         self.phys.kmemCacheFree(self.caches.vmAreaStruct, vma.object)
     }
 
@@ -160,7 +186,7 @@ extension Kernel {
         guard a.end == b.start else { return false }
         guard a.flags.subtracting(.softDirty) == b.flags.subtracting(.softDirty) else { return false }
         guard a.flags.isDisjoint(with: VMFlags.special) else { return false }
-        guard a.backing == b.backing, a.anonName == b.anonName else { return false }
+        guard a.backing == b.backing, a.vmFile == b.vmFile, a.anonName == b.anonName else { return false }
         if case .special = a.backing { return false }
         guard a.pgoff + (a.size >> UInt64(self.phys.pageShift)) == b.pgoff else { return false }
         switch (a.anonVMA, b.anonVMA) {
@@ -259,6 +285,23 @@ extension Kernel {
         }
     }
 
+    /// `__thp_get_unmapped_area()`: for a mapping at file offset `offset` spanning at least one
+    /// whole huge page of the file, looks for `length + size` bytes and places the mapping so
+    /// that address and file offset agree modulo `size` (top-down: one `size` up when already
+    /// aligned). Nil when the mapping is too small, padding does not fit, or the hint was free.
+    func thpGetUnmappedArea(_ mm: AddressSpace, length: UInt64, offset: UInt64, hint: UInt64?, size: UInt64)
+        -> UInt64?
+    {
+        let offEnd = offset + length
+        let offAlign = (offset + size - 1) / size * size
+        guard offEnd > offAlign, offEnd - offAlign >= size else { return nil }
+        let padded = length + size
+        guard let found = self.getUnmappedArea(mm, length: padded, hint: hint) else { return nil }
+        if let hint, found == hint { return found }
+        let sub = (offset &- found) & (size - 1)
+        return sub == 0 ? found + size : found + sub
+    }
+
     // MARK: mmap
 
     /// `mmap(2)` for `task`: places and creates the mapping (merging with compatible neighbours),
@@ -274,18 +317,20 @@ extension Kernel {
         var flags = request.protection.vmFlags.union([.mayRead, .mayWrite, .mayExec, .softDirty])
         var backing: VMABacking = .anonymous
         var pgoff: UInt64 = 0
+        var vmFile: OpenFile?
         switch request.backing {
         case .anonymous:
-            if request.shared {
-                let shm = self.createFile("/dev/zero", size: length, shmem: true)
-                backing = .shmem(shm.id)
-            }
-        case .file(let id, let offset):
+            break
+        case .file(let fd, let offset):
             guard offset & self.pageMask == 0 else {
                 throw .invalid("file offset \(offset) is not page-aligned")
             }
-            backing = self.file(id).isShmem ? .shmem(id) : .file(id)
+            let open = try self.descriptor(task, fd)
+            let file = self.file(open.file)
+            guard offset <= Kernel.maxFileSize else { throw .tooBig("offset beyond 16 TiB") }
+            backing = file.isShmem ? .shmem(file.id) : .file(file.id)
             pgoff = offset >> UInt64(self.phys.pageShift)
+            vmFile = open
         }
         if request.shared { flags.formUnion([.shared, .mayShare]) }
         if request.locked { flags.insert(.locked) }
@@ -311,7 +356,27 @@ extension Kernel {
             }
             start = address
         } else {
-            guard let found = self.getUnmappedArea(mm, length: length, hint: request.address) else {
+            // __get_unmapped_area(): files on disk (ext4's thp_get_unmapped_area) and private
+            // anonymous mappings whose length is a multiple of the PMD size, without a hint, are
+            // placed on a huge-page boundary (64-bit only); shmem (huge pages off) is not.
+            let pmd =
+                UInt64(1)
+                << UInt64(self.architecture.paging.shift(ofLevel: self.architecture.paging.levels - 2))
+            var thpOffset: UInt64?
+            if self.architecture.is64Bit {
+                if case .file = backing {
+                    thpOffset = pgoff << UInt64(self.phys.pageShift)
+                } else if case .anonymous = backing, !request.shared, request.address == nil,
+                    length % pmd == 0
+                {
+                    thpOffset = 0
+                }
+            }
+            let aligned = thpOffset.flatMap {
+                self.thpGetUnmappedArea(mm, length: length, offset: $0, hint: request.address, size: pmd)
+            }
+            guard let found = aligned ?? self.getUnmappedArea(mm, length: length, hint: request.address)
+            else {
                 throw .noMemory("no gap of \(length) bytes")
             }
             start = found
@@ -320,10 +385,27 @@ extension Kernel {
         if flags.contains(.account) && !self.vmEnoughMemory(pages) {
             throw .noMemory("overcommit: \(pages) pages")
         }
-        if case .anonymous = backing { pgoff = start >> UInt64(self.phys.pageShift) }
+        var createdShmem = false
+        if case .anonymous = backing {
+            pgoff = start >> UInt64(self.phys.pageShift)
+            if request.shared {
+                // shmem_zero_setup(): a new unlinked shmem object ("/dev/zero") behind the area.
+                guard let shm = self.createShmemFile("/dev/zero", size: length),
+                    let open = self.allocOpenFile(shm, dentry: nil)
+                else { throw .noMemory("no memory for a shared anonymous object") }
+                self.iput(shm.id)
+                backing = .shmem(shm.id)
+                pgoff = 0
+                vmFile = open
+                createdShmem = true
+            }
+        }
         var vma = VMA(
             start: start, end: start + length, flags: flags, pgoff: pgoff, backing: backing, anonVMA: nil,
-            anonName: request.name)
+            vmFile: vmFile?.id, anonName: request.name)
+        // The area takes its own reference to the file; a shmem object made here drops the one
+        // it was created with once the area holds it.
+        defer { if createdShmem, let vmFile { self.fput(vmFile.id) } }
         guard let slot = self.insertVMA(mm, vma) else { throw .noMemory("no memory for a vm_area_struct") }
         vma = mm.vma(slot)
         self.accountVMA(mm, vma, sign: 1)
@@ -523,12 +605,14 @@ extension Kernel {
         case .willneed:
             for slot in mm.slots(overlapping: range) {
                 let vma = mm.vma(slot)
-                guard let id = vma.backing.fileID else { continue }
+                // madvise_willneed() → vfs_fadvise(POSIX_FADV_WILLNEED) for files on disk.
+                guard case .file(let id) = vma.backing, let open = vma.vmFile.flatMap(self.openFile)
+                else { continue }
                 let lo = max(vma.start, range.lowerBound)
                 let hi = min(vma.end, range.upperBound)
                 let first = vma.linearPageIndex(lo, pageShift: self.phys.pageShift)
                 let count = (hi - lo) >> UInt64(self.phys.pageShift)
-                self.willNeed(self.file(id), first..<(first + count))
+                self.forcePageCacheReadahead(self.file(id), open.ra, start: first, count: count)
             }
         case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork:
             try self.changeVMAFlags(mm, range) { flags in
@@ -586,15 +670,6 @@ extension Kernel {
             memMap.removeFlags(pfn, [.swapBacked, .dirty, .active, .referenced])
             if onLRU { self.lruAdd(pfn, to: .inactiveFile) }
             self.phys.count(.pglazyfree)
-        }
-    }
-
-    /// `force_page_cache_readahead()` for `MADV_WILLNEED`: reads the pages into the page cache.
-    func willNeed(_ file: SimFile, _ pages: Range<UInt64>) {
-        let filePages = (file.size + self.phys.pageSize - 1) >> UInt64(self.phys.pageShift)
-        for index in pages where index < filePages && file.pages[index] == nil {
-            guard let pfn = self.pageCacheAdd(file, index: index) else { return }
-            self.lruAddNew(pfn, vma: nil)
         }
     }
 

@@ -1,131 +1,267 @@
 import VMPhys
 import VMTypes
 
-/// A file (inode) with its page cache.
-///
-/// Models `struct inode` with its `struct address_space` (vmsim: `FileMapping`): the cached
-/// pages by offset, the file's size, and the VMAs that map it (`i_mmap`). Page contents on
-/// "disk" are content words: a page never written has a value derived from the inode and
-/// offset, and written-back pages keep what was written.
-public final class SimFile {
-    public let id: FileID
-    /// Inode number (`i_ino`).
-    public let inode: Int
-    public internal(set) var path: String
-    /// `i_size` in bytes.
-    public internal(set) var size: UInt64
-    /// shmem/tmpfs: pages live only in memory (and swap), never on a disk.
-    public let isShmem: Bool
-    /// The page cache (`i_pages`): page offset → frame.
-    public internal(set) var pages: [UInt64: PFN] = [:]
-    /// Content words on disk for pages that were written back.
-    var disk: [UInt64: UInt64] = [:]
-    /// `i_mmap`: the VMAs mapping this file.
-    public internal(set) var mappers: Set<VMARef> = []
-    /// Unlinked but still open or mapped.
-    public internal(set) var unlinked = false
-    /// Kept alive without mappings (a SysV segment not yet removed with IPC_RMID).
-    var pinned = false
-    /// Released: its pages are gone and it can no longer be mapped.
-    public internal(set) var released = false
-
-    init(id: FileID, inode: Int, path: String, size: UInt64, isShmem: Bool) {
-        self.id = id
-        self.inode = inode
-        self.path = path
-        self.size = size
-        self.isShmem = isShmem
-    }
-
-    /// `nrpages`.
-    public var cachedPages: Int { self.pages.count }
-
-    /// The content word of page `index` as stored on disk.
-    public func diskContent(_ index: UInt64) -> UInt64 {
-        if let word = self.disk[index] { return word }
-        return SimFile.initialContent(inode: self.inode, index: index)
-    }
-
-    /// What a never-written file page holds: a tag, the inode and the offset.
-    public static func initialContent(inode: Int, index: UInt64) -> UInt64 {
-        0xF11E_0000_0000_0000 | (UInt64(inode & 0xFFFFFF) << 24) | (index & 0xFFFFFF)
-    }
-}
-
-/// The page cache (mm/filemap.c): lookup, insertion and `filemap_fault()`.
+/// The page cache (mm/filemap.c, mm/truncate.c, mm/swap.c's `folio_mark_accessed()`): pages of
+/// files by offset, their LRU membership and dirty/writeback/locked state, the fault path for
+/// file mappings, invalidation and truncation.
 extension Kernel {
-    /// Creates a file of `size` bytes; with `cached`, every page is read into the page cache.
-    @discardableResult
-    public func createFile(_ path: String, size: UInt64, cached: Bool = false, shmem: Bool = false) -> SimFile
-    {
-        let id = FileID(rawValue: self.files.count)
-        self.nextInode += 1
-        let file = SimFile(id: id, inode: self.nextInode, path: path, size: size, isShmem: shmem)
-        self.files.append(file)
-        if !shmem { self.filesByPath[path] = id }
-        if cached {
-            let pages = (size + self.phys.pageSize - 1) >> UInt64(self.phys.pageShift)
-            for index in 0..<pages where self.pageCacheAdd(file, index: index) == nil { break }
-        }
-        return file
+    /// The file whose page cache holds `pfn`, if it is a page-cache page.
+    func owningFile(_ pfn: PFN) -> SimFile? {
+        let memMap = self.phys.memMap
+        guard !memMap.test(pfn, .anon) else { return nil }
+        let mapping = Int(memMap.mapping(pfn))
+        guard mapping > 0, mapping <= self.files.count else { return nil }
+        let file = self.files[mapping - 1]
+        return file.pages[memMap.index(pfn)] == pfn ? file : nil
     }
-
-    /// The file at `path`, if it exists.
-    public func file(at path: String) -> SimFile? { self.filesByPath[path].map { self.files[$0.rawValue] } }
-    public func file(_ id: FileID) -> SimFile { self.files[id.rawValue] }
 
     /// `filemap_get_folio()`: the cached page at `index`, if any.
     public func pageCacheLookup(_ file: SimFile, index: UInt64) -> PFN? { file.pages[index] }
 
-    /// Reads page `index` of `file` into a new page-cache page (`filemap_add_folio()` + read).
-    /// Returns nil when no memory can be found.
+    /// `filemap_add_folio()`: a new page for `index` of `file`, in the cache and on the LRU
+    /// (inactive file list; shmem pages are swap-backed and go on the anonymous list). The page
+    /// is neither up to date nor locked: the caller reads or fills it. Nil when no memory.
     func pageCacheAdd(_ file: SimFile, index: UInt64) -> PFN? {
+        precondition(file.inCore, "pageCacheAdd: \(file.path) is not in the inode cache")
+        precondition(file.pages[index] == nil, "pageCacheAdd: \(file.path) page \(index) is cached")
         guard let pfn = self.phys.allocPages(.highUserMovable, order: 0) else { return nil }
+        file.pages[index] = pfn
+        guard self.syncIndexNodes(file) else {
+            file.pages[index] = nil
+            _ = self.syncIndexNodes(file)
+            self.phys.freePages(pfn, order: 0)
+            return nil
+        }
         let memMap = self.phys.memMap
         memMap.setMapping(pfn, UInt32(file.id.rawValue + 1))
         memMap.setIndex(pfn, index)
-        memMap.insertFlags(pfn, .uptodate)
         if file.isShmem { memMap.insertFlags(pfn, .swapBacked) }
-        memMap.setContent(pfn, file.isShmem ? 0 : file.diskContent(index))
-        file.pages[index] = pfn
         self.phys.mod(.nrFilePages, 1)
         if file.isShmem { self.phys.mod(.nrShmem, 1) }
+        self.lruAddNew(pfn, vma: nil)
         return pfn
     }
 
-    /// Frees an anonymous shared-memory object (or an unlinked file) once nothing maps or pins it:
-    /// its pages go, as when the last reference to a shmem inode is dropped.
-    func releaseFileIfUnused(_ id: FileID) {
-        let file = self.file(id)
-        guard (file.isShmem || file.unlinked), file.mappers.isEmpty, !file.pinned, !file.released else {
+    /// Allocates or frees `radix_tree_node` objects so the file holds as many as its index has
+    /// nodes (`xas_alloc()`, `xas_delete_node()`). False when a node cannot be allocated.
+    func syncIndexNodes(_ file: SimFile) -> Bool {
+        let target = file.pages.nodeCount
+        while file.nodeObjects.count > target {
+            self.phys.kmemCacheFree(self.caches.radixTreeNode, file.nodeObjects.removeLast())
+        }
+        while file.nodeObjects.count < target {
+            guard let object = self.phys.kmemCacheAlloc(self.caches.radixTreeNode, .kernel) else {
+                return false
+            }
+            file.nodeObjects.append(object)
+        }
+        return true
+    }
+
+    /// `folio_mark_accessed()`: the first access sets `PG_referenced`; a second one activates
+    /// an inactive page (the two-touch rule, `pgactivate`).
+    func markPageAccessed(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        if !memMap.test(pfn, .referenced) {
+            memMap.insertFlags(pfn, .referenced)
+        } else if !memMap.test(pfn, .unevictable) && !memMap.test(pfn, .active) {
+            if memMap.test(pfn, .lru) {
+                self.lruRemove(pfn)
+                memMap.insertFlags(pfn, .active)
+                self.lruAdd(pfn, to: self.lruList(of: pfn))
+                self.phys.count(.pgactivate)
+            } else {
+                memMap.insertFlags(pfn, .active)
+            }
+            memMap.removeFlags(pfn, .referenced)
+        }
+    }
+
+    // MARK: Dirty and writeback state
+
+    /// `folio_mark_dirty()` for a page-cache page: `PG_dirty` and, for a file on disk,
+    /// `__folio_mark_dirty()`'s accounting (`nr_dirty`, `nr_zone_write_pending`, `nr_dirtied`)
+    /// and `__mark_inode_dirty()`: the inode's `dirtied_when`, and the flusher woken after
+    /// `dirty_writeback_centisecs` if it was idle. shmem pages are only flagged.
+    func markPageDirty(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        guard !memMap.test(pfn, .dirty) else { return }
+        memMap.insertFlags(pfn, .dirty)
+        guard !memMap.test(pfn, .anon), !memMap.test(pfn, .swapBacked), let file = self.owningFile(pfn) else {
             return
         }
-        for index in file.pages.keys.sorted() { self.pageCacheDrop(file, index: index) }
-        file.released = true
+        self.accountDirty(pfn, 1)
+        self.phys.mod(.nrDirtied, 1)
+        file.dirtyPages += 1
+        if file.dirtiedWhen == nil {
+            file.dirtiedWhen = self.now
+            if self.vfs.flusherWakeAt == nil {
+                self.vfs.flusherWakeAt = self.now + self.sysctl.dirtyWritebackCentisecs * 10_000_000
+            }
+        }
     }
 
-    /// Takes a page out of the cache regardless of its state (the file is going away).
-    func pageCacheDrop(_ file: SimFile, index: UInt64) {
+    /// `folio_clear_dirty_for_io()` / `folio_cancel_dirty()`: clears `PG_dirty` and its accounting.
+    func clearPageDirty(_ file: SimFile, _ pfn: PFN) {
+        let memMap = self.phys.memMap
+        guard memMap.test(pfn, .dirty) else { return }
+        memMap.removeFlags(pfn, .dirty)
+        guard !file.isShmem else { return }
+        self.accountDirty(pfn, -1)
+        file.dirtyPages -= 1
+        if file.dirtyPages == 0 { file.dirtiedWhen = nil }
+    }
+
+    func accountDirty(_ pfn: PFN, _ delta: Int) {
+        self.phys.mod(.nrDirty, delta)
+        if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, delta) }
+    }
+
+    /// `folio_start_writeback()`.
+    func startPageWriteback(_ file: SimFile, _ pfn: PFN) {
+        self.phys.memMap.insertFlags(pfn, .writeback)
+        self.phys.mod(.nrWriteback, 1)
+        if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, 1) }
+        file.writebackPages += 1
+    }
+
+    /// `folio_end_writeback()`: `nr_writeback` down, `nr_written` up.
+    func endPageWriteback(_ file: SimFile, _ pfn: PFN) {
+        let memMap = self.phys.memMap
+        guard memMap.test(pfn, .writeback) else { return }
+        memMap.removeFlags(pfn, .writeback)
+        self.phys.mod(.nrWriteback, -1)
+        self.phys.mod(.nrWritten, 1)
+        if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, -1) }
+        file.writebackPages -= 1
+    }
+
+    // MARK: Removing pages
+
+    /// `filemap_remove_folio()` + free: takes an unmapped page out of the cache, off the LRU,
+    /// and frees it. A dirty page loses its data, as truncation means; callers that must keep
+    /// data write it back first.
+    func pageCacheRemove(_ file: SimFile, index: UInt64) {
         guard let pfn = file.pages[index] else { return }
         let memMap = self.phys.memMap
-        if memMap.test(pfn, .dirty) && !file.isShmem { self.phys.mod(.nrDirty, -1) }
-        memMap.removeFlags(pfn, .dirty)
-        self.lruDelete(pfn)
-        self.pageCacheRemove(file, index: index)
-    }
-
-    /// Removes a clean, unmapped page from the cache and frees it (`filemap_remove_folio()`).
-    func pageCacheRemove(_ file: SimFile, index: UInt64) {
-        guard let pfn = file.pages.removeValue(forKey: index) else { return }
-        let memMap = self.phys.memMap
         precondition(memMap.mapCount(pfn) == 0, "pageCacheRemove: \(pfn) is still mapped")
-        if memMap.test(pfn, .dirty) { file.disk[index] = memMap.content(pfn) }
-        memMap.removeFlags(pfn, [.uptodate, .dirty, .swapBacked, .referenced, .active])
+        precondition(!memMap.test(pfn, .writeback), "pageCacheRemove: \(pfn) is under writeback")
+        self.clearPageDirty(file, pfn)
+        file.pages[index] = nil
+        _ = self.syncIndexNodes(file)
+        self.lruDelete(pfn)
+        memMap.removeFlags(pfn, [.uptodate, .dirty, .swapBacked, .referenced, .active, .locked, .readahead])
         memMap.setMapping(pfn, 0)
         self.phys.mod(.nrFilePages, -1)
         if file.isShmem { self.phys.mod(.nrShmem, -1) }
-        self.phys.freePages(pfn, order: 0)
+        self.putPage(pfn)
     }
+
+    /// `mapping_evict_folio()` test: a page invalidation may drop — clean, not under I/O, not
+    /// mapped, no extra references.
+    func pageIsInvalidatable(_ pfn: PFN) -> Bool {
+        let memMap = self.phys.memMap
+        return !memMap.test(pfn, .dirty) && !memMap.test(pfn, .writeback) && !memMap.test(pfn, .locked)
+            && memMap.mapCount(pfn) == 0 && memMap.refCount(pfn) == 1
+    }
+
+    /// `invalidate_mapping_pages()`: drops every clean, unmapped, idle page of `file` (what
+    /// `drop_caches` and the inode shrinker do). shmem pages are the file's only copy: never
+    /// dropped. Returns the pages dropped.
+    @discardableResult
+    func invalidateMappingPages(_ file: SimFile) -> Int {
+        guard !file.isShmem else { return 0 }
+        var dropped = 0
+        for index in file.pages.keys.sorted() where self.pageIsInvalidatable(file.pages[index]!) {
+            self.pageCacheRemove(file, index: index)
+            dropped += 1
+        }
+        return dropped
+    }
+
+    /// `truncate_inode_pages_range()` from page `from`: waits for reads and writeback in
+    /// flight, then removes every page whatever its state (the caller has unmapped them).
+    func truncateInodePages(_ file: SimFile, from: UInt64) {
+        let doomed = file.pages.keys.filter { $0 >= from }.sorted()
+        guard !doomed.isEmpty else { return }
+        let memMap = self.phys.memMap
+        for index in doomed {
+            guard let pfn = file.pages[index] else { continue }
+            if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+            if memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
+            if file.pages[index] == pfn { self.pageCacheRemove(file, index: index) }
+        }
+    }
+
+    /// `echo N > /proc/sys/vm/drop_caches`: 1 drops clean page-cache pages of every file, 2
+    /// shrinks the dentry and inode caches, 3 does both.
+    public func dropCaches(_ mode: Int) throws(MMError) {
+        guard (1...3).contains(mode) else { throw .invalid("drop_caches takes 1, 2 or 3") }
+        if mode & 1 != 0 {
+            for file in self.files where file.inCore && !file.pages.isEmpty {
+                self.invalidateMappingPages(file)
+            }
+            self.phys.count(.dropPagecache)
+        }
+        if mode & 2 != 0 {
+            self.dropSlab()
+            self.phys.count(.dropSlab)
+        }
+    }
+
+    // MARK: Metadata through the block device (Buffers)
+
+    /// `sb_bread()`: the block-device page holding `block`, read synchronously when not cached.
+    /// With `charge: false` (setup) it is filled without I/O. Returns false when no memory.
+    func readMetadata(_ block: UInt64, charge: Bool = true) -> Bool {
+        let bdev = self.file(self.vfs.blockDevice)
+        if let pfn = bdev.pages[block] {
+            if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+            self.markPageAccessed(pfn)
+            return true
+        }
+        guard let pfn = self.pageCacheAdd(bdev, index: block) else { return false }
+        if charge {
+            self.phys.memMap.insertFlags(pfn, .locked)
+            self.submitRead(bdev, [block])
+            self.waitOnPageLocked(pfn)
+        } else {
+            self.phys.memMap.setContent(pfn, bdev.diskContent(block))
+            self.phys.memMap.insertFlags(pfn, .uptodate)
+        }
+        self.markPageAccessed(pfn)
+        return true
+    }
+
+    /// `mark_buffer_dirty()`: a metadata block changed in memory (read first if not cached).
+    func dirtyMetadata(_ block: UInt64) {
+        guard self.readMetadata(block) else { return }
+        let bdev = self.file(self.vfs.blockDevice)
+        guard let pfn = bdev.pages[block] else { return }
+        self.phys.memMap.setContent(pfn, self.phys.memMap.content(pfn) &+ 1)
+        self.markPageDirty(pfn)
+    }
+
+    // MARK: shmem objects
+
+    /// `shmem_kernel_file_setup()`: an unlinked shmem inode of `size` bytes (the object behind
+    /// `MAP_SHARED|MAP_ANONYMOUS` and SysV segments), with its pseudo dentry. Its pages are
+    /// created zeroed on first touch.
+    func createShmemFile(_ name: String, size: UInt64) -> SimFile? {
+        let file = self.newInode(kind: .shmem, path: name, size: size, parent: nil)
+        file.nlink = 0
+        guard let dentry = self.phys.kmemCacheAlloc(self.caches.dentry, .kernel) else { return nil }
+        guard self.iget(file.id) else {
+            self.phys.kmemCacheFree(self.caches.dentry, dentry)
+            return nil
+        }
+        // The pseudo dentry lives as long as the inode: it is freed at eviction.
+        file.pseudoDentry = dentry
+        self.vfs.pseudoDentries += 1
+        return file
+    }
+
+    // MARK: The fault path
 
     /// The outcome of `filemap_fault()`.
     enum FilemapFault {
@@ -134,13 +270,37 @@ extension Kernel {
         case oom
     }
 
-    /// `filemap_fault()`: the page-cache page for `index`, reading it if needed (a major fault).
-    /// Beyond end of file: SIGBUS.
-    func filemapFault(_ file: SimFile, index: UInt64) -> FilemapFault {
-        let pages = (file.size + self.phys.pageSize - 1) >> UInt64(self.phys.pageShift)
-        guard index < pages else { return .sigbus }
-        if let pfn = file.pages[index] { return .page(pfn, major: false) }
-        guard let pfn = self.pageCacheAdd(file, index: index) else { return .oom }
-        return .page(pfn, major: !file.isShmem)
+    /// `filemap_fault()` / `shmem_fault()`: the up-to-date page-cache page for `index`. A cached
+    /// page may start asynchronous readahead (a marked page) and may have to be waited for (a
+    /// read in flight: still a minor fault). A missing page is a major fault: read-around
+    /// readahead, then the page itself if readahead did not bring it. shmem creates a zeroed page
+    /// (minor). Beyond end of file: SIGBUS.
+    func filemapFault(_ file: SimFile, _ open: OpenFile?, flags: VMFlags, index: UInt64) -> FilemapFault {
+        guard index < file.sizeInPages(self.phys.pageShift) else { return .sigbus }
+        let memMap = self.phys.memMap
+        if file.isShmem {
+            if let pfn = file.pages[index] { return .page(pfn, major: false) }
+            guard let pfn = self.pageCacheAdd(file, index: index) else { return .oom }
+            memMap.setContent(pfn, 0)
+            memMap.insertFlags(pfn, .uptodate)
+            return .page(pfn, major: false)
+        }
+        if let pfn = file.pages[index] {
+            if let open { self.asyncMmapReadahead(file, open, flags: flags, pfn: pfn, index: index) }
+            if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+            guard file.pages[index] == pfn else {
+                return self.filemapFault(file, open, flags: flags, index: index)
+            }
+            return .page(pfn, major: false)
+        }
+        if let open { self.syncMmapReadahead(file, open, flags: flags, index: index) }
+        if file.pages[index] == nil {
+            guard let pfn = self.pageCacheAdd(file, index: index) else { return .oom }
+            memMap.insertFlags(pfn, .locked)
+            self.submitRead(file, [index])
+        }
+        guard let pfn = file.pages[index] else { return .oom }
+        if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+        return .page(pfn, major: true)
     }
 }

@@ -37,6 +37,8 @@ public struct VMA: Hashable, Sendable {
     /// `anon_vma_chain`: every anon_vma this area is linked into (its own and its ancestors'),
     /// with the `anon_vma_chain` slab object of each link.
     var anonChain: [AnonChainLink] = []
+    /// `vm_file`: the open file mapped (an `OpenFile` id), for file and shmem areas.
+    public internal(set) var vmFile: Int?
     /// A name given with `PR_SET_VMA_ANON_NAME` (printed `[anon:name]`).
     public internal(set) var anonName: String?
     /// The `vm_area_struct` slab object.
@@ -126,7 +128,8 @@ public final class AddressSpace {
     /// switch to it flushes its PCID (the deferred flush of arch/x86/mm/tlb.c).
     var tlbGen: UInt64 = 0
     /// The executable (`exe_file`).
-    public internal(set) var exeFile: FileID?
+    /// `exe_file`: the open file of the executable (an `OpenFile` id).
+    public internal(set) var exeFile: Int?
     /// The `mm_struct` slab object.
     var object: UInt64 = 0
 
@@ -322,6 +325,10 @@ public final class Task {
     public var oomScoreAdj = 0
     /// `RLIMIT_STACK` soft limit in bytes (8 MiB by default).
     public internal(set) var stackLimit: UInt64 = 8 << 20
+    /// The descriptor table (`files_struct`): fd → open file id.
+    public internal(set) var files: [Int: Int] = [:]
+    /// Time spent waiting for block I/O (`delayacct_blkio_ticks`, in nanoseconds).
+    public internal(set) var blkioDelay: UInt64 = 0
     public var isKernelThread: Bool { self.mm == nil }
     var object: UInt64 = 0
 

@@ -35,6 +35,8 @@ public struct MachineConfig: Sendable, Hashable {
     /// Possible CPUs: sizes per-CPU page lists and SLUB orders as on a machine with this many CPUs.
     /// The simulation itself runs everything on CPU 0.
     public var cpus: Int = 2
+    /// The disk under the file system (and, later, swap): its latency model.
+    public var disk: DiskKind = .ssd
 
     public init() {}
 

@@ -8,7 +8,7 @@ public enum MachineSpec {
     /// The settings `apply` understands, as the command line spells them.
     public static let settings = [
         "memory", "arch", "zones", "min-free-kbytes", "watermark-scale-factor", "lowmem-reserve-ratio",
-        "kernel-image", "cpus",
+        "kernel-image", "cpus", "disk",
     ]
 
     /// The architecture names `arch=` accepts.
@@ -46,6 +46,15 @@ public enum MachineSpec {
             config.kernelImage = try self.size(value, setting: name)
         case "cpus":
             config.cpus = try self.integer(value, setting: name)
+        case "disk":
+            guard let disk = DiskKind(rawValue: value) else {
+                throw ConfigError(
+                    setting: name,
+                    message:
+                        "unknown disk '\(value)' (expected \(DiskKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
+            }
+            config.disk = disk
         default:
             throw ConfigError(
                 setting: name,

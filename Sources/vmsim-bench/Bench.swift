@@ -55,14 +55,14 @@ struct Bench: ParsableCommand {
         commandName: "vmsim-bench",
         abstract: "Measure vmsim's hot paths. Prints one line per workload with its rate.")
 
-    @Argument(help: "Workloads to run: phys, paging, proc (default: all).")
+    @Argument(help: "Workloads to run: phys, paging, proc, files (default: all).")
     var suites: [String] = []
 
     @Option(help: "Scale factor for operation counts (1 = the numbers in BENCHMARKS.md).")
     var scale: Double = 1
 
     func run() throws {
-        let all = ["phys", "paging", "proc"]
+        let all = ["phys", "paging", "proc", "files"]
         let chosen = self.suites.isEmpty ? all : self.suites
         for suite in chosen where !all.contains(suite) {
             throw ValidationError("unknown workload '\(suite)' (expected \(all.joined(separator: ", ")))")
@@ -75,6 +75,7 @@ struct Bench: ParsableCommand {
             case "phys": self.phys()
             case "paging": self.paging()
             case "proc": self.proc()
+            case "files": self.files()
             default: break
             }
         }
@@ -277,6 +278,70 @@ struct Bench: ParsableCommand {
                     kernel.wait(task)
                 }
                 return forks
+            }.line)
+    }
+
+    func files() {
+        var config = MachineConfig()
+        config.memory = 4 << 30
+        config.disk = .nvme
+        let kernel: Kernel
+        do { kernel = try Kernel(config: config) } catch { fatalError("boot failed: \(error)") }
+        let pageSize = kernel.phys.pageSize
+        let fileBytes = UInt64(self.n(1 << 30))
+        let pages = Int(fileBytes / pageSize)
+        guard (try? kernel.installFile("/bench/data", size: fileBytes, cached: true)) != nil,
+            let task = try? kernel.spawn(name: "bench"), let fd = try? kernel.open(task, "/bench/data")
+        else { fatalError("setup failed") }
+        // read(2) of a cached file, 1 MiB per call: filemap_read() batches, mark_accessed, copies.
+        print(
+            measure("page cache: read(2) of cached pages, 1 MiB", unit: "pages") {
+                var offset: UInt64 = 0
+                var words = 0
+                while offset < fileBytes {
+                    words += (try? kernel.read(task, fd: fd, offset: offset, length: 1 << 20))?.count ?? 0
+                    offset += 1 << 20
+                }
+                precondition(words == pages)
+                return pages
+            }.line)
+        // Read faults on a shared mapping of the cached file: one fault maps 16 pages.
+        print(
+            measure("faults: file reads with fault-around", unit: "faults") {
+                guard
+                    let start = try? kernel.mmap(
+                        task,
+                        MapRequest(
+                            length: fileBytes, protection: [.read], shared: true,
+                            backing: .file(fd: fd, offset: 0)))
+                else { fatalError("mmap failed") }
+                let before = task.minorFaults
+                for i in 0..<pages {
+                    _ = kernel.userAccess(task, address: start + UInt64(i) * pageSize, access: .read)
+                }
+                let faults = task.minorFaults - before
+                precondition(faults == (pages + 15) / 16)
+                try? kernel.munmap(task, address: start, length: fileBytes)
+                return faults
+            }.line)
+        // write(2) into the page cache (a fresh file each round, nvme disk, default dirty limits).
+        var round = 0
+        print(
+            measure("page cache: write(2) of new pages, 1 MiB", unit: "pages") {
+                round += 1
+                guard let out = try? kernel.open(task, "/bench/out\(round)", create: true) else {
+                    fatalError("open failed")
+                }
+                let writeBytes = fileBytes / 4
+                var offset: UInt64 = 0
+                while offset < writeBytes {
+                    _ = try? kernel.write(task, fd: out, offset: offset, length: 1 << 20, value: 7)
+                    offset += 1 << 20
+                }
+                kernel.sync()
+                try? kernel.close(task, fd: out)
+                try? kernel.unlink("/bench/out\(round)")
+                return Int(writeBytes / pageSize)
             }.line)
     }
 }

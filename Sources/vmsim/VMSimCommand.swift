@@ -78,6 +78,8 @@ struct MachineOptions: ParsableArguments {
     var kernelImage: String?
     @Option(help: "Possible CPUs; sizes per-CPU lists and slab orders (default 2).")
     var cpus: String?
+    @Option(help: "The disk under the file system: hdd, ssd, nvme (default ssd).")
+    var disk: String?
 
     /// The flags as (setting, value) pairs, in the order arch first (others depend on its page size).
     var settings: [(String, String)] {
@@ -90,6 +92,7 @@ struct MachineOptions: ParsableArguments {
         if let lowmemReserveRatio { result.append(("lowmem-reserve-ratio", lowmemReserveRatio)) }
         if let kernelImage { result.append(("kernel-image", kernelImage)) }
         if let cpus { result.append(("cpus", cpus)) }
+        if let disk { result.append(("disk", disk)) }
         return result
     }
 

@@ -24,7 +24,8 @@ private struct ModelProcess {
         await propertyCheck(count: 25, input: Gen.uint64(in: 0...UInt64.max).array(of: 20...140)) { ops in
             let k = bootKernel(memory: 64 << 20)
             let baseline = k.freeAndPCP
-            let slabBaseline = k.phys.state(.nrSlabUnreclaimable)
+            let slabBaseline = k.phys.state(.nrSlabUnreclaimable) + k.phys.state(.nrSlabReclaimable)
+            let buffersBaseline = k.bufferPages
             guard let first = try? k.spawn(name: "p0", path: "/bin/prop") else {
                 Issue.record("spawn failed")
                 return
@@ -125,8 +126,8 @@ private struct ModelProcess {
             }
             for proc in procs.reversed() { k.exitTask(proc.task, reason: .exited(code: 0)) }
             let image = k.file(at: "/bin/prop")!.cachedPages
-            let slab = k.phys.state(.nrSlabUnreclaimable) - slabBaseline
-            #expect(k.freeAndPCP + image + slab == baseline)
+            let slab = k.phys.state(.nrSlabUnreclaimable) + k.phys.state(.nrSlabReclaimable) - slabBaseline
+            #expect(k.freeAndPCP + image + slab + (k.bufferPages - buffersBaseline) == baseline)
             #expect(k.checkInvariants().isEmpty)
         }
     }

@@ -46,6 +46,24 @@ import VMCore
             "spawn web\nweb: mmap buf 1MiB anon private rw\nweb: mmap buf 1MiB anon private rw",
             "s.vmsim:3:11: web already has a region 'buf'"
         ),
+        ("file data/db size=1p", "s.vmsim:1:6: 'data/db' is not an absolute path"),
+        ("file /data/db", "s.vmsim:1:14: expected size=SIZE"),
+        ("file /data/../db size=1p", "s.vmsim:1:6: '/data/../db': path components must be names"),
+        ("spawn web\nweb: fread /d[8KiB:4KiB]", "s.vmsim:2:20: range end must be after its start"),
+        ("spawn web\nweb: fadvise /d soon", "s.vmsim:2:17: unknown advice 'soon'"),
+        ("spawn web\nweb: shm seg", "s.vmsim:2:13: expected a size after the region name"),
+        ("spawn web\nweb: shm seg 1p key=-3", "s.vmsim:2:21: '-3' is not a key"),
+        ("spawn web\nweb: shmdt seg", "s.vmsim:2:12: web has no region 'seg'"),
+        ("spawn web\nweb: msync text later", "s.vmsim:2:17: expected 'sync' or 'async'"),
+        ("drop caches 4", "s.vmsim:1:13: expected 1 (page cache), 2 (dentries and inodes) or 3 (both)"),
+        ("drop everything", "s.vmsim:1:1: expected 'drop caches [1|2|3]'"),
+        ("tick soon", "s.vmsim:1:6: 'soon' is not a duration"),
+        ("sysctl vm.turbo=1", "s.vmsim:1:8: unknown sysctl 'vm.turbo'"),
+        ("expect /d:colour == 1", "s.vmsim:1:11: unknown file field 'colour'"),
+        ("expect disk.speed == 1", "s.vmsim:1:13: unknown disk field 'speed'"),
+        ("truncate /d", "s.vmsim:1:9: expected 'truncate PATH SIZE'"),
+        ("shmrm key=0", "s.vmsim:1:6: expected 'shmrm key=KEY'"),
+        ("spawn disk", "s.vmsim:1:7: 'disk' is not a process name"),
     ])
     func errorsNameFileLineAndColumn(text: String, prefix: String) {
         let message = self.parseError(text)
@@ -104,6 +122,18 @@ import VMCore
         Golden.check(ProcFS.smaps(runner.kernel, web), "demo/web-smaps")
         Golden.check(ProcFS.status(runner.kernel, web), "demo/web-status")
         Golden.check(ProcFS.meminfo(runner.kernel), "demo/meminfo")
+    }
+
+    /// The file-heavy example: its expectations hold and its meminfo and smaps are the golden ones.
+    @Test func theFilesExampleMatchesItsGoldenFiles() throws {
+        let url = Golden.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent("examples/files.vmsim")
+        let runner = try #require(expectScenario(try String(contentsOf: url, encoding: .utf8)))
+        let db = try #require(runner.processes["db"])
+        Golden.check(ProcFS.smaps(runner.kernel, db), "files/db-smaps")
+        Golden.check(ProcFS.meminfo(runner.kernel), "files/meminfo")
+        Golden.check(ProcFS.pageCache(runner.kernel), "files/pagecache")
     }
 
     @Test func theDemoIsDeterministic() {

@@ -134,8 +134,32 @@ public struct ScenarioReport: Encodable, Sendable {
         public var vmPteKB: UInt64
         public var vmas: [VMAReport]
     }
+    public struct FileReport: Encodable, Sendable {
+        public var path: String
+        public var inode: Int
+        public var kind: String
+        public var sizeBytes: UInt64
+        public var cachedKB: UInt64
+        public var dirtyKB: UInt64
+        public var writebackKB: UInt64
+        public var mappings: Int
+    }
+    public struct DiskReport: Encodable, Sendable {
+        public var device: String
+        public var kind: String
+        public var reads: UInt64
+        public var writes: UInt64
+        public var readBytes: UInt64
+        public var writtenBytes: UInt64
+        public var busyNanoseconds: UInt64
+    }
     public var machine: MachineReport
     public var processes: [ProcessReport]
+    /// Files in the inode cache, with their page cache.
+    public var files: [FileReport]
+    public var disk: DiskReport
+    /// The simulated clock at the end, in nanoseconds.
+    public var timeNanoseconds: UInt64
     public var expectationsPassed: Int
     public var expectationsFailed: Int
     public var failures: [String]
@@ -164,6 +188,18 @@ public struct ScenarioReport: Encodable, Sendable {
                 rssFileKB: UInt64(mm?.counter(.filePages) ?? 0) * kb,
                 vmPteKB: UInt64(mm?.pageTablePages ?? 0) * kb, vmas: vmas)
         }
+        self.files = kernel.files.filter { $0.inCore && $0.kind != .directory }.map { file in
+            FileReport(
+                path: file.path, inode: file.inode, kind: file.kind.rawValue, sizeBytes: file.size,
+                cachedKB: UInt64(file.cachedPages) * kb, dirtyKB: UInt64(file.dirtyPages) * kb,
+                writebackKB: UInt64(file.writebackPages) * kb, mappings: file.mappers.count)
+        }
+        let disk = kernel.vfs.disk
+        self.disk = DiskReport(
+            device: disk.kind.deviceName, kind: disk.kind.rawValue, reads: disk.stats.readsCompleted,
+            writes: disk.stats.writesCompleted, readBytes: disk.stats.sectorsRead * 512,
+            writtenBytes: disk.stats.sectorsWritten * 512, busyNanoseconds: disk.stats.busyNanos)
+        self.timeNanoseconds = kernel.now
         self.expectationsPassed = runner.expectationsPassed
         self.expectationsFailed = runner.expectationsFailed
         self.failures = runner.failures

@@ -48,7 +48,8 @@ extension ProcFS {
         if let id = vma.backing.fileID {
             let file = kernel.file(id)
             offset = vma.pgoff << UInt64(kernel.phys.pageShift)
-            dev = file.isShmem ? "00:01" : "08:01"
+            let major = kernel.vfs.disk.kind.major
+            dev = file.isShmem ? "00:01" : String(major, radix: 16).leftPadded(to: 2) + ":01"
             inode = file.inode
         }
         return Self.mapsLine(
@@ -336,5 +337,12 @@ extension String {
             return String(self.dropLast(3)) + short
         }
         return self
+    }
+}
+
+extension String {
+    /// Pads with zeros on the left to `width` characters.
+    func leftPadded(to width: Int) -> String {
+        self.count >= width ? self : String(repeating: "0", count: width - self.count) + self
     }
 }

@@ -3,7 +3,8 @@
 public enum DemoScenario {
     public static let name = "demo"
     public static let text = #"""
-        # vmsim demo: processes, demand paging, copy-on-write fork, a SIGSEGV, and the reports.
+        # vmsim demo: processes, demand paging, copy-on-write fork, a SIGSEGV, files, shared memory,
+        # writeback, and the reports.
         # Run it with `vmsim run` (built in) or `vmsim run examples/demo.vmsim --trace`.
         machine memory=1GiB arch=x86_64
 
@@ -53,8 +54,37 @@ public enum DemoScenario {
         web: write stack[7MiB:8MiB] stride=4KiB
         expect web.minflt == 256
 
+        # Files through mmap. A cached file maps 16 pages per read fault (fault-around: 1000 pages,
+        # 63 faults); a file not in memory costs one major fault, then readahead stays ahead of the reader.
+        file /srv/index size=1000p cached
+        file /srv/archive size=2000p
+        web: mmap index 1000p file=/srv/index shared r
+        reset counters
+        web: read index
+        expect web.minflt == 63
+        web: mmap archive 2000p file=/srv/archive private r
+        reset counters
+        web: read archive
+        expect web.majflt == 1
+        expect /srv/archive:cached == 2000p
+
+        # Shared memory: a SysV segment one process fills and another reads (the same frames).
+        spawn db
+        db: shm cache 1MiB key=42
+        db: write cache value=42
+        web: shm cache 1MiB key=42
+        web: expect cache[512KiB] == 42
+        expect meminfo.Shmem == 1MiB
+
+        # Writeback: write(2) dirties page-cache pages; the flusher writes them once they are 30 s old.
+        web: fwrite /srv/log[0:256KiB] value=5
+        expect /srv/log:dirty == 256KiB
+        tick 31s
+        expect /srv/log:dirty == 0
+
         translate web buf[8KiB] write
         show web maps | web status | web pagetable
+        show pagecache | diskstats | sysvipc/shm
         show meminfo | buddyinfo | zoneinfo | slabinfo | vmallocinfo
 
         """#

@@ -33,20 +33,24 @@ public struct ScenarioParser {
     /// The commands and words the language knows, for `help` and completion.
     public static let processCommands = [
         "mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "brk", "read", "write", "fetch", "fork",
-        "exit",
-        "wait", "expect",
+        "exit", "wait", "expect", "fread", "fwrite", "fsync", "close", "fadvise", "msync", "shm", "shmdt",
     ]
-    public static let globalCommands = ["machine", "spawn", "expect", "reset", "show", "translate"]
+    public static let globalCommands = [
+        "machine", "spawn", "expect", "reset", "show", "translate", "file", "mkdir", "truncate", "unlink",
+        "sync",
+        "drop", "tick", "sysctl", "shmrm",
+    ]
     public static let globalReports = [
         "meminfo", "vmstat", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo", "dmesg", "lru", "tlb",
-        "processes",
+        "processes", "diskstats", "dentry-state", "inode-nr", "sysvipc/shm", "pagecache",
     ]
     public static let processReports = ["maps", "smaps", "status", "pagetable", "pagemap"]
     public static let processFields = [
         "minflt", "majflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak", "vmdata", "vmstk",
-        "vmexe", "vmpte",
-        "vmswap", "vmlck", "vmhwm", "alive", "killed", "pid", "vmas",
+        "vmexe", "vmpte", "vmswap", "vmlck", "vmhwm", "alive", "killed", "pid", "vmas", "iowait",
     ]
+    public static let fileFields = ["cached", "dirty", "writeback", "mapped", "size"]
+    public static let diskFields = ["reads", "writes", "read_bytes", "written_bytes", "seeks", "busy"]
 
     /// Parses a whole scenario; throws the first error.
     public static func parse(_ text: String, file: String, pageSize: UInt64 = 4096) throws(ScenarioError)
@@ -140,7 +144,22 @@ public struct ScenarioParser {
         if text.hasPrefix("0x"), let v = UInt64(text.dropFirst(2), radix: 16) { return v }
         if let v = UInt64(text) { return v }
         if let v = try? ByteSize.parse(text, pageSize: self.pageSize) { return v }
+        if let v = ScenarioParser.duration(text) { return v }
         throw self.error(line, column, "'\(text)' is not a number")
+    }
+
+    /// `30s`, `5ms`, `100us`, `250ns`, `1.5s` in nanoseconds.
+    static func duration(_ text: String) -> UInt64? {
+        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value.isFinite else {
+                return nil
+            }
+            let ns = value * scale
+            guard ns < 1.8e19 else { return nil }
+            return UInt64(ns.rounded())
+        }
+        return nil
     }
 
     /// `key=value` options after the fixed words.
@@ -352,9 +371,16 @@ public struct ScenarioParser {
                 return .wait(rest.first?.text)
             case "expect":
                 try need(3, "REF == VALUE")
+                if rest.first!.text.hasPrefix("/") {
+                    let r = try self.fileRef(rest.first!, line: line)
+                    let (op, value) = try self.comparison(Array(rest.dropFirst()), line: line)
+                    return .expectFile(r, op, value)
+                }
                 let r = try self.ref(rest.first!, process: process, line: line)
                 let (op, value) = try self.comparison(Array(rest.dropFirst()), line: line)
                 return .expectMemory(r, op, value)
+            case "fread", "fwrite", "fsync", "close", "fadvise", "msync", "shm", "shmdt":
+                return try self.parseFileCommand(head, rest, process: process, line: line)
             default:
                 throw self.error(
                     line, head.column,
@@ -406,10 +432,17 @@ public struct ScenarioParser {
             try need(3, "SUBJECT OP VALUE, e.g. web.minflt == 1")
             let s = rest.first!
             let parts = s.text.split(separator: ".", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else {
-                throw self.error(line, s.column, "expected PROCESS.FIELD, vmstat.NAME or meminfo.NAME")
+            guard parts.count == 2 || s.text == "time" || s.text.hasPrefix("/") else {
+                throw self.error(
+                    line, s.column,
+                    "expected PROCESS.FIELD, vmstat.NAME, meminfo.NAME, PATH:FIELD, disk.FIELD, slab.NAME or time"
+                )
             }
             let subject: ExpectSubject
+            if let special = try self.specialSubject(s, line: line) {
+                let (op, value) = try self.comparison(Array(rest.dropFirst()), line: line)
+                return .expect(special, op, value)
+            }
             switch parts[0] {
             case "vmstat":
                 subject = .vmstat(parts[1])
@@ -494,6 +527,8 @@ public struct ScenarioParser {
                 MemoryRef(
                     region: r.region, address: r.address, start: r.start, end: r.end, single: r.single,
                     text: p.text + " " + r.text), access)
+        case "file", "mkdir", "truncate", "unlink", "sync", "drop", "tick", "sysctl", "shmrm":
+            return try self.parseGlobalFileCommand(head, rest, line: line)
         default:
             if self.processes[head.text] != nil {
                 throw self.error(line, head.column, "missing ':' after the process name '\(head.text)'")
@@ -509,7 +544,7 @@ public struct ScenarioParser {
         let ok =
             !token.text.isEmpty
             && token.text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
-        guard ok, !["vmstat", "meminfo"].contains(token.text) else {
+        guard ok, !["vmstat", "meminfo", "disk", "slab", "time"].contains(token.text) else {
             throw self.error(line, token.column, "'\(token.text)' is not a process name")
         }
         guard self.processes[token.text] == nil else {
@@ -571,7 +606,7 @@ public struct ScenarioParser {
                     let off = try self.size(
                         Token(text: String(t.text.dropFirst(7)), column: t.column + 7), line: line,
                         allowZero: true)
-                    request.backing = .file(FileID(rawValue: -1), offset: off)
+                    request.backing = .file(fd: -1, offset: off)
                 } else if t.text.hasPrefix("name=") {
                     request.name = String(t.text.dropFirst(5))
                 } else if let prot = Protection(text: t.text) {

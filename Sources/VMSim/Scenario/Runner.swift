@@ -16,7 +16,9 @@ public final class ScenarioRunner {
     public private(set) var processes: [String: Task] = [:]
     /// Named regions per pid: start address and length.
     var regions: [Int: [String: (start: UInt64, length: UInt64)]] = [:]
-    public private(set) var expectationsPassed = 0
+    /// Files a process opened with `fread`/`fwrite`/`fsync`/`fadvise`, per pid: path → fd.
+    var descriptors: [Int: [String: Int]] = [:]
+    public internal(set) var expectationsPassed = 0
     public private(set) var expectationsFailed = 0
     /// Operations the simulated system refused or that hit a dead process (reported, not fatal).
     public private(set) var runtimeErrors = 0
@@ -148,18 +150,21 @@ public final class ScenarioRunner {
             }
         case .mmap(let region, _, var request, let filePath):
             guard let name = statement.process, let task = self.task(statement, name) else { return }
+            var fd: Int?
             if let filePath {
-                guard let file = self.kernel.file(at: filePath) else {
-                    self.refuse(statement, "no file '\(filePath)'")
+                // open(), mmap(), close(): the mapping keeps the file open.
+                do { fd = try self.kernel.open(task, filePath) } catch {
+                    self.refuse(statement, "open \(filePath) failed: \(error)")
                     return
                 }
                 var offset: UInt64 = 0
                 if case .file(_, let o) = request.backing { offset = o }
-                request.backing = .file(file.id, offset: offset)
+                request.backing = .file(fd: fd!, offset: offset)
             } else if case .file = request.backing {
                 self.refuse(statement, "offset= needs file=PATH")
                 return
             }
+            defer { if let fd { try? self.kernel.close(task, fd: fd) } }
             do {
                 let start = try self.kernel.mmap(task, request)
                 self.regions[task.pid, default: [:]][region] = (start, self.kernel.pageAlign(request.length))
@@ -246,6 +251,7 @@ public final class ScenarioRunner {
                 let c = try self.kernel.fork(task, childName: child)
                 self.processes[child] = c
                 self.regions[c.pid] = self.regions[task.pid]
+                self.descriptors[c.pid] = self.descriptors[task.pid]
             } catch {
                 self.refuse(statement, "fork failed: \(error)")
             }
@@ -297,6 +303,8 @@ public final class ScenarioRunner {
             self.write(
                 LiveTranslation.explain(self.kernel, task, address: range.lowerBound, access: access),
                 terminator: false)
+        default:
+            self.executeFileCommand(statement)
         }
     }
 
@@ -346,6 +354,38 @@ public final class ScenarioRunner {
                 return nil
             }
             return field.unit == .kB ? field.value * 1024 : field.value
+        case .file(let path, let field):
+            guard let file = self.kernel.file(at: path) else {
+                self.refuse(statement, "no file '\(path)'")
+                return nil
+            }
+            switch field {
+            case "cached": return UInt64(file.cachedPages) * page
+            case "dirty": return UInt64(file.dirtyPages) * page
+            case "writeback": return UInt64(file.writebackPages) * page
+            case "mapped":
+                return UInt64(file.pages.values.filter { self.kernel.phys.memMap.mapCount($0) > 0 }.count)
+                    * page
+            default: return file.size
+            }
+        case .disk(let field):
+            let s = self.kernel.vfs.disk.stats
+            switch field {
+            case "reads": return s.readsCompleted
+            case "writes": return s.writesCompleted
+            case "read_bytes": return s.sectorsRead * 512
+            case "written_bytes": return s.sectorsWritten * 512
+            case "seeks": return s.seeks
+            default: return s.busyNanos
+            }
+        case .slab(let name):
+            guard let id = self.kernel.phys.slabCache(named: name) else {
+                self.refuse(statement, "no slab cache '\(name)'")
+                return nil
+            }
+            return UInt64(self.kernel.phys.slabCache(id).activeObjects)
+        case .time:
+            return self.kernel.now
         case .process(let name, let field):
             guard let task = self.processes[name] else {
                 if field == "alive" { return 0 }
@@ -372,6 +412,7 @@ public final class ScenarioRunner {
             case "vmlck": return pages(mm?.lockedVM)
             case "vmas": return UInt64(mm?.mapCount ?? 0)
             case "pid": return UInt64(task.pid)
+            case "iowait": return task.blkioDelay
             case "alive": return task.state == .running ? 1 : 0
             case "killed":
                 if case .killed(let s) = task.exitReason { return UInt64(s) }
@@ -398,9 +439,15 @@ public final class ScenarioRunner {
             case "dmesg": text = self.kernel.phys.log.text + "\n"
             case "lru": text = ProcFS.lru(self.kernel)
             case "tlb": text = ProcFS.tlb(self.kernel)
+            case "diskstats": text = ProcFS.diskstats(self.kernel)
+            case "dentry-state": text = ProcFS.dentryState(self.kernel)
+            case "inode-nr": text = ProcFS.inodeNr(self.kernel)
+            case "sysvipc/shm": text = ProcFS.sysvipcShm(self.kernel)
+            case "pagecache": text = ProcFS.pageCache(self.kernel)
             default: text = ProcFS.processes(self.kernel)
             }
-            self.write("==> /proc/\(what) <==")
+            let path = ["dentry-state", "inode-nr"].contains(what) ? "/proc/sys/fs/\(what)" : "/proc/\(what)"
+            self.write("==> \(path) <==")
             self.write(text, terminator: false)
         case .process(let name, let what, let ref):
             guard let task = self.task(statement, name) else { return }
@@ -420,8 +467,9 @@ public final class ScenarioRunner {
     /// A trace line for an event.
     static func describe(_ event: KernelEvent) -> String {
         switch event {
-        case .fault(let pid, let address, let access, let kind):
-            return "fault pid=\(pid) \(access.rawValue) \(hex(address)): \(kind.rawValue)"
+        case .fault(let pid, let address, let access, let kind, let major):
+            return
+                "fault pid=\(pid) \(access.rawValue) \(hex(address)): \(kind.rawValue)\(major ? " (major)" : "")"
         case .signal(let pid, let address, let signal, let reason):
             return "signal \(signal) to pid \(pid) at \(hex(address)): \(reason)"
         case .fork(let parent, let child): return "fork \(parent) → \(child)"
@@ -432,6 +480,15 @@ public final class ScenarioRunner {
             return "mmap pid=\(pid) \(hex(start))-\(hex(end)) \(flags.permissions)"
         case .munmap(let pid, let start, let end): return "munmap pid=\(pid) \(hex(start))-\(hex(end))"
         case .log(let text): return "printk: \(text)"
+        case .blockIO(let write, let block, let pages, let time, let completes):
+            return
+                "block \(write ? "write" : "read") \(pages) page\(pages == 1 ? "" : "s") at block \(block), completes in \(ProcFS.duration(completes - time))"
+        case .readahead(let path, let start, let pages, let async):
+            return "\(async ? "async" : "sync") readahead \(path) pages \(start)..<\(start + pages)"
+        case .writeback(let path, let pages, let reason):
+            return "writeback \(path): \(pages) page\(pages == 1 ? "" : "s") (\(reason))"
+        case .ioWait(let pid, let ns):
+            return "pid \(pid) waited \(ProcFS.duration(ns)) for I/O"
         }
     }
 }

@@ -40,6 +40,17 @@ public struct MemoryRef: Hashable, Sendable, CustomStringConvertible {
     public var description: String { self.text }
 }
 
+/// A byte range of a file: `/data/db`, `/data/db[8KiB]`, `/data/db[0:1MiB]`.
+public struct FileRef: Hashable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var start: UInt64
+    /// The byte after the last (nil: to the end of the file, or one byte when `single`).
+    public var end: UInt64?
+    public var single: Bool
+    public var text: String
+    public var description: String { self.text }
+}
+
 /// Comparison in an `expect` line.
 public enum Comparison: String, Sendable, CaseIterable {
     case eq = "==", ne = "!=", le = "<=", ge = ">=", lt = "<", gt = ">"
@@ -63,11 +74,24 @@ public enum ExpectSubject: Hashable, Sendable, CustomStringConvertible {
     case vmstat(String)
     /// `meminfo.MemFree` (bytes).
     case meminfo(String)
+    /// `/data/db:cached` (bytes): a file's page cache (`cached`, `dirty`, `writeback`, `mapped`)
+    /// or size (`size`).
+    case file(String, String)
+    /// `disk.reads`: a disk statistic.
+    case disk(String)
+    /// `slab.dentry`: active objects of a slab cache.
+    case slab(String)
+    /// `time`: the simulated clock (nanoseconds).
+    case time
     public var description: String {
         switch self {
         case .process(let p, let f): return "\(p).\(f)"
         case .vmstat(let f): return "vmstat.\(f)"
         case .meminfo(let f): return "meminfo.\(f)"
+        case .file(let path, let f): return "\(path):\(f)"
+        case .disk(let f): return "disk.\(f)"
+        case .slab(let f): return "slab.\(f)"
+        case .time: return "time"
         }
     }
 }
@@ -103,6 +127,25 @@ public enum Command: Sendable {
     case resetCounters
     case show([ShowItem])
     case translate(MemoryRef, Access)
+    // Files, the page cache and shared memory.
+    case file(path: String, size: UInt64, cached: Bool)
+    case mkdir(String)
+    case fileRead(FileRef)
+    case fileWrite(FileRef, value: UInt64?)
+    case fsync(String)
+    case close(String)
+    case fadvise(FileRef, FileAdvice)
+    case expectFile(FileRef, Comparison, UInt64)
+    case msync(MemoryRef, sync: Bool)
+    case shmAttach(region: String, size: UInt64, key: Int, readOnly: Bool)
+    case shmDetach(String)
+    case shmRemove(key: Int)
+    case truncate(String, UInt64)
+    case unlink(String)
+    case sync
+    case dropCaches(Int)
+    case tick(UInt64)
+    case sysctl([(String, String, Int)])
 }
 
 /// One line of a scenario.

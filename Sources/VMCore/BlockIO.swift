@@ -1,0 +1,254 @@
+import VMPhys
+import VMTypes
+
+/// What happens when a disk request completes (`bio->bi_end_io`).
+enum IOWork {
+    /// Page-cache pages become up to date and are unlocked (`mpage_read_end_io()`).
+    case read(FileID, [UInt64])
+    /// Pages' writeback ends; the words they held at submission reach the disk
+    /// (`mpage_write_end_io()` → `folio_end_writeback()`).
+    case write(FileID, [(index: UInt64, word: UInt64)])
+}
+
+/// A request on its way to the disk, with the time it completes.
+struct PendingIO {
+    var time: UInt64
+    var sequence: UInt64
+    var work: IOWork
+}
+
+/// Block I/O and the simulated clock (block/blk-core.c, fs/mpage.c, kernel/time): reads and
+/// writes of page-cache pages become disk requests that complete later; time advances only
+/// when a task waits (for a page under I/O, for writeback) or a scenario says `tick`, and the
+/// events due on the way — I/O completions, flusher wake-ups — run in time order.
+extension Kernel {
+    /// The largest request the disk takes (`max_sectors_kb` 1280 KiB: `io_pages`).
+    static let maxRequestPages: UInt64 = 320
+
+    // MARK: Submitting
+
+    /// `submit_bio()` for reads of `indices` (ascending) of `file`, whose pages are already in
+    /// the cache, locked and not up to date. Pages in consecutive blocks share a request; pages
+    /// in holes are zero-filled at once without I/O, as `mpage_readahead()` does.
+    func submitRead(_ file: SimFile, _ indices: [UInt64]) {
+        var run: [UInt64] = []
+        var runBlock: UInt64 = 0
+        func flush() {
+            guard !run.isEmpty else { return }
+            self.queueIO(
+                BlockRequest(operation: .read, block: runBlock, count: UInt64(run.count)), .read(file.id, run)
+            )
+            self.phys.count(.pgpgin, UInt64(run.count) * UInt64(self.phys.pageSize >> 10))
+            run = []
+        }
+        for index in indices {
+            guard let block = file.block(of: index) else {
+                flush()
+                self.readComplete(file, index)
+                continue
+            }
+            if let last = run.last, index == last + 1, block == runBlock + UInt64(run.count),
+                UInt64(run.count) < Kernel.maxRequestPages
+            {
+                run.append(index)
+            } else {
+                flush()
+                run = [index]
+                runBlock = block
+            }
+        }
+        flush()
+    }
+
+    /// Submits writes of (index, word) pairs, ascending, of `file`: pages in consecutive blocks
+    /// share a request. Pages in holes get blocks first (allocation at writeback, as delayed
+    /// allocation does).
+    func submitWrite(_ file: SimFile, _ items: [(index: UInt64, word: UInt64)]) {
+        self.allocateBlocks(file, items.map(\.index))
+        var run: [(index: UInt64, word: UInt64)] = []
+        var runBlock: UInt64 = 0
+        func flush() {
+            guard !run.isEmpty else { return }
+            self.queueIO(
+                BlockRequest(operation: .write, block: runBlock, count: UInt64(run.count)),
+                .write(file.id, run))
+            self.phys.count(.pgpgout, UInt64(run.count) * UInt64(self.phys.pageSize >> 10))
+            run = []
+        }
+        for item in items {
+            let block = file.block(of: item.index)!
+            if let last = run.last, item.index == last.index + 1, block == runBlock + UInt64(run.count),
+                UInt64(run.count) < Kernel.maxRequestPages
+            {
+                run.append(item)
+            } else {
+                flush()
+                run = [item]
+                runBlock = block
+            }
+        }
+        flush()
+    }
+
+    /// Gives blocks to the pages among `indices` that are in holes: consecutive new pages get
+    /// consecutive blocks.
+    func allocateBlocks(_ file: SimFile, _ indices: [UInt64]) {
+        var pending: [UInt64] = []
+        func flush() {
+            guard let first = pending.first else { return }
+            let count = UInt64(pending.count)
+            let block = self.allocBlocks(count)
+            if let last = file.extents.last, last.index + last.count == first,
+                last.block + last.count == block
+            {
+                file.extents[file.extents.count - 1].count += count
+            } else {
+                file.extents.append(Extent(index: first, block: block, count: count))
+                file.extents.sort { $0.index < $1.index }
+            }
+            pending = []
+        }
+        for index in indices where file.block(of: index) == nil {
+            if let last = pending.last, index != last + 1 { flush() }
+            pending.append(index)
+        }
+        flush()
+    }
+
+    /// Hands a request to the disk and remembers what to do when it completes.
+    func queueIO(_ request: BlockRequest, _ work: IOWork) {
+        let done = self.vfs.disk.submit(request, now: self.now)
+        self.emit(
+            .blockIO(
+                write: request.operation == .write, block: request.block, pages: request.count,
+                time: self.now,
+                completes: done))
+        self.vfs.ioSequence += 1
+        let io = PendingIO(time: done, sequence: self.vfs.ioSequence, work: work)
+        // Completion order: by time, then submission order.
+        var i = self.vfs.pendingIO.count
+        while i > 0,
+            (self.vfs.pendingIO[i - 1].time, self.vfs.pendingIO[i - 1].sequence) > (io.time, io.sequence)
+        {
+            i -= 1
+        }
+        self.vfs.pendingIO.insert(io, at: i)
+    }
+
+    // MARK: Completing
+
+    func complete(_ io: PendingIO) {
+        self.vfs.disk.complete()
+        switch io.work {
+        case .read(let id, let indices):
+            let file = self.file(id)
+            for index in indices { self.readComplete(file, index) }
+        case .write(let id, let items):
+            let file = self.file(id)
+            for item in items {
+                if !file.released { file.disk[item.index] = item.word }
+                if let pfn = file.pages[item.index] { self.endPageWriteback(file, pfn) }
+            }
+        }
+    }
+
+    /// A page's read finished: its content is the disk's, it is up to date and unlocked. (A
+    /// page truncated away while its read was in flight is no longer in the cache.)
+    func readComplete(_ file: SimFile, _ index: UInt64) {
+        guard let pfn = file.pages[index] else { return }
+        let memMap = self.phys.memMap
+        guard memMap.test(pfn, .locked), !memMap.test(pfn, .uptodate) else { return }
+        memMap.setContent(pfn, file.diskContent(index))
+        memMap.insertFlags(pfn, .uptodate)
+        memMap.removeFlags(pfn, .locked)
+    }
+
+    // MARK: The clock
+
+    /// Advances the simulated clock by `nanoseconds`, running what falls due on the way.
+    public func advanceClock(by nanoseconds: UInt64) {
+        self.advanceClock(to: self.now + nanoseconds)
+    }
+
+    /// Advances the simulated clock to `target`, completing I/O and running the flusher at
+    /// their times, in order.
+    public func advanceClock(to target: UInt64) {
+        while let next = self.nextEventTime(), next <= target {
+            self.runNextEvent()
+        }
+        if target > self.now { self.setNow(target) }
+    }
+
+    func setNow(_ time: UInt64) {
+        self.now = time
+        self.phys.now = time
+    }
+
+    /// When the next I/O completes or the flusher wakes, if anything is scheduled.
+    func nextEventTime() -> UInt64? {
+        let io = self.vfs.pendingIO.first?.time
+        let flusher = self.vfs.flusherWakeAt
+        switch (io, flusher) {
+        case (nil, nil): return nil
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (let a?, let b?): return min(a, b)
+        }
+    }
+
+    /// Runs the earliest scheduled event, advancing the clock to it.
+    func runNextEvent() {
+        guard let next = self.nextEventTime() else { return }
+        if next > self.now { self.setNow(next) }
+        if let io = self.vfs.pendingIO.first, io.time == next {
+            self.vfs.pendingIO.removeFirst()
+            self.complete(io)
+        } else {
+            self.vfs.flusherWakeAt = nil
+            self.flusherRun()
+        }
+    }
+
+    /// Sleeps the current task until `done()` holds, running events as time passes; the time
+    /// slept is the task's block-I/O delay. Returns false if nothing scheduled can make
+    /// `done()` true.
+    @discardableResult
+    func waitUntil(_ done: () -> Bool) -> Bool {
+        let start = self.now
+        defer {
+            if let task = self.current, self.now > start {
+                task.blkioDelay += self.now - start
+                self.emit(.ioWait(pid: task.pid, nanoseconds: self.now - start))
+            }
+        }
+        while !done() {
+            guard self.nextEventTime() != nil else { return false }
+            self.runNextEvent()
+        }
+        return true
+    }
+
+    /// `folio_wait_locked()`: waits for a read in flight.
+    func waitOnPageLocked(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        self.waitUntil { !memMap.test(pfn, .locked) }
+    }
+
+    /// `folio_wait_writeback()`.
+    func waitOnPageWriteback(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        self.waitUntil { !memMap.test(pfn, .writeback) }
+    }
+
+    /// Waits until no I/O of `file` is in flight.
+    func waitOnFileIO(_ file: SimFile) {
+        let id = file.id
+        self.waitUntil {
+            !self.vfs.pendingIO.contains {
+                switch $0.work {
+                case .read(let f, _), .write(let f, _): return f == id
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,616 @@
+import VMPhys
+import VMTypes
+
+/// What an inode is.
+public enum FileKind: String, Sendable {
+    case regular, directory
+    /// shmem/tmpfs: pages live only in memory (and swap), never on a disk.
+    case shmem
+    /// The block device itself (`/dev/sda`): its page cache holds the file system's metadata
+    /// blocks, which `/proc/meminfo` calls Buffers.
+    case blockDevice
+}
+
+/// A run of file pages stored in consecutive disk blocks.
+struct Extent: Hashable, Sendable {
+    var index: UInt64
+    var block: UInt64
+    var count: UInt64
+}
+
+/// An inode with its page cache.
+///
+/// Models `struct inode` with its `struct address_space` (Linux's `i_mapping`, vmsim's page
+/// cache): the cached pages by offset, the file's size, where its pages live on disk, the VMAs
+/// that map it (`i_mmap`) and its in-core state. A `SimFile` exists for every file the disk
+/// holds; it is *in core* (`inCore`, an `inode_cache` object allocated) only while the inode
+/// cache holds it, and only then can it have cached pages. Page contents on "disk" are content
+/// words: a page of a file that existed before the scenario holds a tag derived from the inode
+/// and offset; a page never written since a truncate or past the original end holds zero;
+/// written-back pages hold what was written.
+public final class SimFile {
+    public let id: FileID
+    /// Inode number (`i_ino`).
+    public let inode: Int
+    public let kind: FileKind
+    /// The path the file was created at (its dentry name for maps and reports).
+    public internal(set) var path: String
+    /// `i_size` in bytes.
+    public internal(set) var size: UInt64
+    /// `i_nlink`: names in the directory tree (0 once unlinked).
+    public internal(set) var nlink = 1
+    /// The page cache (`i_pages`): page offset → frame.
+    public let pages = PageCacheIndex()
+    /// The `radix_tree_node` slab objects standing for the index's nodes.
+    var nodeObjects: [UInt64] = []
+    /// Content words on disk for pages that were written back.
+    var disk: [UInt64: UInt64] = [:]
+    /// Pages below this index hold the original tag content unless written.
+    var taggedPages: UInt64 = 0
+    /// Where the file's pages are on disk; pages outside every extent are holes (read as zero).
+    var extents: [Extent] = []
+    /// `i_mmap`: the VMAs mapping this file.
+    public internal(set) var mappers: Set<VMARef> = []
+    /// In the inode cache (`inode_cache`/`shmem_inode_cache` object allocated).
+    public internal(set) var inCore = false
+    var object: UInt64 = 0
+    /// `i_count`: references to the in-core inode (its dentry; for shmem, its open files).
+    public internal(set) var iCount = 0
+    /// When the inode joined the unused-inode LRU (nil while referenced).
+    var lruStamp: UInt64?
+    /// `dirtied_when`: when the inode's pages first became dirty; nil while clean.
+    public internal(set) var dirtiedWhen: UInt64?
+    /// Dirty (not yet written back) page count, kept with the pages' dirty flags.
+    public internal(set) var dirtyPages = 0
+    /// Pages under writeback.
+    public internal(set) var writebackPages = 0
+    /// Directory entries (directories only): name → file.
+    var entries: [String: FileID] = [:]
+    /// The directory's block (directories only).
+    var dirBlock: UInt64 = 0
+    /// The directory holding the file.
+    var parent: FileID?
+    /// The pseudo dentry object of a shmem file (0 for files in the directory tree).
+    var pseudoDentry: UInt64 = 0
+    /// Deleted and evicted: its pages and disk blocks are gone for good.
+    public internal(set) var released = false
+
+    init(id: FileID, inode: Int, kind: FileKind, path: String, size: UInt64) {
+        self.id = id
+        self.inode = inode
+        self.kind = kind
+        self.path = path
+        self.size = size
+    }
+
+    public var isShmem: Bool { self.kind == .shmem }
+    /// Unlinked while still open or mapped (printed `(deleted)`).
+    public var unlinked: Bool { self.nlink == 0 && self.kind != .shmem }
+    /// `nrpages`.
+    public var cachedPages: Int { self.pages.count }
+    /// `i_size` in pages, rounded up.
+    func sizeInPages(_ pageShift: Int) -> UInt64 {
+        (self.size + (UInt64(1) << UInt64(pageShift)) - 1) >> UInt64(pageShift)
+    }
+
+    /// The content word of page `index` as stored on disk.
+    public func diskContent(_ index: UInt64) -> UInt64 {
+        if let word = self.disk[index] { return word }
+        if index < self.taggedPages { return SimFile.initialContent(inode: self.inode, index: index) }
+        return 0
+    }
+
+    /// What a page of a pre-existing file holds: a tag, the inode and the offset.
+    public static func initialContent(inode: Int, index: UInt64) -> UInt64 {
+        0xF11E_0000_0000_0000 | (UInt64(inode & 0xFFFFFF) << 24) | (index & 0xFFFFFF)
+    }
+
+    /// The disk block of page `index`, nil for a hole.
+    func block(of index: UInt64) -> UInt64? {
+        for extent in self.extents where index >= extent.index && index < extent.index + extent.count {
+            return extent.block + (index - extent.index)
+        }
+        return nil
+    }
+}
+
+/// A name in a directory: the dentry cache's key (`d_parent`, `d_name`).
+public struct DentryKey: Hashable, Sendable, CustomStringConvertible {
+    public let parent: FileID
+    public let name: String
+    public var description: String { "\(self.parent)/\(self.name)" }
+}
+
+/// A cached directory entry (`struct dentry`, include/linux/dcache.h): positive (naming an
+/// inode) or negative (remembering that the name does not exist).
+///
+/// `count` is `d_lockref.count`: references from open files and mappings (through their
+/// `struct file`), from the walk in progress, and one from each cached child (`d_parent`). A
+/// dentry whose count drops to zero stays cached on the dentry LRU (`nr_unused`) until the
+/// shrinker frees it. Simplified: a dentry is on the LRU exactly while unused (Linux leaves
+/// re-referenced dentries on the LRU and skips them when shrinking), and there is no
+/// `DCACHE_REFERENCED` second chance.
+public final class Dentry {
+    public let key: DentryKey
+    public internal(set) var inode: FileID?
+    public internal(set) var count = 0
+    var object: UInt64 = 0
+    var lruStamp: UInt64?
+    /// Still findable by name (`d_unhashed()` is false); an unlinked file's busy dentry is not.
+    var hashed = true
+    /// The parent directory's dentry (nil for children of the root, which is pinned).
+    var parent: Dentry?
+
+    init(key: DentryKey, inode: FileID?, parent: Dentry?) {
+        self.key = key
+        self.inode = inode
+        self.parent = parent
+    }
+}
+
+/// An open file (`struct file`): the file, its position, its readahead state, and the dentry
+/// it holds. Shared by every descriptor and mapping made from one `open()`.
+public final class OpenFile {
+    public let id: Int
+    public let file: FileID
+    /// The dentry the file holds (nil for shmem pseudo files, which hold their inode directly).
+    let dentry: Dentry?
+    /// `f_count`: descriptors and VMAs referring to it.
+    public internal(set) var count = 1
+    /// `f_pos`.
+    public internal(set) var position: UInt64 = 0
+    /// `f_ra`.
+    public internal(set) var ra: ReadaheadState
+    /// `FMODE_RANDOM` (`POSIX_FADV_RANDOM`): reads do no readahead.
+    var random = false
+    var object: UInt64 = 0
+
+    init(id: Int, file: FileID, dentry: Dentry?, raPages: UInt64) {
+        self.id = id
+        self.file = file
+        self.dentry = dentry
+        self.ra = ReadaheadState(raPages: raPages)
+    }
+}
+
+/// The virtual file system's state: the disk, the namespace, the dentry and inode caches, the
+/// open files, the I/O in flight and the flusher's schedule.
+public final class VFS {
+    public let disk: BlockDevice
+    /// The root directory and the block-device inode.
+    public internal(set) var root = FileID(rawValue: 0)
+    public internal(set) var blockDevice = FileID(rawValue: 0)
+    /// The dentry cache (`dentry_hashtable`).
+    var dcache: [DentryKey: Dentry] = [:]
+    /// Unused dentries and inodes by the time they became unused (the `list_lru`s).
+    var dentryLRU: [UInt64: DentryKey] = [:]
+    var inodeLRU: [UInt64: FileID] = [:]
+    var stamp: UInt64 = 0
+    /// Pseudo dentries of shmem files (not hashed), counted in `nr_dentry`.
+    var pseudoDentries = 0
+    var openFiles: [Int: OpenFile] = [:]
+    var nextOpenFile = 1
+    var nextInode = 2
+    /// Disk layout (4 KiB blocks): superblock, inode table (16 inodes per block), then data
+    /// and directory blocks from a bump allocator.
+    static let inodeTableStart: UInt64 = 1
+    static let inodesPerBlock = 16
+    static let inodeTableBlocks: UInt64 = 4096
+    var nextBlock: UInt64 = 1 + 4096
+    /// I/O submitted and not yet completed, in completion order.
+    var pendingIO: [PendingIO] = []
+    var ioSequence: UInt64 = 0
+    /// When the flusher next wakes (nil while nothing is dirty).
+    public internal(set) var flusherWakeAt: UInt64?
+    /// SysV shared-memory segments by id, and ids by key.
+    var shmSegments: [Int: ShmSegment] = [:]
+    var shmByKey: [Int: Int] = [:]
+    var nextShmSequence = 0
+
+    init(disk: BlockDevice) {
+        self.disk = disk
+    }
+
+    /// `nr_dentry`, `nr_unused`, `nr_negative` of `/proc/sys/fs/dentry-state`.
+    public var dentryCount: Int { self.dcache.count + self.pseudoDentries + 1 }
+    public var unusedDentries: Int { self.dentryLRU.count }
+    public var negativeDentries: Int { self.dcache.values.reduce(0) { $0 + ($1.inode == nil ? 1 : 0) } }
+    /// `nr_inodes`, `nr_unused` of `/proc/sys/fs/inode-nr`.
+    public var unusedInodes: Int { self.inodeLRU.count }
+    public var openFileCount: Int { self.openFiles.count }
+    public var dentries: [Dentry] { self.dcache.values.sorted { $0.key.description < $1.key.description } }
+    func nextStamp() -> UInt64 {
+        self.stamp += 1
+        return self.stamp
+    }
+}
+
+/// The namespace, dentry cache and inode cache (fs/namei.c, fs/dcache.c, fs/inode.c), over a
+/// simple ext2-like disk layout: directory and inode-table blocks are read through the block
+/// device's page cache (Buffers), so a lookup that misses the dcache costs disk reads.
+extension Kernel {
+    public func file(_ id: FileID) -> SimFile { self.files[id.rawValue] }
+
+    /// The file at `path`, if it exists (a direct look at the directory tree, for reports and
+    /// tests; system calls walk the dentry cache instead).
+    public func file(at path: String) -> SimFile? {
+        var dir = self.vfs.root
+        for name in path.split(separator: "/") {
+            guard self.file(dir).kind == .directory, let child = self.file(dir).entries[String(name)] else {
+                return nil
+            }
+            dir = child
+        }
+        return dir == self.vfs.root ? nil : self.file(dir)
+    }
+
+    /// Creates the root directory and the block device's inode at boot.
+    func mountRoot() {
+        let root = self.newInode(kind: .directory, path: "/", size: 4096, parent: nil)
+        root.dirBlock = self.allocBlocks(1)
+        root.inCore = true
+        root.iCount = 1
+        root.object = self.phys.kmemCacheAlloc(self.caches.inodeCache, .kernel) ?? 0
+        self.vfs.root = root.id
+        let capacity = self.vfs.disk.capacityBlocks << UInt64(self.phys.pageShift)
+        let bdev = self.newInode(
+            kind: .blockDevice, path: "/dev/" + self.vfs.disk.kind.deviceName, size: capacity, parent: nil)
+        bdev.inCore = true
+        bdev.iCount = 1
+        bdev.extents = [Extent(index: 0, block: 0, count: self.vfs.disk.capacityBlocks)]
+        self.vfs.blockDevice = bdev.id
+    }
+
+    func newInode(kind: FileKind, path: String, size: UInt64, parent: FileID?) -> SimFile {
+        let id = FileID(rawValue: self.files.count)
+        let ino = self.vfs.nextInode
+        self.vfs.nextInode += 1
+        let file = SimFile(id: id, inode: ino, kind: kind, path: path, size: size)
+        file.parent = parent
+        self.files.append(file)
+        return file
+    }
+
+    /// Allocates `count` consecutive disk blocks (a bump allocator: blocks are not reused).
+    func allocBlocks(_ count: UInt64) -> UInt64 {
+        let block = self.vfs.nextBlock
+        self.vfs.nextBlock += count
+        return block
+    }
+
+    /// The inode-table block holding inode `ino`.
+    func inodeBlock(_ ino: Int) -> UInt64 {
+        VFS.inodeTableStart + UInt64(ino / VFS.inodesPerBlock) % VFS.inodeTableBlocks
+    }
+
+    // MARK: Creating files (setup, no I/O)
+
+    /// Puts a file of `size` bytes on the disk at `path`, creating missing directories, as if it
+    /// had been written long before: its pages hold tagged content in consecutive blocks. With
+    /// `cached`, the file is also in the dentry, inode and page caches, clean and inactive, as
+    /// after an earlier read — without charging the time that read took.
+    @discardableResult
+    public func installFile(_ path: String, size: UInt64, cached: Bool = false) throws(MMError) -> SimFile {
+        let names = path.split(separator: "/").map(String.init)
+        guard path.hasPrefix("/"), let leaf = names.last else {
+            throw .invalid("'\(path)' is not an absolute path to a file")
+        }
+        let dir = try self.installDirectory(names.dropLast())
+        if let existing = self.file(dir).entries[leaf] {
+            throw .exists("\(path) exists (\(self.file(existing).kind.rawValue))")
+        }
+        let file = self.newInode(kind: .regular, path: path, size: size, parent: dir)
+        let pages = file.sizeInPages(self.phys.pageShift)
+        file.taggedPages = pages
+        if pages > 0 { file.extents = [Extent(index: 0, block: self.allocBlocks(pages), count: pages)] }
+        self.file(dir).entries[leaf] = file.id
+        if cached {
+            let dentry = try self.pathLookup(path, charge: false)
+            self.dput(dentry)
+            for index in 0..<pages {
+                guard let pfn = self.pageCacheAdd(file, index: index) else {
+                    throw .noMemory("no memory to cache \(path) (page \(index))")
+                }
+                self.phys.memMap.setContent(pfn, file.diskContent(index))
+                self.phys.memMap.insertFlags(pfn, .uptodate)
+            }
+        }
+        return file
+    }
+
+    /// `mkdir -p` on the disk (setup, no I/O): every missing directory of `path` is created.
+    public func makeDirectory(_ path: String) throws(MMError) {
+        guard path.hasPrefix("/") else { throw .invalid("'\(path)' is not an absolute path") }
+        _ = try self.installDirectory(path.split(separator: "/").map(String.init)[...])
+    }
+
+    func installDirectory(_ names: ArraySlice<String>) throws(MMError) -> FileID {
+        var dir = self.vfs.root
+        var walked = ""
+        for name in names {
+            walked += "/" + name
+            if let child = self.file(dir).entries[name] {
+                guard self.file(child).kind == .directory else { throw .notDirectory(walked) }
+                dir = child
+            } else {
+                let sub = self.newInode(kind: .directory, path: walked, size: 4096, parent: dir)
+                sub.dirBlock = self.allocBlocks(1)
+                self.file(dir).entries[name] = sub.id
+                dir = sub.id
+            }
+        }
+        return dir
+    }
+
+    // MARK: Path walk and the dentry cache
+
+    /// `path_lookupat()`: walks `path` component by component through the dentry cache. A
+    /// miss reads the directory's block and the inode-table block (synchronously, through the
+    /// block device's page cache) and caches a dentry — negative if the name does not exist.
+    /// Returns the final dentry with a reference the caller must `dput`. With `charge: false`
+    /// the metadata is cached without I/O (setup).
+    func pathLookup(_ path: String, create: Bool = false, charge: Bool = true) throws(MMError) -> Dentry {
+        let names = path.split(separator: "/").map(String.init)
+        guard path.hasPrefix("/"), !names.isEmpty else { throw .invalid("'\(path)' is not an absolute path") }
+        var dir = self.vfs.root
+        var parent: Dentry?
+        for (i, name) in names.enumerated() {
+            let last = i == names.count - 1
+            let key = DentryKey(parent: dir, name: name)
+            let dentry: Dentry
+            if let cached = self.vfs.dcache[key] {
+                dentry = cached
+            } else {
+                // lookup_slow(): the file system reads the directory, then the inode.
+                let directory = self.file(dir)
+                guard self.readMetadata(directory.dirBlock, charge: charge) else {
+                    throw .noMemory("no memory to read directory \(directory.path)")
+                }
+                let child = directory.entries[name]
+                if let child {
+                    guard self.iget(child, charge: charge) else { throw .noMemory("no memory for an inode") }
+                }
+                guard let made = self.dAlloc(key, inode: child, parent: parent) else {
+                    if let child { self.iput(child) }
+                    throw .noMemory("no memory for a dentry")
+                }
+                dentry = made
+            }
+            if dentry.inode == nil && last && create {
+                try self.createRegular(in: dir, name: name, dentry: dentry, charge: charge)
+            }
+            guard let inode = dentry.inode else {
+                throw .noEntry(path)
+            }
+            if last {
+                self.dget(dentry)
+                return dentry
+            }
+            guard self.file(inode).kind == .directory else {
+                throw .notDirectory("/" + names[...i].joined(separator: "/"))
+            }
+            dir = inode
+            parent = dentry
+        }
+        preconditionFailure("pathLookup: unreachable")
+    }
+
+    /// `d_alloc()` + `d_add()`: a new hashed dentry (unused, so on the LRU), holding a reference
+    /// on its parent dentry and, if positive, on its inode (taken by the caller).
+    func dAlloc(_ key: DentryKey, inode: FileID?, parent: Dentry?) -> Dentry? {
+        guard let object = self.phys.kmemCacheAlloc(self.caches.dentry, .kernel) else { return nil }
+        let dentry = Dentry(key: key, inode: inode, parent: parent)
+        dentry.object = object
+        self.vfs.dcache[key] = dentry
+        if let parent { self.dget(parent) }
+        self.dentryLRUAdd(dentry)
+        return dentry
+    }
+
+    /// `dget()`.
+    func dget(_ dentry: Dentry) {
+        if dentry.count == 0, let stamp = dentry.lruStamp {
+            self.vfs.dentryLRU[stamp] = nil
+            dentry.lruStamp = nil
+        }
+        dentry.count += 1
+    }
+
+    /// `dput()`: an unused hashed dentry stays cached on the LRU; an unhashed one (its file was
+    /// unlinked while busy) is freed.
+    func dput(_ dentry: Dentry) {
+        precondition(dentry.count > 0, "dput: \(dentry.key) is not referenced")
+        dentry.count -= 1
+        guard dentry.count == 0 else { return }
+        if dentry.hashed {
+            self.dentryLRUAdd(dentry)
+        } else {
+            self.dentryKill(dentry)
+        }
+    }
+
+    func dentryLRUAdd(_ dentry: Dentry) {
+        guard dentry.count == 0, dentry.lruStamp == nil else { return }
+        let stamp = self.vfs.nextStamp()
+        dentry.lruStamp = stamp
+        self.vfs.dentryLRU[stamp] = dentry.key
+    }
+
+    /// `dentry_kill()` → `__dentry_kill()`: frees the dentry, drops its inode and its parent.
+    /// When shrinking (`cascade`), a parent left unused is killed too, as `shrink_kill()` does.
+    /// Returns how many dentries were freed.
+    @discardableResult
+    func dentryKill(_ dentry: Dentry, cascade: Bool = false) -> Int {
+        if let stamp = dentry.lruStamp {
+            self.vfs.dentryLRU[stamp] = nil
+            dentry.lruStamp = nil
+        }
+        if self.vfs.dcache[dentry.key] === dentry { self.vfs.dcache[dentry.key] = nil }
+        self.phys.kmemCacheFree(self.caches.dentry, dentry.object)
+        if let inode = dentry.inode { self.iput(inode) }
+        guard let parent = dentry.parent else { return 1 }
+        dentry.parent = nil
+        self.dput(parent)
+        if cascade && parent.count == 0 && parent.hashed { return 1 + self.dentryKill(parent, cascade: true) }
+        return 1
+    }
+
+    // MARK: The inode cache
+
+    /// `iget_locked()` + the file system's inode read: brings inode `id` into the inode cache
+    /// (reading its inode-table block) and takes a reference.
+    func iget(_ id: FileID, charge: Bool = true) -> Bool {
+        let file = self.file(id)
+        if !file.inCore {
+            if file.kind != .shmem {
+                guard self.readMetadata(self.inodeBlock(file.inode), charge: charge) else { return false }
+            }
+            let cache = file.kind == .shmem ? self.caches.shmemInodeCache : self.caches.inodeCache
+            guard let object = self.phys.kmemCacheAlloc(cache, .kernel) else { return false }
+            file.object = object
+            file.inCore = true
+        }
+        if let stamp = file.lruStamp {
+            self.vfs.inodeLRU[stamp] = nil
+            file.lruStamp = nil
+        }
+        file.iCount += 1
+        return true
+    }
+
+    /// `iput()`: the last reference evicts a deleted inode (its pages and blocks go) and leaves
+    /// any other on the unused-inode LRU, pages and all, until the shrinker reclaims it.
+    func iput(_ id: FileID) {
+        let file = self.file(id)
+        precondition(file.iCount > 0, "iput: \(file.path) is not referenced")
+        file.iCount -= 1
+        guard file.iCount == 0 else { return }
+        if file.nlink == 0 || file.kind == .shmem {
+            self.evictInode(file)
+        } else {
+            let stamp = self.vfs.nextStamp()
+            file.lruStamp = stamp
+            self.vfs.inodeLRU[stamp] = id
+        }
+    }
+
+    /// `evict()`: drops every page (`truncate_inode_pages_final()`, waiting for writeback),
+    /// frees the in-core inode; a deleted file's disk blocks go too.
+    func evictInode(_ file: SimFile) {
+        self.truncateInodePages(file, from: 0)
+        if let stamp = file.lruStamp {
+            self.vfs.inodeLRU[stamp] = nil
+            file.lruStamp = nil
+        }
+        if file.inCore {
+            let cache = file.kind == .shmem ? self.caches.shmemInodeCache : self.caches.inodeCache
+            self.phys.kmemCacheFree(cache, file.object)
+            file.object = 0
+            file.inCore = false
+        }
+        if file.pseudoDentry != 0 {
+            self.phys.kmemCacheFree(self.caches.dentry, file.pseudoDentry)
+            file.pseudoDentry = 0
+            self.vfs.pseudoDentries -= 1
+        }
+        if file.nlink == 0 || file.kind == .shmem {
+            file.released = true
+            file.disk = [:]
+            file.extents = []
+            file.taggedPages = 0
+        }
+    }
+
+    // MARK: Creating and removing names
+
+    /// Creates an empty regular file named by a negative dentry (`vfs_create()`): a new inode,
+    /// the directory block and the inode-table block dirtied.
+    func createRegular(in dir: FileID, name: String, dentry: Dentry, charge: Bool) throws(MMError) {
+        let directory = self.file(dir)
+        let path = (directory.path == "/" ? "" : directory.path) + "/" + name
+        let file = self.newInode(kind: .regular, path: path, size: 0, parent: dir)
+        guard self.iget(file.id, charge: charge) else { throw .noMemory("no memory for an inode") }
+        directory.entries[name] = file.id
+        dentry.inode = file.id
+        self.dirtyMetadata(directory.dirBlock)
+        self.dirtyMetadata(self.inodeBlock(file.inode))
+    }
+
+    /// `unlink(2)`: removes the name; the inode lives on while open or mapped, and is evicted
+    /// (pages freed) with its last reference.
+    public func unlink(_ path: String) throws(MMError) {
+        let dentry = try self.pathLookup(path)
+        guard let id = dentry.inode else { throw .noEntry(path) }
+        let file = self.file(id)
+        guard file.kind == .regular else {
+            self.dput(dentry)
+            throw .isDirectory(path)
+        }
+        let directory = self.file(dentry.key.parent)
+        directory.entries[dentry.key.name] = nil
+        file.nlink = 0
+        self.dirtyMetadata(directory.dirBlock)
+        self.dirtyMetadata(self.inodeBlock(file.inode))
+        // d_delete(): the only user (the walk) turns the dentry negative; a busy one is unhashed.
+        if dentry.count == 1 {
+            dentry.inode = nil
+            self.dput(dentry)
+            self.iput(id)
+        } else {
+            dentry.hashed = false
+            self.vfs.dcache[dentry.key] = nil
+            self.dput(dentry)
+        }
+    }
+
+    // MARK: Shrinking the caches
+
+    /// `prune_dcache_sb()`: frees up to `count` unused dentries, oldest first (each frees its
+    /// inode reference and may make its parent unused). Returns how many were freed.
+    @discardableResult
+    public func pruneDentries(_ count: Int) -> Int {
+        var freed = 0
+        for stamp in self.vfs.dentryLRU.keys.sorted() where freed < count {
+            guard let key = self.vfs.dentryLRU[stamp], let dentry = self.vfs.dcache[key], dentry.count == 0
+            else { continue }
+            freed += self.dentryKill(dentry, cascade: true)
+        }
+        return freed
+    }
+
+    /// `prune_icache_sb()`: frees up to `count` unused inodes, oldest first. An inode with
+    /// cached pages has its clean, unmapped pages invalidated first (counted as
+    /// `pginodesteal`, or `kswapd_inodesteal` for kswapd); one that keeps pages stays.
+    @discardableResult
+    public func pruneInodes(_ count: Int, byKswapd: Bool = false) -> Int {
+        var freed = 0
+        for stamp in self.vfs.inodeLRU.keys.sorted() where freed < count {
+            guard let id = self.vfs.inodeLRU[stamp] else { continue }
+            let file = self.file(id)
+            if !file.pages.isEmpty {
+                let stolen = self.invalidateMappingPages(file)
+                self.phys.count(byKswapd ? .kswapdInodesteal : .pginodesteal, UInt64(stolen))
+                if !file.pages.isEmpty { continue }
+            }
+            self.evictInode(file)
+            freed += 1
+        }
+        return freed
+    }
+
+    /// `drop_slab()`: shrinks the dentry and inode caches pass after pass while a pass frees
+    /// more than 2^pass objects, then gives empty slabs back. Returns the objects freed.
+    @discardableResult
+    public func dropSlab() -> Int {
+        var total = 0
+        var shift = 0
+        while true {
+            let freed = self.pruneDentries(Int.max) + self.pruneInodes(Int.max)
+            total += freed
+            if (freed >> shift) <= 1 { break }
+            shift += 1
+        }
+        _ = self.phys.kmemCacheShrinkAll()
+        return total
+    }
+}

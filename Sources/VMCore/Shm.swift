@@ -1,0 +1,150 @@
+import VMPhys
+import VMTypes
+
+/// A System V shared-memory segment (`struct shmid_kernel`, ipc/shm.c).
+public final class ShmSegment {
+    /// `shmid`: `SEQ_MULTIPLIER` × sequence + index (the sequence stays 0 here).
+    public let id: Int
+    /// The key it was created with (`IPC_PRIVATE`, 0, once removed).
+    public internal(set) var key: Int
+    /// `shm_segsz` in bytes.
+    public let size: UInt64
+    /// The shmem file holding the pages.
+    public let file: FileID
+    /// Permission bits (`shm_perm.mode`), 0600 unless given.
+    public let mode: Int
+    public let creatorPID: Int
+    public internal(set) var lastPID: Int
+    /// `shm_atim`, `shm_dtim`, `shm_ctim` in simulated nanoseconds.
+    public internal(set) var attachTime: UInt64 = 0
+    public internal(set) var detachTime: UInt64 = 0
+    public internal(set) var changeTime: UInt64
+    /// `SHM_DEST`: removed with `IPC_RMID`, destroyed when the last attachment goes.
+    public internal(set) var destroyed = false
+
+    init(id: Int, key: Int, size: UInt64, file: FileID, mode: Int, creatorPID: Int, now: UInt64) {
+        self.id = id
+        self.key = key
+        self.size = size
+        self.file = file
+        self.mode = mode
+        self.creatorPID = creatorPID
+        self.lastPID = 0
+        self.changeTime = now
+    }
+}
+
+/// System V shared memory (ipc/shm.c): segments are shmem files; `shmat` maps one shared,
+/// `shmdt` unmaps it, `IPC_RMID` destroys it once nothing is attached.
+extension Kernel {
+    /// `SHMMAX`/`SHMALL` defaults are effectively unlimited; `SHMMIN` is 1 byte.
+    public static let shmMax: UInt64 = (UInt64(1) << 63) - (UInt64(1) << 24)
+
+    /// Segments in id order.
+    public var shmSegments: [ShmSegment] {
+        self.vfs.shmSegments.keys.sorted().map { self.vfs.shmSegments[$0]! }
+    }
+
+    /// The segment with id `id`.
+    public func shmSegment(_ id: Int) -> ShmSegment? { self.vfs.shmSegments[id] }
+
+    /// `nattch`: the areas attached (Linux counts each VMA: a split attachment counts twice).
+    public func shmAttachCount(_ segment: ShmSegment) -> Int { self.file(segment.file).mappers.count }
+
+    /// `shmget(2)`: the segment with `key` (its size must not exceed the segment's), or a new
+    /// one of `size` bytes when `create` (always new for `IPC_PRIVATE`, key 0).
+    public func shmget(_ task: Task, key: Int, size: UInt64, create: Bool = true, mode: Int = 0o600)
+        throws(MMError)
+        -> Int
+    {
+        if key != 0, let id = self.vfs.shmByKey[key], let segment = self.vfs.shmSegments[id] {
+            guard size <= segment.size else {
+                throw .invalid("segment \(key) is \(segment.size) bytes, smaller than \(size)")
+            }
+            return id
+        }
+        guard create else { throw .noEntry("no segment with key \(key)") }
+        guard size >= 1, size <= Kernel.shmMax else {
+            throw .invalid("size \(size) is outside SHMMIN…SHMMAX")
+        }
+        let name = "SYSV" + hexDigits(UInt64(UInt32(truncatingIfNeeded: key)), width: 8)
+        guard let file = self.createShmemFile(name, size: size) else {
+            throw .noMemory("no memory for a segment")
+        }
+        let id = self.vfs.nextShmSequence
+        self.vfs.nextShmSequence += 1
+        let segment = ShmSegment(
+            id: id, key: key, size: size, file: file.id, mode: mode, creatorPID: task.pid, now: self.now)
+        self.vfs.shmSegments[id] = segment
+        if key != 0 { self.vfs.shmByKey[key] = id }
+        return id
+    }
+
+    /// `shmat(2)`: maps the whole segment shared (read-only with `readOnly`) at `address` or
+    /// where `mmap` puts it; returns the address.
+    public func shmat(_ task: Task, id: Int, address: UInt64? = nil, readOnly: Bool = false) throws(MMError)
+        -> UInt64
+    {
+        guard let segment = self.vfs.shmSegments[id] else { throw .invalid("no segment \(id)") }
+        // do_shmat(): a new file for the attachment, mapped with do_mmap().
+        guard let open = self.allocOpenFile(self.file(segment.file), dentry: nil) else {
+            throw .noMemory("no memory for a file")
+        }
+        let fd = self.installDescriptor(task, open.id)
+        defer { try? self.close(task, fd: fd) }
+        var request = MapRequest(
+            length: segment.size, protection: readOnly ? [.read] : [.read, .write], shared: true,
+            backing: .file(fd: fd, offset: 0))
+        request.address = address
+        request.fixed = address != nil
+        let start = try self.mmap(task, request)
+        segment.attachTime = self.now
+        segment.lastPID = task.pid
+        return start
+    }
+
+    /// `shmdt(2)`: unmaps the attachment starting at `address`.
+    public func shmdt(_ task: Task, address: UInt64) throws(MMError) {
+        guard let mm = task.mm, let vma = mm.vma(containing: address), vma.start == address,
+            case .shmem(let fileID) = vma.backing,
+            let segment = self.vfs.shmSegments.values.first(where: { $0.file == fileID })
+        else { throw .invalid("no segment attached at \(hex(address))") }
+        // The attachment's areas: from address on, the areas of this segment's file.
+        let end = address + self.pageAlign(segment.size)
+        for other in mm.vmas where other.start >= address && other.start < end && other.backing == vma.backing
+        {
+            try self.munmap(task, address: other.start, length: other.size)
+        }
+        segment.detachTime = self.now
+        segment.lastPID = task.pid
+        self.shmDestroyIfUnused(segment)
+    }
+
+    /// `shmctl(IPC_RMID)`: marks the segment destroyed (its key becomes private); it goes when
+    /// nothing is attached.
+    public func shmRemove(id: Int) throws(MMError) {
+        guard let segment = self.vfs.shmSegments[id] else { throw .invalid("no segment \(id)") }
+        if segment.key != 0 { self.vfs.shmByKey[segment.key] = nil }
+        segment.key = 0
+        segment.destroyed = true
+        segment.changeTime = self.now
+        self.shmDestroyIfUnused(segment)
+    }
+
+    /// `shm_destroy()` for a removed segment with no attachments: its shmem file (and pages) go.
+    func shmDestroyIfUnused(_ segment: ShmSegment) {
+        guard segment.destroyed, self.shmAttachCount(segment) == 0,
+            self.vfs.shmSegments[segment.id] === segment
+        else { return }
+        self.vfs.shmSegments[segment.id] = nil
+        self.iput(segment.file)
+    }
+
+    /// Called when an area of shmem file `id` goes away (`shm_close()`).
+    func shmAreaClosed(_ id: FileID) {
+        guard self.file(id).isShmem, self.file(id).mappers.isEmpty,
+            let segment = self.vfs.shmSegments.values.first(where: { $0.file == id })
+        else { return }
+        self.shmDestroyIfUnused(segment)
+    }
+}
