@@ -8,6 +8,8 @@ enum IOWork {
     /// Pages' writeback ends; the words they held at submission reach the disk
     /// (`mpage_write_end_io()` → `folio_end_writeback()`).
     case write(FileID, [(index: UInt64, word: UInt64)])
+    /// Swap slots of area `type` read into or written from pages: (slot, word, page).
+    case swap(Int, write: Bool, [(UInt64, UInt64, PFN)])
 }
 
 /// A request on its way to the disk, with the time it completes.
@@ -126,6 +128,7 @@ extension Kernel {
         self.vfs.ioSequence += 1
         let io = PendingIO(time: done, sequence: self.vfs.ioSequence, work: work)
         // Completion order: by time, then submission order.
+        self.vfs.nextDue = min(self.vfs.nextDue, done)
         var i = self.vfs.pendingIO.count
         while i > 0,
             (self.vfs.pendingIO[i - 1].time, self.vfs.pendingIO[i - 1].sequence) > (io.time, io.sequence)
@@ -149,6 +152,8 @@ extension Kernel {
                 if !file.released { file.disk[item.index] = item.word }
                 if let pfn = file.pages[item.index] { self.endPageWriteback(file, pfn) }
             }
+        case .swap(let type, let write, let items):
+            self.completeSwapIO(type, write: write, items)
         }
     }
 
@@ -165,6 +170,22 @@ extension Kernel {
 
     // MARK: The clock
 
+    /// The task on the CPU spends `ns` of simulated time; events due meanwhile (I/O
+    /// completions, the flusher, the periodic kswapd) run. Costs charged: 1 ns per user
+    /// memory access, 1 µs per page fault handled, 200 ns per page `read(2)`/`write(2)` copies.
+    @inline(__always) func chargeCPU(_ ns: UInt64) {
+        self.setNow(self.now &+ ns)
+        if self.now >= self.vfs.nextDue { self.runDueEvents() }
+    }
+
+    func runDueEvents() {
+        while let next = self.nextEventTime(), next <= self.now { self.runNextEvent() }
+        self.vfs.nextDue = self.nextEventTime() ?? .max
+    }
+
+    /// Something new is scheduled at `time`.
+    func noteEvent(at time: UInt64) { self.vfs.nextDue = min(self.vfs.nextDue, time) }
+
     /// Advances the simulated clock by `nanoseconds`, running what falls due on the way.
     public func advanceClock(by nanoseconds: UInt64) {
         self.advanceClock(to: self.now + nanoseconds)
@@ -172,11 +193,29 @@ extension Kernel {
 
     /// Advances the simulated clock to `target`, completing I/O and running the flusher at
     /// their times, in order.
+    /// kswapd, woken and not reclaiming already, runs as time passes (at its throttle's end);
+    /// when it cannot progress it waits for the next event.
     public func advanceClock(to target: UInt64) {
-        while let next = self.nextEventTime(), next <= target {
+        var kswapdBlocked = false
+        while true {
+            let next = self.nextEventTime()
+            let kswapd: UInt64? =
+                self.reclaim.kswapdWoken && self.reclaim.depth == 0 && !kswapdBlocked
+                ? max(self.now, self.reclaim.kswapdThrottledUntil) : nil
+            if let k = kswapd, k <= target, next.map({ k <= $0 }) ?? true {
+                if k > self.now { self.setNow(k) }
+                self.runKswapdIfWoken()
+                if self.reclaim.kswapdWoken && self.reclaim.kswapdThrottledUntil <= self.now {
+                    kswapdBlocked = true
+                }
+                continue
+            }
+            guard let n = next, n <= target else { break }
             self.runNextEvent()
+            kswapdBlocked = false
         }
         if target > self.now { self.setNow(target) }
+        self.vfs.nextDue = self.nextEventTime() ?? .max
     }
 
     func setNow(_ time: UInt64) {
@@ -186,14 +225,9 @@ extension Kernel {
 
     /// When the next I/O completes or the flusher wakes, if anything is scheduled.
     func nextEventTime() -> UInt64? {
-        let io = self.vfs.pendingIO.first?.time
-        let flusher = self.vfs.flusherWakeAt
-        switch (io, flusher) {
-        case (nil, nil): return nil
-        case (let a?, nil): return a
-        case (nil, let b?): return b
-        case (let a?, let b?): return min(a, b)
-        }
+        [self.vfs.pendingIO.first?.time, self.vfs.flusherWakeAt, self.reclaim.nextPeriodicWake].compactMap {
+            $0
+        }.min()
     }
 
     /// Runs the earliest scheduled event, advancing the clock to it.
@@ -203,9 +237,11 @@ extension Kernel {
         if let io = self.vfs.pendingIO.first, io.time == next {
             self.vfs.pendingIO.removeFirst()
             self.complete(io)
-        } else {
+        } else if self.vfs.flusherWakeAt == next {
             self.vfs.flusherWakeAt = nil
             self.flusherRun()
+        } else {
+            self.kswapdTimer()
         }
     }
 
@@ -247,6 +283,7 @@ extension Kernel {
             !self.vfs.pendingIO.contains {
                 switch $0.work {
                 case .read(let f, _), .write(let f, _): return f == id
+                case .swap: return false
                 }
             }
         }

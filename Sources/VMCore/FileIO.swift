@@ -51,6 +51,7 @@ extension Kernel {
     /// `open(2)`: walks the path (creating the file with `create`) and installs the lowest free
     /// descriptor from 3 up (0–2 are the unmodelled standard streams).
     public func open(_ task: Task, _ path: String, create: Bool = false) throws(MMError) -> Int {
+        defer { self.returnToUser(task) }
         self.switchTo(task)
         let dentry = try self.pathLookup(path, create: create)
         defer { self.dput(dentry) }
@@ -92,6 +93,7 @@ extension Kernel {
     @discardableResult
     public func read(_ task: Task, fd: Int, offset: UInt64? = nil, length: UInt64) throws(MMError) -> [UInt64]
     {
+        defer { self.returnToUser(task) }
         self.switchTo(task)
         let open = try self.descriptor(task, fd)
         let file = self.file(open.file)
@@ -125,6 +127,10 @@ extension Kernel {
                 }
                 batch = [pfn]
             }
+            // filemap_get_read_batch() takes a reference on each page: reclaim (in the
+            // allocations readahead makes) must not take them before they are copied.
+            for pfn in batch { memMap.getPage(pfn) }
+            defer { for pfn in batch { self.putPage(pfn) } }
             let last = batch[batch.count - 1]
             if memMap.test(last, .readahead) {
                 let lastPageIndex = memMap.index(last)
@@ -150,6 +156,7 @@ extension Kernel {
         }
         open.ra.prevPos = lastPos
         if offset == nil { open.position = pos }
+        self.chargeCPU(200 * UInt64(words.count))
         return words
     }
 
@@ -179,6 +186,7 @@ extension Kernel {
         throws(MMError)
         -> UInt64
     {
+        defer { self.returnToUser(task) }
         self.switchTo(task)
         let open = try self.descriptor(task, fd)
         let file = self.file(open.file)
@@ -221,6 +229,7 @@ extension Kernel {
         }
         if file.size != oldSize && !file.isShmem { self.dirtyMetadata(self.inodeBlock(file.inode)) }
         if offset == nil { open.position = pos }
+        self.chargeCPU(200 * ((length + pageSize - 1) / pageSize))
         return length
     }
 
@@ -268,6 +277,7 @@ extension Kernel {
     /// mappings in the range (`vfs_fsync_range()`); `MS_ASYNC` does nothing, as since Linux 2.6.19.
     /// ENOMEM if part of the range is unmapped.
     public func msync(_ task: Task, address: UInt64, length: UInt64, sync: Bool) throws(MMError) {
+        defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
         self.switchTo(task)
@@ -297,6 +307,7 @@ extension Kernel {
     /// does — removes them from the cache and frees their disk blocks; a later access there is
     /// a SIGBUS. Growing adds a hole.
     public func truncate(_ path: String, size: UInt64) throws(MMError) {
+        defer { self.returnToUser(nil) }
         guard size <= Kernel.maxFileSize else { throw .tooBig("\(size) is beyond 16 TiB") }
         let dentry = try self.pathLookup(path)
         defer { self.dput(dentry) }
@@ -346,6 +357,7 @@ extension Kernel {
     public func fadvise(_ task: Task, fd: Int, offset: UInt64, length: UInt64, advice: FileAdvice)
         throws(MMError)
     {
+        defer { self.returnToUser(task) }
         self.switchTo(task)
         let open = try self.descriptor(task, fd)
         let file = self.file(open.file)

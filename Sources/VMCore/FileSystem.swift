@@ -70,6 +70,8 @@ public final class SimFile {
     var dirBlock: UInt64 = 0
     /// The directory holding the file.
     var parent: FileID?
+    /// shmem pages out on swap: page offset → swap entry (the XArray's value entries).
+    public internal(set) var swapped: [UInt64: SwapEntry] = [:]
     /// The pseudo dentry object of a shmem file (0 for files in the directory tree).
     var pseudoDentry: UInt64 = 0
     /// Deleted and evicted: its pages and disk blocks are gone for good.
@@ -201,7 +203,11 @@ public final class VFS {
     var pendingIO: [PendingIO] = []
     var ioSequence: UInt64 = 0
     /// When the flusher next wakes (nil while nothing is dirty).
-    public internal(set) var flusherWakeAt: UInt64?
+    public internal(set) var flusherWakeAt: UInt64? {
+        didSet { if let t = self.flusherWakeAt { self.nextDue = min(self.nextDue, t) } }
+    }
+    /// The earliest time anything may be scheduled (a cheap check for `chargeCPU`).
+    var nextDue: UInt64 = .max
     /// SysV shared-memory segments by id, and ids by key.
     var shmSegments: [Int: ShmSegment] = [:]
     var shmByKey: [Int: Int] = [:]
@@ -306,7 +312,7 @@ extension Kernel {
         self.file(dir).entries[leaf] = file.id
         if cached {
             let dentry = try self.pathLookup(path, charge: false)
-            self.dput(dentry)
+            defer { self.dput(dentry) }
             for index in 0..<pages {
                 guard let pfn = self.pageCacheAdd(file, index: index) else {
                     throw .noMemory("no memory to cache \(path) (page \(index))")
@@ -354,6 +360,9 @@ extension Kernel {
         guard path.hasPrefix("/"), !names.isEmpty else { throw .invalid("'\(path)' is not an absolute path") }
         var dir = self.vfs.root
         var parent: Dentry?
+        // The walk holds the directory it is in (lookups may allocate, and reclaim may shrink
+        // the dentry cache).
+        defer { if let parent { self.dput(parent) } }
         for (i, name) in names.enumerated() {
             let last = i == names.count - 1
             let key = DentryKey(parent: dir, name: name)
@@ -390,6 +399,8 @@ extension Kernel {
                 throw .notDirectory("/" + names[...i].joined(separator: "/"))
             }
             dir = inode
+            self.dget(dentry)
+            if let parent { self.dput(parent) }
             parent = dentry
         }
         preconditionFailure("pathLookup: unreachable")

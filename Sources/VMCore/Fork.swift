@@ -232,6 +232,7 @@ extension Kernel {
     /// "old". Shared and file VMAs are not copied; the child faults them in. `VM_WIPEONFORK`
     /// areas start empty; `mlock` is not inherited. The parent's TLB is flushed.
     public func fork(_ parent: Task, childName: String? = nil) throws(MMError) -> Task {
+        defer { self.returnToUser(parent) }
         guard let pmm = parent.mm else { throw .invalid("kernel threads are not forked here") }
         guard let child = self.allocTask(name: childName ?? parent.name, parentPID: parent.pid) else {
             throw .noMemory("no memory for a task")
@@ -293,8 +294,11 @@ extension Kernel {
                     if pvma.flags.contains(.shared) { childPTE.flags.remove(.dirty) }
                     childPTE.flags.remove(.accessed)
                 } else if let swap = pte.swapEntry {
+                    // copy_nonpresent_pte(): the slot is shared now; neither entry is exclusive.
                     self.swapDuplicate(swap)
                     mm.addRSS(.swapEntries, 1)
+                    parentPTE = PTE(swap: swap)
+                    childPTE = PTE(swap: swap)
                 }
                 childPTEs.append((va, childPTE))
                 return parentPTE
@@ -379,6 +383,7 @@ extension Kernel {
     public func spawn(name: String, path: String? = nil, layout: ImageLayout = ImageLayout()) throws(MMError)
         -> Task
     {
+        defer { self.runKswapdIfWoken() }
         guard let task = self.allocTask(name: name, parentPID: 1) else {
             throw .noMemory("no memory for a task")
         }

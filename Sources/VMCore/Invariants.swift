@@ -137,6 +137,64 @@ extension Kernel {
                 "nr_file_pages \(self.phys.state(.nrFilePages)) but the page cache holds \(cached)")
         }
         problems += self.checkFileInvariants()
+        problems += self.checkSwapInvariants()
+        return problems
+    }
+
+    /// Every slot's `swap_map` count equals the PTEs and shmem entries holding it; its
+    /// `SWAP_HAS_CACHE` bit says whether the swap cache holds a page for it; `inuse_pages`
+    /// counts the slots in use; swap-cache pages point back at their slot.
+    func checkSwapInvariants() -> [String] {
+        var problems: [String] = []
+        var refs: [UInt64: Int] = [:]
+        for mm in self.addressSpaces.values {
+            var swapPTEs = 0
+            self.pageTables.forEachPTE(root: mm.pgd, range: 0..<self.architecture.userTop) { _, pte in
+                if let e = pte.swapEntry {
+                    refs[SwapState.key(e), default: 0] += 1
+                    swapPTEs += 1
+                }
+            }
+            if swapPTEs != mm.counter(.swapEntries) {
+                problems.append(
+                    "mm \(mm.id): \(mm.counter(.swapEntries)) swap entries counted, \(swapPTEs) in its page tables"
+                )
+            }
+        }
+        for file in self.files {
+            for e in file.swapped.values { refs[SwapState.key(e), default: 0] += 1 }
+        }
+        for area in self.swap.active {
+            var inUse: UInt64 = 0
+            for offset in 1..<area.slots {
+                let key = UInt64(area.type) << 50 | offset
+                let count = area.count(offset)
+                if count != refs[key, default: 0] {
+                    problems.append(
+                        "\(area.path) slot \(offset): count \(count), \(refs[key, default: 0]) references")
+                }
+                if area.cached(offset) != (self.swap.cache[key] != nil) {
+                    problems.append(
+                        "\(area.path) slot \(offset): SWAP_HAS_CACHE does not match the swap cache")
+                }
+                if area.map[Int(offset)] != 0 { inUse += 1 }
+                if problems.count > 20 { return problems }
+            }
+            if inUse != area.inUse {
+                problems.append("\(area.path): inuse_pages \(area.inUse), \(inUse) slots in use")
+            }
+        }
+        let memMap = self.phys.memMap
+        for (key, pfn) in self.swap.cache {
+            if !memMap.test(pfn, .swapCache) || memMap.privateWord(pfn) != key {
+                problems.append("swap cache \(pfn) does not point back at its slot")
+            }
+        }
+        if self.swap.cache.count != self.phys.state(.nrSwapcached) {
+            problems.append(
+                "nr_swapcached \(self.phys.state(.nrSwapcached)) but the swap cache holds \(self.swap.cache.count)"
+            )
+        }
         return problems
     }
 
@@ -187,6 +245,8 @@ extension Kernel {
         if dirty != self.phys.state(.nrDirty) {
             problems.append("nr_dirty \(self.phys.state(.nrDirty)) but \(dirty) page-cache pages are dirty")
         }
+        // Swap-cache pages being written to swap count too.
+        writeback += self.swap.cache.values.filter { memMap.test($0, .writeback) }.count
         if writeback != self.phys.state(.nrWriteback) {
             problems.append(
                 "nr_writeback \(self.phys.state(.nrWriteback)) but \(writeback) pages are under writeback")

@@ -37,6 +37,10 @@ public enum KernelEvent: Sendable {
     case writeback(path: String, pages: Int, reason: String)
     /// A task slept `nanoseconds` waiting for I/O.
     case ioWait(pid: Int, nanoseconds: UInt64)
+    /// kswapd or a task in direct reclaim (`pid`) scanned and reclaimed pages.
+    case reclaim(pid: Int?, scanned: Int, reclaimed: Int)
+    /// The OOM killer chose a victim.
+    case oomKill(pid: Int, name: String, points: Int)
 }
 
 /// What a handled fault did (the handler that ran).
@@ -119,6 +123,10 @@ public final class Kernel {
     public let vfs: VFS
     /// `/proc/sys/vm` settings.
     public internal(set) var sysctl = VMSysctl()
+    /// Swap areas and the swap cache.
+    public let swap = SwapState()
+    /// kswapd, reclaim costs and the OOM killer's pending kills.
+    public let reclaim = ReclaimState()
     /// Receives every `KernelEvent` (set it to trace; nil costs nothing).
     public var eventSink: ((KernelEvent) -> Void)?
 
@@ -167,6 +175,15 @@ public final class Kernel {
         self.mountRoot()
         guard self.bootTasks() else {
             throw ConfigError(setting: "memory", message: "too small to start init")
+        }
+        // From now on an allocation that runs short wakes kswapd, reclaims, or kills.
+        phys.reclaimer = self
+        if config.periodicKswapd { self.setKswapdMode(.periodic) }
+        if config.swap > 0 {
+            let device = "/dev/" + config.disk.deviceName + (config.disk == .nvme ? "p2" : "2")
+            do { try self.swapon(device, size: config.swap, kind: .partition) } catch {
+                throw ConfigError(setting: "swap", message: error.description)
+            }
         }
     }
 
@@ -242,9 +259,6 @@ extension Kernel {
     /// Pages of block-device buffers (`nr_blockdev_pages()`): the file system's directory and
     /// inode-table blocks cached through the block device.
     public var bufferPages: Int { self.file(self.vfs.blockDevice).cachedPages }
-    /// Swap space configured and free, in pages (0 without swap).
-    public var swapTotalPages: Int { 0 }
-    public var swapFreePages: Int { 0 }
     /// `vm_committed_as`: pages of accountable mappings (private writable, stacks, shmem).
     public var committedPages: Int { self.addressSpaces.values.reduce(0) { $0 + $1.committedPages } }
 }

@@ -122,6 +122,38 @@ extension Kernel {
         self.lruAdd(pfn, to: self.lruList(of: pfn))
     }
 
+    /// Puts a page at the tail of its list (`lruvec_add_folio_tail()`): next in line for reclaim.
+    func lruAddTail(_ pfn: PFN, to list: LRUList) {
+        let memMap = self.phys.memMap
+        precondition(!memMap.test(pfn, .lru), "lruAddTail: \(pfn) is already on an LRU list")
+        memMap.insertFlags(pfn, .lru)
+        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
+        let tail = self.lru[list.rawValue].tail
+        memMap.setLRULinks(pfn, prev: tail, next: 0)
+        if tail != 0 {
+            memMap.setLRUNext(PFN(rawValue: UInt64(tail)), raw)
+        } else {
+            self.lru[list.rawValue].head = raw
+        }
+        self.lru[list.rawValue].tail = raw
+        self.lru[list.rawValue].count += 1
+        self.lruCount(pfn, list, 1)
+    }
+
+    /// `mlock_folio()`: a page of a `VM_LOCKED` area moves to the unevictable list, counted in
+    /// `Mlocked`.
+    func mlockPage(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        guard !memMap.test(pfn, .mlocked) else { return }
+        let onLRU = memMap.test(pfn, .lru)
+        if onLRU { self.lruRemove(pfn) }
+        memMap.insertFlags(pfn, [.unevictable, .mlocked])
+        memMap.removeFlags(pfn, .active)
+        if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
+        self.phys.count(.unevictablePgsMlocked)
+        if onLRU { self.lruAdd(pfn, to: .unevictable) }
+    }
+
     /// Takes a page off the LRU before it is freed, undoing its mlock accounting.
     func lruDelete(_ pfn: PFN) {
         let memMap = self.phys.memMap

@@ -38,6 +38,7 @@ extension Kernel {
         precondition(
             task.state == .running && task.mm != nil, "userAccess: task \(task.pid) cannot run user code")
         self.switchTo(task)
+        self.chargeCPU(1)
         let memMap = self.phys.memMap
         let shift = UInt64(self.phys.pageShift)
         var attempts = 0
@@ -58,6 +59,9 @@ extension Kernel {
             precondition(attempts < 16, "userAccess: fault at \(hex(address)) not resolved: \(fault)")
             switch self.doUserAddrFault(task, fault) {
             case .handled:
+                self.chargeCPU(1000)
+                // Back to user space: kswapd may run; an OOM victim dies here.
+                guard self.returnToUser(task) else { return .outOfMemory }
                 continue
             case .signal(let signal, let reason):
                 self.printk(
@@ -67,10 +71,17 @@ extension Kernel {
                 self.exitTask(task, reason: .killed(signal: signal))
                 return .signal(signal, address: address, reason: reason)
             case .outOfMemory:
-                self.printk(
-                    "Out of memory: killed process \(task.pid) (\(task.name)) on a page fault at \(hex(address))"
-                )
+                if self.reclaim.pendingKills.remove(task.pid) == nil {
+                    // No victim could be found: the task that cannot get memory goes.
+                    self.printk(
+                        "Out of memory: killed process \(task.pid) (\(task.name)) on a page fault at \(hex(address))"
+                    )
+                }
                 self.exitTask(task, reason: .killed(signal: Signal.sigkill))
+                self.printk(
+                    "oom_reaper: reaped process \(task.pid) (\(task.name)), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
+                )
+                self.runKswapdIfWoken()
                 return .outOfMemory
             }
         }
@@ -232,13 +243,19 @@ extension Kernel {
             updated.flags.formUnion([.writable, .dirty, .accessed])
             _ = self.installPTE(mm, address, updated)
             self.markPageDirty(old)
+            if !memMap.test(old, .swapBacked) { self.balanceDirtyPages() }
             return .minor(.sharedWrite)
         }
-        if !isZero && memMap.test(old, .anon)
-            && (memMap.test(old, .anonExclusive)
-                || memMap.refCount(old) == 1 + (memMap.test(old, .swapCache) ? 1 : 0))
+        // wp_can_reuse_anon_folio(): exclusive, or the only reference once a swap copy nobody
+        // else needs is dropped.
+        var reuse = !isZero && memMap.test(old, .anon) && memMap.test(old, .anonExclusive)
+        if !reuse && !isZero && memMap.test(old, .anon)
+            && memMap.refCount(old) <= 1 + (memMap.test(old, .swapCache) ? 1 : 0)
         {
-            if memMap.test(old, .swapCache) && memMap.refCount(old) == 2 { self.freeSwapCache(old) }
+            if memMap.test(old, .swapCache) { self.freeSwapCache(old) }
+            reuse = memMap.refCount(old) == 1
+        }
+        if reuse {
             memMap.insertFlags(old, .anonExclusive)
             // folio_move_anon_rmap(): the page now belongs to this VMA's anon_vma.
             if let anon = vma.anonVMA { self.fileAnonPage(old, under: anon) }
@@ -248,12 +265,19 @@ extension Kernel {
             self.phys.count(.pgreuse)
             return .minor(.reuse)
         }
-        // wp_page_copy()
+        // wp_page_copy(): hold the old page while allocating (reclaim may run), then check the
+        // entry is still the one that faulted (pte_same()).
+        if !isZero { memMap.getPage(old) }
+        defer { if !isZero { self.putPage(old) } }
         guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
         guard
             let new = self.phys.allocPages(
                 isZero ? GFP.highUserMovable.union(.zero) : .highUserMovable, order: 0)
         else { return .oom }
+        guard self.pageTables.pte(root: mm.pgd, va: address) == pte else {
+            self.phys.freePages(new, order: 0)
+            return .minor(.spurious)
+        }
         memMap.setContent(new, isZero ? 0 : memMap.content(old))
         self.setPageAnon(new, vma: mm.vma(slot), address: address)
         self.addMapping(new, mm: mm, anon: true)
@@ -280,39 +304,49 @@ extension Kernel {
         if !write {
             // do_read_fault(): map what the page cache already has around the address first.
             if self.faultAround(mm, slot: slot, address: address) { return .minor(.readFault) }
-            switch self.filemapFault(file, open, flags: vma.flags, index: index) {
-            case .sigbus: return .sigbus
-            case .oom: return .oom
-            case .page(let pfn, let major):
-                self.mapFilePage(
-                    pfn, file: file, mm: mm, address: address, flags: prot.subtracting(.writable))
-                return major ? .major(.readFault) : .minor(.readFault)
-            }
         }
+        // For a private write the copy's anon_vma comes first (it may allocate and reclaim).
+        if write && !vma.flags.contains(.shared) {
+            guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        }
+        // filemap_fault() returns the page with a reference, so reclaim cannot take it.
+        let pfn: PFN
+        let major: Bool
         switch self.filemapFault(file, open, flags: vma.flags, index: index) {
         case .sigbus: return .sigbus
         case .oom: return .oom
-        case .page(let pfn, let major):
-            if !vma.flags.contains(.shared) {
-                // do_cow_fault(): a private copy; the page-cache page stays unmapped.
-                guard self.anonVMAPrepare(mm, slot: slot),
-                    let copy = self.phys.allocPages(.highUserMovable, order: 0)
-                else { return .oom }
-                self.phys.memMap.setContent(copy, self.phys.memMap.content(pfn))
-                self.setPageAnon(copy, vma: mm.vma(slot), address: address)
-                self.addMapping(copy, mm: mm, anon: true)
-                _ = self.installPTE(
-                    mm, address, PTE(pfn: copy, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)))
-                self.lruAddNew(copy, vma: mm.vma(slot))
-                return major ? .major(.cowFault) : .minor(.cowFault)
-            }
-            self.mapFilePage(
-                pfn, file: file, mm: mm, address: address, flags: prot.union([.writable, .dirty]))
-            // fault_dirty_shared_page(): dirty, then the writer may be throttled.
-            self.markPageDirty(pfn)
-            if !file.isShmem { self.balanceDirtyPages() }
-            return major ? .major(.sharedFault) : .minor(.sharedFault)
+        case .page(let p, let m):
+            pfn = p
+            major = m
         }
+        let memMap = self.phys.memMap
+        defer { self.putPage(pfn) }
+        // finish_fault(): the entry is still empty (waits and allocations let others run).
+        guard self.pageTables.pte(root: mm.pgd, va: address).isNone else { return .minor(.spurious) }
+        if !write {
+            self.mapFilePage(pfn, file: file, mm: mm, address: address, flags: prot.subtracting(.writable))
+            return major ? .major(.readFault) : .minor(.readFault)
+        }
+        if !vma.flags.contains(.shared) {
+            // do_cow_fault(): a private copy; the page-cache page stays unmapped.
+            guard let copy = self.phys.allocPages(.highUserMovable, order: 0) else { return .oom }
+            guard self.pageTables.pte(root: mm.pgd, va: address).isNone else {
+                self.phys.freePages(copy, order: 0)
+                return .minor(.spurious)
+            }
+            memMap.setContent(copy, memMap.content(pfn))
+            self.setPageAnon(copy, vma: mm.vma(slot), address: address)
+            self.addMapping(copy, mm: mm, anon: true)
+            _ = self.installPTE(
+                mm, address, PTE(pfn: copy, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)))
+            self.lruAddNew(copy, vma: mm.vma(slot))
+            return major ? .major(.cowFault) : .minor(.cowFault)
+        }
+        self.mapFilePage(pfn, file: file, mm: mm, address: address, flags: prot.union([.writable, .dirty]))
+        // fault_dirty_shared_page(): dirty, then the writer may be throttled.
+        self.markPageDirty(pfn)
+        if !file.isShmem { self.balanceDirtyPages() }
+        return major ? .major(.sharedFault) : .minor(.sharedFault)
     }
 
     /// `do_fault_around()` + `filemap_map_pages()`: maps, read-only, every page already in the page
@@ -432,9 +466,17 @@ extension Kernel {
         }
         mm.pageTablePages += tables
         self.flushTLB(mm, range: range)
+        let memMap = self.phys.memMap
         for (pfn, dirty) in freed {
-            if dirty && !self.phys.memMap.test(pfn, .anon) { self.markPageDirty(pfn) }
+            if dirty && !memMap.test(pfn, .anon) { self.markPageDirty(pfn) }
+            // free_swap_cache(): an unmapped swap-cache page nobody else needs goes with its slot.
+            let swapCached = memMap.test(pfn, .swapCache) && memMap.mapCount(pfn) == 1
+            if swapCached { memMap.getPage(pfn) }
             self.removeMapping(pfn, mm: mm)
+            if swapCached {
+                self.freeSwapCache(pfn)
+                self.putPage(pfn)
+            }
         }
         for swap in swaps {
             mm.addRSS(.swapEntries, -1)

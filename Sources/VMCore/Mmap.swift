@@ -307,6 +307,7 @@ extension Kernel {
     /// `mmap(2)` for `task`: places and creates the mapping (merging with compatible neighbours),
     /// accounts it, and populates it for `MAP_POPULATE`/`MAP_LOCKED` (those faults count).
     public func mmap(_ task: Task, _ request: MapRequest) throws(MMError) -> UInt64 {
+        defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard request.length > 0 else { throw .invalid("length 0") }
         let length = self.pageAlign(request.length)
@@ -540,6 +541,7 @@ extension Kernel {
     /// the old one on failure, as the system call does.
     @discardableResult
     public func brk(_ task: Task, to newBrk: UInt64) -> UInt64 {
+        defer { self.returnToUser(task) }
         guard let mm = task.mm else { return 0 }
         guard newBrk >= mm.startBrk else { return mm.brk }
         let oldEnd = self.pageAlign(mm.brk)
@@ -579,6 +581,7 @@ extension Kernel {
     /// reclaim needs them. WILLNEED reads file pages into the page cache. RANDOM, SEQUENTIAL and
     /// NORMAL set the read-ahead hint; DONTFORK/DOFORK and WIPEONFORK/KEEPONFORK what fork copies.
     public func madvise(_ task: Task, address: UInt64, length: UInt64, advice: Advice) throws(MMError) {
+        defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
         let range = address..<(address + self.pageAlign(length))
@@ -654,7 +657,13 @@ extension Kernel {
     func markLazyFree(_ mm: AddressSpace, _ range: Range<UInt64>) {
         let memMap = self.phys.memMap
         var lazy: [PFN] = []
+        var swaps: [SwapEntry] = []
         self.pageTables.updatePTEs(root: mm.pgd, range: range) { _, pte in
+            // A swapped-out page is simply dropped (free_swap_and_cache()).
+            if let e = pte.swapEntry {
+                swaps.append(e)
+                return .none
+            }
             guard pte.isPresent, pte.pfn != self.zeroPFN, memMap.test(pte.pfn, .anon),
                 memMap.mapCount(pte.pfn) == 1
             else { return pte }
@@ -664,7 +673,13 @@ extension Kernel {
             return clean
         }
         self.flushTLB(mm, range: range)
+        for e in swaps {
+            mm.addRSS(.swapEntries, -1)
+            self.freeSwapEntry(e)
+        }
         for pfn in lazy where memMap.test(pfn, .swapBacked) {
+            // Only pages whose swap copy can go become lazily freeable.
+            if memMap.test(pfn, .swapCache) && !self.freeSwapCache(pfn) { continue }
             let onLRU = memMap.test(pfn, .lru) && !memMap.test(pfn, .unevictable)
             if onLRU { self.lruRemove(pfn) }
             memMap.removeFlags(pfn, [.swapBacked, .dirty, .active, .referenced])
@@ -679,6 +694,7 @@ extension Kernel {
     /// mapped) and, when locking, faults every page in — counted for the task. Locked pages are
     /// unevictable and counted in `Mlocked`.
     public func mlock(_ task: Task, address: UInt64, length: UInt64, lock: Bool) throws(MMError) {
+        defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         let start = address & ~self.pageMask
         let range = start..<self.pageAlign(address + length)

@@ -45,15 +45,18 @@ extension Kernel {
     /// Allocates or frees `radix_tree_node` objects so the file holds as many as its index has
     /// nodes (`xas_alloc()`, `xas_delete_node()`). False when a node cannot be allocated.
     func syncIndexNodes(_ file: SimFile) -> Bool {
-        let target = file.pages.nodeCount
-        while file.nodeObjects.count > target {
+        while file.nodeObjects.count > file.pages.nodeCount {
             self.phys.kmemCacheFree(self.caches.radixTreeNode, file.nodeObjects.removeLast())
         }
-        while file.nodeObjects.count < target {
+        // The slab may reclaim (and so shrink this very index) while allocating: recheck each time.
+        while file.nodeObjects.count < file.pages.nodeCount {
             guard let object = self.phys.kmemCacheAlloc(self.caches.radixTreeNode, .kernel) else {
                 return false
             }
             file.nodeObjects.append(object)
+        }
+        while file.nodeObjects.count > file.pages.nodeCount {
+            self.phys.kmemCacheFree(self.caches.radixTreeNode, file.nodeObjects.removeLast())
         }
         return true
     }
@@ -182,6 +185,11 @@ extension Kernel {
     /// `truncate_inode_pages_range()` from page `from`: waits for reads and writeback in
     /// flight, then removes every page whatever its state (the caller has unmapped them).
     func truncateInodePages(_ file: SimFile, from: UInt64) {
+        // shmem pages on swap: their slots go (shmem_undo_range() → free_swap_and_cache()).
+        for (index, entry) in file.swapped.sorted(by: { $0.key < $1.key }) where index >= from {
+            file.swapped[index] = nil
+            self.freeSwapEntry(entry)
+        }
         let doomed = file.pages.keys.filter { $0 >= from }.sorted()
         guard !doomed.isEmpty else { return }
         let memMap = self.phys.memMap
@@ -270,25 +278,36 @@ extension Kernel {
         case oom
     }
 
-    /// `filemap_fault()` / `shmem_fault()`: the up-to-date page-cache page for `index`. A cached
-    /// page may start asynchronous readahead (a marked page) and may have to be waited for (a
-    /// read in flight: still a minor fault). A missing page is a major fault: read-around
-    /// readahead, then the page itself if readahead did not bring it. shmem creates a zeroed page
-    /// (minor). Beyond end of file: SIGBUS.
+    /// `filemap_fault()` / `shmem_fault()`: the up-to-date page-cache page for `index`, with a
+    /// reference for the caller. A cached page may start asynchronous readahead (a marked page)
+    /// and may have to be waited for (a read in flight: still a minor fault). A missing page is
+    /// a major fault: read-around readahead, then the page itself if readahead did not bring
+    /// it. shmem creates a zeroed page (minor) or brings one back from swap (major). Beyond end
+    /// of file: SIGBUS.
     func filemapFault(_ file: SimFile, _ open: OpenFile?, flags: VMFlags, index: UInt64) -> FilemapFault {
         guard index < file.sizeInPages(self.phys.pageShift) else { return .sigbus }
         let memMap = self.phys.memMap
         if file.isShmem {
-            if let pfn = file.pages[index] { return .page(pfn, major: false) }
+            if let pfn = file.pages[index] {
+                memMap.getPage(pfn)
+                return .page(pfn, major: false)
+            }
+            if file.swapped[index] != nil {
+                guard let (pfn, major) = self.shmemSwapIn(file, index: index) else { return .oom }
+                return .page(pfn, major: major)
+            }
             guard let pfn = self.pageCacheAdd(file, index: index) else { return .oom }
             memMap.setContent(pfn, 0)
             memMap.insertFlags(pfn, .uptodate)
+            memMap.getPage(pfn)
             return .page(pfn, major: false)
         }
         if let pfn = file.pages[index] {
+            memMap.getPage(pfn)
             if let open { self.asyncMmapReadahead(file, open, flags: flags, pfn: pfn, index: index) }
             if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
             guard file.pages[index] == pfn else {
+                self.putPage(pfn)
                 return self.filemapFault(file, open, flags: flags, index: index)
             }
             return .page(pfn, major: false)
@@ -300,6 +319,7 @@ extension Kernel {
             self.submitRead(file, [index])
         }
         guard let pfn = file.pages[index] else { return .oom }
+        memMap.getPage(pfn)
         if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
         return .page(pfn, major: true)
     }

@@ -127,10 +127,14 @@ extension Kernel {
 
     /// Files a new anonymous page under the VMA's anon_vma (`__folio_set_anon()`):
     /// `mapping` = anon_vma, `index` = linear page index.
-    func setPageAnon(_ pfn: PFN, vma: VMA, address: UInt64) {
+    /// A page that may be mapped by other processes too (`exclusive` false: read back from a
+    /// swap slot shared since fork) is filed under the root anon_vma, which every related VMA
+    /// is linked to.
+    func setPageAnon(_ pfn: PFN, vma: VMA, address: UInt64, exclusive: Bool = true) {
         guard let anon = vma.anonVMA else { preconditionFailure("setPageAnon: VMA without anon_vma") }
-        self.fileAnonPage(pfn, under: anon)
-        self.phys.memMap.insertFlags(pfn, [.anon, .swapBacked, .anonExclusive, .uptodate])
+        self.fileAnonPage(pfn, under: exclusive ? anon : self.anonVMA(anon).root)
+        self.phys.memMap.insertFlags(pfn, [.anon, .swapBacked, .uptodate])
+        if exclusive { self.phys.memMap.insertFlags(pfn, .anonExclusive) }
         self.phys.memMap.setIndex(pfn, vma.linearPageIndex(address, pageShift: self.phys.pageShift))
     }
 

@@ -37,6 +37,8 @@ public struct VMA: Hashable, Sendable {
     /// `anon_vma_chain`: every anon_vma this area is linked into (its own and its ancestors'),
     /// with the `anon_vma_chain` slab object of each link.
     var anonChain: [AnonChainLink] = []
+    /// `swap_readahead_info`: the swap readahead history of the area.
+    public internal(set) var swapReadahead = SwapReadahead()
     /// `vm_file`: the open file mapped (an `OpenFile` id), for file and shmem areas.
     public internal(set) var vmFile: Int?
     /// A name given with `PR_SET_VMA_ANON_NAME` (printed `[anon:name]`).

@@ -35,8 +35,12 @@ public struct MachineConfig: Sendable, Hashable {
     /// Possible CPUs: sizes per-CPU page lists and SLUB orders as on a machine with this many CPUs.
     /// The simulation itself runs everything on CPU 0.
     public var cpus: Int = 2
-    /// The disk under the file system (and, later, swap): its latency model.
+    /// The disk under the file system and swap: its latency model.
     public var disk: DiskKind = .ssd
+    /// A swap partition of this many bytes, enabled at boot (0: no swap).
+    public var swap: UInt64 = 0
+    /// kswapd woken once a second (the 2.4-era daemon) instead of by allocations.
+    public var periodicKswapd = false
 
     public init() {}
 

@@ -8,7 +8,7 @@ public enum MachineSpec {
     /// The settings `apply` understands, as the command line spells them.
     public static let settings = [
         "memory", "arch", "zones", "min-free-kbytes", "watermark-scale-factor", "lowmem-reserve-ratio",
-        "kernel-image", "cpus", "disk",
+        "kernel-image", "cpus", "disk", "swap", "kswapd",
     ]
 
     /// The architecture names `arch=` accepts.
@@ -55,6 +55,14 @@ public enum MachineSpec {
                 )
             }
             config.disk = disk
+        case "swap":
+            config.swap = try self.size(value, setting: name)
+        case "kswapd":
+            guard let mode = KswapdMode(rawValue: value) else {
+                throw ConfigError(
+                    setting: name, message: "unknown kswapd mode '\(value)' (expected modern, periodic)")
+            }
+            config.periodicKswapd = mode == .periodic
         default:
             throw ConfigError(
                 setting: name,

@@ -79,10 +79,16 @@ public struct PTE: RawRepresentable, Hashable, Sendable, CustomStringConvertible
     @inlinable public init(pfn: PFN, flags: PTEFlags) {
         self.rawValue = ((pfn.rawValue << 12) & PTE.frameMask) | flags.rawValue
     }
-    /// An entry that maps nothing but records where the page went in swap.
-    @inlinable public init(swap entry: SwapEntry) {
-        self.rawValue = entry.pteBits
+    /// An entry that maps nothing but records where the page went in swap. `exclusive`
+    /// (`_PAGE_SWP_EXCLUSIVE`) says the page was exclusively this mapping's when it went out,
+    /// so swapping it back in may map it writable without a copy.
+    @inlinable public init(swap entry: SwapEntry, exclusive: Bool = false) {
+        self.rawValue = entry.pteBits | (exclusive ? PTE.swapExclusiveBit : 0)
     }
+    /// The bit marking an exclusive swap entry (bit 7; the type and offset use bits 1–5 and 9+).
+    @inlinable public static var swapExclusiveBit: UInt64 { 1 << 7 }
+    /// `pte_swp_exclusive()`.
+    @inlinable public var isSwapExclusive: Bool { self.isSwap && self.rawValue & PTE.swapExclusiveBit != 0 }
 
     @inlinable public var isNone: Bool { self.rawValue == 0 }
     @inlinable public var isPresent: Bool { self.rawValue & PTEFlags.present.rawValue != 0 }

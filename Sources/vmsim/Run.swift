@@ -19,7 +19,7 @@ struct Run: ParsableCommand {
 
     @Option(
         help:
-            "Reports to print after the scenario: meminfo, buddyinfo, zoneinfo, slabinfo, vmallocinfo, vmstat, dmesg (comma-separated)."
+            "Reports to print after the scenario, comma-separated: meminfo, vmstat, buddyinfo, zoneinfo, slabinfo, vmallocinfo, dmesg, lru, tlb, processes, diskstats, dentry-state, inode-nr, sysvipc/shm, pagecache, swaps."
     )
     var show: String?
 
@@ -83,7 +83,7 @@ struct Run: ParsableCommand {
                 scenario: scenario, overrides: self.machine.settings, trace: self.trace, write: write)
             runner.run(scenario)
             for report in reports {
-                write("==> /proc/\(report) <==")
+                write("==> \(ProcFS.reportPath(report)) <==")
                 var text = ReportName.render(report, runner.kernel)
                 if text.hasSuffix("\n") { text.removeLast() }
                 write(text)
@@ -101,18 +101,8 @@ struct Run: ParsableCommand {
 
 /// The named global reports and how to render them.
 enum ReportName {
-    static let all = ["meminfo", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo", "vmstat", "dmesg"]
-    static func render(_ name: String, _ kernel: Kernel) -> String {
-        switch name {
-        case "meminfo": return ProcFS.meminfo(kernel)
-        case "buddyinfo": return ProcFS.buddyinfo(kernel)
-        case "zoneinfo": return ProcFS.zoneinfo(kernel)
-        case "slabinfo": return ProcFS.slabinfo(kernel)
-        case "vmallocinfo": return ProcFS.vmallocinfo(kernel)
-        case "vmstat": return ProcFS.vmstat(kernel)
-        default: return kernel.phys.log.text + "\n"
-        }
-    }
+    static let all = ProcFS.globalReports
+    static func render(_ name: String, _ kernel: Kernel) -> String { ProcFS.global(name, kernel) }
 }
 
 extension String {

@@ -80,6 +80,10 @@ struct MachineOptions: ParsableArguments {
     var cpus: String?
     @Option(help: "The disk under the file system: hdd, ssd, nvme (default ssd).")
     var disk: String?
+    @Option(help: "A swap partition of this size, enabled at boot (e.g. 512MiB; default none).")
+    var swap: String?
+    @Option(help: "kswapd model: modern (woken by allocations) or periodic (every second, as in 2.4).")
+    var kswapd: String?
 
     /// The flags as (setting, value) pairs, in the order arch first (others depend on its page size).
     var settings: [(String, String)] {
@@ -93,6 +97,8 @@ struct MachineOptions: ParsableArguments {
         if let kernelImage { result.append(("kernel-image", kernelImage)) }
         if let cpus { result.append(("cpus", cpus)) }
         if let disk { result.append(("disk", disk)) }
+        if let swap { result.append(("swap", swap)) }
+        if let kswapd { result.append(("kswapd", kswapd)) }
         return result
     }
 

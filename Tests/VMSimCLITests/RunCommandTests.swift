@@ -37,7 +37,7 @@ func scenarioFile(_ text: String, name: String = "test.vmsim") -> String {
         }
         #expect(text.contains("==> /proc/3/maps (web) <=="))
         #expect(text.contains("SIGSEGV at "))
-        #expect(text.hasSuffix("demo: 20 expectations passed, 0 failed\n"))
+        #expect(text.hasSuffix("demo: 25 expectations passed, 0 failed\n"))
     }
 
     @Test func machineFlagsOverrideTheScenario() {

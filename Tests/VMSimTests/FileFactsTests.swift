@@ -291,4 +291,43 @@ import VMCore
             expect meminfo.Cached < 400KiB
             """)
     }
+
+    /// `/proc/swaps` in `swap_show()`'s layout: the path padded to 40 columns, the type, sizes in
+    /// KiB with an extra tab below 10 000 000, the priority.
+    @Test func procSwapsHasTheKernelLayout() throws {
+        let (runner, _) = runScenario(
+            """
+            machine memory=128MiB swap=256MiB
+            swapon /swapfile size=64MiB file priority=5
+            """)
+        let text = ProcFS.swaps(try #require(runner).kernel)
+        #expect(
+            text
+                == "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+                + "/dev/sda2                               partition\t262140\t\t0\t\t-2\n"
+                + "/swapfile                               file\t\t65532\t\t0\t\t5\n")
+    }
+
+    /// The reclaim counters move with the work and keep their kernel names.
+    @Test func reclaimIsCountedInVmstat() {
+        expectScenario(
+            """
+            machine memory=64MiB swap=128MiB
+            file /data/f size=8MiB cached
+            spawn p
+            p: mmap m 80MiB anon private rw
+            p: write m value=1
+            expect vmstat.pswpout > 0
+            expect vmstat.pgscan_anon > 0
+            expect vmstat.pgsteal_anon > 0
+            expect vmstat.pgsteal_file > 0
+            expect vmstat.pageoutrun > 0
+            expect vmstat.nr_vmscan_write > 0
+            expect meminfo.SwapFree < 128MiB
+            expect p.vmswap > 0
+            p: expect m[0:80MiB] == 1
+            expect vmstat.pswpin > 0
+            expect p.majflt > 0
+            """)
+    }
 }

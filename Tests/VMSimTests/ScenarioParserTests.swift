@@ -38,7 +38,7 @@ import VMCore
         ("spawn web\nweb: mmap buf 1MiB anon sideways", "s.vmsim:2:25: unexpected 'sideways'"),
         (
             "spawn web\nweb: write text[0] expect doom",
-            "s.vmsim:2:27: expected 'segv' or 'sigbus' after 'expect'"
+            "s.vmsim:2:27: expected 'segv', 'sigbus' or 'oom' after 'expect'"
         ),
         ("spawn web\nshow web mapz", "s.vmsim:2:10: unknown report 'mapz'"),
         ("spawn web\nweb: fork", "s.vmsim:2:10: expected the child's name"),
@@ -64,6 +64,11 @@ import VMCore
         ("truncate /d", "s.vmsim:1:9: expected 'truncate PATH SIZE'"),
         ("shmrm key=0", "s.vmsim:1:6: expected 'shmrm key=KEY'"),
         ("spawn disk", "s.vmsim:1:7: 'disk' is not a process name"),
+        ("swapon /swapfile", "s.vmsim:1:17: expected size=SIZE"),
+        ("swapon /s size=1MiB priority=-40000", "s.vmsim:1:30: '-40000' is not a priority"),
+        ("swapon /s size=1MiB floppy", "s.vmsim:1:21: unexpected 'floppy'"),
+        ("swapoff", "s.vmsim:1:8: expected 'swapoff PATH'"),
+        ("spawn web\nweb: oom_score_adj 2000", "s.vmsim:2:20: expected a value from -1000 to 1000"),
     ])
     func errorsNameFileLineAndColumn(text: String, prefix: String) {
         let message = self.parseError(text)

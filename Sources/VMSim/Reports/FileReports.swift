@@ -97,4 +97,50 @@ extension ProcFS {
         let frac = String(micros)
         return "\(seconds)." + String(repeating: "0", count: 6 - frac.count) + frac + "s"
     }
+
+    /// `/proc/swaps` (mm/swapfile.c `swap_show()`): sizes and use in KiB.
+    public static func swaps(_ kernel: Kernel) -> String {
+        var out = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        let kb = kernel.phys.pageSize >> 10
+        for area in kernel.swapAreas {
+            let size = area.pages * kb
+            let used = area.inUse * kb
+            out += area.path + String(repeating: " ", count: max(40 - area.path.count, 1))
+            out += (area.isFile ? "file\t" : "partition") + "\t\(size)\t" + (size < 10_000_000 ? "\t" : "")
+            out += "\(used)\t" + (used < 10_000_000 ? "\t" : "") + "\(area.priority)\n"
+        }
+        return out
+    }
+
+    /// The system-wide reports by name (`show NAME`, `--show NAME`), and the path each stands for.
+    public static let globalReports = [
+        "meminfo", "vmstat", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo", "dmesg", "lru", "tlb",
+        "processes", "diskstats", "dentry-state", "inode-nr", "sysvipc/shm", "pagecache", "swaps",
+    ]
+
+    public static func reportPath(_ name: String) -> String {
+        ["dentry-state", "inode-nr"].contains(name) ? "/proc/sys/fs/\(name)" : "/proc/\(name)"
+    }
+
+    /// Renders the system-wide report `name` (one of `globalReports`).
+    public static func global(_ name: String, _ kernel: Kernel) -> String {
+        switch name {
+        case "meminfo": return ProcFS.meminfo(kernel)
+        case "vmstat": return ProcFS.vmstat(kernel)
+        case "buddyinfo": return ProcFS.buddyinfo(kernel)
+        case "zoneinfo": return ProcFS.zoneinfo(kernel)
+        case "slabinfo": return ProcFS.slabinfo(kernel)
+        case "vmallocinfo": return ProcFS.vmallocinfo(kernel)
+        case "dmesg": return kernel.phys.log.text + "\n"
+        case "lru": return ProcFS.lru(kernel)
+        case "tlb": return ProcFS.tlb(kernel)
+        case "diskstats": return ProcFS.diskstats(kernel)
+        case "dentry-state": return ProcFS.dentryState(kernel)
+        case "inode-nr": return ProcFS.inodeNr(kernel)
+        case "sysvipc/shm": return ProcFS.sysvipcShm(kernel)
+        case "pagecache": return ProcFS.pageCache(kernel)
+        case "swaps": return ProcFS.swaps(kernel)
+        default: return ProcFS.processes(kernel)
+        }
+    }
 }

@@ -4,9 +4,9 @@ public enum DemoScenario {
     public static let name = "demo"
     public static let text = #"""
         # vmsim demo: processes, demand paging, copy-on-write fork, a SIGSEGV, files, shared memory,
-        # writeback, and the reports.
+        # writeback, memory pressure with kswapd and swap, and the reports.
         # Run it with `vmsim run` (built in) or `vmsim run examples/demo.vmsim --trace`.
-        machine memory=1GiB arch=x86_64
+        machine memory=256MiB arch=x86_64 swap=512MiB
 
         # A program with 1 MiB of text, 64 KiB of data and 256 KiB of bss; its break starts after bss.
         spawn web text=1MiB data=64KiB bss=256KiB
@@ -82,9 +82,23 @@ public enum DemoScenario {
         tick 31s
         expect /srv/log:dirty == 0
 
+        # Memory pressure: a batch job writes more anonymous memory than the machine has free.
+        # Allocations fall below the low watermark and wake kswapd; it reclaims in batches of 32 —
+        # clean page cache dropped, anonymous pages written to swap — and when it cannot keep up the
+        # allocating task reclaims directly. Nothing is lost: the job reads its data back from swap.
+        spawn batch
+        batch: mmap work 256MiB anon private rw
+        batch: write work value=5
+        expect vmstat.pswpout > 0
+        expect vmstat.pgsteal_kswapd > 0
+        expect meminfo.SwapFree < 512MiB
+        batch: expect work[0:64MiB] == 5
+        expect batch.majflt > 0
+        tick 1s
+
         translate web buf[8KiB] write
         show web maps | web status | web pagetable
-        show pagecache | diskstats | sysvipc/shm
+        show pagecache | diskstats | sysvipc/shm | swaps | lru
         show meminfo | buddyinfo | zoneinfo | slabinfo | vmallocinfo
 
         """#

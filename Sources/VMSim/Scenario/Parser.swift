@@ -34,16 +34,14 @@ public struct ScenarioParser {
     public static let processCommands = [
         "mmap", "munmap", "mprotect", "madvise", "mlock", "munlock", "brk", "read", "write", "fetch", "fork",
         "exit", "wait", "expect", "fread", "fwrite", "fsync", "close", "fadvise", "msync", "shm", "shmdt",
+        "oom_score_adj",
     ]
     public static let globalCommands = [
         "machine", "spawn", "expect", "reset", "show", "translate", "file", "mkdir", "truncate", "unlink",
         "sync",
-        "drop", "tick", "sysctl", "shmrm",
+        "drop", "tick", "sysctl", "shmrm", "swapon", "swapoff",
     ]
-    public static let globalReports = [
-        "meminfo", "vmstat", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo", "dmesg", "lru", "tlb",
-        "processes", "diskstats", "dentry-state", "inode-nr", "sysvipc/shm", "pagecache",
-    ]
+    public static let globalReports = ProcFS.globalReports
     public static let processReports = ["maps", "smaps", "status", "pagetable", "pagemap"]
     public static let processFields = [
         "minflt", "majflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak", "vmdata", "vmstk",
@@ -336,7 +334,9 @@ public struct ScenarioParser {
                     switch s.text {
                     case "segv": expectSignal = Signal.sigsegv
                     case "sigbus", "bus": expectSignal = Signal.sigbus
-                    default: throw self.error(line, s.column, "expected 'segv' or 'sigbus' after 'expect'")
+                    case "oom", "sigkill": expectSignal = Signal.sigkill
+                    default:
+                        throw self.error(line, s.column, "expected 'segv', 'sigbus' or 'oom' after 'expect'")
                     }
                     remaining.removeLast(2)
                 }
@@ -381,6 +381,14 @@ public struct ScenarioParser {
                 return .expectMemory(r, op, value)
             case "fread", "fwrite", "fsync", "close", "fadvise", "msync", "shm", "shmdt":
                 return try self.parseFileCommand(head, rest, process: process, line: line)
+            case "oom_score_adj":
+                guard rest.count == 1, let t = rest.first, let n = Int(t.text), (-1000...1000).contains(n)
+                else {
+                    throw self.error(
+                        line, (rest.first?.column ?? head.column + head.text.count),
+                        "expected a value from -1000 to 1000")
+                }
+                return .oomScoreAdj(n)
             default:
                 throw self.error(
                     line, head.column,
@@ -527,7 +535,8 @@ public struct ScenarioParser {
                 MemoryRef(
                     region: r.region, address: r.address, start: r.start, end: r.end, single: r.single,
                     text: p.text + " " + r.text), access)
-        case "file", "mkdir", "truncate", "unlink", "sync", "drop", "tick", "sysctl", "shmrm":
+        case "file", "mkdir", "truncate", "unlink", "sync", "drop", "tick", "sysctl", "shmrm", "swapon",
+            "swapoff":
             return try self.parseGlobalFileCommand(head, rest, line: line)
         default:
             if self.processes[head.text] != nil {

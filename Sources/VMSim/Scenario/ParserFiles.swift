@@ -213,6 +213,30 @@ extension ScenarioParser {
             return .file(
                 path: p.text, size: try self.size(sizeToken, line: line, allowZero: true),
                 cached: flags.contains("cached"))
+        case "swapon":
+            guard let p = rest.first else {
+                throw self.error(line, end, "expected 'swapon PATH size=SIZE [partition|file] [priority=N]'")
+            }
+            try self.checkPath(p.text, column: p.column, line: line)
+            let (opts, flags) = try self.options(
+                rest.dropFirst(), allowed: ["size", "priority"], flags: ["partition", "file"], line: line)
+            guard let sizeToken = opts["size"] else {
+                throw self.error(line, p.column + p.text.count, "expected size=SIZE")
+            }
+            var priority: Int?
+            if let t = opts["priority"] {
+                guard let n = Int(t.text), (-32768...32767).contains(n) else {
+                    throw self.error(line, t.column, "'\(t.text)' is not a priority (-32768 … 32767)")
+                }
+                priority = n
+            }
+            return .swapon(
+                path: p.text, size: try self.size(sizeToken, line: line),
+                kind: flags.contains("file") ? .file : .partition, priority: priority)
+        case "swapoff":
+            guard rest.count == 1 else { throw self.error(line, end, "expected 'swapoff PATH'") }
+            try self.checkPath(rest.first!.text, column: rest.first!.column, line: line)
+            return .swapoff(rest.first!.text)
         case "mkdir":
             guard rest.count == 1 else { throw self.error(line, end, "expected 'mkdir PATH'") }
             try self.checkPath(rest.first!.text, column: rest.first!.column, line: line)

@@ -225,6 +225,9 @@ public final class ScenarioRunner {
                 if signal != nil { break }
                 address += step
             }
+            let expectedName = { (s: Int) in
+                s == Signal.sigsegv ? "SIGSEGV" : s == Signal.sigbus ? "SIGBUS" : "the OOM killer"
+            }
             if let (s, a, reason) = signal {
                 let what =
                     s == Signal.sigsegv ? "SIGSEGV" : s == Signal.sigbus ? "SIGBUS" : "killed (out of memory)"
@@ -234,16 +237,12 @@ public final class ScenarioRunner {
                 } else {
                     self.write(
                         "\(name)[\(task.pid)]: \(what) at \(hex(a)) (\(reason)); the process is killed")
-                    if expectSignal != nil {
-                        self.fail(
-                            statement,
-                            "expected \(expectSignal == Signal.sigsegv ? "SIGSEGV" : "SIGBUS"), got \(what)")
+                    if let expectSignal {
+                        self.fail(statement, "expected \(expectedName(expectSignal)), got \(what)")
                     }
                 }
             } else if let expected = expectSignal {
-                self.fail(
-                    statement,
-                    "expected \(expected == Signal.sigsegv ? "SIGSEGV" : "SIGBUS"), but the access succeeded")
+                self.fail(statement, "expected \(expectedName(expected)), but the access succeeded")
             }
         case .fork(let child):
             guard let name = statement.process, let task = self.task(statement, name) else { return }
@@ -428,26 +427,8 @@ public final class ScenarioRunner {
     func show(_ item: ShowItem, _ statement: Statement) {
         switch item {
         case .global(let what):
-            let text: String
-            switch what {
-            case "meminfo": text = ProcFS.meminfo(self.kernel)
-            case "vmstat": text = ProcFS.vmstat(self.kernel)
-            case "buddyinfo": text = ProcFS.buddyinfo(self.kernel)
-            case "zoneinfo": text = ProcFS.zoneinfo(self.kernel)
-            case "slabinfo": text = ProcFS.slabinfo(self.kernel)
-            case "vmallocinfo": text = ProcFS.vmallocinfo(self.kernel)
-            case "dmesg": text = self.kernel.phys.log.text + "\n"
-            case "lru": text = ProcFS.lru(self.kernel)
-            case "tlb": text = ProcFS.tlb(self.kernel)
-            case "diskstats": text = ProcFS.diskstats(self.kernel)
-            case "dentry-state": text = ProcFS.dentryState(self.kernel)
-            case "inode-nr": text = ProcFS.inodeNr(self.kernel)
-            case "sysvipc/shm": text = ProcFS.sysvipcShm(self.kernel)
-            case "pagecache": text = ProcFS.pageCache(self.kernel)
-            default: text = ProcFS.processes(self.kernel)
-            }
-            let path = ["dentry-state", "inode-nr"].contains(what) ? "/proc/sys/fs/\(what)" : "/proc/\(what)"
-            self.write("==> \(path) <==")
+            let text = ProcFS.global(what, self.kernel)
+            self.write("==> \(ProcFS.reportPath(what)) <==")
             self.write(text, terminator: false)
         case .process(let name, let what, let ref):
             guard let task = self.task(statement, name) else { return }
@@ -489,6 +470,11 @@ public final class ScenarioRunner {
             return "writeback \(path): \(pages) page\(pages == 1 ? "" : "s") (\(reason))"
         case .ioWait(let pid, let ns):
             return "pid \(pid) waited \(ProcFS.duration(ns)) for I/O"
+        case .reclaim(let pid, let scanned, let reclaimed):
+            return
+                "\(pid.map { "direct reclaim by pid \($0)" } ?? "kswapd0"): scanned \(scanned), reclaimed \(reclaimed)"
+        case .oomKill(let pid, let name, let points):
+            return "oom-killer chose pid \(pid) (\(name)), badness \(points)"
         }
     }
 }

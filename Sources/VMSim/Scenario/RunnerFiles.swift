@@ -33,6 +33,15 @@ extension ScenarioRunner {
         switch statement.command {
         case .file(let path, let size, let cached):
             global { () throws(MMError) in try kernel.installFile(path, size: size, cached: cached) }
+        case .swapon(let path, let size, let kind, let priority):
+            global { () throws(MMError) in
+                _ = try kernel.swapon(path, size: size, kind: kind, priority: priority)
+            }
+        case .swapoff(let path):
+            global { () throws(MMError) in try kernel.swapoff(path) }
+        case .oomScoreAdj(let n):
+            guard let name = statement.process, let task = self.task(statement, name) else { return }
+            task.oomScoreAdj = n
         case .mkdir(let path):
             global { () throws(MMError) in try kernel.makeDirectory(path) }
         case .fileRead(let ref):

@@ -146,6 +146,10 @@ public enum Command: Sendable {
     case dropCaches(Int)
     case tick(UInt64)
     case sysctl([(String, String, Int)])
+    // Swap and reclaim.
+    case swapon(path: String, size: UInt64, kind: SwapKind, priority: Int?)
+    case swapoff(String)
+    case oomScoreAdj(Int)
 }
 
 /// One line of a scenario.

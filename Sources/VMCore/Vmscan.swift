@@ -1,0 +1,753 @@
+import VMPaging
+import VMPhys
+import VMTypes
+
+/// How kswapd is woken.
+public enum KswapdMode: String, Sendable, CaseIterable {
+    /// Linux 2.6+: woken by an allocation that finds a zone below its low watermark; reclaims
+    /// until an eligible zone is above its high watermark (`pgdat_balanced()`).
+    case modern
+    /// The 2.4-era daemon the notes describe: wakes every second, and when any zone is below
+    /// `pages_low` reclaims until every zone is above `pages_high`.
+    case periodic
+}
+
+/// Reclaim state of the node (`pg_data_t`'s kswapd fields and `lruvec`'s cost counters).
+public final class ReclaimState {
+    /// `lruvec->anon_cost`, `file_cost`: the recent cost of reclaiming each kind.
+    var anonCost = 0
+    var fileCost = 0
+    /// kswapd: woken, for which order and highest zone; its failures in a row.
+    var kswapdWoken = false
+    var kswapdOrder = 0
+    var kswapdHighestZone = 0
+    public internal(set) var kswapdFailures = 0
+    /// When kswapd last went to sleep (for `kswapd_*_wmark_hit_quickly`).
+    var kswapdSleptAt: UInt64?
+    public internal(set) var kswapdRuns = 0
+    public var mode: KswapdMode = .modern
+    var nextPeriodicWake: UInt64?
+    /// kswapd found only pages under writeback: it sleeps until then (`reclaim_throttle()`).
+    var kswapdThrottledUntil: UInt64 = 0
+    /// `PF_MEMALLOC`: reclaim is running; allocations it makes do not recurse into reclaim.
+    var depth = 0
+    /// Tasks chosen by the OOM killer while running (killed when their fault or call returns).
+    var pendingKills: Set<Int> = []
+}
+
+/// `struct scan_control` (mm/vmscan.c).
+struct ScanControl {
+    var nrToReclaim: Int
+    var gfp: GFP
+    var reclaimIdx: Int
+    var priority = 12
+    var isKswapd: Bool
+    var maySwap = true
+    var nrScanned = 0
+    var nrReclaimed = 0
+    var fileIsTiny = false
+    var cacheTrimMode = false
+    var mayDeactivateAnon = false
+    var mayDeactivateFile = false
+    var anonCost = 0
+    var fileCost = 0
+    /// Pages met under writeback or dirty and not queued (for throttling).
+    var nrWriteback = 0
+    var nrUnqueuedDirty = 0
+    var nrTaken = 0
+    /// Pages scanned over the whole reclaim (`nrScanned` restarts each pass).
+    var totalScanned = 0
+}
+
+/// What `folio_check_references()` decided.
+enum PageReferences { case activate, keep, reclaim, reclaimClean }
+
+/// Page reclaim (mm/vmscan.c, mm/rmap.c's `folio_referenced()`/`try_to_unmap()`, mm/swap.c):
+/// the LRU aging and eviction kswapd and direct reclaim do, and the shrinkers. Models Linux 6.18
+/// without MGLRU (`lru_gen` off) and without memory cgroups: one node, one `lruvec`.
+///
+/// Simplified: no workingset shadow entries or refault detection (every evicted page comes
+/// back as new), no compaction, no writeback of file pages by kswapd itself (dirty file pages
+/// are activated with `PG_reclaim` and the flusher woken, as direct reclaim always does), no
+/// per-CPU LRU batches, and reclaim work takes no simulated time (its I/O does).
+extension Kernel {
+    static let defPriority = 12
+
+    // MARK: LRU sizes and balance
+
+    func lruSizeBelow(_ list: LRUList, zone reclaimIdx: Int) -> Int {
+        var n = 0
+        for z in 0...min(reclaimIdx, self.phys.zones.count - 1) {
+            n += self.phys.zones[z].state(list.zoneItem)
+        }
+        return n
+    }
+
+    /// `inactive_is_low()`: the inactive list should be at least 1/√(10·GB) of the total.
+    func inactiveIsLow(_ inactive: LRUList) -> Bool {
+        let active = LRUList(rawValue: inactive.rawValue + 1)!
+        let i = self.lruSize(inactive)
+        let a = self.lruSize(active)
+        let gb = (i + a) >> (30 - self.phys.pageShift)
+        let ratio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
+        return i * ratio < a
+    }
+
+    /// Whether anonymous pages can be reclaimed at all: swap space is free.
+    var canReclaimAnon: Bool { self.swapFreePages > 0 }
+
+    /// `lru_note_cost()`: I/O and rotations make a kind of page costlier to reclaim; the costs
+    /// decay once they exceed a quarter of the LRU pages.
+    func lruNoteCost(file: Bool, io: Int, rotated: Int) {
+        let cost = io * Kernel.swapClusterMax + rotated
+        if file { self.reclaim.fileCost += cost } else { self.reclaim.anonCost += cost }
+        let lruPages = LRUList.allCases.dropLast().reduce(0) { $0 + self.lruSize($1) }
+        if self.reclaim.fileCost + self.reclaim.anonCost > lruPages / 4 {
+            self.reclaim.fileCost /= 2
+            self.reclaim.anonCost /= 2
+        }
+    }
+
+    /// `get_scan_count()`: how many pages of each evictable list to scan at this priority —
+    /// file only without swap, equal pressure at priority 0, anonymous only when the file cache
+    /// is tiny, file only in cache-trim mode, else split by `swappiness` and the lists' costs.
+    func scanCount(_ sc: ScanControl) -> [Int] {
+        enum Balance { case equal, fract, file, anon }
+        var balance = Balance.fract
+        var fraction = [0, 0]
+        var denominator = 1
+        let swappiness = self.sysctl.swappiness
+        if !sc.maySwap || !self.canReclaimAnon {
+            balance = .file
+        } else if sc.priority == 0 && swappiness > 0 {
+            balance = .equal
+        } else if sc.fileIsTiny {
+            balance = .anon
+        } else if sc.cacheTrimMode {
+            balance = .file
+        } else {
+            var total = sc.anonCost + sc.fileCost
+            let anonCost = total + sc.anonCost
+            let fileCost = total + sc.fileCost
+            total = anonCost + fileCost
+            let ap = swappiness * (total + 1) / (anonCost + 1)
+            let fp = (200 - swappiness) * (total + 1) / (fileCost + 1)
+            fraction = [ap, fp]
+            denominator = max(ap + fp, 1)
+        }
+        return LRUList.allCases.dropLast().map { list in
+            let file = list.isFile
+            var scan = self.lruSizeBelow(list, zone: sc.reclaimIdx) >> sc.priority
+            switch balance {
+            case .equal: break
+            case .fract: scan = scan * fraction[file ? 1 : 0] / denominator
+            case .file: if !file { scan = 0 }
+            case .anon: if file { scan = 0 }
+            }
+            return scan
+        }
+    }
+
+    // MARK: shrink_node
+
+    /// `shrink_node()`: prepare the scan (may the active lists be aged, is the file cache tiny,
+    /// can reclaim trim the cache alone), shrink the LRU lists, then the slab shrinkers.
+    func shrinkNode(_ sc: inout ScanControl) {
+        sc.anonCost = self.reclaim.anonCost
+        sc.fileCost = self.reclaim.fileCost
+        sc.mayDeactivateAnon = self.inactiveIsLow(.inactiveAnon)
+        sc.mayDeactivateFile = self.inactiveIsLow(.inactiveFile)
+        let file = self.lruSize(.inactiveFile) + self.lruSize(.activeFile)
+        let anon = self.lruSize(.inactiveAnon) + self.lruSize(.activeAnon)
+        let inactiveFile = self.lruSize(.inactiveFile)
+        sc.cacheTrimMode = (inactiveFile >> sc.priority) > 0 && !sc.mayDeactivateFile
+        let highTotal = self.phys.zones.reduce(0) { $0 + $1.highWatermark }
+        sc.fileIsTiny =
+            file + self.phys.freePages <= highTotal && !sc.mayDeactivateAnon && (anon >> sc.priority) > 0
+        let reclaimedBefore = sc.nrReclaimed
+        self.shrinkLRUVec(&sc)
+        self.shrinkSlab(priority: sc.priority, kswapd: sc.isKswapd)
+        _ = reclaimedBefore
+    }
+
+    /// `shrink_lruvec()`: scans the lists in chunks of `SWAP_CLUSTER_MAX` until the counts from
+    /// `get_scan_count()` are used up or enough was reclaimed; then keeps the anonymous
+    /// inactive list from running low.
+    func shrinkLRUVec(_ sc: inout ScanControl) {
+        var nr = self.scanCount(sc)
+        let order: [LRUList] = [.inactiveAnon, .activeAnon, .inactiveFile, .activeFile]
+        var reclaimed = 0
+        while nr[LRUList.inactiveAnon.rawValue] > 0 || nr[LRUList.activeFile.rawValue] > 0
+            || nr[LRUList.inactiveFile.rawValue] > 0
+        {
+            for list in order where nr[list.rawValue] > 0 {
+                let n = min(nr[list.rawValue], Kernel.swapClusterMax)
+                nr[list.rawValue] -= n
+                reclaimed += self.shrinkList(list, n, &sc)
+            }
+            if reclaimed >= sc.nrToReclaim { break }
+        }
+        sc.nrReclaimed += reclaimed
+        if self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
+            self.shrinkActiveList(.activeAnon, Kernel.swapClusterMax, &sc)
+        }
+    }
+
+    func shrinkList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) -> Int {
+        if list.isActive {
+            if list.isFile ? sc.mayDeactivateFile : sc.mayDeactivateAnon {
+                self.shrinkActiveList(list, n, &sc)
+            }
+            return 0
+        }
+        return self.shrinkInactiveList(list, n, &sc)
+    }
+
+    // MARK: Isolation
+
+    /// `isolate_lru_folios()`: up to `n` pages from the tail of `list` in eligible zones, off the
+    /// list with a reference each; pages of higher zones are skipped (moved to the head).
+    /// Returns the pages and how many were scanned.
+    func isolatePages(_ list: LRUList, _ n: Int, reclaimIdx: Int) -> (pages: [PFN], scanned: Int) {
+        let memMap = self.phys.memMap
+        var taken: [PFN] = []
+        var skipped: [PFN] = []
+        var scanned = 0
+        var budget = n * 4 + 64
+        while scanned < n, budget > 0, self.lru[list.rawValue].tail != 0 {
+            budget -= 1
+            let pfn = PFN(rawValue: UInt64(self.lru[list.rawValue].tail))
+            self.lruRemove(pfn)
+            if let z = self.phys.zoneIndex(of: pfn), z > reclaimIdx {
+                skipped.append(pfn)
+                continue
+            }
+            scanned += 1
+            memMap.getPage(pfn)
+            taken.append(pfn)
+        }
+        for pfn in skipped.reversed() { self.lruAdd(pfn, to: list) }
+        self.phys.mod(list.isFile ? .nrIsolatedFile : .nrIsolatedAnon, taken.count)
+        return (taken, scanned)
+    }
+
+    /// `move_folios_to_lru()`: isolated pages go back to the head of their list (active if
+    /// activated), dropping the isolation reference; a page nobody else holds is freed.
+    func putbackPages(_ pages: [PFN], file: Bool) {
+        let memMap = self.phys.memMap
+        self.phys.mod(file ? .nrIsolatedFile : .nrIsolatedAnon, -pages.count)
+        for pfn in pages {
+            if memMap.refCount(pfn) == 1 {
+                self.putPage(pfn)
+                continue
+            }
+            self.lruAdd(pfn, to: self.lruList(of: pfn))
+            let freed = memMap.putPageTestZero(pfn)
+            precondition(!freed, "putback: \(pfn) freed")
+        }
+    }
+
+    // MARK: Aging the active lists
+
+    /// `shrink_active_list()`: pages from the tail of an active list lose their Accessed bits
+    /// and move to the inactive list — except referenced executable file pages, which get
+    /// another trip around the active list.
+    func shrinkActiveList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) {
+        let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx)
+        self.phys.count(.pgrefill, UInt64(scanned))
+        let memMap = self.phys.memMap
+        var deactivated = 0
+        var rotated = 0
+        for pfn in pages {
+            let (referenced, flags) = self.pageReferenced(pfn)
+            if referenced > 0 && flags.contains(.exec) && list.isFile {
+                rotated += 1
+                continue
+            }
+            memMap.removeFlags(pfn, .active)
+            memMap.insertFlags(pfn, .workingset)
+            deactivated += 1
+        }
+        self.putbackPages(pages, file: list.isFile)
+        self.phys.count(.pgdeactivate, UInt64(deactivated))
+        _ = rotated
+    }
+
+    // MARK: References and unmapping (mm/rmap.c)
+
+    /// `folio_referenced()`: how many PTEs mapping `pfn` had the Accessed bit, clearing it (as
+    /// `ptep_clear_flush_young()` does on x86: without a TLB flush, so a page hot in the TLB
+    /// looks idle), and the flags of the areas that referenced it (`VM_LOCKED` from any).
+    func pageReferenced(_ pfn: PFN) -> (Int, VMFlags) {
+        var referenced = 0
+        var flags: VMFlags = []
+        for (mm, slot, address) in self.rmapWalk(pfn) {
+            let vma = mm.vma(slot)
+            if vma.flags.contains(.locked) {
+                flags.insert(.locked)
+                continue
+            }
+            var pte = self.pageTables.pte(root: mm.pgd, va: address)
+            if pte.contains(.accessed) {
+                pte.flags.remove(.accessed)
+                _ = self.installPTE(mm, address, pte)
+                referenced += 1
+                flags.formUnion(vma.flags)
+            }
+        }
+        return (referenced, flags)
+    }
+
+    /// `try_to_unmap()`: removes every PTE mapping `pfn`. Anonymous pages leave a swap entry
+    /// (exclusive when the page was), file and shmem pages nothing; a dirty PTE dirties the
+    /// page; MADV_FREE pages are discarded unless written again (then they are swap-backed
+    /// once more and stay). A `VM_LOCKED` area keeps the page (mlocked). Returns false if the
+    /// page is still mapped.
+    func tryToUnmap(_ pfn: PFN) -> Bool {
+        let memMap = self.phys.memMap
+        for (mm, slot, address) in self.rmapWalk(pfn) {
+            let vma = mm.vma(slot)
+            if vma.flags.contains(.locked) {
+                self.mlockPage(pfn)
+                return false
+            }
+            let pte = self.pageTables.pte(root: mm.pgd, va: address)
+            let anon = memMap.test(pfn, .anon)
+            if anon && !memMap.test(pfn, .swapBacked) {
+                // MADV_FREE: written since? Then it is anonymous memory again.
+                if pte.contains(.dirty) || memMap.test(pfn, .dirty) {
+                    memMap.insertFlags(pfn, .swapBacked)
+                    return false
+                }
+                _ = self.installPTE(mm, address, .none)
+                self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
+                self.removeMapping(pfn, mm: mm)
+                continue
+            }
+            if pte.contains(.dirty) { memMap.insertFlags(pfn, .dirty) }
+            if anon {
+                guard let entry = self.swapEntry(of: pfn) else { return false }
+                self.swapDuplicate(entry)
+                let exclusive = memMap.test(pfn, .anonExclusive)
+                _ = self.installPTE(mm, address, PTE(swap: entry, exclusive: exclusive))
+                mm.addRSS(.swapEntries, 1)
+            } else {
+                _ = self.installPTE(mm, address, .none)
+                if pte.contains(.dirty) { self.markPageDirty(pfn) }
+            }
+            self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
+            self.removeMapping(pfn, mm: mm)
+        }
+        if memMap.test(pfn, .anon) && memMap.mapCount(pfn) == 0 { memMap.removeFlags(pfn, .anonExclusive) }
+        return memMap.mapCount(pfn) == 0
+    }
+
+    /// `folio_check_references()`.
+    func checkReferences(_ pfn: PFN) -> PageReferences {
+        let memMap = self.phys.memMap
+        let (ptes, flags) = self.pageReferenced(pfn)
+        let referencedPage = memMap.test(pfn, .referenced)
+        memMap.removeFlags(pfn, .referenced)
+        if flags.contains(.locked) { return .activate }
+        let file = !memMap.test(pfn, .swapBacked)
+        if ptes > 0 {
+            // Mapped pages start with a reference from their fault: look twice.
+            memMap.insertFlags(pfn, .referenced)
+            if referencedPage || ptes > 1 { return .activate }
+            if flags.contains(.exec) && file { return .activate }
+            return .keep
+        }
+        if referencedPage && file { return .reclaimClean }
+        return .reclaim
+    }
+
+    // MARK: shrink_inactive_list
+
+    /// `shrink_inactive_list()` → `shrink_folio_list()`: each page from the tail is checked for
+    /// references (activated or kept), given swap space if anonymous, unmapped, written out if
+    /// dirty (swap; dirty file pages are left to the flusher, activated with `PG_reclaim`), and
+    /// freed if clean — file pages leave the page cache, anonymous ones the swap cache. Returns
+    /// the pages reclaimed.
+    func shrinkInactiveList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) -> Int {
+        let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx)
+        self.phys.count(sc.isKswapd ? .pgscanKswapd : .pgscanDirect, UInt64(scanned))
+        self.phys.count(list.isFile ? .pgscanFile : .pgscanAnon, UInt64(scanned))
+        sc.nrScanned += scanned
+        sc.totalScanned += scanned
+        guard !pages.isEmpty else { return 0 }
+        let memMap = self.phys.memMap
+        var reclaimed = 0
+        var keep: [PFN] = []
+        var swapOut: [(pfn: PFN, entry: SwapEntry)] = []
+        var unqueuedDirty = 0
+        var activatedFile = 0
+        for pfn in pages {
+            func activate() {
+                // Not a candidate for swapping: give back the swap space if swap is tight.
+                if memMap.test(pfn, .swapCache) && (self.swapFull || memMap.test(pfn, .mlocked)) {
+                    self.freeSwapCache(pfn)
+                }
+                if !memMap.test(pfn, .mlocked) {
+                    memMap.insertFlags(pfn, .active)
+                    self.phys.count(.pgactivate)
+                    if !memMap.test(pfn, .swapBacked) { activatedFile += 1 }
+                }
+                keep.append(pfn)
+            }
+            if memMap.test(pfn, .locked) || memMap.test(pfn, .unevictable) {
+                if memMap.test(pfn, .unevictable) { activate() } else { keep.append(pfn) }
+                continue
+            }
+            let dirty = memMap.test(pfn, .dirty)
+            let writeback = memMap.test(pfn, .writeback)
+            if dirty && !writeback { unqueuedDirty += 1 }
+            if writeback {
+                // Case 2: mark it for rotation when its writeback ends.
+                memMap.insertFlags(pfn, .reclaim)
+                sc.nrWriteback += 1
+                activate()
+                continue
+            }
+            let references = self.checkReferences(pfn)
+            switch references {
+            case .activate:
+                activate()
+                continue
+            case .keep:
+                keep.append(pfn)
+                continue
+            case .reclaim, .reclaimClean: break
+            }
+            let anon = memMap.test(pfn, .anon)
+            let swapBacked = memMap.test(pfn, .swapBacked)
+            // Anonymous memory needs a home in swap.
+            if anon && swapBacked && !memMap.test(pfn, .swapCache) {
+                guard sc.maySwap, let entry = self.getSwapSlot() else {
+                    activate()
+                    continue
+                }
+                self.addToSwapCache(pfn, entry)
+                memMap.insertFlags(pfn, .dirty)
+            }
+            if memMap.mapCount(pfn) > 0 {
+                guard self.tryToUnmap(pfn) else {
+                    activate()
+                    continue
+                }
+            }
+            if swapBacked && !anon && !memMap.test(pfn, .swapCache) {
+                // shmem: its page moves to swap (shmem_writeout()).
+                guard let entry = self.shmemWriteout(pfn) else {
+                    activate()
+                    continue
+                }
+                swapOut.append((pfn, entry))
+                keep.append(pfn)
+                continue
+            }
+            if memMap.test(pfn, .dirty) {
+                if !memMap.test(pfn, .swapBacked) || !anon {
+                    // A dirty file page: the flusher writes it; rotate it when done.
+                    self.phys.mod(.nrVmscanImmediateReclaim, 1)
+                    memMap.insertFlags(pfn, .reclaim)
+                    activate()
+                    continue
+                }
+                if references == .reclaimClean {
+                    keep.append(pfn)
+                    continue
+                }
+                // pageout() → swap_writepage().
+                swapOut.append((pfn, self.swapEntry(of: pfn)!))
+                keep.append(pfn)
+                continue
+            }
+            if anon && !swapBacked {
+                // A clean MADV_FREE page: only the isolation reference is left.
+                guard memMap.refCount(pfn) == 1 else {
+                    keep.append(pfn)
+                    continue
+                }
+                self.phys.count(.pglazyfreed)
+            } else if !self.removeMapping(ofReclaimed: pfn) {
+                keep.append(pfn)
+                continue
+            }
+            // Free it: the isolation reference is the last.
+            self.phys.mod(list.isFile ? .nrIsolatedFile : .nrIsolatedAnon, -1)
+            self.putPage(pfn)
+            reclaimed += 1
+        }
+        if !swapOut.isEmpty { self.swapWriteout(swapOut) }
+        self.putbackPages(keep, file: list.isFile)
+        self.phys.count(sc.isKswapd ? .pgstealKswapd : .pgstealDirect, UInt64(reclaimed))
+        self.phys.count(list.isFile ? .pgstealFile : .pgstealAnon, UInt64(reclaimed))
+        self.lruNoteCost(file: list.isFile, io: swapOut.count, rotated: scanned - reclaimed)
+        sc.nrTaken += pages.count
+        sc.nrUnqueuedDirty += unqueuedDirty
+        // Dirty pages no writeback has been started for: the flushers are behind.
+        if unqueuedDirty == pages.count && list.isFile { self.wakeFlusherForReclaim() }
+        _ = activatedFile
+        return reclaimed
+    }
+
+    /// `__remove_mapping()`: a clean, unmapped page held only by its cache and the isolation
+    /// leaves the page cache or the swap cache. False if someone else holds it or it is dirty.
+    func removeMapping(ofReclaimed pfn: PFN) -> Bool {
+        let memMap = self.phys.memMap
+        guard memMap.refCount(pfn) == 2, !memMap.test(pfn, .dirty), memMap.mapCount(pfn) == 0 else {
+            return false
+        }
+        if memMap.test(pfn, .swapCache) {
+            self.deleteFromSwapCache(pfn)
+            self.putPage(pfn)
+            return true
+        }
+        guard let file = self.owningFile(pfn) else { return false }
+        // pageCacheRemove() drops the cache's reference; the isolation one stays for the caller.
+        let index = memMap.index(pfn)
+        self.pageCacheRemove(file, index: index)
+        return true
+    }
+
+    /// `shmem_writeout()`: an unmapped shmem page leaves its file for the swap cache; the file's
+    /// index keeps the swap entry. Returns the entry, or nil without swap space.
+    func shmemWriteout(_ pfn: PFN) -> SwapEntry? {
+        let memMap = self.phys.memMap
+        guard let file = self.owningFile(pfn), file.isShmem, let entry = self.getSwapSlot() else {
+            return nil
+        }
+        let index = memMap.index(pfn)
+        // The slot is referenced by the shmem index (count 1) and the cache.
+        let area = self.area(entry)
+        area.map[Int(entry.offset)] = 1
+        file.pages[index] = nil
+        _ = self.syncIndexNodes(file)
+        file.swapped[index] = entry
+        self.phys.mod(.nrFilePages, -1)
+        self.phys.mod(.nrShmem, -1)
+        memMap.setMapping(pfn, 0)
+        // The page-cache reference becomes the swap cache's.
+        let freed = memMap.putPageTestZero(pfn)
+        precondition(!freed, "shmemWriteout: \(pfn) freed")
+        self.addToSwapCache(pfn, entry)
+        return entry
+    }
+
+    /// `wakeup_flusher_threads(WB_REASON_VMSCAN)`: write back every dirty inode.
+    func wakeFlusherForReclaim() {
+        for file in self.dirtyFiles() {
+            self.writebackFile(file, range: nil, sync: false, reason: "reclaim (vmscan)")
+        }
+    }
+
+    // MARK: Slab shrinkers
+
+    /// `shrink_slab()` with the superblock shrinker (`super_cache_scan()`): unused dentries and
+    /// inodes, `(freeable >> priority) × 2` of them scaled by `vfs_cache_pressure`, split
+    /// between the two by their counts.
+    func shrinkSlab(priority: Int, kswapd: Bool) {
+        let dentries = self.vfs.unusedDentries
+        let inodes = self.vfs.unusedInodes
+        let freeable = (dentries + inodes) * self.sysctl.vfsCachePressure / 100
+        guard freeable > 0 else { return }
+        let scan = min((freeable >> priority) * 2, 2 * freeable)
+        guard scan > 0 else { return }
+        let total = dentries + inodes + 1
+        let d = scan * dentries / total
+        let i = scan * inodes / total
+        self.pruneDentries(d)
+        self.pruneInodes(i, byKswapd: kswapd)
+        self.phys.count(.slabsScanned, UInt64(d + i))
+    }
+
+    // MARK: kswapd
+
+    /// `pgdat_balanced()`: modern kswapd stops when any eligible zone has its high watermark
+    /// free (plus the lowmem reserve for the allocations that woke it); the periodic one only
+    /// when every zone has.
+    func nodeBalanced(order: Int, highestZone: Int) -> Bool {
+        let zones = self.phys.zones
+        if self.reclaim.mode == .periodic {
+            return zones.indices.allSatisfy { z in
+                zones[z].managedPages == 0 || zones[z].freePages >= zones[z].highWatermark
+            }
+        }
+        for z in 0...min(highestZone, zones.count - 1) where zones[z].managedPages > 0 {
+            if self.phys.zoneWatermarkOK(
+                zone: z, order: order, mark: zones[z].highWatermark, highestZone: highestZone, flags: [])
+            {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// `balance_pgdat()`: from priority 12 down, each pass asks for the high watermark's worth
+    /// of pages (at least 32 per zone), ages the anonymous lists, shrinks the node; a pass that
+    /// frees nothing raises the pressure. Ends when the node is balanced. Returns pages reclaimed.
+    @discardableResult
+    func balanceNode(order: Int, highestZone: Int) -> Int {
+        self.phys.count(.pageoutrun)
+        self.reclaim.kswapdRuns += 1
+        var sc = ScanControl(
+            nrToReclaim: 0, gfp: .kernel, reclaimIdx: highestZone, isKswapd: true)
+        self.reclaim.depth += 1
+        defer { self.reclaim.depth -= 1 }
+        while sc.priority >= 1 {
+            if self.nodeBalanced(order: order, highestZone: highestZone) { break }
+            sc.nrScanned = 0
+            sc.nrToReclaim = 0
+            for z in 0...min(highestZone, self.phys.zones.count - 1) where self.phys.zones[z].managedPages > 0
+            {
+                sc.nrToReclaim += max(self.phys.zones[z].highWatermark, Kernel.swapClusterMax)
+            }
+            // age_active_anon()
+            if self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
+                self.shrinkActiveList(.activeAnon, Kernel.swapClusterMax, &sc)
+            }
+            let before = sc.nrReclaimed
+            sc.nrWriteback = 0
+            sc.nrTaken = 0
+            self.shrinkNode(&sc)
+            // Pages cycling through the LRU faster than they are written: kswapd sleeps until
+            // some writeback completes (at most 100 ms) rather than scan them again.
+            if sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken
+                && sc.nrReclaimed - before < Kernel.swapClusterMax,
+                let io = self.vfs.pendingIO.first?.time
+            {
+                self.reclaim.kswapdThrottledUntil = min(io, self.now + 100_000_000)
+                self.reclaim.kswapdWoken = true
+                break
+            }
+            // No need to raise the pressure while the scan would meet the target at 100% efficiency.
+            let raise = sc.nrScanned < sc.nrToReclaim
+            if raise || sc.nrReclaimed == before { sc.priority -= 1 }
+        }
+        if sc.nrReclaimed == 0 { self.reclaim.kswapdFailures += 1 } else { self.reclaim.kswapdFailures = 0 }
+        self.emit(.reclaim(pid: nil, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
+        return sc.nrReclaimed
+    }
+
+    /// Runs kswapd if an allocation woke it (at the end of a fault or system call: kswapd runs
+    /// as soon as the woken CPU reschedules, in background time not charged to the task).
+    public func runKswapdIfWoken() {
+        guard self.reclaim.kswapdWoken, self.reclaim.depth == 0, self.now >= self.reclaim.kswapdThrottledUntil
+        else { return }
+        self.reclaim.kswapdWoken = false
+        if let slept = self.reclaim.kswapdSleptAt {
+            self.phys.count(
+                self.now - slept < 100_000_000 ? .kswapdLowWmarkHitQuickly : .kswapdHighWmarkHitQuickly)
+            self.reclaim.kswapdSleptAt = nil
+        }
+        let saved = self.current
+        self.current = nil
+        self.balanceNode(order: self.reclaim.kswapdOrder, highestZone: self.reclaim.kswapdHighestZone)
+        self.current = saved
+        // Throttled, kswapd keeps its request and resumes; otherwise it goes back to sleep.
+        if !self.reclaim.kswapdWoken {
+            self.reclaim.kswapdSleptAt = self.now
+            self.reclaim.kswapdOrder = 0
+            self.reclaim.kswapdHighestZone = 0
+        }
+    }
+
+    /// The periodic kswapd's timer: once a second, reclaim if any zone is below its low watermark.
+    func kswapdTimer() {
+        self.reclaim.nextPeriodicWake = self.now + 1_000_000_000
+        self.noteEvent(at: self.now + 1_000_000_000)
+        let low = self.phys.zones.contains { $0.managedPages > 0 && $0.freePages < $0.lowWatermark }
+        guard low, self.reclaim.depth == 0 else { return }
+        let saved = self.current
+        self.current = nil
+        self.balanceNode(order: 0, highestZone: self.phys.zones.count - 1)
+        self.current = saved
+    }
+
+    /// Selects the kswapd model; the periodic one starts its one-second timer.
+    public func setKswapdMode(_ mode: KswapdMode) {
+        self.reclaim.mode = mode
+        self.reclaim.nextPeriodicWake = mode == .periodic ? self.now + 1_000_000_000 : nil
+        if mode == .periodic { self.noteEvent(at: self.now + 1_000_000_000) }
+    }
+
+    // MARK: Direct reclaim
+
+    /// `try_to_free_pages()` → `do_try_to_free_pages()`: the allocating task reclaims 32 pages
+    /// itself, raising the pressure from priority 12 to 0. When a pass frees nothing because
+    /// pages are still being written, the task waits for some writeback to complete
+    /// (`reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`) and the pass is repeated.
+    func tryToFreePages(gfp: GFP, order: Int, highestZone: Int) -> Int {
+        guard self.reclaim.depth == 0 else { return 0 }
+        self.reclaim.depth += 1
+        defer { self.reclaim.depth -= 1 }
+        var sc = ScanControl(
+            nrToReclaim: Kernel.swapClusterMax, gfp: gfp, reclaimIdx: highestZone, isKswapd: false)
+        sc.maySwap = gfp.contains(.io)
+        var throttled = 0
+        while sc.priority >= 0 {
+            sc.nrWriteback = 0
+            sc.nrTaken = 0
+            self.shrinkNode(&sc)
+            if sc.nrReclaimed >= sc.nrToReclaim { break }
+            // The LRU is congested with pages under writeback (LRUVEC_NODE_CONGESTED): stall for
+            // some writeback to complete (at most 100 ms), then try this priority again.
+            if sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken && throttled < 16 && self.ioInFlight {
+                throttled += 1
+                self.phys.count(.pgscanDirectThrottle)
+                self.waitForSomeIO(limit: 100_000_000)
+                continue
+            }
+            sc.priority -= 1
+        }
+        if sc.nrReclaimed > 0 { self.reclaim.kswapdFailures = 0 }
+        self.emit(.reclaim(pid: self.current?.pid ?? 0, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
+        return sc.nrReclaimed
+    }
+
+    var ioInFlight: Bool { !self.vfs.pendingIO.isEmpty }
+
+    /// `reclaim_throttle()`: sleeps until `SWAP_CLUSTER_MAX` pages have finished writeback, no
+    /// I/O is left, or `limit` nanoseconds pass.
+    func waitForSomeIO(limit: UInt64) {
+        guard !self.vfs.pendingIO.isEmpty else { return }
+        let start = self.now
+        let target = self.phys.state(.nrWriteback) - Kernel.swapClusterMax
+        let deadline = self.now + limit
+        while let next = self.vfs.pendingIO.first?.time, next <= deadline,
+            self.phys.state(.nrWriteback) > target
+        {
+            self.advanceClock(to: next)
+        }
+        if self.vfs.pendingIO.first.map({ $0.time > deadline }) ?? false { self.advanceClock(to: deadline) }
+        if let task = self.current, self.now > start { task.blkioDelay += self.now - start }
+    }
+
+    /// Pages reclaim could free: the file lists, and the anonymous ones when swap has room.
+    func reclaimableEstimate() -> Int {
+        var n = self.lruSize(.inactiveFile) + self.lruSize(.activeFile)
+        if self.canReclaimAnon { n += self.lruSize(.inactiveAnon) + self.lruSize(.activeAnon) }
+        return n
+    }
+}
+
+extension Kernel: ReclaimDelegate {
+    /// `wakeup_kswapd()`: remember the request; kswapd runs when the task next leaves the
+    /// kernel. A node kswapd failed on 16 times in a row is left to direct reclaim.
+    public func wakeKswapd(zone: Int, order: Int, gfp: GFP) {
+        guard self.reclaim.mode == .modern, self.reclaim.kswapdFailures < 16 else { return }
+        if self.nodeBalanced(order: order, highestZone: zone) { return }
+        self.reclaim.kswapdWoken = true
+        self.reclaim.kswapdOrder = max(self.reclaim.kswapdOrder, order)
+        self.reclaim.kswapdHighestZone = max(self.reclaim.kswapdHighestZone, zone)
+    }
+
+    public func directReclaim(gfp: GFP, order: Int, highestZone: Int) -> Int {
+        self.tryToFreePages(gfp: gfp, order: order, highestZone: highestZone)
+    }
+
+    public func outOfMemory(gfp: GFP, order: Int) -> Bool {
+        guard self.reclaim.depth == 0 else { return false }
+        return self.oomKill(gfp: gfp, order: order)
+    }
+}
