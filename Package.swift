@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers, dependencies pointing down only (see DESIGN.md):
 //   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
+//                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
 // Only the front ends and the tests import third-party packages, so the core builds fast.
 let package = Package(
     name: "vmsim",
@@ -12,6 +13,7 @@ let package = Package(
         .library(name: "VMPaging", targets: ["VMPaging"]),
         .library(name: "VMPhys", targets: ["VMPhys"]),
         .library(name: "VMTypes", targets: ["VMTypes"]),
+        .library(name: "VMTrace", targets: ["VMTrace"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
     ],
@@ -24,17 +26,22 @@ let package = Package(
         .target(name: "VMPhys", dependencies: ["VMTypes"]),
         .target(name: "VMPaging", dependencies: ["VMTypes", "VMPhys"]),
         .target(name: "VMCore", dependencies: ["VMTypes", "VMPhys", "VMPaging"]),
-        .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore"]),
+        .target(name: "VMTrace", dependencies: ["VMTypes"]),
+        .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"]),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
         .executableTarget(
             name: "VMSimCLI",
-            dependencies: ["VMSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "VMSim", "VMTrace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Sources/vmsim"
         ),
         .executableTarget(
             name: "VMSimBench",
-            dependencies: ["VMSim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "VMSim", "VMTrace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Sources/vmsim-bench"
         ),
         // Counts heap allocations per thread (tests only): proves hot paths allocate nothing.
@@ -60,6 +67,10 @@ let package = Package(
                 "VMCore", "AllocationCounter",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "VMTraceTests",
+            dependencies: ["VMTrace", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "VMSimTests",

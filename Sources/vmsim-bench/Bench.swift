@@ -55,14 +55,28 @@ struct Bench: ParsableCommand {
         commandName: "vmsim-bench",
         abstract: "Measure vmsim's hot paths. Prints one line per workload with its rate.")
 
-    @Argument(help: "Workloads to run: phys, paging, proc, files, reclaim (default: all).")
+    @Argument(help: "Workloads to run: phys, paging, proc, files, reclaim, trace (default: all).")
     var suites: [String] = []
+
+    @Option(
+        name: .customLong("trace-dir"),
+        help: "Where the trace suite keeps its generated traces (default: a temporary directory).")
+    var traceDir: String?
+
+    @Option(
+        name: .customLong("trace-repeats"), help: "Runs per trace measurement; the best counts (default 2).")
+    var traceRepeats: Int = 2
+
+    @Option(
+        name: .customLong("policies"), help: "Trace suite: only these policies (comma-separated).",
+        transform: { $0.split(separator: ",").map(String.init) })
+    var tracePolicies: [String] = []
 
     @Option(help: "Scale factor for operation counts (1 = the numbers in BENCHMARKS.md).")
     var scale: Double = 1
 
     func run() throws {
-        let all = ["phys", "paging", "proc", "files", "reclaim"]
+        let all = ["phys", "paging", "proc", "files", "reclaim", "trace"]
         let chosen = self.suites.isEmpty ? all : self.suites
         for suite in chosen where !all.contains(suite) {
             throw ValidationError("unknown workload '\(suite)' (expected \(all.joined(separator: ", ")))")
@@ -77,6 +91,7 @@ struct Bench: ParsableCommand {
             case "proc": self.proc()
             case "files": self.files()
             case "reclaim": self.reclaimBench()
+            case "trace": try self.traceSuite()
             default: break
             }
         }

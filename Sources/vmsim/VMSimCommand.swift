@@ -16,7 +16,9 @@ struct VMSimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmsim",
         abstract: "The Linux memory manager as a program you can run, step through and measure.",
-        subcommands: [Run.self, Shell.self, Translate.self])
+        subcommands: [
+            Run.self, Shell.self, Translate.self, Replay.self, Compare.self, MRC.self, TraceGen.self,
+        ])
 
     /// Parses and runs; prints errors in one line to stderr and exits 2 (bad input) or the
     /// status the error carries. Help and version go to stdout with status 0.

@@ -1,0 +1,230 @@
+import VMCore
+import VMPaging
+import VMPhys
+import VMTrace
+import VMTypes
+
+/// One line of a `/proc/PID/maps` file.
+public struct MapsEntry: Sendable, Equatable {
+    public var start: UInt64
+    public var end: UInt64
+    public var read: Bool
+    public var write: Bool
+    public var exec: Bool
+    public var shared: Bool
+    public var name: String
+
+    /// Parses a maps file (`start-end perms offset dev inode [path]` per line); errors name the
+    /// line and column.
+    public static func parse(_ text: String, file: String) throws(TraceError) -> [MapsEntry] {
+        var entries: [MapsEntry] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+            func fail(_ column: Int, _ message: String) -> TraceError {
+                TraceError(file: file, line: n + 1, column: column + 1, message: message)
+            }
+            let chars = Array(line.utf8)
+            var i = 0
+            func hex() -> UInt64? {
+                var v: UInt64 = 0
+                let s = i
+                while i < chars.count, let d = hexValueOf(chars[i]) {
+                    if i - s == 16 { return nil }
+                    v = v << 4 | d
+                    i += 1
+                }
+                return i == s ? nil : v
+            }
+            guard let start = hex() else { throw fail(i, "expected the start address (hex)") }
+            guard i < chars.count && chars[i] == UInt8(ascii: "-") else { throw fail(i, "expected '-'") }
+            i += 1
+            guard let end = hex() else { throw fail(i, "expected the end address (hex)") }
+            guard end > start else { throw fail(0, "the end address is not above the start") }
+            guard i < chars.count && chars[i] == UInt8(ascii: " ") else { throw fail(i, "expected a space") }
+            i += 1
+            guard i + 4 <= chars.count else { throw fail(i, "expected permissions like r-xp") }
+            let p = chars[i..<(i + 4)].map { Character(UnicodeScalar($0)) }
+            guard
+                (p[0] == "r" || p[0] == "-") && (p[1] == "w" || p[1] == "-") && (p[2] == "x" || p[2] == "-")
+                    && (p[3] == "p" || p[3] == "s")
+            else { throw fail(i, "expected permissions like r-xp") }
+            i += 4
+            // offset, dev, inode, then the optional name.
+            var fields = 0
+            while fields < 3 {
+                while i < chars.count && chars[i] == UInt8(ascii: " ") { i += 1 }
+                let s = i
+                while i < chars.count && chars[i] != UInt8(ascii: " ") { i += 1 }
+                if i == s { throw fail(i, "expected the offset, device and inode fields") }
+                fields += 1
+            }
+            while i < chars.count && (chars[i] == UInt8(ascii: " ") || chars[i] == UInt8(ascii: "\t")) {
+                i += 1
+            }
+            let name = String(decoding: chars[i...], as: UTF8.self)
+            entries.append(
+                MapsEntry(
+                    start: start, end: end, read: p[0] == "r", write: p[1] == "w", exec: p[2] == "x",
+                    shared: p[3] == "s", name: name))
+        }
+        return entries
+    }
+}
+
+func hexValueOf(_ c: UInt8) -> UInt64? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(c - UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt64(c - UInt8(ascii: "a") + 10)
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt64(c - UInt8(ascii: "A") + 10)
+    default: return nil
+    }
+}
+
+/// How a kernel-mode replay ended.
+public enum ReplayOutcome: Sendable, Equatable {
+    case completed
+    /// Killed by a signal at the access with this (0-based) index.
+    case signal(Int, address: UInt64, reason: String, access: Int)
+    case outOfMemory(access: Int)
+}
+
+/// What a kernel-mode replay measured (over the replay only: counters are reset once the
+/// process is set up).
+public struct KernelReplayResult: Sendable {
+    public var accesses = 0
+    public var performed = 0
+    public var outcome = ReplayOutcome.completed
+    public var pid = 0
+    public var areas: [(start: UInt64, end: UInt64, name: String)] = []
+    /// Added to every trace address (synthetic traces whose pages start near 0).
+    public var relocation: UInt64 = 0
+    public var minorFaults = 0
+    public var majorFaults = 0
+    public var tlb = TLBStats()
+    public var pswpin: UInt64 = 0
+    public var pswpout: UInt64 = 0
+    public var pgscan: UInt64 = 0
+    public var pgsteal: UInt64 = 0
+    public var simulatedNanoseconds: UInt64 = 0
+}
+
+/// Drives a process in the simulated kernel with a trace: every access is a user-mode load or
+/// store through the MMU (TLB, page walk), faults are handled by the kernel (demand paging,
+/// swap-in), and memory pressure runs reclaim and kswapd, as for any program in a scenario.
+///
+/// The process starts from a fresh exec whose image is unmapped again, so its address space
+/// holds only the trace's areas: those of a `/proc/PID/maps` file captured with the trace, or
+/// else one private read-write anonymous area per group of touched pages (pages less than 1 MiB
+/// apart share an area). Instruction fetches are replayed as reads (the trace formats do not
+/// say which pages are code). Traces whose pages start below `mmap_min_addr` (synthetic ones:
+/// page numbers from 0) are moved up by 256 MiB, and the report says so.
+public enum KernelReplay {
+    /// Pages closer than this share one area.
+    public static let mergeGap: UInt64 = 1 << 20
+
+    /// Sets the process up and replays `trace` (its keys are page numbers of `1 << traceShift`
+    /// bytes).
+    public static func run(
+        kernel: Kernel, trace: DenseTrace, traceShift: Int, maps: [MapsEntry]?, name: String = "trace",
+        progress: Progress? = nil
+    ) throws -> KernelReplayResult {
+        var result = KernelReplayResult()
+        result.accesses = trace.count
+        let task: Task
+        do {
+            task = try kernel.spawn(name: name)
+        } catch {
+            throw TraceError(
+                file: trace.name, line: 0, column: 0, message: "cannot start the process: \(error)")
+        }
+        result.pid = task.pid
+        let page = kernel.phys.pageSize
+        let userTop = kernel.architecture.userTop
+        // Empty the image's address space.
+        do { try kernel.munmap(task, address: 0, length: userTop & ~(page - 1)) } catch {
+            throw TraceError(
+                file: trace.name, line: 0, column: 0, message: "cannot clear the address space: \(error)")
+        }
+        var areas:
+            [(start: UInt64, end: UInt64, read: Bool, write: Bool, exec: Bool, shared: Bool, name: String)] =
+                []
+        if let maps {
+            for m in maps {
+                areas.append((m.start, m.end, m.read, m.write, m.exec, m.shared, m.name))
+            }
+        } else {
+            let keys = trace.keys.sorted()
+            if let lowest = keys.first, lowest << UInt64(traceShift) < Kernel.mmapMinAddr {
+                result.relocation = 256 << 20
+            }
+            var current: (start: UInt64, end: UInt64)?
+            for key in keys {
+                let address = (key << UInt64(traceShift)) &+ result.relocation
+                let start = address & ~(page - 1)
+                let end = (address + (UInt64(1) << UInt64(traceShift)) + page - 1) & ~(page - 1)
+                guard end <= userTop else { continue }  // beyond user space: those accesses fault
+                if let c = current, start <= c.end + Self.mergeGap {
+                    current = (c.start, max(c.end, end))
+                } else {
+                    if let c = current { areas.append((c.start, c.end, true, true, false, false, "")) }
+                    current = (start, end)
+                }
+            }
+            if let c = current { areas.append((c.start, c.end, true, true, false, false, "")) }
+        }
+        for a in areas {
+            var request = MapRequest(
+                length: a.end - a.start,
+                protection: Protection(rawValue: (a.read ? 1 : 0) | (a.write ? 2 : 0) | (a.exec ? 4 : 0)),
+                shared: a.shared)
+            request.address = a.start
+            request.fixed = true
+            request.noReserve = true
+            if !a.name.isEmpty { request.name = a.name }
+            do {
+                _ = try kernel.mmap(task, request)
+            } catch {
+                throw TraceError(
+                    file: trace.name, line: 0, column: 0,
+                    message: "cannot map \(hex(a.start))-\(hex(a.end)) for the trace: \(error)")
+            }
+            result.areas.append((a.start, a.end, a.name))
+        }
+        kernel.resetCounters()
+        let startTime = kernel.now
+        let shift = UInt64(traceShift)
+        let relocation = result.relocation
+        var performed = 0
+        trace.ids.withUnsafeBufferPointer { ids in
+            trace.keys.withUnsafeBufferPointer { keys in
+                for i in 0..<ids.count {
+                    let address = (keys[Int(ids[i])] << shift) &+ relocation
+                    let r = kernel.userAccess(
+                        task, address: address, access: trace.isWrite(i) ? .write : .read)
+                    switch r {
+                    case .ok:
+                        performed += 1
+                    case .signal(let signal, let address, let reason):
+                        result.outcome = .signal(signal, address: address, reason: reason, access: i)
+                    case .outOfMemory:
+                        result.outcome = .outOfMemory(access: i)
+                    }
+                    if result.outcome != .completed { break }
+                    if i & 0xFFFF == 0 { progress?.update(i) }
+                }
+            }
+        }
+        result.performed = performed
+        result.minorFaults = task.minorFaults
+        result.majorFaults = task.majorFaults
+        result.tlb = kernel.mmu.tlb.stats
+        let phys = kernel.phys
+        result.pswpin = phys.events(.pswpin)
+        result.pswpout = phys.events(.pswpout)
+        result.pgscan = phys.events(.pgscanKswapd) + phys.events(.pgscanDirect)
+        result.pgsteal = phys.events(.pgstealKswapd) + phys.events(.pgstealDirect)
+        result.simulatedNanoseconds = kernel.now - startTime
+        return result
+    }
+}

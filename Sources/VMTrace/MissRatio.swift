@@ -1,0 +1,285 @@
+import Dispatch
+import Synchronization
+
+/// LRU stack distances of a trace: for each access, the number of distinct pages touched since
+/// the previous access to the same page, counting itself (Mattson et al. 1970). LRU with c
+/// frames hits exactly the accesses whose distance is at most c, so one pass gives LRU's misses
+/// at every size.
+public struct StackDistances: Sendable, Equatable {
+    /// First accesses (misses at every size).
+    public var cold = 0
+    /// `counts[d]`: accesses with distance d (index 0 unused).
+    public var counts: [Int] = [0]
+    public var accesses = 0
+
+    /// Misses with `frames` frames.
+    public func misses(frames: Int) -> Int {
+        var m = self.cold
+        if frames + 1 < self.counts.count {
+            for d in (frames + 1)..<self.counts.count { m += self.counts[d] }
+        }
+        return m
+    }
+
+    /// Misses at every size 0…distinct (index = frames).
+    public func missCurve() -> [Int] {
+        var curve = [Int](repeating: 0, count: self.counts.count)
+        var suffix = 0
+        for c in stride(from: self.counts.count - 1, through: 0, by: -1) {
+            curve[c] = self.cold + suffix
+            suffix += self.counts[c]
+        }
+        return curve
+    }
+}
+
+/// Counts live markers by time position in a Fenwick tree, compacting the positions whenever
+/// they run out so the tree stays about twice the number of distinct pages: O(log M) per access
+/// and O(M) memory for M distinct pages, whatever the trace length.
+struct StackDistanceCounter {
+    var tree: [Int32]
+    var owner: [Int32]
+    var last: [Int32]
+    var capacity: Int
+    var cursor = 0
+    var live = 0
+
+    init(distinct: Int) {
+        self.capacity = max(1024, 2 * distinct)
+        self.tree = [Int32](repeating: 0, count: self.capacity + 1)
+        self.owner = [Int32](repeating: -1, count: self.capacity)
+        self.last = [Int32](repeating: -1, count: max(distinct, 1))
+    }
+
+    /// The distance of an access to `id` (1-based), or 0 for a first access.
+    @inline(__always) mutating func access(_ id: Int) -> Int {
+        if id >= self.last.count {
+            self.last.append(contentsOf: repeatElement(-1, count: id + 1 - self.last.count))
+        }
+        if self.cursor == self.capacity { self.compact() }
+        let p = Int(self.last[id])
+        var distance = 0
+        if p >= 0 {
+            // Markers after p: the distinct pages touched since.
+            distance = self.live - self.prefix(p) + 1
+            self.add(p, -1)
+            self.owner[p] = -1
+            self.live -= 1
+        }
+        self.add(self.cursor, 1)
+        self.owner[self.cursor] = Int32(truncatingIfNeeded: id)
+        self.last[id] = Int32(truncatingIfNeeded: self.cursor)
+        self.live += 1
+        self.cursor += 1
+        return distance
+    }
+
+    /// Markers at positions 0…p.
+    @inline(__always) func prefix(_ p: Int) -> Int {
+        var s = 0
+        var i = p + 1
+        self.tree.withUnsafeBufferPointer { t in
+            while i > 0 {
+                s += Int(t[i])
+                i &= i - 1
+            }
+        }
+        return s
+    }
+
+    @inline(__always) mutating func add(_ p: Int, _ v: Int32) {
+        var i = p + 1
+        let n = self.capacity
+        self.tree.withUnsafeMutableBufferPointer { t in
+            while i <= n {
+                t[i] &+= v
+                i += i & -i
+            }
+        }
+    }
+
+    /// Renumbers the live markers 0, 1, … in time order and rebuilds the tree.
+    mutating func compact() {
+        var newOwner: [Int32] = []
+        newOwner.reserveCapacity(self.live)
+        for p in 0..<self.cursor where self.owner[p] >= 0 {
+            let id = Int(self.owner[p])
+            self.last[id] = Int32(newOwner.count)
+            newOwner.append(self.owner[p])
+        }
+        self.capacity = max(1024, 2 * self.live, self.last.count)
+        self.owner = newOwner + [Int32](repeating: -1, count: self.capacity - newOwner.count)
+        self.tree = [Int32](repeating: 0, count: self.capacity + 1)
+        let n = self.capacity
+        let live = self.live
+        self.tree.withUnsafeMutableBufferPointer { t in
+            for i in 1...n {
+                if i <= live { t[i] &+= 1 }
+                let j = i + (i & -i)
+                if j <= n { t[j] &+= t[i] }
+            }
+        }
+        self.cursor = live
+    }
+}
+
+/// Exact LRU stack distances in one pass.
+public func lruStackDistances(_ trace: DenseTrace, progress: Progress? = nil) -> StackDistances {
+    var result = StackDistances()
+    result.counts = [Int](repeating: 0, count: trace.distinct + 1)
+    var counter = StackDistanceCounter(distinct: trace.distinct)
+    var cold = 0
+    result.counts.withUnsafeMutableBufferPointer { counts in
+        trace.ids.withUnsafeBufferPointer { ids in
+            for i in 0..<ids.count {
+                let d = counter.access(Int(ids[i]))
+                if d == 0 { cold += 1 } else { counts[d] += 1 }
+                if i & 0xFFFFF == 0 { progress?.update(i) }
+            }
+        }
+    }
+    result.cold = cold
+    result.accesses = trace.count
+    return result
+}
+
+/// SHARDS (Waldspurger et al., FAST 2015), fixed rate with the `adj` correction: only pages
+/// whose hash falls below `rate` × 2^24 are tracked; their stack distances among sampled pages,
+/// divided by the rate, estimate the true ones; and the difference between the expected number
+/// of sampled accesses (N × rate) and the actual number is credited to the smallest distance,
+/// which makes the estimate's denominator N × rate.
+public struct ShardsEstimate: Sendable {
+    public var rate: Double
+    public var sampledAccesses = 0
+    public var sampledPages = 0
+    public var expectedAccesses = 0.0
+    /// Sampled first accesses.
+    public var cold = 0
+    /// Sampled distances scaled by 1/rate: (estimated distance, count), by distance.
+    public var scaled: [(distance: Int, count: Int)] = []
+
+    /// The estimated miss ratio with `frames` frames.
+    public func missRatio(frames: Int) -> Double {
+        guard self.expectedAccesses > 0 else { return 0 }
+        var m = self.cold
+        // scaled is sorted by distance: binary search the first beyond `frames`.
+        var lo = 0
+        var hi = self.scaled.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if self.scaled[mid].distance <= frames { lo = mid + 1 } else { hi = mid }
+        }
+        for k in lo..<self.scaled.count { m += self.scaled[k].count }
+        return min(1, max(0, Double(m) / self.expectedAccesses))
+    }
+}
+
+@inline(__always) func shardsHash(_ key: UInt64) -> UInt64 {
+    var z = key &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return (z ^ (z >> 31)) & 0xFF_FFFF
+}
+
+/// SHARDS over a dense trace (pages are hashed by their original keys).
+public func shards(_ trace: DenseTrace, rate: Double) -> ShardsEstimate {
+    var est = ShardsEstimate(rate: rate)
+    let threshold = UInt64(max(0, min(1, rate)) * Double(1 << 24))
+    // Sampled pages get their own dense ids.
+    var sampledID = [Int32](repeating: -1, count: trace.distinct)
+    var nextID = 0
+    for (id, key) in trace.keys.enumerated() where shardsHash(key) < threshold {
+        sampledID[id] = Int32(nextID)
+        nextID += 1
+    }
+    est.sampledPages = nextID
+    var counter = StackDistanceCounter(distinct: nextID)
+    var byDistance: [Int: Int] = [:]
+    trace.ids.withUnsafeBufferPointer { ids in
+        for i in 0..<ids.count {
+            let s = sampledID[Int(ids[i])]
+            if s < 0 { continue }
+            est.sampledAccesses += 1
+            let d = counter.access(Int(s))
+            if d == 0 {
+                est.cold += 1
+            } else {
+                byDistance[Int((Double(d) / rate).rounded()), default: 0] += 1
+            }
+        }
+    }
+    est.scaled = byDistance.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    est.expectedAccesses = Double(trace.count) * rate
+    return est
+}
+
+// MARK: - Policies × sizes
+
+/// One cell of a comparison.
+public struct CompareCell: Sendable, Equatable {
+    public var policy: PolicyKind
+    public var frames: Int
+    public var counts: ReplayCounts
+}
+
+/// Runs every policy at every size over `trace`, in parallel on all cores (each cell its own
+/// policy; the trace is shared read-only). Cells come back in policies-major order.
+public func compare(
+    _ trace: DenseTrace, policies: [PolicyKind], sizes: [Int], options: PolicyOptions = PolicyOptions(),
+    progress: (@Sendable (Int, Int) -> Void)? = nil
+) -> [CompareCell] {
+    let next = policies.contains(.opt) ? trace.nextUse() : nil
+    let jobs = policies.flatMap { p in sizes.map { (p, $0) } }
+    let results = Mutex<[CompareCell?]>([CompareCell?](repeating: nil, count: jobs.count))
+    let done = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
+        let (policy, frames) = jobs[j]
+        let counts = simulate(policy, frames: frames, trace: trace, next: next, options: options)
+        results.withLock { $0[j] = CompareCell(policy: policy, frames: frames, counts: counts) }
+        let n = done.add(1, ordering: .relaxed).newValue
+        progress?(n, jobs.count)
+    }
+    return results.withLock { $0.map { $0! } }
+}
+
+/// Parses sizes like `64,1%,10%,0.5`: plain integers are frames; `N%` and fractions below 1
+/// are shares of the trace's distinct pages (at least one frame).
+public func parseSizes(_ text: String, distinct: Int) throws -> [Int] {
+    var sizes: [Int] = []
+    for raw in text.split(separator: ",") {
+        let token = raw.trimmingSpaces()
+        if token.hasSuffix("%") {
+            guard let v = Double(token.dropLast()), v > 0, v <= 100 else {
+                throw TraceError(
+                    file: "--frames", line: 0, column: 0,
+                    message: "bad size '\(token)': expected N% with 0 < N ≤ 100")
+            }
+            sizes.append(max(1, Int(Double(distinct) * v / 100)))
+        } else if token.contains(".") {
+            guard let v = Double(token), v > 0, v <= 1 else {
+                throw TraceError(
+                    file: "--frames", line: 0, column: 0,
+                    message: "bad size '\(token)': expected a fraction in (0, 1]")
+            }
+            sizes.append(max(1, Int(Double(distinct) * v)))
+        } else {
+            guard let v = Int(token), v > 0 else {
+                throw TraceError(
+                    file: "--frames", line: 0, column: 0,
+                    message: "bad size '\(token)': expected a positive frame count, N% or a fraction")
+            }
+            sizes.append(v)
+        }
+    }
+    if sizes.isEmpty { throw TraceError(file: "--frames", line: 0, column: 0, message: "no sizes given") }
+    return sizes
+}
+
+/// Whether sizes need the distinct-page count.
+public func sizesAreRelative(_ text: String) -> Bool { text.contains("%") || text.contains(".") }
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

@@ -1,0 +1,187 @@
+/// CLOCK-Pro (Jiang, Chen and Zhang, USENIX ATC 2005) as its widely used implementations run
+/// it — Sami Lehtinen's pyclockpro and its Go port dgryski/go-clockpro: one clock of hot pages,
+/// resident cold pages and non-resident cold pages in their test period, with three hands.
+///
+/// - A hit sets the page's reference bit.
+/// - A new page is loaded cold, just behind the hot hand. A miss on a page still in its test
+///   period grows the cold target `mc` by one and loads the page hot.
+/// - Before loading, HAND_cold runs while memory is full: a referenced cold page turns hot; an
+///   unreferenced one is evicted and stays in the clock as a test entry; HAND_hot then runs while
+///   the hot pages exceed c − mc.
+/// - HAND_hot clears reference bits of hot pages and turns unreferenced ones cold.
+/// - HAND_test removes test entries when there are more than c of them, shrinking `mc` by one
+///   each (a cold page that passed its test period unused).
+///
+/// Simplified like those implementations: every resident cold page is in its test period, and a
+/// cold page turning hot stays where it is in the clock instead of moving to the head. Where
+/// go-clockpro would recurse without end (all three hands on one hot page), the nested HAND_hot
+/// run is left to the one already running.
+///
+/// libCacheSim's `ClockPro.c` (read at commit 0379a01, not used): its `can_insert` admits a page
+/// only while `mem_cold + 1 <= mem_cold_max`, which starts at c, so once c cold pages are
+/// resident nothing is admitted or evicted again — the cache keeps the first c distinct pages.
+/// vmsim does not reproduce that.
+public final class ClockProPolicy: ReplacementPolicy {
+    let frames: Int
+    @exclusivity(unchecked) var prev: Slab<Int32>
+    @exclusivity(unchecked) var next: Slab<Int32>
+    /// 0 not in the clock, 1 test (non-resident), 2 cold, 3 hot.
+    @exclusivity(unchecked) var kind: Slab<UInt8>
+    @exclusivity(unchecked) var referenced: Slab<UInt8>
+    @exclusivity(unchecked) var dirty: DirtyBits
+    @exclusivity(unchecked) var handHot: Int32 = -1
+    @exclusivity(unchecked) var handCold: Int32 = -1
+    @exclusivity(unchecked) var handTest: Int32 = -1
+    @exclusivity(unchecked) var countHot = 0
+    @exclusivity(unchecked) var countCold = 0
+    @exclusivity(unchecked) var countTest = 0
+    /// The cold target `mc` (`mem_cold`), between 1 and c.
+    @exclusivity(unchecked) var coldTarget: Int
+    @exclusivity(unchecked) var hotHandRunning = false
+    public private(set) var stats = PolicyStats()
+
+    static let test: UInt8 = 1
+    static let cold: UInt8 = 2
+    static let hot: UInt8 = 3
+
+    public init(frames: Int, options: PolicyOptions) {
+        self.frames = max(frames, 1)
+        self.coldTarget = self.frames
+        self.prev = Slab(count: 1024, fill: -1)
+        self.next = Slab(count: 1024, fill: -1)
+        self.kind = Slab(count: 1024, fill: 0)
+        self.referenced = Slab(count: 1024, fill: 0)
+        self.dirty = DirtyBits(capacity: 1024)
+    }
+    deinit {
+        self.prev.free()
+        self.next.free()
+        self.kind.free()
+        self.referenced.free()
+        self.dirty.free()
+    }
+    public func reserve(_ count: Int) {
+        self.prev.grow(to: count)
+        self.next.grow(to: count)
+        self.kind.grow(to: count)
+        self.referenced.grow(to: count)
+        self.dirty.grow(to: count)
+    }
+
+    public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
+        if write { self.dirty.mark(id) }
+        let k = self.kind[Int(id)]
+        if k >= Self.cold {
+            self.referenced[Int(id)] = 1
+            return true
+        }
+        self.referenced[Int(id)] = 0
+        if k == Self.test {
+            if self.coldTarget < self.frames { self.coldTarget += 1 }
+            self.kind[Int(id)] = Self.hot
+            self.countTest -= 1
+            self.unlink(id)
+            self.link(id)
+            self.countHot += 1
+        } else {
+            self.kind[Int(id)] = Self.cold
+            self.link(id)
+            self.countCold += 1
+        }
+        return false
+    }
+
+    /// `meta_add`: evicts while memory is full, then puts the page just behind the hot hand.
+    func link(_ id: Int32) {
+        while self.frames <= self.countHot + self.countCold { self.runCold() }
+        if self.handHot < 0 {
+            self.prev[Int(id)] = id
+            self.next[Int(id)] = id
+            self.handHot = id
+            self.handCold = id
+            self.handTest = id
+            return
+        }
+        let h = self.handHot
+        let p = self.prev[Int(h)]
+        self.prev[Int(id)] = p
+        self.next[Int(id)] = h
+        self.next[Int(p)] = id
+        self.prev[Int(h)] = id
+        if self.handCold == h { self.handCold = id }
+    }
+
+    /// `meta_del`: hands on the entry step back to its predecessor.
+    func unlink(_ id: Int32) {
+        let p = self.prev[Int(id)]
+        let n = self.next[Int(id)]
+        if p == id {
+            self.handHot = -1
+            self.handCold = -1
+            self.handTest = -1
+        } else {
+            if self.handHot == id { self.handHot = p }
+            if self.handCold == id { self.handCold = p }
+            if self.handTest == id { self.handTest = p }
+            self.next[Int(p)] = n
+            self.prev[Int(n)] = p
+        }
+        self.prev[Int(id)] = -1
+        self.next[Int(id)] = -1
+    }
+
+    func runCold() {
+        let e = self.handCold
+        if self.kind[Int(e)] == Self.cold {
+            if self.referenced[Int(e)] != 0 {
+                self.kind[Int(e)] = Self.hot
+                self.referenced[Int(e)] = 0
+                self.countCold -= 1
+                self.countHot += 1
+            } else {
+                self.kind[Int(e)] = Self.test
+                self.countCold -= 1
+                self.countTest += 1
+                self.stats.evictions += 1
+                if self.dirty.evict(e) { self.stats.dirtyEvictions += 1 }
+                while self.frames < self.countTest { self.runTest() }
+            }
+        }
+        self.handCold = self.next[Int(self.handCold)]
+        // go-clockpro recurses forever when all three hands meet on a hot page (HAND_hot asks
+        // HAND_test, which asks HAND_cold, which asks HAND_hot again — with one frame, say): a
+        // HAND_cold run nested inside a HAND_hot run leaves the hot hand to the outer loop.
+        if !self.hotHandRunning {
+            self.hotHandRunning = true
+            while self.frames - self.coldTarget < self.countHot { self.runHot() }
+            self.hotHandRunning = false
+        }
+    }
+
+    func runHot() {
+        if self.handHot == self.handTest { self.runTest() }
+        let e = self.handHot
+        if self.kind[Int(e)] == Self.hot {
+            if self.referenced[Int(e)] != 0 {
+                self.referenced[Int(e)] = 0
+            } else {
+                self.kind[Int(e)] = Self.cold
+                self.countHot -= 1
+                self.countCold += 1
+            }
+        }
+        self.handHot = self.next[Int(self.handHot)]
+    }
+
+    func runTest() {
+        if self.handTest == self.handCold { self.runCold() }
+        let e = self.handTest
+        if self.kind[Int(e)] == Self.test {
+            self.unlink(e)
+            self.kind[Int(e)] = 0
+            self.countTest -= 1
+            if self.coldTarget > 1 { self.coldTarget -= 1 }
+        }
+        self.handTest = self.next[Int(self.handTest)]
+    }
+}

@@ -1,0 +1,115 @@
+/// LFU (libCacheSim `LFU.c`): a page's count starts at 1 when it is loaded and rises by one per
+/// hit; the page with the smallest count goes, and among equals the one whose last access is
+/// oldest (libCacheSim appends a page to its count's bucket on every access and evicts from the
+/// bucket's front). Counts are forgotten on eviction.
+///
+/// O(1) per access: the buckets are a doubly linked list sorted by count (a hit moves a page to
+/// the bucket right after its own, creating it if needed), each bucket a list of its pages.
+public final class LFUPolicy: ReplacementPolicy {
+    let frames: Int
+    @exclusivity(unchecked) var links: LinkedLists
+    /// The bucket of each resident page, or -1.
+    @exclusivity(unchecked) var bucketOf: Slab<Int32>
+    @exclusivity(unchecked) var dirty: DirtyBits
+    // Buckets, by index into these slabs (at most one per resident page, plus one).
+    @exclusivity(unchecked) var count: Slab<Int64>
+    @exclusivity(unchecked) var pages: Slab<ListHead>
+    @exclusivity(unchecked) var bucketPrev: Slab<Int32>
+    @exclusivity(unchecked) var bucketNext: Slab<Int32>
+    @exclusivity(unchecked) var freeBuckets: [Int32] = []
+    /// The bucket with the smallest count.
+    @exclusivity(unchecked) var first: Int32 = -1
+    @exclusivity(unchecked) var used = 0
+    public private(set) var stats = PolicyStats()
+
+    public init(frames: Int, options: PolicyOptions) {
+        self.frames = max(frames, 1)
+        self.links = LinkedLists(capacity: 1024)
+        self.bucketOf = Slab(count: 1024, fill: -1)
+        self.dirty = DirtyBits(capacity: 1024)
+        let buckets = min(self.frames, 1 << 20) + 1
+        self.count = Slab(count: buckets, fill: 0)
+        self.pages = Slab(count: buckets, fill: ListHead())
+        self.bucketPrev = Slab(count: buckets, fill: -1)
+        self.bucketNext = Slab(count: buckets, fill: -1)
+        self.freeBuckets = (0..<Int32(buckets)).reversed()
+    }
+    deinit {
+        self.links.free()
+        self.bucketOf.free()
+        self.dirty.free()
+        self.count.free()
+        self.pages.free()
+        self.bucketPrev.free()
+        self.bucketNext.free()
+    }
+    public func touch(_ id: Int32) -> UInt8 { UInt8(truncatingIfNeeded: self.bucketOf[Int(id)]) }
+    public func reserve(_ count: Int) {
+        self.links.grow(to: count)
+        self.bucketOf.grow(to: count)
+        self.dirty.grow(to: count)
+    }
+
+    /// A new bucket for `count` linked after `after` (or first when -1).
+    @inline(__always) func makeBucket(_ count: Int64, after: Int32) -> Int32 {
+        if self.freeBuckets.isEmpty {
+            let n = self.count.count
+            self.count.grow(to: n + 1)
+            self.pages.grow(to: n + 1)
+            self.bucketPrev.grow(to: n + 1)
+            self.bucketNext.grow(to: n + 1)
+            self.freeBuckets = (Int32(n)..<Int32(self.count.count)).reversed()
+        }
+        let b = self.freeBuckets.removeLast()
+        self.count[Int(b)] = count
+        self.pages[Int(b)] = ListHead()
+        self.bucketPrev[Int(b)] = after
+        let next = after >= 0 ? self.bucketNext[Int(after)] : self.first
+        self.bucketNext[Int(b)] = next
+        if next >= 0 { self.bucketPrev[Int(next)] = b }
+        if after >= 0 { self.bucketNext[Int(after)] = b } else { self.first = b }
+        return b
+    }
+
+    @inline(__always) func dropBucket(_ b: Int32) {
+        let p = self.bucketPrev[Int(b)]
+        let n = self.bucketNext[Int(b)]
+        if p >= 0 { self.bucketNext[Int(p)] = n } else { self.first = n }
+        if n >= 0 { self.bucketPrev[Int(n)] = p }
+        self.freeBuckets.append(b)
+    }
+
+    public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
+        if write { self.dirty.mark(id) }
+        let b = self.bucketOf[Int(id)]
+        if b >= 0 {
+            let c = self.count[Int(b)] + 1
+            var nb = self.bucketNext[Int(b)]
+            if nb < 0 || self.count[Int(nb)] != c { nb = self.makeBucket(c, after: b) }
+            self.links.remove(id, &self.pages[Int(b)])
+            self.links.pushHead(id, &self.pages[Int(nb)])
+            self.bucketOf[Int(id)] = nb
+            if self.pages[Int(b)].count == 0 { self.dropBucket(b) }
+            return true
+        }
+        if self.used >= self.frames {
+            self.evictOne()
+        } else {
+            self.used += 1
+        }
+        var f = self.first
+        if f < 0 || self.count[Int(f)] != 1 { f = self.makeBucket(1, after: -1) }
+        self.links.pushHead(id, &self.pages[Int(f)])
+        self.bucketOf[Int(id)] = f
+        return false
+    }
+
+    func evictOne() {
+        let b = self.first
+        let victim = self.links.popTail(&self.pages[Int(b)])
+        if self.pages[Int(b)].count == 0 { self.dropBucket(b) }
+        self.bucketOf[Int(victim)] = -1
+        self.stats.evictions += 1
+        if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+    }
+}

@@ -1,0 +1,220 @@
+/// Belady's OPT (MIN), as libCacheSim's `Belady.c`: the resident page whose next use is
+/// farthest in the future goes; pages never used again go first. Demand fetch: the page that
+/// missed is always loaded, even if it is never used again.
+///
+/// An indexed binary max-heap of the resident pages keyed by next use. Next-use times are unique
+/// except "never" (`Int64.max`), and which of several never-again pages goes does not change the
+/// miss count, so misses equal libCacheSim's.
+public final class OPTPolicy: ReplacementPolicy {
+    let frames: Int
+    @exclusivity(unchecked) var heapKey: Slab<Int64>
+    @exclusivity(unchecked) var heapID: Slab<Int32>
+    /// Each page's position in the heap, or -1.
+    @exclusivity(unchecked) var position: Slab<Int32>
+    @exclusivity(unchecked) var dirty: DirtyBits
+    @exclusivity(unchecked) var count = 0
+    public private(set) var stats = PolicyStats()
+
+    public init(frames: Int, options: PolicyOptions) {
+        self.frames = max(frames, 1)
+        self.heapKey = Slab(count: self.frames, fill: 0)
+        self.heapID = Slab(count: self.frames, fill: -1)
+        self.position = Slab(count: 1024, fill: -1)
+        self.dirty = DirtyBits(capacity: 1024)
+    }
+    deinit {
+        self.heapKey.free()
+        self.heapID.free()
+        self.position.free()
+        self.dirty.free()
+    }
+    public func touch(_ id: Int32) -> UInt8 { UInt8(truncatingIfNeeded: self.position[Int(id)]) }
+    public func reserve(_ count: Int) {
+        self.position.grow(to: count)
+        self.dirty.grow(to: count)
+    }
+
+    public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
+        if write { self.dirty.mark(id) }
+        let p = Int(self.position[Int(id)])
+        if p >= 0 {
+            let old = self.heapKey[p]
+            self.heapKey[p] = next
+            if next >= old { self.siftUp(p) } else { self.siftDown(p) }
+            return true
+        }
+        if self.count == self.frames {
+            let victim = self.heapID[0]
+            self.position[Int(victim)] = -1
+            self.stats.evictions += 1
+            if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+            // Replace the root by the new page and let it sink.
+            self.heapKey[0] = next
+            self.heapID[0] = id
+            self.position[Int(id)] = 0
+            self.siftDown(0)
+            return false
+        }
+        let i = self.count
+        self.count += 1
+        self.heapKey[i] = next
+        self.heapID[i] = id
+        self.position[Int(id)] = Int32(i)
+        self.siftUp(i)
+        return false
+    }
+
+    func siftUp(_ start: Int) {
+        var i = start
+        let key = self.heapKey[i]
+        let id = self.heapID[i]
+        while i > 0 {
+            let parent = (i - 1) >> 1
+            let pk = self.heapKey[parent]
+            if pk >= key { break }
+            self.heapKey[i] = pk
+            let pid = self.heapID[parent]
+            self.heapID[i] = pid
+            self.position[Int(pid)] = Int32(i)
+            i = parent
+        }
+        self.heapKey[i] = key
+        self.heapID[i] = id
+        self.position[Int(id)] = Int32(i)
+    }
+
+    func siftDown(_ start: Int) {
+        var i = start
+        let key = self.heapKey[i]
+        let id = self.heapID[i]
+        let n = self.count
+        while true {
+            var child = 2 * i + 1
+            if child >= n { break }
+            var ck = self.heapKey[child]
+            if child + 1 < n {
+                let rk = self.heapKey[child + 1]
+                if rk > ck {
+                    child += 1
+                    ck = rk
+                }
+            }
+            if ck <= key { break }
+            self.heapKey[i] = ck
+            let cid = self.heapID[child]
+            self.heapID[i] = cid
+            self.position[Int(cid)] = Int32(i)
+            i = child
+        }
+        self.heapKey[i] = key
+        self.heapID[i] = id
+        self.position[Int(id)] = Int32(i)
+    }
+}
+
+/// Linux's two-list LRU for one process's anonymous pages (mm/vmscan.c and mm/swap.c, 6.x
+/// without MGLRU), reduced to a fixed number of frames:
+///
+/// - Every access sets the page's Accessed bit (the hardware does, in the PTE).
+/// - A page faulted in joins the head of the inactive list.
+/// - To free a frame, `shrink_active_list()` first moves up to 32 pages from the active tail to
+///   the inactive head, clearing their Accessed bits, when `inactive_is_low()` (inactive ×
+///   √(10 × GiB of frames), or × 1 below 1 GiB, is less than active) or the inactive list is
+///   empty; then `shrink_folio_list()` checks pages from the inactive tail with
+///   `folio_check_references()`: Accessed and already `PG_referenced` → activated; Accessed
+///   only → `PG_referenced` set, kept (to the inactive head); not Accessed → reclaimed.
+///
+/// So a page needs two touches seen by two scans to become active — the kernel's "look twice"
+/// rule for mapped pages. Simplified: one frame is reclaimed per miss (the kernel reclaims in
+/// batches of 32 between watermarks), pages move one at a time, and there is no refault
+/// (workingset) detection.
+public final class LinuxLRUPolicy: ReplacementPolicy {
+    let frames: Int
+    let inactiveRatio: Int
+    @exclusivity(unchecked) var links: LinkedLists
+    /// Bits: 1 resident, 2 active, 4 Accessed (PTE young), 8 PG_referenced.
+    @exclusivity(unchecked) var flags: Slab<UInt8>
+    @exclusivity(unchecked) var dirty: DirtyBits
+    @exclusivity(unchecked) var active = ListHead()
+    @exclusivity(unchecked) var inactive = ListHead()
+    public private(set) var stats = PolicyStats()
+    public private(set) var activations = 0
+    public private(set) var deactivations = 0
+
+    static let resident: UInt8 = 1
+    static let onActive: UInt8 = 2
+    static let young: UInt8 = 4
+    static let pgReferenced: UInt8 = 8
+
+    public init(frames: Int, options: PolicyOptions) {
+        self.frames = max(frames, 1)
+        let gb = self.frames >> 18
+        self.inactiveRatio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
+        self.links = LinkedLists(capacity: 1024)
+        self.flags = Slab(count: 1024, fill: 0)
+        self.dirty = DirtyBits(capacity: 1024)
+    }
+    deinit {
+        self.links.free()
+        self.flags.free()
+        self.dirty.free()
+    }
+    public func touch(_ id: Int32) -> UInt8 {
+        self.flags[Int(id)] &+ UInt8(truncatingIfNeeded: self.links.prev[Int(id)])
+    }
+    public func reserve(_ count: Int) {
+        self.links.grow(to: count)
+        self.flags.grow(to: count)
+        self.dirty.grow(to: count)
+    }
+
+    public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
+        if write { self.dirty.mark(id) }
+        let f = self.flags[Int(id)]
+        if f & Self.resident != 0 {
+            self.flags[Int(id)] = f | Self.young
+            return true
+        }
+        if self.active.count + self.inactive.count >= self.frames { self.reclaimOne() }
+        self.links.pushHead(id, &self.inactive)
+        self.flags[Int(id)] = Self.resident | Self.young
+        return false
+    }
+
+    func reclaimOne() {
+        while true {
+            if self.inactive.count == 0 || self.inactive.count * self.inactiveRatio < self.active.count {
+                self.shrinkActive()
+            }
+            let pfn = self.links.popTail(&self.inactive)
+            let f = self.flags[Int(pfn)]
+            if f & Self.young != 0 {
+                if f & Self.pgReferenced != 0 {
+                    // Activate (PG_referenced stays set, as folio_check_references leaves it).
+                    self.links.pushHead(pfn, &self.active)
+                    self.flags[Int(pfn)] = (f & ~Self.young) | Self.onActive
+                    self.activations += 1
+                } else {
+                    self.links.pushHead(pfn, &self.inactive)
+                    self.flags[Int(pfn)] = (f & ~Self.young) | Self.pgReferenced
+                }
+                continue
+            }
+            self.flags[Int(pfn)] = 0
+            self.stats.evictions += 1
+            if self.dirty.evict(pfn) { self.stats.dirtyEvictions += 1 }
+            return
+        }
+    }
+
+    func shrinkActive() {
+        var n = 0
+        while n < 32 && self.active.count > 0 {
+            let pfn = self.links.popTail(&self.active)
+            self.links.pushHead(pfn, &self.inactive)
+            self.flags[Int(pfn)] = self.flags[Int(pfn)] & ~(Self.young | Self.onActive)
+            self.deactivations += 1
+            n += 1
+        }
+    }
+}

@@ -1,0 +1,108 @@
+/// The replacement policies vmsim simulates, by the names the command line takes.
+public enum PolicyKind: String, CaseIterable, Sendable {
+    case fifo, lru, mru, lfu, clock, clock2, secondChance = "second-chance", arc, twoq, lirs, clockpro,
+        s3fifo,
+        sieve, opt, random, linux
+
+    /// What the policy is, in one line, and where its definition comes from.
+    public var summary: String {
+        switch self {
+        case .fifo: return "first in, first out (libCacheSim FIFO)"
+        case .lru: return "least recently used (libCacheSim LRU)"
+        case .mru: return "most recently used (libCacheSim MRU; C API only there)"
+        case .lfu: return "least frequently used, LRU among equals (libCacheSim LFU)"
+        case .clock: return "CLOCK with a 1-bit reference counter (libCacheSim Clock)"
+        case .clock2: return "CLOCK with a 2-bit counter (libCacheSim Clock, n-bit-counter=2)"
+        case .secondChance: return "second chance: FIFO with a reference bit (= libCacheSim Clock)"
+        case .arc: return "adaptive replacement cache (libCacheSim ARC)"
+        case .twoq: return "2Q: FIFO in, ghost out, LRU main (libCacheSim TwoQ)"
+        case .lirs: return "low inter-reference recency set (libCacheSim LIRS)"
+        case .clockpro: return "CLOCK-Pro (Jiang, Chen, Zhang 2005; the textbook algorithm)"
+        case .s3fifo: return "S3-FIFO (libCacheSim S3FIFO)"
+        case .sieve: return "SIEVE (libCacheSim Sieve)"
+        case .opt: return "Belady's optimal, demand fetch (libCacheSim Belady)"
+        case .random: return "random eviction, seeded"
+        case .linux: return "Linux's two-list active/inactive LRU with the two-touch rule"
+        }
+    }
+
+    /// Whether the policy needs the time of each access's next use.
+    public var needsFuture: Bool { self == .opt }
+}
+
+/// Options a policy may take.
+public struct PolicyOptions: Sendable {
+    /// Seed of the random policy.
+    public var seed: UInt64 = 1
+    public init() {}
+}
+
+/// A page-replacement policy over dense ids (the pages of a trace numbered in order of first
+/// appearance) with a fixed number of frames.
+///
+/// Follows libCacheSim's `cache_get_base()`: a request is a hit if the page is resident; on a
+/// miss, if the policy can take the page, pages are evicted while the frames are full, then the
+/// page is inserted. Ghost entries (ARC, 2Q, S3-FIFO, LIRS) are never hits.
+public protocol ReplacementPolicy: AnyObject {
+    init(frames: Int, options: PolicyOptions)
+    /// One access to `id`; `next` is the (0-based) position of the next access to the same
+    /// page, or `Int64.max` if there is none (only OPT uses it). Returns true on a hit.
+    func access(_ id: Int32, write: Bool, next: Int64) -> Bool
+    /// Makes room for ids below `count`.
+    func reserve(_ count: Int)
+    var stats: PolicyStats { get }
+    /// Reads (and returns) a byte of `id`'s state without changing anything: the replay loops
+    /// call it a few accesses ahead so the cache miss overlaps other work.
+    func touch(_ id: Int32) -> UInt8
+}
+
+extension ReplacementPolicy {
+    public func touch(_ id: Int32) -> UInt8 { 0 }
+}
+
+/// Counters every policy keeps.
+public struct PolicyStats: Sendable, Equatable {
+    public var evictions = 0
+    /// Evicted pages that had been written since they were loaded.
+    public var dirtyEvictions = 0
+    public init() {}
+}
+
+/// Dirty bits per id, shared by the policies.
+@usableFromInline
+struct DirtyBits {
+    @usableFromInline var bits: Slab<UInt8>
+    @usableFromInline init(capacity: Int) { self.bits = Slab(count: capacity, fill: 0) }
+    @inlinable mutating func grow(to n: Int) { self.bits.grow(to: n) }
+    @inlinable func mark(_ id: Int32) { self.bits[Int(id)] = 1 }
+    /// Clears the bit of an evicted page; true if it was dirty.
+    @inlinable func evict(_ id: Int32) -> Bool {
+        let d = self.bits[Int(id)] != 0
+        self.bits[Int(id)] = 0
+        return d
+    }
+    func free() { self.bits.free() }
+}
+
+/// Makes a policy of `kind`.
+public func makePolicy(_ kind: PolicyKind, frames: Int, options: PolicyOptions = PolicyOptions())
+    -> any ReplacementPolicy
+{
+    switch kind {
+    case .fifo: return FIFOPolicy(frames: frames, options: options)
+    case .lru: return LRUPolicy(frames: frames, options: options)
+    case .mru: return MRUPolicy(frames: frames, options: options)
+    case .lfu: return LFUPolicy(frames: frames, options: options)
+    case .clock, .secondChance: return ClockPolicy(frames: frames, options: options)
+    case .clock2: return ClockPolicy(frames: frames, bits: 2, initialFrequency: 0)
+    case .arc: return ARCPolicy(frames: frames, options: options)
+    case .twoq: return TwoQPolicy(frames: frames, options: options)
+    case .lirs: return LIRSPolicy(frames: frames, options: options)
+    case .clockpro: return ClockProPolicy(frames: frames, options: options)
+    case .s3fifo: return S3FIFOPolicy(frames: frames, options: options)
+    case .sieve: return SievePolicy(frames: frames, options: options)
+    case .opt: return OPTPolicy(frames: frames, options: options)
+    case .random: return RandomPolicy(frames: frames, options: options)
+    case .linux: return LinuxLRUPolicy(frames: frames, options: options)
+    }
+}

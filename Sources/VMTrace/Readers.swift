@@ -1,0 +1,802 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The trace formats vmsim reads and writes.
+public enum TraceFormat: String, CaseIterable, Sendable {
+    /// `valgrind --tool=lackey --trace-mem=yes`: `I  0400d7d4,8`, ` L 1ffefffb80,8`, ` S …`, ` M …`.
+    case lackey
+    /// One address per line — hex with `0x` (or with hex letters), else decimal — optionally
+    /// followed by `R` or `W`; page numbers instead with `--page-numbers`.
+    case text
+    /// libCacheSim's `txt`: one object id per line (a page number, used as is).
+    case txt
+    /// libCacheSim's `csv`: an id column (and optionally an operation column) per row.
+    case csv
+    /// libCacheSim's `oracleGeneral`: packed 24-byte little-endian records
+    /// (u32 time, u64 id, u32 size, i64 next access).
+    case oracleGeneral
+    /// Dinero III `din`: `label address` per line (0 read, 1 write, 2 instruction fetch).
+    case din
+
+    /// Parses a format name as the command line gives it (case-insensitive).
+    public init?(name: String) {
+        guard let f = TraceFormat.allCases.first(where: { $0.rawValue.lowercased() == name.lowercased() })
+        else {
+            return nil
+        }
+        self = f
+    }
+}
+
+/// How a trace is to be read.
+public struct TraceOptions: Sendable {
+    /// The format, or nil to detect it from the name and content.
+    public var format: TraceFormat?
+    /// Bytes per page, for formats that give addresses (lackey, text, din).
+    public var pageSize = 4096
+    /// Whether lackey `I` lines and din label 2 (instruction fetches) are accesses.
+    public var instructions = true
+    /// Text traces: the numbers are page numbers, not addresses.
+    public var pageNumbers = false
+    /// Count and skip malformed lines instead of stopping at the first.
+    public var skipBad = false
+    /// CSV: 1-based column of the id; nil: the header's `id`, `obj_id`, `page`, `key` or
+    /// `address` column, else the first.
+    public var csvIDColumn: Int?
+    /// CSV: 1-based column of the operation (a value starting with `w`, `W`, `s` or `S`, or `1`,
+    /// is a write); nil: the header's `op`, `operation`, `type` or `rw` column, else none.
+    public var csvOpColumn: Int?
+    /// CSV: the delimiter, or nil to detect (tab, comma, bar, colon — libCacheSim's order).
+    public var csvDelimiter: UInt8?
+    /// CSV: whether the first row is a header, or nil to detect.
+    public var csvHeader: Bool?
+
+    public init() {}
+
+    var pageShift: Int { self.pageSize.trailingZeroBitCount }
+}
+
+/// What a reader saw besides accesses.
+public struct ReaderStats: Sendable, Equatable {
+    /// Lines (records for binary traces) read.
+    public var lines = 0
+    /// Lines that carry no access: valgrind's `==PID==` lines, blank lines, comments, din
+    /// escapes, libCacheSim records of size 0.
+    public var noise = 0
+    /// Instruction fetches left out (`--no-instructions`).
+    public var instructionsSkipped = 0
+    /// Malformed lines skipped (`--skip-bad`).
+    public var bad = 0
+    /// The first few malformed lines.
+    public var firstBad: [TraceError] = []
+    public init() {}
+}
+
+/// A batch of page accesses in reading order.
+public final class AccessBatch {
+    public let capacity: Int
+    public var count = 0
+    /// Page numbers (or object ids).
+    public let keys: UnsafeMutablePointer<UInt64>
+    /// 1 for a write.
+    public let writes: UnsafeMutablePointer<UInt8>
+    /// The (trace-relative) time of the next access to the same page, or `Int64.max` for
+    /// never; only oracleGeneral traces carry it.
+    public let next: UnsafeMutablePointer<Int64>
+    public var hasNext = false
+
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = capacity
+        self.keys = .allocate(capacity: capacity)
+        self.writes = .allocate(capacity: capacity)
+        self.next = .allocate(capacity: capacity)
+        self.keys.initialize(repeating: 0, count: capacity)
+        self.writes.initialize(repeating: 0, count: capacity)
+        self.next.initialize(repeating: 0, count: capacity)
+    }
+    deinit {
+        self.keys.deallocate()
+        self.writes.deallocate()
+        self.next.deallocate()
+    }
+
+    @inline(__always) func append(_ key: UInt64, write: Bool) {
+        self.keys[self.count] = key
+        self.writes[self.count] = write ? 1 : 0
+        self.count += 1
+    }
+}
+
+/// A streaming trace reader.
+public protocol TraceReader: AnyObject {
+    var format: TraceFormat { get }
+    var name: String { get }
+    var stats: ReaderStats { get }
+    /// Replaces the batch's contents with the next accesses; false when the trace is over (the
+    /// batch is then empty).
+    func read(into batch: AccessBatch) throws -> Bool
+}
+
+// MARK: - Text formats
+
+/// What one line held.
+enum LineOutcome {
+    case accesses
+    case noise
+    case instructionSkipped
+    /// Malformed: the 0-based column and what was expected there.
+    case bad(Int, String)
+}
+
+/// One text format: parses a line (without its newline) into accesses.
+protocol LineFormat {
+    static var format: TraceFormat { get }
+    /// At most this many accesses come from one line.
+    var maxPerLine: Int { get }
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome
+}
+
+/// Reads a line-oriented trace: whole lines out of the source's buffer, parsed in place.
+final class LineReader<F: LineFormat>: TraceReader {
+    let source: ByteSource
+    var parser: F
+    let skipBad: Bool
+    var stats = ReaderStats()
+    var format: TraceFormat { F.format }
+    var name: String { self.source.name }
+
+    init(source: ByteSource, parser: F, skipBad: Bool) {
+        self.source = source
+        self.parser = parser
+        self.skipBad = skipBad
+    }
+
+    func read(into batch: AccessBatch) throws -> Bool {
+        batch.count = 0
+        batch.hasNext = false
+        let room = batch.capacity - self.parser.maxPerLine
+        while batch.count <= room {
+            // Complete lines available?
+            var limit = self.completeLinesEnd()
+            if limit < 0 {
+                if self.source.eof {
+                    if self.source.available == 0 { break }
+                    // The last line lacks a newline: give it one (there is a spare byte).
+                    self.source.buffer[self.source.end] = UInt8(ascii: "\n")
+                    self.source.end += 1
+                    limit = self.source.end
+                } else {
+                    try self.source.refill()
+                    continue
+                }
+            }
+            try self.parseLines(upTo: limit, batch: batch, room: room)
+        }
+        return batch.count > 0
+    }
+
+    /// One past the last newline in the unconsumed bytes, or -1.
+    func completeLinesEnd() -> Int {
+        let s = self.source
+        guard s.available > 0 else { return -1 }
+        var i = s.end - 1
+        while i >= s.start {
+            if s.buffer[i] == UInt8(ascii: "\n") { return i + 1 }
+            i -= 1
+        }
+        return -1
+    }
+
+    func parseLines(upTo limit: Int, batch: AccessBatch, room: Int) throws {
+        let s = self.source
+        let base = s.buffer
+        var i = s.start
+        while i < limit && batch.count <= room {
+            var j = i
+            while base[j] != UInt8(ascii: "\n") { j += 1 }
+            self.stats.lines += 1
+            var n = j - i
+            if n > 0 && base[j - 1] == UInt8(ascii: "\r") { n -= 1 }
+            let before = batch.count
+            switch self.parser.parse(base + i, n, into: batch) {
+            case .accesses: break
+            case .noise: self.stats.noise += 1
+            case .instructionSkipped: self.stats.instructionsSkipped += 1
+            case .bad(let column, let expected):
+                batch.count = before
+                let error = TraceError(
+                    file: s.name, line: self.stats.lines, column: column + 1,
+                    message: "\(expected), found \(Self.describe(base + i + column, n - column))")
+                if !self.skipBad {
+                    s.start = j + 1
+                    throw error
+                }
+                self.stats.bad += 1
+                if self.stats.firstBad.count < 5 { self.stats.firstBad.append(error) }
+            }
+            i = j + 1
+        }
+        s.start = i
+    }
+
+    /// The text at a bad spot, quoted and cut short.
+    static func describe(_ p: UnsafePointer<UInt8>, _ n: Int) -> String {
+        if n <= 0 { return "end of line" }
+        var text = ""
+        for k in 0..<min(n, 24) {
+            let c = p[k]
+            if c >= 0x20 && c < 0x7F {
+                text.append(Character(UnicodeScalar(c)))
+            } else {
+                text += "\\x" + String(c, radix: 16, uppercase: false).leftPadded(2)
+            }
+        }
+        return "'" + text + (n > 24 ? "…" : "") + "'"
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
+        self.count >= width ? self : String(repeating: pad, count: width - self.count) + self
+    }
+}
+
+// MARK: Number scanning
+
+@inline(__always) func hexValue(_ c: UInt8) -> UInt64? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(c &- UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt64(c &- UInt8(ascii: "a") &+ 10)
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt64(c &- UInt8(ascii: "A") &+ 10)
+    default: return nil
+    }
+}
+
+@inline(__always) func isBlank(_ c: UInt8) -> Bool { c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
+
+/// Scans hex digits at `p[i...]`: the value and the index after them, or nil if there are none
+/// or more than 16.
+@inline(__always) func scanHex(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt64, Int)? {
+    var v: UInt64 = 0
+    var j = i
+    while j < n, let d = hexValue(p[j]) {
+        if j - i == 16 { return nil }
+        v = v << 4 | d
+        j += 1
+    }
+    return j == i ? nil : (v, j)
+}
+
+/// Scans decimal digits at `p[i...]`: the value and the index after them, or nil if there are
+/// none or the value overflows 64 bits.
+@inline(__always) func scanDecimal(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt64, Int)? {
+    var v: UInt64 = 0
+    var j = i
+    while j < n {
+        let d = p[j] &- UInt8(ascii: "0")
+        if d > 9 { break }
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(UInt64(d))
+        if o1 || o2 { return nil }
+        v = a
+        j += 1
+    }
+    return j == i ? nil : (v, j)
+}
+
+@inline(__always) func skipBlanks(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int {
+    var j = i
+    while j < n && isBlank(p[j]) { j += 1 }
+    return j
+}
+
+/// Appends the pages `[address, address + size)` touches; nil if that is more than `limit`.
+@inline(__always) func appendSpan(
+    _ batch: AccessBatch, address: UInt64, size: UInt64, shift: Int, write: Bool, limit: Int
+) -> Bool {
+    let first = address >> UInt64(shift)
+    let lastByte = size == 0 ? address : address &+ (size - 1)
+    let last = lastByte < address ? UInt64.max >> UInt64(shift) : lastByte >> UInt64(shift)
+    if last - first >= UInt64(limit) { return false }
+    var page = first
+    while true {
+        batch.append(page, write: write)
+        if page == last { break }
+        page += 1
+    }
+    return true
+}
+
+// MARK: lackey
+
+struct LackeyFormat: LineFormat {
+    static let format = TraceFormat.lackey
+    let shift: Int
+    let instructions: Bool
+    /// Pages one access may span.
+    let spanLimit = 64
+    var maxPerLine: Int { 2 * self.spanLimit }
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
+        var i = skipBlanks(p, 0, n)
+        if i == n { return .noise }
+        let kind = p[i]
+        if kind == UInt8(ascii: "=") || kind == UInt8(ascii: "-") || kind == UInt8(ascii: "#") {
+            return .noise
+        }
+        switch kind {
+        case UInt8(ascii: "I"), UInt8(ascii: "L"), UInt8(ascii: "S"), UInt8(ascii: "M"): break
+        default: return .bad(i, "expected I, L, S or M, or a ==PID== line")
+        }
+        i += 1
+        let afterKind = i
+        i = skipBlanks(p, i, n)
+        if i == afterKind { return .bad(i, "expected a space after '\(Character(UnicodeScalar(kind)))'") }
+        guard let (address, k) = scanHex(p, i, n) else { return .bad(i, "expected a hex address") }
+        i = k
+        guard i < n && p[i] == UInt8(ascii: ",") else { return .bad(i, "expected ',' after the address") }
+        i += 1
+        let sizeStart = i
+        guard let (size, k2) = scanDecimal(p, i, n) else { return .bad(i, "expected a decimal size") }
+        i = skipBlanks(p, k2, n)
+        if i != n { return .bad(i, "expected end of line") }
+        if kind == UInt8(ascii: "I") && !self.instructions { return .instructionSkipped }
+        let write = kind == UInt8(ascii: "S")
+        if !appendSpan(
+            batch, address: address, size: size, shift: self.shift, write: write, limit: self.spanLimit)
+        {
+            return .bad(sizeStart, "expected a size spanning at most \(self.spanLimit) pages")
+        }
+        if kind == UInt8(ascii: "M") {
+            _ = appendSpan(
+                batch, address: address, size: size, shift: self.shift, write: true, limit: self.spanLimit)
+        }
+        return .accesses
+    }
+}
+
+// MARK: text
+
+struct TextFormat: LineFormat {
+    static let format = TraceFormat.text
+    let shift: Int
+    /// Numbers without `0x` are hex (decided from the first chunk: a hex letter anywhere).
+    let bareHex: Bool
+    let maxPerLine = 1
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
+        var i = skipBlanks(p, 0, n)
+        if i == n || p[i] == UInt8(ascii: "#") { return .noise }
+        var value: UInt64
+        if i + 1 < n && p[i] == UInt8(ascii: "0")
+            && (p[i + 1] == UInt8(ascii: "x") || p[i + 1] == UInt8(ascii: "X"))
+        {
+            guard let (v, k) = scanHex(p, i + 2, n) else {
+                return .bad(i + 2, "expected hex digits after 0x")
+            }
+            value = v
+            i = k
+        } else if self.bareHex {
+            guard let (v, k) = scanHex(p, i, n) else { return .bad(i, "expected an address") }
+            value = v
+            i = k
+        } else {
+            guard let (v, k) = scanDecimal(p, i, n) else {
+                return .bad(i, "expected an address (0x… or decimal)")
+            }
+            value = v
+            i = k
+        }
+        var write = false
+        if i < n {
+            let k = skipBlanks(p, i, n)
+            if k == i { return .bad(i, "expected a space, R or W, or end of line") }
+            i = k
+            if i < n {
+                switch p[i] {
+                case UInt8(ascii: "R"), UInt8(ascii: "r"): write = false
+                case UInt8(ascii: "W"), UInt8(ascii: "w"): write = true
+                default: return .bad(i, "expected R or W")
+                }
+                i = skipBlanks(p, i + 1, n)
+                if i != n { return .bad(i, "expected end of line") }
+            }
+        }
+        batch.append(value >> UInt64(self.shift), write: write)
+        return .accesses
+    }
+}
+
+// MARK: txt
+
+/// libCacheSim's txt reader interns each line as a string (without `-t obj-id-is-num=1`): two
+/// lines are the same object exactly when their text is equal. A canonical decimal number (no
+/// sign, no leading zero, at most 18 digits) is used as its own id; any other text gets a 64-bit
+/// FNV-1a hash with the top bit set, so distinct lines stay distinct (up to hash collisions).
+struct TxtFormat: LineFormat {
+    static let format = TraceFormat.txt
+    let maxPerLine = 1
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
+        if n == 0 { return .noise }
+        if n <= 18 && (p[0] != UInt8(ascii: "0") || n == 1), let (v, k) = scanDecimal(p, 0, n), k == n {
+            batch.append(v, write: false)
+        } else {
+            batch.append(fnv1a(p, n) | (1 << 63), write: false)
+        }
+        return .accesses
+    }
+}
+
+@inline(__always) func fnv1a(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for k in 0..<n {
+        h ^= UInt64(p[k])
+        h = h &* 0x100_0000_01b3
+    }
+    return h
+}
+
+// MARK: csv
+
+struct CSVFormat: LineFormat {
+    static let format = TraceFormat.csv
+    let delimiter: UInt8
+    let idColumn: Int
+    let opColumn: Int?
+    var headerPending: Bool
+    let maxPerLine = 1
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
+        if self.headerPending {
+            self.headerPending = false
+            return .noise
+        }
+        if n == 0 { return .noise }
+        var column = 1
+        var fieldStart = 0
+        var id: UInt64?
+        var write = false
+        var i = 0
+        while true {
+            if i == n || p[i] == self.delimiter {
+                if column == self.idColumn {
+                    var s = skipBlanks(p, fieldStart, i)
+                    var e = i
+                    while e > s && isBlank(p[e - 1]) { e -= 1 }
+                    if s < e && p[s] == UInt8(ascii: "\"") && p[e - 1] == UInt8(ascii: "\"") && e - s >= 2 {
+                        s += 1
+                        e -= 1
+                    }
+                    if s == e { return .bad(fieldStart, "expected an id in column \(column)") }
+                    if e - s > 2 && p[s] == UInt8(ascii: "0") && (p[s + 1] | 0x20) == UInt8(ascii: "x"),
+                        let (v, k) = scanHex(p, s + 2, e), k == e
+                    {
+                        id = v
+                    } else if let (v, k) = scanDecimal(p, s, e), k == e {
+                        id = v
+                    } else {
+                        id = fnv1a(p + s, e - s) | (1 << 63)
+                    }
+                }
+                if let op = self.opColumn, column == op {
+                    let s = skipBlanks(p, fieldStart, i)
+                    if s < i {
+                        let c = p[s] | 0x20
+                        write = c == UInt8(ascii: "w") || c == UInt8(ascii: "s") || p[s] == UInt8(ascii: "1")
+                    }
+                }
+                if i == n { break }
+                column += 1
+                fieldStart = i + 1
+            }
+            i += 1
+        }
+        guard let key = id else { return .bad(n, "expected at least \(self.idColumn) columns") }
+        if let op = self.opColumn, column < op { return .bad(n, "expected at least \(op) columns") }
+        batch.append(key, write: write)
+        return .accesses
+    }
+}
+
+// MARK: din
+
+/// Dinero III: `label address [more]`; labels 0 (read), 1 (write), 2 (instruction fetch) are
+/// accesses, 3 and 4 (escapes, cache flush) are not.
+struct DinFormat: LineFormat {
+    static let format = TraceFormat.din
+    let shift: Int
+    let instructions: Bool
+    let maxPerLine = 1
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
+        var i = skipBlanks(p, 0, n)
+        if i == n || p[i] == UInt8(ascii: "#") { return .noise }
+        let label = p[i] &- UInt8(ascii: "0")
+        guard label <= 9, i + 1 == n || isBlank(p[i + 1]) else { return .bad(i, "expected a label 0-4") }
+        guard label <= 4 else { return .bad(i, "expected a label 0-4") }
+        if label >= 3 { return .noise }
+        i = skipBlanks(p, i + 1, n)
+        if i + 1 < n && p[i] == UInt8(ascii: "0") && (p[i + 1] | 0x20) == UInt8(ascii: "x") { i += 2 }
+        guard let (address, k) = scanHex(p, i, n) else { return .bad(i, "expected a hex address") }
+        if k < n && !isBlank(p[k]) { return .bad(k, "expected a space or end of line") }
+        if label == 2 && !self.instructions { return .instructionSkipped }
+        batch.append(address >> UInt64(self.shift), write: label == 1)
+        return .accesses
+    }
+}
+
+// MARK: - oracleGeneral
+
+/// libCacheSim's oracleGeneral reader (`oracleGeneralBin.h`): records of size 0 are skipped;
+/// a next access of -1 or `Int64.max` means never.
+final class OracleReader: TraceReader {
+    let source: ByteSource
+    let skipBad: Bool
+    var stats = ReaderStats()
+    let format = TraceFormat.oracleGeneral
+    var name: String { self.source.name }
+    static let recordSize = 24
+
+    init(source: ByteSource, skipBad: Bool) {
+        self.source = source
+        self.skipBad = skipBad
+    }
+
+    func read(into batch: AccessBatch) throws -> Bool {
+        batch.count = 0
+        batch.hasNext = true
+        let s = self.source
+        while batch.count < batch.capacity {
+            if s.available < Self.recordSize {
+                if s.eof {
+                    if s.available > 0 {
+                        let error = TraceError(
+                            file: s.name, line: self.stats.lines + 1, column: 1,
+                            message:
+                                "expected a 24-byte record, found \(s.available) bytes at the end of the file"
+                        )
+                        s.start = s.end
+                        if !self.skipBad { throw error }
+                        self.stats.bad += 1
+                        if self.stats.firstBad.count < 5 { self.stats.firstBad.append(error) }
+                    }
+                    break
+                }
+                try s.refill()
+                continue
+            }
+            let records = min(s.available / Self.recordSize, batch.capacity - batch.count)
+            let raw = UnsafeRawPointer(s.buffer + s.start)
+            var out = batch.count
+            for r in 0..<records {
+                let rec = raw + r * Self.recordSize
+                let size = UInt32(littleEndian: rec.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+                if size == 0 {
+                    self.stats.noise += 1
+                    continue
+                }
+                batch.keys[out] = UInt64(littleEndian: rec.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
+                batch.writes[out] = 0
+                let next = Int64(littleEndian: rec.loadUnaligned(fromByteOffset: 16, as: Int64.self))
+                batch.next[out] = next == -1 ? Int64.max : next
+                out += 1
+            }
+            batch.count = out
+            self.stats.lines += records
+            s.start += records * Self.recordSize
+        }
+        return batch.count > 0
+    }
+}
+
+// MARK: - Opening and detection
+
+/// Opens a trace for streaming, detecting its format when `options.format` is nil.
+public func openTrace(_ path: String, options: TraceOptions) throws -> any TraceReader {
+    let source = try ByteSource(path: path)
+    return try makeReader(source, options: options)
+}
+
+/// A reader over bytes in memory (tests, fuzzing).
+public func openTrace(bytes: [UInt8], name: String, options: TraceOptions) throws -> any TraceReader {
+    try makeReader(ByteSource(name: name, bytes: bytes), options: options)
+}
+
+func makeReader(_ source: ByteSource, options: TraceOptions) throws -> any TraceReader {
+    guard options.pageSize > 0 && options.pageSize & (options.pageSize - 1) == 0 else {
+        throw TraceError(
+            file: source.name, line: 0, column: 0,
+            message: "page size \(options.pageSize) is not a power of two")
+    }
+    if source.available == 0 && !source.eof { try source.refill() }
+    let sample = UnsafeBufferPointer(start: source.buffer + source.start, count: source.available)
+    var format = options.format
+    if format == nil {
+        format = detectFormat(sample, name: source.name)
+        if format == nil {
+            throw TraceError(
+                file: source.name, line: 1, column: 1,
+                message: "cannot tell the trace format; name it with --format "
+                    + TraceFormat.allCases.map(\.rawValue).joined(separator: "|"))
+        }
+    }
+    let shift = options.pageShift
+    switch format! {
+    case .lackey:
+        return LineReader(
+            source: source, parser: LackeyFormat(shift: shift, instructions: options.instructions),
+            skipBad: options.skipBad)
+    case .text:
+        let parser = TextFormat(shift: options.pageNumbers ? 0 : shift, bareHex: sampleHasBareHex(sample))
+        return LineReader(source: source, parser: parser, skipBad: options.skipBad)
+    case .txt:
+        return LineReader(source: source, parser: TxtFormat(), skipBad: options.skipBad)
+    case .csv:
+        let firstLine = Array(sample.prefix { $0 != UInt8(ascii: "\n") })
+        let delimiter = options.csvDelimiter ?? detectDelimiter(firstLine)
+        let names = csvFieldNames(firstLine, delimiter: delimiter)
+        let header =
+            options.csvHeader
+            ?? csvLooksLikeHeader(firstLine, delimiter: delimiter, column: options.csvIDColumn ?? 1)
+        var idColumn = options.csvIDColumn
+        var opColumn = options.csvOpColumn
+        if header {
+            if idColumn == nil,
+                let i = names.firstIndex(where: {
+                    ["id", "obj_id", "obj-id", "objid", "page", "key", "address", "addr"].contains($0)
+                })
+            {
+                idColumn = i + 1
+            }
+            if opColumn == nil,
+                let i = names.firstIndex(where: { ["op", "operation", "type", "rw"].contains($0) })
+            {
+                opColumn = i + 1
+            }
+        }
+        let parser = CSVFormat(
+            delimiter: delimiter, idColumn: max(1, idColumn ?? 1), opColumn: opColumn, headerPending: header)
+        return LineReader(source: source, parser: parser, skipBad: options.skipBad)
+    case .oracleGeneral:
+        return OracleReader(source: source, skipBad: options.skipBad)
+    case .din:
+        return LineReader(
+            source: source, parser: DinFormat(shift: shift, instructions: options.instructions),
+            skipBad: options.skipBad)
+    }
+}
+
+/// Guesses the format from the file name and the first chunk: binary content (or a name with
+/// "oracleGeneral") is oracleGeneral; then the first lines that are not blank or `==PID==` noise
+/// decide — lackey's `I  addr,size` / ` L addr,size`, din's `label address`, comma-separated
+/// rows, `0x…`/`… R|W` addresses, and plain decimal ids (txt).
+public func detectFormat(_ sample: UnsafeBufferPointer<UInt8>, name: String) -> TraceFormat? {
+    if name.contains("oracleGeneral") { return .oracleGeneral }
+    if sample.isEmpty {
+        return name.hasSuffix(".din") ? .din : name.hasSuffix(".csv") ? .csv : .txt
+    }
+    let probe = sample.prefix(4096)
+    if probe.contains(0) || probe.contains(where: { $0 >= 0x80 }) { return .oracleGeneral }
+    if name.hasSuffix(".din") { return .din }
+    if name.hasSuffix(".csv") { return .csv }
+    var votes: [TraceFormat: Int] = [:]
+    var seen = 0
+    var lineStart = 0
+    let bytes = Array(sample.prefix(1 << 16))
+    while lineStart < bytes.count && seen < 64 {
+        var end = lineStart
+        while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+        if end == bytes.count && end - lineStart < 256 && bytes.count == 1 << 16 { break }  // cut line
+        var line = Array(bytes[lineStart..<end])
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        lineStart = end + 1
+        let text = String(decoding: line, as: UTF8.self)
+        let trimmed = text.drop(while: { $0 == " " || $0 == "\t" })
+        if trimmed.isEmpty || trimmed.hasPrefix("==") || trimmed.hasPrefix("#") || trimmed.hasPrefix("--") {
+            continue
+        }
+        seen += 1
+        if let f = classifyLine(text) { votes[f, default: 0] += 1 }
+    }
+    guard seen > 0 else { return .lackey }
+    let ranked = votes.sorted {
+        $0.value != $1.value ? $0.value > $1.value : $0.key.rawValue < $1.key.rawValue
+    }
+    guard let best = ranked.first, best.value * 2 > seen else { return nil }
+    return best.key
+}
+
+func classifyLine(_ line: String) -> TraceFormat? {
+    let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+    func isHex(_ s: Substring) -> Bool { !s.isEmpty && s.count <= 16 && s.allSatisfy(\.isHexDigit) }
+    func isDec(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy(\.isASCII) && s.allSatisfy(\.isNumber) }
+    if fields.count == 2, ["I", "L", "S", "M"].contains(fields[0]) {
+        let parts = fields[1].split(separator: ",", omittingEmptySubsequences: false)
+        if parts.count == 2 && isHex(parts[0]) && isDec(parts[1]) { return .lackey }
+    }
+    if fields.count >= 2, fields[0].count == 1, "01234".contains(fields[0]) {
+        var a = fields[1]
+        if a.hasPrefix("0x") || a.hasPrefix("0X") { a = a.dropFirst(2) }
+        if isHex(a) && !(fields.count == 2 && ["R", "W", "r", "w"].contains(fields[1])) { return .din }
+    }
+    if line.contains(",") && !line.contains(" L ") { return .csv }
+    if fields.count == 1 || (fields.count == 2 && ["R", "W", "r", "w"].contains(fields[1])) {
+        let a = fields[0]
+        if a.hasPrefix("0x") || a.hasPrefix("0X") { return isHex(a.dropFirst(2)) ? .text : nil }
+        if fields.count == 2 { return isHex(a) ? .text : nil }
+        if isDec(a) { return .txt }
+        if isHex(a) { return .text }
+    }
+    return nil
+}
+
+/// Whether a text trace writes hex without `0x`: some number in the sample has a hex letter.
+func sampleHasBareHex(_ sample: UnsafeBufferPointer<UInt8>) -> Bool {
+    var i = 0
+    let n = min(sample.count, 1 << 16)
+    while i < n {
+        // Start of a line: skip blanks, then look at the first token.
+        while i < n && isBlank(sample[i]) { i += 1 }
+        var j = i
+        if j + 1 < n && sample[j] == UInt8(ascii: "0") && (sample[j + 1] | 0x20) == UInt8(ascii: "x") {
+            // 0x-prefixed: says nothing about bare numbers.
+        } else {
+            while j < n && !isBlank(sample[j]) && sample[j] != UInt8(ascii: "\n")
+                && sample[j] != UInt8(ascii: "\r")
+            {
+                let c = sample[j] | 0x20
+                if c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f") { return true }
+                j += 1
+            }
+        }
+        while i < n && sample[i] != UInt8(ascii: "\n") { i += 1 }
+        i += 1
+    }
+    return false
+}
+
+/// libCacheSim's delimiter guess: the most frequent of tab, comma, bar and colon in the first
+/// line, weighted 4, 3, 2, 1.
+func detectDelimiter(_ line: [UInt8]) -> UInt8 {
+    let candidates: [(UInt8, Int)] = [
+        (9, 4), (UInt8(ascii: ","), 3), (UInt8(ascii: "|"), 2), (UInt8(ascii: ":"), 1),
+    ]
+    var best: (UInt8, Int) = (UInt8(ascii: ","), 0)
+    for (c, w) in candidates {
+        let score = line.filter { $0 == c }.count * w
+        if score > best.1 { best = (c, score) }
+    }
+    return best.0
+}
+
+/// The first row's fields, trimmed and lower-cased (header names).
+func csvFieldNames(_ line: [UInt8], delimiter: UInt8) -> [String] {
+    line.split(separator: delimiter, omittingEmptySubsequences: false).map {
+        String(decoding: $0, as: UTF8.self).trimmingCharacters(in: " \t\r\"").lowercased()
+    }
+}
+
+/// A header row: its id field is not a number.
+func csvLooksLikeHeader(_ line: [UInt8], delimiter: UInt8, column: Int) -> Bool {
+    let fields = line.split(separator: delimiter, omittingEmptySubsequences: false)
+    guard column >= 1 && column <= fields.count else { return false }
+    let field = String(decoding: fields[column - 1], as: UTF8.self).trimmingCharacters(in: " \t\r\"")
+    if field.isEmpty { return false }
+    if field.allSatisfy({ $0.isASCII && $0.isNumber }) { return false }
+    if field.hasPrefix("0x") && field.dropFirst(2).allSatisfy(\.isHexDigit) { return false }
+    return field.contains(where: \.isLetter)
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,373 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A whole trace in memory as dense page ids (numbered in order of first appearance), 4 bytes
+/// and 1 bit per access: what `compare`, `mrc` and OPT replay need, since they read the trace
+/// many times or backwards.
+public final class DenseTrace: @unchecked Sendable {
+    public let name: String
+    public let format: TraceFormat
+    public private(set) var ids: [UInt32] = []
+    /// One bit per access: a write.
+    public private(set) var writeBits: [UInt64] = []
+    public private(set) var distinct = 0
+    public private(set) var stats = ReaderStats()
+    /// The original key (page number or object id) of each dense id.
+    public private(set) var keys: [UInt64] = []
+
+    /// Reads the whole trace.
+    public init(reader: any TraceReader, progress: Progress? = nil) throws {
+        self.name = reader.name
+        self.format = reader.format
+        let mapper = IDMapper()
+        let batch = AccessBatch()
+        var bits: UInt64 = 0
+        var n = 0
+        while try reader.read(into: batch) {
+            self.ids.reserveCapacity(n + batch.count)
+            for i in 0..<batch.count {
+                let before = mapper.count
+                let id = mapper.map(batch.keys[i])
+                if mapper.count != before { self.keys.append(batch.keys[i]) }
+                self.ids.append(id)
+                bits |= UInt64(batch.writes[i]) << UInt64(n & 63)
+                n += 1
+                if n & 63 == 0 {
+                    self.writeBits.append(bits)
+                    bits = 0
+                }
+            }
+            if mapper.count > Int(Int32.max) {
+                throw TraceError(
+                    file: reader.name, line: 0, column: 0, message: "more than 2^31 distinct pages")
+            }
+            progress?.update(n)
+        }
+        if n & 63 != 0 { self.writeBits.append(bits) }
+        self.distinct = mapper.count
+        self.stats = reader.stats
+    }
+
+    /// A trace of the given page ids (tests, generators).
+    public init(name: String, pages: [UInt64], writes: [Bool]? = nil) {
+        self.name = name
+        self.format = .txt
+        let mapper = IDMapper()
+        for (i, p) in pages.enumerated() {
+            let before = mapper.count
+            self.ids.append(mapper.map(p))
+            if mapper.count != before { self.keys.append(p) }
+            if i & 63 == 0 { self.writeBits.append(0) }
+            if writes?[i] == true { self.writeBits[i >> 6] |= 1 << UInt64(i & 63) }
+        }
+        self.distinct = mapper.count
+        self.stats.lines = pages.count
+    }
+
+    public var count: Int { self.ids.count }
+
+    @inline(__always) public func isWrite(_ i: Int) -> Bool {
+        self.writeBits[i >> 6] >> UInt64(i & 63) & 1 != 0
+    }
+
+    /// For each access, the position of the next access to the same page, or `UInt32.max`.
+    public func nextUse() -> [UInt32] {
+        var next = [UInt32](repeating: .max, count: self.ids.count)
+        var last = [UInt32](repeating: .max, count: self.distinct)
+        self.ids.withUnsafeBufferPointer { ids in
+            next.withUnsafeMutableBufferPointer { next in
+                last.withUnsafeMutableBufferPointer { last in
+                    var i = ids.count - 1
+                    while i >= 0 {
+                        let id = Int(ids[i])
+                        next[i] = last[id]
+                        last[id] = UInt32(truncatingIfNeeded: i)
+                        i -= 1
+                    }
+                }
+            }
+        }
+        return next
+    }
+}
+
+/// What a replay counted.
+public struct ReplayCounts: Sendable, Equatable {
+    public var accesses = 0
+    public var hits = 0
+    public var evictions = 0
+    public var dirtyEvictions = 0
+    public var misses: Int { self.accesses - self.hits }
+    public var missRatio: Double { self.accesses == 0 ? 0 : Double(self.misses) / Double(self.accesses) }
+    public init() {}
+}
+
+/// Runs `policy` over a dense trace. `next` (OPT) gives each access's next use.
+func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UInt32]?) -> ReplayCounts {
+    var counts = ReplayCounts()
+    policy.reserve(trace.distinct)
+    var hits = 0
+    var sink: UInt8 = 0
+    trace.ids.withUnsafeBufferPointer { ids in
+        trace.writeBits.withUnsafeBufferPointer { bits in
+            if let next {
+                next.withUnsafeBufferPointer { next in
+                    for i in 0..<ids.count {
+                        if i &+ lookAhead < ids.count {
+                            sink &+= policy.touch(Int32(bitPattern: ids[i &+ lookAhead]))
+                        }
+                        let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
+                        let n = next[i]
+                        let hit = policy.access(
+                            Int32(bitPattern: ids[i]), write: w, next: n == .max ? Int64.max : Int64(n))
+                        hits &+= hit ? 1 : 0
+                    }
+                }
+            } else {
+                for i in 0..<ids.count {
+                    if i &+ lookAhead < ids.count {
+                        sink &+= policy.touch(Int32(bitPattern: ids[i &+ lookAhead]))
+                    }
+                    let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
+                    let hit = policy.access(Int32(bitPattern: ids[i]), write: w, next: 0)
+                    hits &+= hit ? 1 : 0
+                }
+            }
+        }
+    }
+    if sink == 0x5A && hits < 0 { print("unreachable") }  // keeps the touches
+    counts.accesses = trace.count
+    counts.hits = hits
+    counts.evictions = policy.stats.evictions
+    counts.dirtyEvictions = policy.stats.dirtyEvictions
+    return counts
+}
+
+/// How far ahead the replay loops touch a page's policy state, so its cache miss overlaps the
+/// work on the accesses before it.
+let lookAhead = 12
+
+/// Runs `policy` over a streamed trace, a batch at a time: first every key of the batch is
+/// mapped to its dense id (independent lookups the CPU overlaps), then the policy runs over the
+/// ids, touching the state of the page `lookAhead` accesses ahead.
+func runStream<P: ReplacementPolicy>(
+    _ policy: P, _ reader: any TraceReader, mapper: IDMapper, progress: Progress?
+) throws -> ReplayCounts {
+    var counts = ReplayCounts()
+    let batch = AccessBatch()
+    let ids = UnsafeMutablePointer<Int32>.allocate(capacity: batch.capacity + lookAhead)
+    ids.initialize(repeating: 0, count: batch.capacity + lookAhead)
+    defer { ids.deallocate() }
+    var reserved = 0
+    var hits = 0
+    var accesses = 0
+    var sink: UInt8 = 0
+    while try reader.read(into: batch) {
+        let n = batch.count
+        let keys = batch.keys
+        for i in 0..<n { ids[i] = Int32(truncatingIfNeeded: mapper.map(keys[i])) }
+        for i in n..<(n + lookAhead) { ids[i] = 0 }
+        if mapper.count > reserved {
+            if mapper.count > Int(Int32.max) {
+                throw TraceError(
+                    file: reader.name, line: 0, column: 0, message: "more than 2^31 distinct pages")
+            }
+            reserved = max(4096, reserved * 2, mapper.count)
+            policy.reserve(reserved)
+        }
+        let writes = batch.writes
+        if batch.hasNext {
+            let nexts = batch.next
+            for i in 0..<n {
+                sink &+= policy.touch(ids[i &+ lookAhead])
+                hits &+= policy.access(ids[i], write: writes[i] != 0, next: nexts[i]) ? 1 : 0
+            }
+        } else {
+            for i in 0..<n {
+                sink &+= policy.touch(ids[i &+ lookAhead])
+                hits &+= policy.access(ids[i], write: writes[i] != 0, next: 0) ? 1 : 0
+            }
+        }
+        accesses += n
+        progress?.update(accesses)
+    }
+    counts.accesses = accesses
+    counts.hits = hits
+    counts.evictions = policy.stats.evictions
+    counts.dirtyEvictions = policy.stats.dirtyEvictions
+    if sink == 0x5A && accesses < 0 { print("unreachable") }  // keeps the touches
+    return counts
+}
+
+/// Simulates `kind` with `frames` frames over a dense trace.
+public func simulate(
+    _ kind: PolicyKind, frames: Int, trace: DenseTrace, next: [UInt32]? = nil,
+    options: PolicyOptions = PolicyOptions()
+) -> ReplayCounts {
+    let f = max(frames, 1)
+    switch kind {
+    case .fifo: return runDense(FIFOPolicy(frames: f, options: options), trace, next: nil)
+    case .lru: return runDense(LRUPolicy(frames: f, options: options), trace, next: nil)
+    case .mru: return runDense(MRUPolicy(frames: f, options: options), trace, next: nil)
+    case .lfu: return runDense(LFUPolicy(frames: f, options: options), trace, next: nil)
+    case .clock, .secondChance: return runDense(ClockPolicy(frames: f, options: options), trace, next: nil)
+    case .clock2:
+        return runDense(ClockPolicy(frames: f, bits: 2, initialFrequency: 0), trace, next: nil)
+    case .arc: return runDense(ARCPolicy(frames: f, options: options), trace, next: nil)
+    case .twoq: return runDense(TwoQPolicy(frames: f, options: options), trace, next: nil)
+    case .lirs: return runDense(LIRSPolicy(frames: f, options: options), trace, next: nil)
+    case .clockpro: return runDense(ClockProPolicy(frames: f, options: options), trace, next: nil)
+    case .s3fifo: return runDense(S3FIFOPolicy(frames: f, options: options), trace, next: nil)
+    case .sieve: return runDense(SievePolicy(frames: f, options: options), trace, next: nil)
+    case .opt: return runDense(OPTPolicy(frames: f, options: options), trace, next: next ?? trace.nextUse())
+    case .random: return runDense(RandomPolicy(frames: f, options: options), trace, next: nil)
+    case .linux: return runDense(LinuxLRUPolicy(frames: f, options: options), trace, next: nil)
+    }
+}
+
+/// Simulates `kind` with `frames` frames over a streamed trace (constant memory apart from the
+/// per-page state). OPT needs each access's next use: oracleGeneral traces carry it; for the
+/// other formats the trace is read into memory first.
+public func simulate(
+    _ kind: PolicyKind, frames: Int, reader: any TraceReader, options: PolicyOptions = PolicyOptions(),
+    progress: Progress? = nil
+) throws -> (ReplayCounts, distinct: Int) {
+    let f = max(frames, 1)
+    let mapper = IDMapper()
+    let counts: ReplayCounts
+    switch kind {
+    case .fifo:
+        counts = try runStream(
+            FIFOPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .lru:
+        counts = try runStream(
+            LRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .mru:
+        counts = try runStream(
+            MRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .lfu:
+        counts = try runStream(
+            LFUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .clock, .secondChance:
+        counts = try runStream(
+            ClockPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .clock2:
+        counts = try runStream(
+            ClockPolicy(frames: f, bits: 2, initialFrequency: 0), reader, mapper: mapper, progress: progress)
+    case .arc:
+        counts = try runStream(
+            ARCPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .twoq:
+        counts = try runStream(
+            TwoQPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .lirs:
+        counts = try runStream(
+            LIRSPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .clockpro:
+        counts = try runStream(
+            ClockProPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .s3fifo:
+        counts = try runStream(
+            S3FIFOPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .sieve:
+        counts = try runStream(
+            SievePolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .opt:
+        if reader.format == .oracleGeneral {
+            counts = try runStream(
+                OPTPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+        } else {
+            let trace = try DenseTrace(reader: reader, progress: progress)
+            return (simulate(.opt, frames: f, trace: trace, options: options), trace.distinct)
+        }
+    case .random:
+        counts = try runStream(
+            RandomPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    case .linux:
+        counts = try runStream(
+            LinuxLRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+    }
+    return (counts, mapper.count)
+}
+
+/// A progress line on standard error — only when it is a terminal — with accesses per second,
+/// at most ten times a second. Never part of the (deterministic) output.
+public final class Progress: @unchecked Sendable {
+    let label: String
+    let enabled: Bool
+    let start: Double
+    var lastPrint: Double
+    var printed = false
+
+    public init(label: String, enabled: Bool = isatty(2) != 0) {
+        self.label = label
+        self.enabled = enabled
+        self.start = monotonicSeconds()
+        self.lastPrint = self.start
+    }
+
+    public func update(_ done: Int) {
+        guard self.enabled else { return }
+        let now = monotonicSeconds()
+        guard now - self.lastPrint >= 0.1 else { return }
+        self.lastPrint = now
+        let rate = Double(done) / max(now - self.start, 1e-9)
+        let line = "\r\(self.label): \(formatCount(done)) accesses, \(formatCount(Int(rate)))/s   "
+        writeStderr(line)
+        self.printed = true
+    }
+
+    /// Clears the line.
+    public func finish() {
+        if self.printed { writeStderr("\r\u{1B}[K") }
+        self.printed = false
+    }
+}
+
+/// Writes to file descriptor 2.
+public func writeStderr(_ text: String) {
+    var t = text
+    t.withUTF8 { b in
+        var off = 0
+        while off < b.count {
+            let n = write(2, b.baseAddress! + off, b.count - off)
+            if n <= 0 { break }
+            off += n
+        }
+    }
+}
+
+/// Seconds on the monotonic clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// 1234567 → "1.23M".
+public func formatCount(_ n: Int) -> String {
+    if n < 10_000 { return "\(n)" }
+    if n < 10_000_000 { return fixed(Double(n) / 1e3, 1) + "k" }
+    if n < 10_000_000_000 { return fixed(Double(n) / 1e6, 2) + "M" }
+    return fixed(Double(n) / 1e9, 2) + "G"
+}
+
+/// `v` with exactly `digits` decimals, rounded half away from zero; deterministic and free of
+/// locale.
+public func fixed(_ v: Double, _ digits: Int) -> String {
+    guard v.isFinite else { return v.isNaN ? "nan" : (v < 0 ? "-inf" : "inf") }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(v) * scale).rounded(.toNearestOrAwayFromZero)
+    guard scaled < 9.0e18 else { return "\(v)" }
+    let n = UInt64(scaled)
+    let negative = v < 0 && n != 0
+    let intPart = n / UInt64(scale)
+    let frac = n % UInt64(scale)
+    var s = (negative ? "-" : "") + String(intPart)
+    if digits > 0 { s += "." + String(frac).leftPadded(digits) }
+    return s
+}

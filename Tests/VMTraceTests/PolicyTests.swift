@@ -1,0 +1,456 @@
+import Testing
+import VMTypes
+
+@testable import VMTrace
+
+/// A random page trace from a seed: a mix of uniform, skewed, looping and bursty stretches over a
+/// small universe, so tiny caches, ghosts and reuse all get exercised.
+func randomTrace(seed: UInt64, length: Int? = nil, universe: Int? = nil) -> [UInt64] {
+    var rng = SeededGenerator(seed: seed)
+    let n = length ?? Int(50 + rng.below(550))
+    let pages = universe ?? Int(3 + rng.below(60))
+    var trace: [UInt64] = []
+    while trace.count < n {
+        let run = Int(5 + rng.below(40))
+        switch rng.below(4) {
+        case 0:
+            for _ in 0..<run { trace.append(rng.below(UInt64(pages))) }
+        case 1:
+            // Skewed: squares favour small pages.
+            for _ in 0..<run {
+                let u = rng.below(UInt64(pages))
+                trace.append(u * u / UInt64(pages))
+            }
+        case 2:
+            let start = rng.below(UInt64(pages))
+            let width = 1 + rng.below(UInt64(max(1, pages / 2)))
+            for i in 0..<run { trace.append((start + UInt64(i) % width) % UInt64(pages)) }
+        default:
+            let p = rng.below(UInt64(pages))
+            for _ in 0..<(run / 4) { trace.append(p) }
+        }
+    }
+    return Array(trace.prefix(n))
+}
+
+/// Hits and misses of an optimized policy, as "H"/"m" per access.
+func hitString(_ kind: PolicyKind, frames: Int, trace: [UInt64], writes: [Bool]? = nil) -> String {
+    let dense = DenseTrace(name: "t", pages: trace, writes: writes)
+    let next = dense.nextUse()
+    let policy = makePolicy(kind, frames: frames)
+    policy.reserve(dense.distinct)
+    var s = ""
+    for i in 0..<dense.count {
+        let n = next[i] == .max ? Int64.max : Int64(next[i])
+        s += policy.access(Int32(dense.ids[i]), write: dense.isWrite(i), next: n) ? "H" : "m"
+    }
+    return s
+}
+
+/// Hits and misses of a reference policy.
+func referenceHitString(_ get: (UInt64, Int64) -> Bool, trace: [UInt64]) -> String {
+    let dense = DenseTrace(name: "t", pages: trace)
+    let next = dense.nextUse()
+    var s = ""
+    for i in 0..<trace.count {
+        s += get(trace[i], next[i] == .max ? Int64.max : Int64(next[i])) ? "H" : "m"
+    }
+    return s
+}
+
+/// A reference for `kind` with `frames`, or nil when there is none.
+func reference(_ kind: PolicyKind, frames c: Int) -> ((UInt64, Int64) -> Bool)? {
+    switch kind {
+    case .fifo:
+        let r = RefFIFO(capacity: c)
+        return { r.get($0, next: $1) }
+    case .lru:
+        let r = RefLRU(capacity: c)
+        return { r.get($0, next: $1) }
+    case .lfu:
+        let r = RefLFU(capacity: c)
+        return { r.get($0, next: $1) }
+    case .clock, .secondChance:
+        let r = RefClock(capacity: c)
+        return { r.get($0, next: $1) }
+    case .clock2:
+        let r = RefClock(capacity: c, bits: 2)
+        return { r.get($0, next: $1) }
+    case .sieve:
+        let r = RefSieve(capacity: c)
+        return { r.get($0, next: $1) }
+    case .arc:
+        let r = RefARC(capacity: c)
+        return { r.get($0, next: $1) }
+    case .twoq:
+        let r = RefTwoQ(capacity: c)
+        return { r.get($0, next: $1) }
+    case .lirs:
+        let r = RefLIRS(capacity: c)
+        return { r.get($0, next: $1) }
+    case .s3fifo:
+        let r = RefS3FIFO(capacity: c)
+        return { r.get($0, next: $1) }
+    case .opt:
+        let r = RefBelady(capacity: c)
+        return { r.get($0, next: $1) }
+    case .mru:
+        let r = BruteMRU(capacity: c)
+        return { r.get($0, next: $1) }
+    case .linux:
+        let r = BruteLinuxLRU(capacity: c)
+        return { r.get($0, next: $1) }
+    case .clockpro:
+        let r = BruteClockPro(capacity: c)
+        return { r.get($0, next: $1) }
+    case .random: return nil
+    }
+}
+
+/// Sizes that cover the tiny-cache rules (2Q below 4, S3-FIFO below 10 and 20, LIRS at 1).
+let testSizes = [1, 2, 3, 4, 5, 7, 9, 10, 11, 19, 20, 21, 25, 33, 48, 64]
+
+@Suite struct PolicyTests {
+    /// Every policy with a reference gives the reference's hit/miss sequence exactly, on random
+    /// traces at every interesting size: the libCacheSim ports (FIFO, LRU, LFU, CLOCK 1- and
+    /// 2-bit, SIEVE, ARC, 2Q, LIRS, S3-FIFO, Belady) against naive line-by-line ports of its C
+    /// code, the others (MRU, Linux, CLOCK-Pro) against brute-force versions of their rules.
+    @Test(arguments: PolicyKind.allCases.filter { $0 != .random })
+    func matchesItsReferenceOnRandomTraces(_ kind: PolicyKind) {
+        for seed in 1...40 as ClosedRange<UInt64> {
+            let trace = randomTrace(seed: seed &* 7919 &+ UInt64(kind.hashValue & 0))
+            for frames in testSizes {
+                guard let ref = reference(kind, frames: frames) else { continue }
+                let expected = referenceHitString(ref, trace: trace)
+                let got = hitString(kind, frames: frames, trace: trace)
+                if got != expected {
+                    let at =
+                        zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1
+                    Issue.record(
+                        "\(kind.rawValue), \(frames) frames, seed \(seed): first difference at access \(at) of \(trace.count)"
+                    )
+                    return
+                }
+            }
+        }
+    }
+
+    /// Belady's anomaly: FIFO faults more with 4 frames than with 3 on 1,2,3,4,1,2,5,1,2,3,4,5;
+    /// LRU (a stack algorithm) and OPT do not.
+    @Test func beladysAnomalyShowsInFIFOOnly() {
+        let trace: [UInt64] = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5]
+        func misses(_ kind: PolicyKind, _ frames: Int) -> Int {
+            simulate(kind, frames: frames, trace: DenseTrace(name: "b", pages: trace)).misses
+        }
+        #expect(misses(.fifo, 3) == 9)
+        #expect(misses(.fifo, 4) == 10)
+        #expect(misses(.lru, 3) == 10)
+        #expect(misses(.lru, 4) == 8)
+        #expect(misses(.opt, 3) == 7)
+        #expect(misses(.opt, 4) == 6)
+    }
+
+    /// The textbook reference string 7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1 with 3 frames:
+    /// OPT 9, LRU 12, FIFO 15 page faults (Silberschatz, Operating System Concepts, ch. 10).
+    @Test func textbookReferenceStringFaultCounts() {
+        let trace: [UInt64] = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1]
+        let dense = DenseTrace(name: "s", pages: trace)
+        #expect(simulate(.opt, frames: 3, trace: dense).misses == 9)
+        #expect(simulate(.lru, frames: 3, trace: dense).misses == 12)
+        #expect(simulate(.fifo, frames: 3, trace: dense).misses == 15)
+    }
+
+    /// libCacheSim's tiny-cache rules: 2Q caches nothing below 4 frames, S3-FIFO below 20 and
+    /// LIRS with 1 frame — every access misses.
+    @Test func tinyCachesMissEverythingWhereLibCacheSimDoes() {
+        let trace = randomTrace(seed: 99, length: 400, universe: 5)
+        let dense = DenseTrace(name: "t", pages: trace)
+        for c in 1...3 { #expect(simulate(.twoq, frames: c, trace: dense).hits == 0) }
+        #expect(simulate(.twoq, frames: 4, trace: dense).hits > 0)
+        for c in [1, 9, 10, 19] { #expect(simulate(.s3fifo, frames: c, trace: dense).hits == 0) }
+        #expect(simulate(.lirs, frames: 1, trace: dense).hits == 0)
+        #expect(simulate(.lirs, frames: 2, trace: dense).hits > 0)
+        let wide = DenseTrace(name: "w", pages: randomTrace(seed: 5, length: 2000, universe: 30))
+        #expect(simulate(.s3fifo, frames: 20, trace: wide).hits > 0)
+    }
+
+    /// OPT misses no more than any other policy (LIRS aside: libCacheSim's LIRS can hold more
+    /// pages than it has frames, see its doc comment), and LRU's misses never grow with more
+    /// frames (the inclusion property).
+    @Test func optIsALowerBoundAndLRUIsAStackAlgorithm() {
+        for seed in 1...25 as ClosedRange<UInt64> {
+            let dense = DenseTrace(name: "t", pages: randomTrace(seed: seed))
+            var previousLRU = Int.max
+            for frames in 1...20 {
+                let opt = simulate(.opt, frames: frames, trace: dense).misses
+                for kind in PolicyKind.allCases where kind != .opt && kind != .lirs {
+                    #expect(simulate(kind, frames: frames, trace: dense).misses >= opt, "\(kind) \(frames)")
+                }
+                let lru = simulate(.lru, frames: frames, trace: dense).misses
+                #expect(lru <= previousLRU)
+                previousLRU = lru
+            }
+        }
+    }
+
+    /// Evictions and dirty evictions add up: each miss into full frames evicts one page, and a
+    /// page written while resident is dirty when it goes.
+    @Test(arguments: [
+        PolicyKind.fifo, .lru, .clock, .sieve, .arc, .opt, .lfu, .random, .linux, .mru, .clockpro,
+    ])
+    func evictionsFollowMissesAndWrites(_ kind: PolicyKind) {
+        let trace = randomTrace(seed: 3, length: 3000, universe: 40)
+        var rng = SeededGenerator(seed: 11)
+        let writes = trace.map { _ in rng.below(3) == 0 }
+        let dense = DenseTrace(name: "t", pages: trace, writes: writes)
+        let frames = 10
+        let counts = simulate(kind, frames: frames, trace: dense)
+        #expect(counts.evictions == counts.misses - frames)
+        #expect(counts.dirtyEvictions > 0 && counts.dirtyEvictions < counts.evictions)
+        // A read-only trace evicts nothing dirty.
+        #expect(
+            simulate(kind, frames: frames, trace: DenseTrace(name: "r", pages: trace)).dirtyEvictions == 0)
+    }
+
+    /// Random replacement is seeded: the same seed repeats exactly, another seed differs, and on
+    /// a uniform trace its miss ratio is about 1 − frames/pages.
+    @Test func randomIsSeededAndBehavesLikeRandom() {
+        var rng = SeededGenerator(seed: 4)
+        let trace = (0..<40_000).map { _ in rng.below(200) }
+        let dense = DenseTrace(name: "u", pages: trace)
+        var a = PolicyOptions()
+        a.seed = 7
+        var b = PolicyOptions()
+        b.seed = 8
+        let first = simulate(.random, frames: 50, trace: dense, options: a)
+        #expect(simulate(.random, frames: 50, trace: dense, options: a) == first)
+        #expect(simulate(.random, frames: 50, trace: dense, options: b) != first)
+        #expect(abs(first.missRatio - 0.75) < 0.02)
+    }
+
+    /// Streaming replay (ids mapped on the way, oracleGeneral next-use times for OPT) counts
+    /// exactly what the in-memory replay counts.
+    @Test(arguments: PolicyKind.allCases)
+    func streamingAndInMemoryReplayAgree(_ kind: PolicyKind) throws {
+        let trace = randomTrace(seed: 21, length: 5000, universe: 300).map { $0 * 7 + 100 }
+        var bytes: [UInt8] = []
+        let dense = DenseTrace(name: "t", pages: trace)
+        let next = dense.nextUse()
+        for (i, page) in trace.enumerated() {
+            withUnsafeBytes(of: UInt32(i).littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: page.littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(4096).littleEndian) { bytes.append(contentsOf: $0) }
+            let n: Int64 = next[i] == .max ? -1 : Int64(next[i]) + 1
+            withUnsafeBytes(of: n.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        var options = TraceOptions()
+        options.format = .oracleGeneral
+        let reader = try openTrace(bytes: bytes, name: "t.oracleGeneral", options: options)
+        let (streamed, distinct) = try simulate(kind, frames: 37, reader: reader)
+        #expect(distinct == dense.distinct)
+        #expect(streamed == simulate(kind, frames: 37, trace: dense))
+    }
+}
+
+// MARK: - Brute-force references for the policies libCacheSim does not define (or vmsim changes)
+
+/// MRU: on a miss into full frames the most recently used resident page goes.
+final class BruteMRU {
+    let capacity: Int
+    var pages: [UInt64] = []  // most recent first
+    init(capacity: Int) { self.capacity = capacity }
+    func get(_ id: UInt64, next: Int64) -> Bool {
+        if let i = self.pages.firstIndex(of: id) {
+            self.pages.remove(at: i)
+            self.pages.insert(id, at: 0)
+            return true
+        }
+        if self.pages.count >= self.capacity { self.pages.removeFirst() }
+        self.pages.insert(id, at: 0)
+        return false
+    }
+}
+
+/// Linux's two lists as the doc comment of `LinuxLRUPolicy` states them, with arrays.
+final class BruteLinuxLRU {
+    struct Page {
+        var id: UInt64
+        var young: Bool
+        var referenced: Bool
+    }
+    let capacity: Int
+    var active: [Page] = []  // head first
+    var inactive: [Page] = []
+    let ratio: Int
+    init(capacity: Int) {
+        self.capacity = capacity
+        let gb = capacity >> 18
+        self.ratio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
+    }
+    func get(_ id: UInt64, next: Int64) -> Bool {
+        if let i = self.active.firstIndex(where: { $0.id == id }) {
+            self.active[i].young = true
+            return true
+        }
+        if let i = self.inactive.firstIndex(where: { $0.id == id }) {
+            self.inactive[i].young = true
+            return true
+        }
+        if self.active.count + self.inactive.count >= self.capacity {
+            while true {
+                if self.inactive.isEmpty || self.inactive.count * self.ratio < self.active.count {
+                    var moved = 0
+                    while moved < 32, var p = self.active.popLast() {
+                        p.young = false
+                        self.inactive.insert(p, at: 0)
+                        moved += 1
+                    }
+                }
+                var p = self.inactive.removeLast()
+                if p.young {
+                    p.young = false
+                    if p.referenced {
+                        self.active.insert(p, at: 0)
+                    } else {
+                        p.referenced = true
+                        self.inactive.insert(p, at: 0)
+                    }
+                    continue
+                }
+                break
+            }
+        }
+        self.inactive.insert(Page(id: id, young: true, referenced: false), at: 0)
+        return false
+    }
+}
+
+/// CLOCK-Pro as dgryski/go-clockpro runs it: a list with index-tracked hands (its
+/// `hand_idx_*`/`hand_pos_*` arithmetic), ported literally to an array.
+final class BruteClockPro {
+    enum Kind { case test, cold, hot }
+    struct Entry {
+        var id: UInt64
+        var kind: Kind
+        var ref: Bool
+    }
+    let memMax: Int
+    var memCold: Int
+    var meta: [Entry] = []
+    var hot = 0
+    var cold = 0
+    var test = 0
+    var countHot = 0
+    var countCold = 0
+    var countTest = 0
+    var hotRunning = false
+
+    init(capacity: Int) {
+        self.memMax = capacity
+        self.memCold = capacity
+    }
+
+    func get(_ id: UInt64, next: Int64) -> Bool {
+        if let i = self.meta.firstIndex(where: { $0.id == id }) {
+            if self.meta[i].kind != .test {
+                self.meta[i].ref = true
+                return true
+            }
+            if self.memCold < self.memMax { self.memCold += 1 }
+            self.countTest -= 1
+            self.delete(i)
+            self.add(Entry(id: id, kind: .hot, ref: false))
+            self.countHot += 1
+            return false
+        }
+        self.add(Entry(id: id, kind: .cold, ref: false))
+        self.countCold += 1
+        return false
+    }
+
+    func add(_ e: Entry) {
+        while self.memMax <= self.countHot + self.countCold { self.handCold() }
+        if self.meta.isEmpty {
+            self.meta = [e]
+            (self.hot, self.cold, self.test) = (0, 0, 0)
+            return
+        }
+        let at = self.hot
+        self.meta.insert(e, at: at)
+        // Hands at or after the insertion point keep their entries (one index further), except
+        // the cold hand when it sat with the hot hand: it moves to the new entry.
+        if self.cold > at { self.cold += 1 }
+        if self.test >= at { self.test += 1 }
+        self.hot += 1
+    }
+
+    func delete(_ i: Int) {
+        for hand in [\BruteClockPro.hot, \BruteClockPro.cold, \BruteClockPro.test]
+        where self[keyPath: hand] == i {
+            self[keyPath: hand] = i == 0 ? self.meta.count - 1 : i - 1
+        }
+        self.meta.remove(at: i)
+        for hand in [\BruteClockPro.hot, \BruteClockPro.cold, \BruteClockPro.test]
+        where self[keyPath: hand] > i {
+            self[keyPath: hand] -= 1
+        }
+        for hand in [\BruteClockPro.hot, \BruteClockPro.cold, \BruteClockPro.test]
+        where self[keyPath: hand] >= self.meta.count {
+            self[keyPath: hand] = max(0, self.meta.count - 1)
+        }
+    }
+
+    func advance(_ hand: ReferenceWritableKeyPath<BruteClockPro, Int>) {
+        self[keyPath: hand] = (self[keyPath: hand] + 1) % self.meta.count
+    }
+
+    func handCold() {
+        let i = self.cold
+        if self.meta[i].kind == .cold {
+            if self.meta[i].ref {
+                self.meta[i].kind = .hot
+                self.meta[i].ref = false
+                self.countCold -= 1
+                self.countHot += 1
+            } else {
+                self.meta[i].kind = .test
+                self.countCold -= 1
+                self.countTest += 1
+                while self.memMax < self.countTest { self.handTest() }
+            }
+        }
+        self.advance(\.cold)
+        // As vmsim does where go-clockpro would recurse forever: no nested hot-hand run.
+        if !self.hotRunning {
+            self.hotRunning = true
+            while self.memMax - self.memCold < self.countHot { self.handHot() }
+            self.hotRunning = false
+        }
+    }
+
+    func handHot() {
+        if self.hot == self.test { self.handTest() }
+        let i = self.hot
+        if self.meta[i].kind == .hot {
+            if self.meta[i].ref {
+                self.meta[i].ref = false
+            } else {
+                self.meta[i].kind = .cold
+                self.countHot -= 1
+                self.countCold += 1
+            }
+        }
+        self.advance(\.hot)
+    }
+
+    func handTest() {
+        if self.test == self.cold { self.handCold() }
+        let i = self.test
+        if self.meta[i].kind == .test {
+            self.delete(i)  // the test hand steps back to the predecessor
+            self.countTest -= 1
+            if self.memCold > 1 { self.memCold -= 1 }
+        }
+        self.advance(\.test)
+    }
+}
