@@ -26,7 +26,9 @@ let package = Package(
         .target(name: "VMPhys", dependencies: ["VMTypes"]),
         .target(name: "VMPaging", dependencies: ["VMTypes", "VMPhys"]),
         .target(name: "VMCore", dependencies: ["VMTypes", "VMPhys", "VMPaging"]),
-        .target(name: "VMTrace", dependencies: ["VMTypes"]),
+        // __builtin_prefetch for the trace replay loops (Swift has no prefetch intrinsic).
+        .target(name: "CPrefetch"),
+        .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"]),
         .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"]),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.

@@ -33,23 +33,36 @@ public struct StackDistances: Sendable, Equatable {
     }
 }
 
-/// Counts live markers by time position in a Fenwick tree, compacting the positions whenever
-/// they run out so the tree stays about twice the number of distinct pages: O(log M) per access
-/// and O(M) memory for M distinct pages, whatever the trace length.
+/// Counts live markers by time position: each page has a marker at the position of its last
+/// access; an access's stack distance is 1 + the markers after its page's previous one.
+///
+/// The markers are a bitmap; a Fenwick tree over blocks of 64 positions counts them by block, so
+/// a distance is one prefix sum over the blocks (a tree of M/32 entries, small enough to stay in
+/// the CPU's caches) plus a popcount. The block the clock is in is not in the tree until the
+/// clock leaves it (nothing asks for it there). When the positions run out the live markers are
+/// renumbered 0, 1, … in time order, keeping everything about twice the number of distinct pages:
+/// O(log M) per access and O(M) memory, whatever the trace length.
 struct StackDistanceCounter {
+    var bits: [UInt64]
+    /// Fenwick tree (1-based) of marker counts per block of 64 positions.
     var tree: [Int32]
+    /// The page whose marker is at each position (for renumbering).
     var owner: [Int32]
+    /// Each page's marker position, or -1.
     var last: [Int32]
     var capacity: Int
     var cursor = 0
     var live = 0
 
     init(distinct: Int) {
-        self.capacity = max(1024, 2 * distinct)
-        self.tree = [Int32](repeating: 0, count: self.capacity + 1)
+        self.capacity = Self.roundUp(max(4096, 2 * distinct))
+        self.bits = [UInt64](repeating: 0, count: self.capacity / 64)
+        self.tree = [Int32](repeating: 0, count: self.capacity / 64 + 1)
         self.owner = [Int32](repeating: -1, count: self.capacity)
         self.last = [Int32](repeating: -1, count: max(distinct, 1))
     }
+
+    static func roundUp(_ n: Int) -> Int { (n + 63) & ~63 }
 
     /// The distance of an access to `id` (1-based), or 0 for a first access.
     @inline(__always) mutating func access(_ id: Int) -> Int {
@@ -59,37 +72,47 @@ struct StackDistanceCounter {
         if self.cursor == self.capacity { self.compact() }
         let p = Int(self.last[id])
         var distance = 0
+        let cursorBlock = self.cursor >> 6
         if p >= 0 {
-            // Markers after p: the distinct pages touched since.
-            distance = self.live - self.prefix(p) + 1
-            self.add(p, -1)
-            self.owner[p] = -1
+            let block = p >> 6
+            let bit = UInt64(p & 63)
+            let word = self.bits[block]
+            // Markers at positions ≤ p.
+            let below = word & ((2 << bit) &- 1)
+            let atOrBefore = self.prefix(block - 1) + below.nonzeroBitCount
+            distance = self.live - atOrBefore + 1
+            self.bits[block] = word & ~(1 << bit)
+            if block != cursorBlock { self.add(block, -1) }
             self.live -= 1
         }
-        self.add(self.cursor, 1)
+        self.bits[cursorBlock] |= 1 << UInt64(self.cursor & 63)
         self.owner[self.cursor] = Int32(truncatingIfNeeded: id)
         self.last[id] = Int32(truncatingIfNeeded: self.cursor)
         self.live += 1
         self.cursor += 1
+        if self.cursor & 63 == 0 {
+            // Leaving the block: it joins the tree.
+            self.add(cursorBlock, Int32(self.bits[cursorBlock].nonzeroBitCount))
+        }
         return distance
     }
 
-    /// Markers at positions 0…p.
-    @inline(__always) func prefix(_ p: Int) -> Int {
+    /// Markers in blocks 0…b (0 for b < 0).
+    @inline(__always) func prefix(_ b: Int) -> Int {
         var s = 0
-        var i = p + 1
+        var i = b + 1
         self.tree.withUnsafeBufferPointer { t in
             while i > 0 {
-                s += Int(t[i])
+                s &+= Int(t[i])
                 i &= i - 1
             }
         }
         return s
     }
 
-    @inline(__always) mutating func add(_ p: Int, _ v: Int32) {
-        var i = p + 1
-        let n = self.capacity
+    @inline(__always) mutating func add(_ b: Int, _ v: Int32) {
+        var i = b + 1
+        let n = self.tree.count - 1
         self.tree.withUnsafeMutableBufferPointer { t in
             while i <= n {
                 t[i] &+= v
@@ -98,23 +121,33 @@ struct StackDistanceCounter {
         }
     }
 
-    /// Renumbers the live markers 0, 1, … in time order and rebuilds the tree.
+    /// Renumbers the live markers 0, 1, … in time order and rebuilds the bitmap and the tree.
     mutating func compact() {
         var newOwner: [Int32] = []
         newOwner.reserveCapacity(self.live)
-        for p in 0..<self.cursor where self.owner[p] >= 0 {
-            let id = Int(self.owner[p])
-            self.last[id] = Int32(newOwner.count)
-            newOwner.append(self.owner[p])
+        for (w, word) in self.bits.enumerated() where word != 0 {
+            var x = word
+            while x != 0 {
+                let p = w * 64 + x.trailingZeroBitCount
+                x &= x - 1
+                let id = self.owner[p]
+                self.last[Int(id)] = Int32(newOwner.count)
+                newOwner.append(id)
+            }
         }
-        self.capacity = max(1024, 2 * self.live, self.last.count)
-        self.owner = newOwner + [Int32](repeating: -1, count: self.capacity - newOwner.count)
-        self.tree = [Int32](repeating: 0, count: self.capacity + 1)
-        let n = self.capacity
-        let live = self.live
+        let live = newOwner.count
+        self.capacity = Self.roundUp(max(4096, 2 * live, self.last.count))
+        self.owner = newOwner + [Int32](repeating: -1, count: self.capacity - live)
+        self.bits = [UInt64](repeating: 0, count: self.capacity / 64)
+        for w in 0..<(live / 64) { self.bits[w] = ~0 }
+        if live % 64 != 0 { self.bits[live / 64] = (1 << UInt64(live % 64)) - 1 }
+        // The tree holds every block before the clock's.
+        let n = self.capacity / 64
+        self.tree = [Int32](repeating: 0, count: n + 1)
+        let full = live / 64
         self.tree.withUnsafeMutableBufferPointer { t in
             for i in 1...n {
-                if i <= live { t[i] &+= 1 }
+                if i <= full { t[i] &+= 64 }
                 let j = i + (i & -i)
                 if j <= n { t[j] &+= t[i] }
             }
@@ -156,12 +189,22 @@ public struct ShardsEstimate: Sendable {
     /// Sampled first accesses.
     public var cold = 0
     /// Sampled distances scaled by 1/rate: (estimated distance, count), by distance.
-    public var scaled: [(distance: Int, count: Int)] = []
+    public var scaled: [(distance: Int, count: Int)] = [] {
+        didSet {
+            self.beyond = [Int](repeating: 0, count: self.scaled.count + 1)
+            for k in stride(from: self.scaled.count - 1, through: 0, by: -1) {
+                self.beyond[k] = self.beyond[k + 1] + self.scaled[k].count
+            }
+        }
+    }
+    /// `beyond[k]`: the sampled accesses at `scaled[k...]`.
+    var beyond: [Int] = [0]
 
-    /// The estimated miss ratio with `frames` frames.
-    public func missRatio(frames: Int) -> Double {
-        guard self.expectedAccesses > 0 else { return 0 }
-        var m = self.cold
+    /// The estimated miss ratio with `frames` frames (O(log n)); `adjusted: false` divides by the
+    /// sampled accesses instead (plain fixed-rate SHARDS).
+    public func missRatio(frames: Int, adjusted: Bool = true) -> Double {
+        let denominator = adjusted ? self.expectedAccesses : Double(self.sampledAccesses)
+        guard denominator > 0 else { return 0 }
         // scaled is sorted by distance: binary search the first beyond `frames`.
         var lo = 0
         var hi = self.scaled.count
@@ -169,8 +212,8 @@ public struct ShardsEstimate: Sendable {
             let mid = (lo + hi) >> 1
             if self.scaled[mid].distance <= frames { lo = mid + 1 } else { hi = mid }
         }
-        for k in lo..<self.scaled.count { m += self.scaled[k].count }
-        return min(1, max(0, Double(m) / self.expectedAccesses))
+        let m = self.cold + self.beyond[lo]
+        return min(1, max(0, Double(m) / denominator))
     }
 }
 

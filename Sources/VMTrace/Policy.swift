@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The replacement policies vmsim simulates, by the names the command line takes.
 public enum PolicyKind: String, CaseIterable, Sendable {
     case fifo, lru, mru, lfu, clock, clock2, secondChance = "second-chance", arc, twoq, lirs, clockpro,
@@ -51,13 +53,13 @@ public protocol ReplacementPolicy: AnyObject {
     /// Makes room for ids below `count`.
     func reserve(_ count: Int)
     var stats: PolicyStats { get }
-    /// Reads (and returns) a byte of `id`'s state without changing anything: the replay loops
-    /// call it a few accesses ahead so the cache miss overlaps other work.
-    func touch(_ id: Int32) -> UInt8
+    /// Starts loading `id`'s state into the cache without waiting (a prefetch): the replay
+    /// loops call it a few accesses ahead so the cache misses overlap.
+    func prefetch(_ id: Int32)
 }
 
 extension ReplacementPolicy {
-    public func touch(_ id: Int32) -> UInt8 { 0 }
+    public func prefetch(_ id: Int32) {}
 }
 
 /// Counters every policy keeps.

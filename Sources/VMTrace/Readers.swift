@@ -123,20 +123,25 @@ public protocol TraceReader: AnyObject {
 // MARK: - Text formats
 
 /// What one line held.
-enum LineOutcome {
+enum LineOutcome: Equatable {
     case accesses
     case noise
     case instructionSkipped
-    /// Malformed: the 0-based column and what was expected there.
-    case bad(Int, String)
+    /// Malformed: the 0-based column and a reason code the format explains.
+    case bad(Int, UInt8)
 }
 
-/// One text format: parses a line (without its newline) into accesses.
+/// One text format: parses a line in place, in one pass.
 protocol LineFormat {
     static var format: TraceFormat { get }
     /// At most this many accesses come from one line.
     var maxPerLine: Int { get }
-    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome
+    /// Parses the line starting at `p` (a newline follows somewhere, so scanning stops at it
+    /// without bounds checks). Returns the outcome and, except for `.bad`, the index of the
+    /// line's newline.
+    mutating func parse(_ p: UnsafePointer<UInt8>, into batch: AccessBatch) -> (LineOutcome, Int)
+    /// What a `.bad` reason expected.
+    func explain(_ reason: UInt8) -> String
 }
 
 /// Reads a line-oriented trace: whole lines out of the source's buffer, parsed in place.
@@ -194,30 +199,42 @@ final class LineReader<F: LineFormat>: TraceReader {
         let s = self.source
         let base = s.buffer
         var i = s.start
+        var lines = 0
+        defer { self.stats.lines += lines }
         while i < limit && batch.count <= room {
-            var j = i
-            while base[j] != UInt8(ascii: "\n") { j += 1 }
-            self.stats.lines += 1
-            var n = j - i
-            if n > 0 && base[j - 1] == UInt8(ascii: "\r") { n -= 1 }
+            lines += 1
             let before = batch.count
-            switch self.parser.parse(base + i, n, into: batch) {
-            case .accesses: break
-            case .noise: self.stats.noise += 1
-            case .instructionSkipped: self.stats.instructionsSkipped += 1
-            case .bad(let column, let expected):
+            let (outcome, at) = self.parser.parse(base + i, into: batch)
+            switch outcome {
+            case .accesses:
+                i += at + 1
+            case .noise:
+                self.stats.noise += 1
+                i += at + 1
+            case .instructionSkipped:
+                self.stats.instructionsSkipped += 1
+                i += at + 1
+            case .bad(let column, let reason):
                 batch.count = before
+                var j = i
+                while base[j] != UInt8(ascii: "\n") { j += 1 }
+                var n = j - i
+                if n > 0 && base[j - 1] == UInt8(ascii: "\r") { n -= 1 }
+                let col = min(column, n)
                 let error = TraceError(
-                    file: s.name, line: self.stats.lines, column: column + 1,
-                    message: "\(expected), found \(Self.describe(base + i + column, n - column))")
+                    file: s.name, line: self.stats.lines + lines, column: col + 1,
+                    message: "\(self.parser.explain(reason)), found \(Self.describe(base + i + col, n - col))"
+                )
                 if !self.skipBad {
+                    self.stats.lines += lines
+                    lines = 0
                     s.start = j + 1
                     throw error
                 }
                 self.stats.bad += 1
                 if self.stats.firstBad.count < 5 { self.stats.firstBad.append(error) }
+                i = j + 1
             }
-            i = j + 1
         }
         s.start = i
     }
@@ -244,7 +261,19 @@ extension String {
     }
 }
 
-// MARK: Number scanning
+// MARK: Scanning up to the newline
+
+let newline = UInt8(ascii: "\n")
+
+/// 0…15 for a hex digit, 0xFF otherwise.
+let hexDigits: [UInt8] = (0..<256).map { c -> UInt8 in
+    switch c {
+    case 48...57: return UInt8(c - 48)
+    case 65...70: return UInt8(c - 55)
+    case 97...102: return UInt8(c - 87)
+    default: return 0xFF
+    }
+}
 
 @inline(__always) func hexValue(_ c: UInt8) -> UInt64? {
     switch c {
@@ -257,49 +286,82 @@ extension String {
 
 @inline(__always) func isBlank(_ c: UInt8) -> Bool { c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") }
 
-/// Scans hex digits at `p[i...]`: the value and the index after them, or nil if there are none
-/// or more than 16.
-@inline(__always) func scanHex(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt64, Int)? {
-    var v: UInt64 = 0
+/// The index after the blanks at `p[i...]`.
+@inline(__always) func skipBlanks(_ p: UnsafePointer<UInt8>, _ i: Int) -> Int {
     var j = i
-    while j < n, let d = hexValue(p[j]) {
-        if j - i == 16 { return nil }
-        v = v << 4 | d
-        j += 1
-    }
-    return j == i ? nil : (v, j)
-}
-
-/// Scans decimal digits at `p[i...]`: the value and the index after them, or nil if there are
-/// none or the value overflows 64 bits.
-@inline(__always) func scanDecimal(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt64, Int)? {
-    var v: UInt64 = 0
-    var j = i
-    while j < n {
-        let d = p[j] &- UInt8(ascii: "0")
-        if d > 9 { break }
-        let (m, o1) = v.multipliedReportingOverflow(by: 10)
-        let (a, o2) = m.addingReportingOverflow(UInt64(d))
-        if o1 || o2 { return nil }
-        v = a
-        j += 1
-    }
-    return j == i ? nil : (v, j)
-}
-
-@inline(__always) func skipBlanks(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int {
-    var j = i
-    while j < n && isBlank(p[j]) { j += 1 }
+    while isBlank(p[j]) { j &+= 1 }
     return j
 }
 
-/// Appends the pages `[address, address + size)` touches; nil if that is more than `limit`.
+/// The newline's index if only blanks (and a carriage return) are left at `p[i...]`.
+@inline(__always) func lineEnd(_ p: UnsafePointer<UInt8>, _ i: Int) -> Int? {
+    var j = skipBlanks(p, i)
+    if p[j] == UInt8(ascii: "\r") { j &+= 1 }
+    return p[j] == newline ? j : nil
+}
+
+/// The index of the newline at or after `p[i]`.
+@inline(__always) func findNewline(_ p: UnsafePointer<UInt8>, _ i: Int) -> Int {
+    var j = i
+    while p[j] != newline { j &+= 1 }
+    return j
+}
+
+/// Hex digits at `p[i...]`: the value and the index after them; nil if none or more than 16.
+@inline(__always) func scanHex(_ p: UnsafePointer<UInt8>, _ i: Int, _ table: UnsafePointer<UInt8>) -> (
+    UInt64, Int
+)? {
+    var v: UInt64 = 0
+    var j = i
+    while true {
+        let d = table[Int(p[j])]
+        if d > 15 { break }
+        v = v &<< 4 | UInt64(d)
+        j &+= 1
+    }
+    return j == i || j &- i > 16 ? nil : (v, j)
+}
+
+/// Decimal digits at `p[i...]`: the value and the index after them; nil if none or the value
+/// overflows 64 bits.
+@inline(__always) func scanDecimal(_ p: UnsafePointer<UInt8>, _ i: Int) -> (UInt64, Int)? {
+    var v: UInt64 = 0
+    var j = i
+    while true {
+        let d = p[j] &- UInt8(ascii: "0")
+        if d > 9 { break }
+        if j &- i >= 19 {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(d))
+            if o1 || o2 { return nil }
+            v = a
+        } else {
+            v = v &* 10 &+ UInt64(d)
+        }
+        j &+= 1
+    }
+    return j == i ? nil : (v, j)
+}
+
+/// `hexDigits` behind a plain pointer (no array bounds checks or retains in the parsers);
+/// allocated once, never freed, never written after.
+nonisolated(unsafe) let hexTable: UnsafeMutablePointer<UInt8> = {
+    let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    t.initialize(from: hexDigits, count: 256)
+    return t
+}()
+
+/// Appends the pages `[address, address + size)` touches; false if that is more than `limit`.
 @inline(__always) func appendSpan(
     _ batch: AccessBatch, address: UInt64, size: UInt64, shift: Int, write: Bool, limit: Int
 ) -> Bool {
     let first = address >> UInt64(shift)
-    let lastByte = size == 0 ? address : address &+ (size - 1)
+    let lastByte = size <= 1 ? address : address &+ (size - 1)
     let last = lastByte < address ? UInt64.max >> UInt64(shift) : lastByte >> UInt64(shift)
+    if last == first {
+        batch.append(first, write: write)
+        return true
+    }
     if last - first >= UInt64(limit) { return false }
     var page = first
     while true {
@@ -316,45 +378,61 @@ struct LackeyFormat: LineFormat {
     static let format = TraceFormat.lackey
     let shift: Int
     let instructions: Bool
+    let hex: UnsafeMutablePointer<UInt8>
     /// Pages one access may span.
     let spanLimit = 64
     var maxPerLine: Int { 2 * self.spanLimit }
 
-    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
-        var i = skipBlanks(p, 0, n)
-        if i == n { return .noise }
-        let kind = p[i]
-        if kind == UInt8(ascii: "=") || kind == UInt8(ascii: "-") || kind == UInt8(ascii: "#") {
-            return .noise
+    init(shift: Int, instructions: Bool) {
+        self.shift = shift
+        self.instructions = instructions
+        self.hex = hexTable
+    }
+
+    func explain(_ reason: UInt8) -> String {
+        switch reason {
+        case 0: return "expected I, L, S or M, or a ==PID== line"
+        case 1: return "expected a space after the access kind"
+        case 2: return "expected a hex address"
+        case 3: return "expected ',' after the address"
+        case 4: return "expected a decimal size"
+        case 5: return "expected end of line"
+        default: return "expected a size spanning at most \(self.spanLimit) pages"
         }
+    }
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, into batch: AccessBatch) -> (LineOutcome, Int) {
+        var i = skipBlanks(p, 0)
+        let kind = p[i]
         switch kind {
         case UInt8(ascii: "I"), UInt8(ascii: "L"), UInt8(ascii: "S"), UInt8(ascii: "M"): break
-        default: return .bad(i, "expected I, L, S or M, or a ==PID== line")
+        case UInt8(ascii: "="), UInt8(ascii: "-"), UInt8(ascii: "#"), newline, UInt8(ascii: "\r"):
+            return (.noise, findNewline(p, i))
+        default: return (.bad(i, 0), 0)
         }
-        i += 1
+        i &+= 1
         let afterKind = i
-        i = skipBlanks(p, i, n)
-        if i == afterKind { return .bad(i, "expected a space after '\(Character(UnicodeScalar(kind)))'") }
-        guard let (address, k) = scanHex(p, i, n) else { return .bad(i, "expected a hex address") }
+        i = skipBlanks(p, i)
+        if i == afterKind { return (.bad(i, 1), 0) }
+        guard let (address, k) = scanHex(p, i, self.hex) else { return (.bad(i, 2), 0) }
         i = k
-        guard i < n && p[i] == UInt8(ascii: ",") else { return .bad(i, "expected ',' after the address") }
-        i += 1
+        guard p[i] == UInt8(ascii: ",") else { return (.bad(i, 3), 0) }
+        i &+= 1
         let sizeStart = i
-        guard let (size, k2) = scanDecimal(p, i, n) else { return .bad(i, "expected a decimal size") }
-        i = skipBlanks(p, k2, n)
-        if i != n { return .bad(i, "expected end of line") }
-        if kind == UInt8(ascii: "I") && !self.instructions { return .instructionSkipped }
-        let write = kind == UInt8(ascii: "S")
+        guard let (size, k2) = scanDecimal(p, i) else { return (.bad(i, 4), 0) }
+        guard let end = lineEnd(p, k2) else { return (.bad(skipBlanks(p, k2), 5), 0) }
+        if kind == UInt8(ascii: "I") && !self.instructions { return (.instructionSkipped, end) }
         if !appendSpan(
-            batch, address: address, size: size, shift: self.shift, write: write, limit: self.spanLimit)
+            batch, address: address, size: size, shift: self.shift, write: kind == UInt8(ascii: "S"),
+            limit: self.spanLimit)
         {
-            return .bad(sizeStart, "expected a size spanning at most \(self.spanLimit) pages")
+            return (.bad(sizeStart, 6), 0)
         }
         if kind == UInt8(ascii: "M") {
             _ = appendSpan(
                 batch, address: address, size: size, shift: self.shift, write: true, limit: self.spanLimit)
         }
-        return .accesses
+        return (.accesses, end)
     }
 }
 
@@ -365,48 +443,62 @@ struct TextFormat: LineFormat {
     let shift: Int
     /// Numbers without `0x` are hex (decided from the first chunk: a hex letter anywhere).
     let bareHex: Bool
+    let hex: UnsafeMutablePointer<UInt8>
     let maxPerLine = 1
 
-    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
-        var i = skipBlanks(p, 0, n)
-        if i == n || p[i] == UInt8(ascii: "#") { return .noise }
+    init(shift: Int, bareHex: Bool) {
+        self.shift = shift
+        self.bareHex = bareHex
+        self.hex = hexTable
+    }
+
+    func explain(_ reason: UInt8) -> String {
+        switch reason {
+        case 0: return "expected hex digits after 0x"
+        case 1: return "expected an address"
+        case 2: return "expected an address (0x… or decimal)"
+        case 3: return "expected a space, R or W, or end of line"
+        case 4: return "expected R or W"
+        default: return "expected end of line"
+        }
+    }
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, into batch: AccessBatch) -> (LineOutcome, Int) {
+        var i = skipBlanks(p, 0)
+        let c = p[i]
+        if c == newline || c == UInt8(ascii: "#") || (c == UInt8(ascii: "\r") && p[i + 1] == newline) {
+            return (.noise, findNewline(p, i))
+        }
         var value: UInt64
-        if i + 1 < n && p[i] == UInt8(ascii: "0")
-            && (p[i + 1] == UInt8(ascii: "x") || p[i + 1] == UInt8(ascii: "X"))
-        {
-            guard let (v, k) = scanHex(p, i + 2, n) else {
-                return .bad(i + 2, "expected hex digits after 0x")
-            }
+        if c == UInt8(ascii: "0") && (p[i + 1] | 0x20) == UInt8(ascii: "x") {
+            guard let (v, k) = scanHex(p, i + 2, self.hex) else { return (.bad(i + 2, 0), 0) }
             value = v
             i = k
         } else if self.bareHex {
-            guard let (v, k) = scanHex(p, i, n) else { return .bad(i, "expected an address") }
+            guard let (v, k) = scanHex(p, i, self.hex) else { return (.bad(i, 1), 0) }
             value = v
             i = k
         } else {
-            guard let (v, k) = scanDecimal(p, i, n) else {
-                return .bad(i, "expected an address (0x… or decimal)")
-            }
+            guard let (v, k) = scanDecimal(p, i) else { return (.bad(i, 2), 0) }
             value = v
             i = k
         }
         var write = false
-        if i < n {
-            let k = skipBlanks(p, i, n)
-            if k == i { return .bad(i, "expected a space, R or W, or end of line") }
-            i = k
-            if i < n {
-                switch p[i] {
-                case UInt8(ascii: "R"), UInt8(ascii: "r"): write = false
-                case UInt8(ascii: "W"), UInt8(ascii: "w"): write = true
-                default: return .bad(i, "expected R or W")
-                }
-                i = skipBlanks(p, i + 1, n)
-                if i != n { return .bad(i, "expected end of line") }
-            }
+        if let end = lineEnd(p, i) {
+            batch.append(value >> UInt64(self.shift), write: false)
+            return (.accesses, end)
         }
+        let k = skipBlanks(p, i)
+        if k == i { return (.bad(i, 3), 0) }
+        i = k
+        switch p[i] {
+        case UInt8(ascii: "R"), UInt8(ascii: "r"): write = false
+        case UInt8(ascii: "W"), UInt8(ascii: "w"): write = true
+        default: return (.bad(i, 4), 0)
+        }
+        guard let end = lineEnd(p, i + 1) else { return (.bad(skipBlanks(p, i + 1), 5), 0) }
         batch.append(value >> UInt64(self.shift), write: write)
-        return .accesses
+        return (.accesses, end)
     }
 }
 
@@ -416,18 +508,24 @@ struct TextFormat: LineFormat {
 /// lines are the same object exactly when their text is equal. A canonical decimal number (no
 /// sign, no leading zero, at most 18 digits) is used as its own id; any other text gets a 64-bit
 /// FNV-1a hash with the top bit set, so distinct lines stay distinct (up to hash collisions).
+/// Only empty lines are skipped (libCacheSim skips lines that are exactly "\n").
 struct TxtFormat: LineFormat {
     static let format = TraceFormat.txt
     let maxPerLine = 1
 
-    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
-        if n == 0 { return .noise }
-        if n <= 18 && (p[0] != UInt8(ascii: "0") || n == 1), let (v, k) = scanDecimal(p, 0, n), k == n {
+    func explain(_ reason: UInt8) -> String { "expected an id" }
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, into batch: AccessBatch) -> (LineOutcome, Int) {
+        if p[0] == newline { return (.noise, 0) }
+        if p[0] != UInt8(ascii: "0") || p[1] == newline, let (v, k) = scanDecimal(p, 0), p[k] == newline,
+            k <= 18
+        {
             batch.append(v, write: false)
-        } else {
-            batch.append(fnv1a(p, n) | (1 << 63), write: false)
+            return (.accesses, k)
         }
-        return .accesses
+        let end = findNewline(p, 0)
+        batch.append(fnv1a(p, end) | (1 << 63), write: false)
+        return (.accesses, end)
     }
 }
 
@@ -448,14 +546,26 @@ struct CSVFormat: LineFormat {
     let idColumn: Int
     let opColumn: Int?
     var headerPending: Bool
+    let hex = hexTable
     let maxPerLine = 1
 
-    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
+    func explain(_ reason: UInt8) -> String {
+        switch reason {
+        case 0: return "expected an id in column \(self.idColumn)"
+        case 1: return "expected at least \(self.idColumn) columns"
+        default: return "expected at least \(self.opColumn ?? 0) columns"
+        }
+    }
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, into batch: AccessBatch) -> (LineOutcome, Int) {
+        let end = findNewline(p, 0)
+        var n = end
+        if n > 0 && p[n - 1] == UInt8(ascii: "\r") { n -= 1 }
         if self.headerPending {
             self.headerPending = false
-            return .noise
+            return (.noise, end)
         }
-        if n == 0 { return .noise }
+        if n == 0 { return (.noise, end) }
         var column = 1
         var fieldStart = 0
         var id: UInt64?
@@ -464,26 +574,20 @@ struct CSVFormat: LineFormat {
         while true {
             if i == n || p[i] == self.delimiter {
                 if column == self.idColumn {
-                    var s = skipBlanks(p, fieldStart, i)
+                    var s = fieldStart
+                    while s < i && isBlank(p[s]) { s += 1 }
                     var e = i
                     while e > s && isBlank(p[e - 1]) { e -= 1 }
-                    if s < e && p[s] == UInt8(ascii: "\"") && p[e - 1] == UInt8(ascii: "\"") && e - s >= 2 {
+                    if e - s >= 2 && p[s] == UInt8(ascii: "\"") && p[e - 1] == UInt8(ascii: "\"") {
                         s += 1
                         e -= 1
                     }
-                    if s == e { return .bad(fieldStart, "expected an id in column \(column)") }
-                    if e - s > 2 && p[s] == UInt8(ascii: "0") && (p[s + 1] | 0x20) == UInt8(ascii: "x"),
-                        let (v, k) = scanHex(p, s + 2, e), k == e
-                    {
-                        id = v
-                    } else if let (v, k) = scanDecimal(p, s, e), k == e {
-                        id = v
-                    } else {
-                        id = fnv1a(p + s, e - s) | (1 << 63)
-                    }
+                    if s == e { return (.bad(fieldStart, 0), 0) }
+                    id = csvID(p, s, e)
                 }
                 if let op = self.opColumn, column == op {
-                    let s = skipBlanks(p, fieldStart, i)
+                    var s = fieldStart
+                    while s < i && isBlank(p[s]) { s += 1 }
                     if s < i {
                         let c = p[s] | 0x20
                         write = c == UInt8(ascii: "w") || c == UInt8(ascii: "s") || p[s] == UInt8(ascii: "1")
@@ -495,10 +599,36 @@ struct CSVFormat: LineFormat {
             }
             i += 1
         }
-        guard let key = id else { return .bad(n, "expected at least \(self.idColumn) columns") }
-        if let op = self.opColumn, column < op { return .bad(n, "expected at least \(op) columns") }
+        guard let key = id else { return (.bad(n, 1), 0) }
+        if let op = self.opColumn, column < op { return (.bad(n, 2), 0) }
         batch.append(key, write: write)
-        return .accesses
+        return (.accesses, end)
+    }
+
+    /// A number (decimal or 0x hex) is its own id; other text is hashed.
+    func csvID(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> UInt64 {
+        var hexV: UInt64 = 0
+        var ok =
+            e - s > 2 && e - s <= 18 && p[s] == UInt8(ascii: "0") && (p[s + 1] | 0x20) == UInt8(ascii: "x")
+        if ok {
+            for k in (s + 2)..<e {
+                let d = self.hex[Int(p[k])]
+                if d > 15 {
+                    ok = false
+                    break
+                }
+                hexV = hexV << 4 | UInt64(d)
+            }
+            if ok { return hexV }
+        }
+        var v: UInt64 = 0
+        ok = e - s <= 19
+        for k in s..<e where ok {
+            let d = p[k] &- UInt8(ascii: "0")
+            if d > 9 { ok = false } else { v = v &* 10 &+ UInt64(d) }
+        }
+        if ok { return v }
+        return fnv1a(p + s, e - s) | (1 << 63)
     }
 }
 
@@ -510,22 +640,45 @@ struct DinFormat: LineFormat {
     static let format = TraceFormat.din
     let shift: Int
     let instructions: Bool
+    let hex: UnsafeMutablePointer<UInt8>
     let maxPerLine = 1
 
-    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int, into batch: AccessBatch) -> LineOutcome {
-        var i = skipBlanks(p, 0, n)
-        if i == n || p[i] == UInt8(ascii: "#") { return .noise }
-        let label = p[i] &- UInt8(ascii: "0")
-        guard label <= 9, i + 1 == n || isBlank(p[i + 1]) else { return .bad(i, "expected a label 0-4") }
-        guard label <= 4 else { return .bad(i, "expected a label 0-4") }
-        if label >= 3 { return .noise }
-        i = skipBlanks(p, i + 1, n)
-        if i + 1 < n && p[i] == UInt8(ascii: "0") && (p[i + 1] | 0x20) == UInt8(ascii: "x") { i += 2 }
-        guard let (address, k) = scanHex(p, i, n) else { return .bad(i, "expected a hex address") }
-        if k < n && !isBlank(p[k]) { return .bad(k, "expected a space or end of line") }
-        if label == 2 && !self.instructions { return .instructionSkipped }
+    init(shift: Int, instructions: Bool) {
+        self.shift = shift
+        self.instructions = instructions
+        self.hex = hexTable
+    }
+
+    func explain(_ reason: UInt8) -> String {
+        switch reason {
+        case 0: return "expected a label 0-4"
+        case 1: return "expected a hex address"
+        default: return "expected a space or end of line"
+        }
+    }
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, into batch: AccessBatch) -> (LineOutcome, Int) {
+        var i = skipBlanks(p, 0)
+        let c = p[i]
+        if c == newline || c == UInt8(ascii: "#") || (c == UInt8(ascii: "\r") && p[i + 1] == newline) {
+            return (.noise, findNewline(p, i))
+        }
+        let label = c &- UInt8(ascii: "0")
+        guard label <= 4, isBlank(p[i + 1]) || p[i + 1] == newline else { return (.bad(i, 0), 0) }
+        if label >= 3 { return (.noise, findNewline(p, i)) }
+        i = skipBlanks(p, i + 1)
+        if p[i] == UInt8(ascii: "0") && (p[i + 1] | 0x20) == UInt8(ascii: "x") { i += 2 }
+        guard let (address, k) = scanHex(p, i, self.hex) else { return (.bad(i, 1), 0) }
+        let end: Int
+        if let e = lineEnd(p, k) {
+            end = e
+        } else {
+            guard isBlank(p[k]) else { return (.bad(k, 2), 0) }
+            end = findNewline(p, k)  // more fields: ignored
+        }
+        if label == 2 && !self.instructions { return (.instructionSkipped, end) }
         batch.append(address >> UInt64(self.shift), write: label == 1)
-        return .accesses
+        return (.accesses, end)
     }
 }
 

@@ -110,14 +110,13 @@ func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UIn
     var counts = ReplayCounts()
     policy.reserve(trace.distinct)
     var hits = 0
-    var sink: UInt8 = 0
     trace.ids.withUnsafeBufferPointer { ids in
         trace.writeBits.withUnsafeBufferPointer { bits in
             if let next {
                 next.withUnsafeBufferPointer { next in
                     for i in 0..<ids.count {
                         if i &+ lookAhead < ids.count {
-                            sink &+= policy.touch(Int32(bitPattern: ids[i &+ lookAhead]))
+                            policy.prefetch(Int32(bitPattern: ids[i &+ lookAhead]))
                         }
                         let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
                         let n = next[i]
@@ -128,9 +127,7 @@ func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UIn
                 }
             } else {
                 for i in 0..<ids.count {
-                    if i &+ lookAhead < ids.count {
-                        sink &+= policy.touch(Int32(bitPattern: ids[i &+ lookAhead]))
-                    }
+                    if i &+ lookAhead < ids.count { policy.prefetch(Int32(bitPattern: ids[i &+ lookAhead])) }
                     let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
                     let hit = policy.access(Int32(bitPattern: ids[i]), write: w, next: 0)
                     hits &+= hit ? 1 : 0
@@ -138,7 +135,6 @@ func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UIn
             }
         }
     }
-    if sink == 0x5A && hits < 0 { print("unreachable") }  // keeps the touches
     counts.accesses = trace.count
     counts.hits = hits
     counts.evictions = policy.stats.evictions
@@ -148,7 +144,9 @@ func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UIn
 
 /// How far ahead the replay loops touch a page's policy state, so its cache miss overlaps the
 /// work on the accesses before it.
-let lookAhead = 12
+let lookAhead = getenv("VMSIM_LOOKAHEAD").map { Int(atoi($0)) } ?? 16
+let noTouch = getenv("VMSIM_NO_TOUCH") != nil
+let mapAhead = getenv("VMSIM_MAP_AHEAD").map { Int(atoi($0)) } ?? 192
 
 /// Runs `policy` over a streamed trace, a batch at a time: first every key of the batch is
 /// mapped to its dense id (independent lookups the CPU overlaps), then the policy runs over the
@@ -164,11 +162,13 @@ func runStream<P: ReplacementPolicy>(
     var reserved = 0
     var hits = 0
     var accesses = 0
-    var sink: UInt8 = 0
     while try reader.read(into: batch) {
         let n = batch.count
         let keys = batch.keys
-        for i in 0..<n { ids[i] = Int32(truncatingIfNeeded: mapper.map(keys[i])) }
+        for i in 0..<n {
+            if i &+ mapAhead < n { mapper.prefetch(keys[i &+ mapAhead]) }
+            ids[i] = Int32(truncatingIfNeeded: mapper.map(keys[i]))
+        }
         for i in n..<(n + lookAhead) { ids[i] = 0 }
         if mapper.count > reserved {
             if mapper.count > Int(Int32.max) {
@@ -179,15 +179,21 @@ func runStream<P: ReplacementPolicy>(
             policy.reserve(reserved)
         }
         let writes = batch.writes
-        if batch.hasNext {
+        if noTouch {
+            let nexts = batch.next
+            let hasNext = batch.hasNext
+            for i in 0..<n {
+                hits &+= policy.access(ids[i], write: writes[i] != 0, next: hasNext ? nexts[i] : 0) ? 1 : 0
+            }
+        } else if batch.hasNext {
             let nexts = batch.next
             for i in 0..<n {
-                sink &+= policy.touch(ids[i &+ lookAhead])
+                policy.prefetch(ids[i &+ lookAhead])
                 hits &+= policy.access(ids[i], write: writes[i] != 0, next: nexts[i]) ? 1 : 0
             }
         } else {
             for i in 0..<n {
-                sink &+= policy.touch(ids[i &+ lookAhead])
+                policy.prefetch(ids[i &+ lookAhead])
                 hits &+= policy.access(ids[i], write: writes[i] != 0, next: 0) ? 1 : 0
             }
         }
@@ -198,7 +204,6 @@ func runStream<P: ReplacementPolicy>(
     counts.hits = hits
     counts.evictions = policy.stats.evictions
     counts.dirtyEvictions = policy.stats.dirtyEvictions
-    if sink == 0x5A && accesses < 0 { print("unreachable") }  // keeps the touches
     return counts
 }
 

@@ -1,3 +1,11 @@
+import CPrefetch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A growable array of trivial values behind a raw pointer: no copy-on-write, no bounds or
 /// exclusivity checks on the hot paths of the policies, the mapper and the curves.
 ///
@@ -12,7 +20,8 @@ struct Slab<T: BitwiseCopyable> {
     @usableFromInline init(count: Int, fill: T) {
         self.count = max(count, 1)
         self.fill = fill
-        self.base = .allocate(capacity: self.count)
+        self.base = reallocate(nil, MemoryLayout<T>.stride * self.count).bindMemory(
+            to: T.self, capacity: self.count)
         self.base.initialize(repeating: fill, count: self.count)
     }
 
@@ -26,98 +35,23 @@ struct Slab<T: BitwiseCopyable> {
         guard n > self.count else { return }
         var size = self.count
         while size < n { size *= 2 }
-        let fresh = UnsafeMutablePointer<T>.allocate(capacity: size)
-        fresh.initialize(from: self.base, count: self.count)
+        // realloc moves large blocks with mremap: no copy, and no moment with both in memory.
+        let fresh = reallocate(UnsafeMutableRawPointer(self.base), MemoryLayout<T>.stride * size)
+            .bindMemory(to: T.self, capacity: size)
         (fresh + self.count).initialize(repeating: self.fill, count: size - self.count)
-        self.base.deallocate()
         self.base = fresh
         self.count = size
     }
 
     @inlinable func reset() { self.base.update(repeating: self.fill, count: self.count) }
 
-    func free() { self.base.deallocate() }
+    func free() { Glibc.free(self.base) }
 }
 
-/// Doubly linked lists threaded through per-id `prev`/`next` slabs: several lists can share
-/// one pair (an id is on at most one of them at a time). `-1` is the end of a list. Head is
-/// the newest end, tail the oldest — libCacheSim's `q_head`/`q_tail`.
-@usableFromInline
-struct LinkedLists {
-    @usableFromInline var prev: Slab<Int32>
-    @usableFromInline var next: Slab<Int32>
-
-    @usableFromInline init(capacity: Int) {
-        self.prev = Slab(count: capacity, fill: -1)
-        self.next = Slab(count: capacity, fill: -1)
-    }
-
-    @inlinable mutating func grow(to n: Int) {
-        self.prev.grow(to: n)
-        self.next.grow(to: n)
-    }
-
-    func free() {
-        self.prev.free()
-        self.next.free()
-    }
-}
-
-/// One list: its head, tail and length.
-@usableFromInline
-struct ListHead: BitwiseCopyable {
-    @usableFromInline var head: Int32 = -1
-    @usableFromInline var tail: Int32 = -1
-    @usableFromInline var count = 0
-    @usableFromInline init() {}
-}
-
-extension LinkedLists {
-    /// `prepend_obj_to_head`.
-    @inlinable func pushHead(_ id: Int32, _ list: inout ListHead) {
-        let i = Int(id)
-        self.prev[i] = -1
-        self.next[i] = list.head
-        if list.head >= 0 { self.prev[Int(list.head)] = id } else { list.tail = id }
-        list.head = id
-        list.count += 1
-    }
-
-    /// `append_obj_to_tail`.
-    @inlinable func pushTail(_ id: Int32, _ list: inout ListHead) {
-        let i = Int(id)
-        self.next[i] = -1
-        self.prev[i] = list.tail
-        if list.tail >= 0 { self.next[Int(list.tail)] = id } else { list.head = id }
-        list.tail = id
-        list.count += 1
-    }
-
-    /// `remove_obj_from_list`.
-    @inlinable func remove(_ id: Int32, _ list: inout ListHead) {
-        let i = Int(id)
-        let p = self.prev[i]
-        let n = self.next[i]
-        if p >= 0 { self.next[Int(p)] = n } else { list.head = n }
-        if n >= 0 { self.prev[Int(n)] = p } else { list.tail = p }
-        self.prev[i] = -1
-        self.next[i] = -1
-        list.count -= 1
-    }
-
-    /// `move_obj_to_head`.
-    @inlinable func moveToHead(_ id: Int32, _ list: inout ListHead) {
-        guard list.head != id else { return }
-        self.remove(id, &list)
-        self.pushHead(id, &list)
-    }
-
-    /// Removes and returns the tail (the oldest), or -1.
-    @inlinable func popTail(_ list: inout ListHead) -> Int32 {
-        let t = list.tail
-        if t >= 0 { self.remove(t, &list) }
-        return t
-    }
+/// `realloc()` that stops with a message when memory runs out.
+@usableFromInline func reallocate(_ p: UnsafeMutableRawPointer?, _ bytes: Int) -> UnsafeMutableRawPointer {
+    guard let q = realloc(p, max(bytes, 1)) else { fatalError("vmsim: out of memory (\(bytes) bytes)") }
+    return q
 }
 
 /// Maps arbitrary 64-bit page or object ids to dense ids 0, 1, 2 … in order of first
@@ -168,6 +102,13 @@ public final class IDMapper {
             return self.insertDirect(key)
         }
         return self.mapHashed(key)
+    }
+
+    /// Starts loading the table entry of `key` (keys below 2^32 whose leaf exists).
+    @inline(__always) func prefetch(_ key: UInt64) {
+        if key >> 32 == 0, let leaf = self.leaves[Int(truncatingIfNeeded: key >> 16)] {
+            vmsim_prefetch(leaf + Int(truncatingIfNeeded: key & 0xFFFF))
+        }
     }
 
     /// The dense id of `key` if it was seen.
@@ -243,4 +184,234 @@ public final class IDMapper {
 
     /// Bytes the tables hold.
     public var bytes: Int { (1 << 16) * 8 + self.leafCount * (1 << 18) + (self.mask + 1) * 12 }
+}
+
+/// Per-page records of `stride` 32-bit fields, side by side (array of structs): a page's list
+/// links and state share one cache line, so touching a page costs one miss, not one per field.
+/// Field `k` of every new record starts at `fills[k]`.
+@usableFromInline
+struct NodeTable {
+    @usableFromInline var base: UnsafeMutablePointer<Int32>
+    @usableFromInline var capacity: Int
+    @usableFromInline let stride: Int
+    /// The initial record (a pointer, not an array: copying the table must not retain anything).
+    let fills: UnsafeMutablePointer<Int32>
+
+    init(stride: Int, fills: [Int32], capacity: Int = 1024) {
+        precondition(fills.count == stride, "NodeTable: one fill per field")
+        self.stride = stride
+        self.fills = .allocate(capacity: stride)
+        self.fills.initialize(from: fills, count: stride)
+        self.capacity = max(capacity, 1)
+        self.base = reallocate(nil, 4 * self.capacity * stride).bindMemory(
+            to: Int32.self, capacity: self.capacity * stride)
+        for i in 0..<self.capacity { (self.base + i * stride).initialize(from: self.fills, count: stride) }
+    }
+
+    /// Field `field` of page `id`.
+    @inline(__always) subscript(id: Int32, field: Int) -> Int32 {
+        get { self.base[Int(id) &* self.stride &+ field] }
+        nonmutating set { self.base[Int(id) &* self.stride &+ field] = newValue }
+    }
+
+    /// Makes room for ids below `n` (doubling).
+    mutating func grow(to n: Int) {
+        guard n > self.capacity else { return }
+        var size = self.capacity
+        while size < n { size *= 2 }
+        let fresh = reallocate(UnsafeMutableRawPointer(self.base), 4 * size * self.stride)
+            .bindMemory(to: Int32.self, capacity: size * self.stride)
+        for i in self.capacity..<size {
+            (fresh + i * self.stride).initialize(from: self.fills, count: self.stride)
+        }
+        self.base = fresh
+        self.capacity = size
+    }
+
+    func free() {
+        Glibc.free(self.base)
+        self.fills.deallocate()
+    }
+
+    /// Prefetches a page's record.
+    @inline(__always) func prefetch(_ id: Int32) { vmsim_prefetch(self.base + Int(id) &* self.stride) }
+}
+
+/// A doubly linked list threaded through two fields of a `NodeTable` (`link` holds prev,
+/// `link + 1` next). Head is the newest end, tail the oldest — libCacheSim's `q_head`/`q_tail`.
+@usableFromInline
+struct NodeList: BitwiseCopyable {
+    @usableFromInline var head: Int32 = -1
+    @usableFromInline var tail: Int32 = -1
+    @usableFromInline var count = 0
+    @usableFromInline let link: Int
+
+    init(link: Int) { self.link = link }
+}
+
+extension NodeTable {
+    @inline(__always) func prev(_ id: Int32, _ list: NodeList) -> Int32 { self[id, list.link] }
+    @inline(__always) func next(_ id: Int32, _ list: NodeList) -> Int32 { self[id, list.link + 1] }
+
+    /// `prepend_obj_to_head`.
+    @inline(__always) func pushHead(_ id: Int32, _ list: inout NodeList) {
+        let l = list.link
+        self[id, l] = -1
+        self[id, l + 1] = list.head
+        if list.head >= 0 { self[list.head, l] = id } else { list.tail = id }
+        list.head = id
+        list.count += 1
+    }
+
+    /// `append_obj_to_tail`.
+    @inline(__always) func pushTail(_ id: Int32, _ list: inout NodeList) {
+        let l = list.link
+        self[id, l + 1] = -1
+        self[id, l] = list.tail
+        if list.tail >= 0 { self[list.tail, l + 1] = id } else { list.head = id }
+        list.tail = id
+        list.count += 1
+    }
+
+    /// `remove_obj_from_list`.
+    @inline(__always) func remove(_ id: Int32, _ list: inout NodeList) {
+        let l = list.link
+        let p = self[id, l]
+        let n = self[id, l + 1]
+        if p >= 0 { self[p, l + 1] = n } else { list.head = n }
+        if n >= 0 { self[n, l] = p } else { list.tail = p }
+        self[id, l] = -1
+        self[id, l + 1] = -1
+        list.count -= 1
+    }
+
+    /// `move_obj_to_head`.
+    @inline(__always) func moveToHead(_ id: Int32, _ list: inout NodeList) {
+        guard list.head != id else { return }
+        self.remove(id, &list)
+        self.pushHead(id, &list)
+    }
+
+    /// Removes and returns the tail (the oldest), or -1.
+    @inline(__always) func popTail(_ list: inout NodeList) -> Int32 {
+        let t = list.tail
+        if t >= 0 { self.remove(t, &list) }
+        return t
+    }
+}
+
+/// One list of pages kept as a lazy queue: every insertion or move to the head appends the page
+/// and records the slot in the page's record; removal only clears the record, leaving a stale
+/// slot that the tail end skips. The valid slots, in order, are exactly a linked list's, but an
+/// operation touches only the page itself, never its neighbours — which is what limits speed
+/// when the pages do not fit in the CPU's caches. When the slots run out, the valid ones (at
+/// most `limit`) are compacted to the front, so the queue needs `2 × limit + 64` slots.
+///
+/// A page's record holds slot + 1 in field `slotField` (0: not on the list). Lists that share
+/// one slot field (a page is on at most one of them) tell theirs apart by a tag in the low 4
+/// bits of field `slotField + 1`; a list with a field of its own has tag 0.
+@usableFromInline
+struct LazyList {
+    @usableFromInline var items: UnsafeMutablePointer<Int32>
+    @usableFromInline var front = 0
+    @usableFromInline var back = 0
+    @usableFromInline var count = 0
+    @usableFromInline var capacity: Int
+    @usableFromInline let slotField: Int
+    @usableFromInline let tag: Int32
+
+    /// A list of at most `limit` pages.
+    init(slotField: Int = 0, tag: Int32 = 0, limit: Int) {
+        self.slotField = slotField
+        self.tag = tag
+        self.capacity = 2 * max(limit, 1) + 64
+        self.items = .allocate(capacity: self.capacity)
+    }
+
+    func free() { self.items.deallocate() }
+}
+
+extension NodeTable {
+    /// The list tag of a page's record whose slot field is `slotField` (0: on no list).
+    @inline(__always) func tag(_ id: Int32, slotField: Int = 0) -> Int32 { self[id, slotField + 1] & 15 }
+
+    /// Whether `id` is on `list`.
+    @inline(__always) func contains(_ id: Int32, _ list: LazyList) -> Bool {
+        self[id, list.slotField] != 0 && (list.tag == 0 || self[id, list.slotField + 1] & 15 == list.tag)
+    }
+
+    @inline(__always) func isValid(_ list: LazyList, _ i: Int) -> Bool {
+        let id = list.items[i]
+        return self[id, list.slotField] == Int32(truncatingIfNeeded: i &+ 1)
+            && (list.tag == 0 || self[id, list.slotField + 1] & 15 == list.tag)
+    }
+
+    /// Appends `id` at the head of `list` (which must not be full of valid pages).
+    @inline(__always) func append(_ id: Int32, _ list: inout LazyList) {
+        if list.back == list.capacity { self.compact(&list) }
+        list.items[list.back] = id
+        list.back &+= 1
+        self[id, list.slotField] = Int32(truncatingIfNeeded: list.back)
+        if list.tag != 0 { self[id, list.slotField + 1] = (self[id, list.slotField + 1] & ~15) | list.tag }
+    }
+
+    /// `prepend_obj_to_head` for a page on no list.
+    @inline(__always) func pushHead(_ id: Int32, _ list: inout LazyList) {
+        self.append(id, &list)
+        list.count &+= 1
+    }
+
+    /// `move_obj_to_head` for a page on `list`.
+    @inline(__always) func moveToHead(_ id: Int32, _ list: inout LazyList) { self.append(id, &list) }
+
+    /// `remove_obj_from_list`: the page's slot goes stale; its record's tag is cleared.
+    @inline(__always) func remove(_ id: Int32, _ list: inout LazyList) {
+        self[id, list.slotField] = 0
+        if list.tag != 0 { self[id, list.slotField + 1] &= ~15 }
+        list.count &-= 1
+    }
+
+    /// The tail (oldest valid page), or -1; stale slots before it are dropped.
+    @inline(__always) func peekTail(_ list: inout LazyList) -> Int32 {
+        guard list.count > 0 else { return -1 }
+        while !self.isValid(list, list.front) {
+            list.front &+= 1
+            if list.front &+ 16 < list.back { self.prefetch(list.items[list.front &+ 16]) }
+        }
+        return list.items[list.front]
+    }
+
+    /// Removes and returns the tail, or -1.
+    @inline(__always) func popTail(_ list: inout LazyList) -> Int32 {
+        let t = self.peekTail(&list)
+        if t >= 0 {
+            list.front &+= 1
+            self.remove(t, &list)
+        }
+        return t
+    }
+
+    /// Moves the valid slots to the front, in order.
+    func compact(_ list: inout LazyList) {
+        var out = 0
+        for i in list.front..<list.back {
+            if i &+ 16 < list.back { self.prefetch(list.items[i &+ 16]) }
+            if self.isValid(list, i) {
+                let id = list.items[i]
+                list.items[out] = id
+                out += 1
+                self[id, list.slotField] = Int32(truncatingIfNeeded: out)
+            }
+        }
+        list.front = 0
+        list.back = out
+        if out > list.capacity / 2 {
+            // More valid pages than the list's limit said: grow rather than compact often.
+            let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: list.capacity * 2)
+            bigger.initialize(from: list.items, count: out)
+            list.items.deallocate()
+            list.items = bigger
+            list.capacity *= 2
+        }
+    }
 }

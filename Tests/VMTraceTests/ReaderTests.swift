@@ -77,7 +77,7 @@ func readError(_ text: String, _ format: TraceFormat?, configure: (inout TraceOp
     /// expected there.
     @Test(arguments: [
         (" X 0400,4", "t.trace:1:2: expected I, L, S or M, or a ==PID== line, found 'X 0400,4'"),
-        (" L0400,4", "t.trace:1:3: expected a space after 'L', found '0400,4'"),
+        (" L0400,4", "t.trace:1:3: expected a space after the access kind, found '0400,4'"),
         (" L zz,4", "t.trace:1:4: expected a hex address, found 'zz,4'"),
         (" L 0400;4", "t.trace:1:8: expected ',' after the address, found ';4'"),
         (" L 0400,", "t.trace:1:9: expected a decimal size, found end of line"),

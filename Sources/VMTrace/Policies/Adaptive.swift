@@ -10,57 +10,55 @@
 /// ghost; B2's tail goes only when all four lists hold 2c pages.
 public final class ARCPolicy: ReplacementPolicy {
     let frames: Int
-    @exclusivity(unchecked) var links: LinkedLists
-    /// 0 absent, 1 T1, 2 T2, 3 B1, 4 B2.
-    @exclusivity(unchecked) var where_: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
-    @exclusivity(unchecked) var t1 = ListHead()
-    @exclusivity(unchecked) var t2 = ListHead()
-    @exclusivity(unchecked) var b1 = ListHead()
-    @exclusivity(unchecked) var b2 = ListHead()
+    /// Fields: lazy-list slot, state (list tag: 0 none, 1 T1, 2 T2, 3 B1, 4 B2; bit 4 dirty).
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
+    @exclusivity(unchecked) var t1: LazyList
+    @exclusivity(unchecked) var t2: LazyList
+    @exclusivity(unchecked) var b1: LazyList
+    @exclusivity(unchecked) var b2: LazyList
     @exclusivity(unchecked) var p = 0.0
     @exclusivity(unchecked) var inB1 = false
     @exclusivity(unchecked) var inB2 = false
     @exclusivity(unchecked) var ghostHitTime: Int64 = -1
     @exclusivity(unchecked) var requests: Int64 = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
+
+    static let dirty: Int32 = 16
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
-        self.links = LinkedLists(capacity: 1024)
-        self.where_ = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
+        self.t1 = LazyList(tag: 1, limit: self.frames)
+        self.t2 = LazyList(tag: 2, limit: self.frames)
+        self.b1 = LazyList(tag: 3, limit: 2 * self.frames)
+        self.b2 = LazyList(tag: 4, limit: 2 * self.frames)
     }
     deinit {
-        self.links.free()
-        self.where_.free()
-        self.dirty.free()
+        self.nodes.free()
+        self.t1.free()
+        self.t2.free()
+        self.b1.free()
+        self.b2.free()
     }
-    public func touch(_ id: Int32) -> UInt8 {
-        self.where_[Int(id)] &+ UInt8(truncatingIfNeeded: self.links.prev[Int(id)])
-    }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.where_.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
+        let dirty: Int32 = write ? Self.dirty : 0
         self.requests += 1
-        let w = self.where_[Int(id)]
+        let w = self.nodes.tag(id)
         // ARC_find
         if w != 0 {
             self.inB1 = false
             self.inB2 = false
             switch w {
             case 1:
-                self.links.remove(id, &self.t1)
-                self.links.pushHead(id, &self.t2)
-                self.where_[Int(id)] = 2
+                self.nodes.remove(id, &self.t1)
+                self.nodes.pushHead(id, &self.t2)
+                self.nodes[id, 1] |= dirty
                 return true
             case 2:
-                self.links.moveToHead(id, &self.t2)
+                self.nodes.moveToHead(id, &self.t2)
+                self.nodes[id, 1] |= dirty
                 return true
             default:
                 self.ghostHit(id, w)
@@ -69,33 +67,31 @@ public final class ARCPolicy: ReplacementPolicy {
         // A miss: evict while full, then ARC_insert.
         while self.t1.count + self.t2.count + 1 > self.frames { self.evict() }
         if self.ghostHitTime == self.requests && (self.inB1 || self.inB2) {
-            self.links.pushHead(id, &self.t2)
-            self.where_[Int(id)] = 2
+            self.nodes.pushHead(id, &self.t2)
             self.inB1 = false
             self.inB2 = false
             self.ghostHitTime = -1
         } else {
-            self.links.pushHead(id, &self.t1)
-            self.where_[Int(id)] = 1
+            self.nodes.pushHead(id, &self.t1)
         }
+        self.nodes[id, 1] |= dirty
         return false
     }
 
-    func ghostHit(_ id: Int32, _ w: UInt8) {
+    func ghostHit(_ id: Int32, _ w: Int32) {
         self.ghostHitTime = self.requests
         let c = Double(self.frames)
         if w == 3 {
             self.inB1 = true
             let delta = max(Double(self.b2.count) / Double(self.b1.count), 1)
             self.p = min(self.p + delta, c)
-            self.links.remove(id, &self.b1)
+            self.nodes.remove(id, &self.b1)
         } else {
             self.inB2 = true
             let delta = max(Double(self.b1.count) / Double(self.b2.count), 1)
             self.p = max(self.p - delta, 0)
-            self.links.remove(id, &self.b2)
+            self.nodes.remove(id, &self.b2)
         }
-        self.where_[Int(id)] = 0
     }
 
     /// `ARC_evict`.
@@ -107,18 +103,16 @@ public final class ARCPolicy: ReplacementPolicy {
         // _ARC_evict_miss_on_all_queues (case IV)
         if self.t1.count + self.b1.count + 1 > self.frames {
             if self.b1.count > 0 {
-                self.where_[Int(self.links.popTail(&self.b1))] = 0
+                _ = self.nodes.popTail(&self.b1)
                 self.replace()
             } else {
-                let victim = self.links.popTail(&self.t1)
-                self.where_[Int(victim)] = 0
-                self.evicted(victim)
+                self.evicted(self.nodes.popTail(&self.t1))
             }
         } else {
             if self.t1.count + self.b1.count + self.t2.count + self.b2.count >= 2 * self.frames
                 && self.b2.count > 0
             {
-                self.where_[Int(self.links.popTail(&self.b2))] = 0
+                _ = self.nodes.popTail(&self.b2)
             }
             self.replace()
         }
@@ -128,21 +122,21 @@ public final class ARCPolicy: ReplacementPolicy {
     func replace() {
         let l1 = Double(self.t1.count)
         if (self.t1.count > 0 && (l1 > self.p || (l1 == self.p && self.inB2))) || self.t2.count == 0 {
-            let victim = self.links.popTail(&self.t1)
-            self.links.pushHead(victim, &self.b1)
-            self.where_[Int(victim)] = 3
+            let victim = self.nodes.popTail(&self.t1)
             self.evicted(victim)
+            self.nodes.pushHead(victim, &self.b1)
         } else {
-            let victim = self.links.popTail(&self.t2)
-            self.links.pushHead(victim, &self.b2)
-            self.where_[Int(victim)] = 4
+            let victim = self.nodes.popTail(&self.t2)
             self.evicted(victim)
+            self.nodes.pushHead(victim, &self.b2)
         }
     }
 
+    /// A resident page leaves memory.
     @inline(__always) func evicted(_ victim: Int32) {
         self.stats.evictions += 1
-        if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+        if self.nodes[victim, 1] & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[victim, 1] &= ~Self.dirty
     }
 }
 
@@ -161,50 +155,48 @@ public final class TwoQPolicy: ReplacementPolicy {
     let inSize: Int
     let outSize: Int
     let mainSize: Int
-    @exclusivity(unchecked) var links: LinkedLists
-    /// 0 absent, 1 A1in, 2 Am, 3 A1out.
-    @exclusivity(unchecked) var where_: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
-    @exclusivity(unchecked) var a1in = ListHead()
-    @exclusivity(unchecked) var am = ListHead()
-    @exclusivity(unchecked) var a1out = ListHead()
-    public private(set) var stats = PolicyStats()
+    /// Fields: lazy-list slot, state (list tag: 0 none, 1 A1in, 2 Am, 3 A1out; bit 4 dirty).
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
+    @exclusivity(unchecked) var a1in: LazyList
+    @exclusivity(unchecked) var am: LazyList
+    @exclusivity(unchecked) var a1out: LazyList
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
+
+    static let dirty: Int32 = 16
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.inSize = Int(Double(self.frames) * 0.25)
         self.outSize = Int(Double(self.frames) * 0.5)
         self.mainSize = self.frames - self.inSize
-        self.links = LinkedLists(capacity: 1024)
-        self.where_ = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
+        self.a1in = LazyList(tag: 1, limit: self.frames + 1)
+        self.am = LazyList(tag: 2, limit: self.frames + 1)
+        self.a1out = LazyList(tag: 3, limit: self.outSize + 1)
     }
     deinit {
-        self.links.free()
-        self.where_.free()
-        self.dirty.free()
+        self.nodes.free()
+        self.a1in.free()
+        self.am.free()
+        self.a1out.free()
     }
-    public func touch(_ id: Int32) -> UInt8 {
-        self.where_[Int(id)] &+ UInt8(truncatingIfNeeded: self.links.prev[Int(id)])
-    }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.where_.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let w = self.where_[Int(id)]
-        if w == 1 { return true }
+        let dirty: Int32 = write ? Self.dirty : 0
+        let w = self.nodes.tag(id)
+        if w == 1 {
+            self.nodes[id, 1] |= dirty
+            return true
+        }
         if w == 2 {
-            self.links.moveToHead(id, &self.am)
+            self.nodes.moveToHead(id, &self.am)
+            self.nodes[id, 1] |= dirty
             return true
         }
         var ghostHit = false
         if w == 3 {
-            self.links.remove(id, &self.a1out)
-            self.where_[Int(id)] = 0
+            self.nodes.remove(id, &self.a1out)
             ghostHit = true
         }
         // TwoQ_can_insert
@@ -214,12 +206,12 @@ public final class TwoQPolicy: ReplacementPolicy {
             // Am->get: its own eviction, then insert.
             if self.mainSize >= 1 {
                 while self.am.count + 1 > self.mainSize { self.evictMain() }
-                self.links.pushHead(id, &self.am)
-                self.where_[Int(id)] = 2
+                self.nodes.pushHead(id, &self.am)
+                self.nodes[id, 1] |= dirty
             }
         } else {
-            self.links.pushHead(id, &self.a1in)
-            self.where_[Int(id)] = 1
+            self.nodes.pushHead(id, &self.a1in)
+            self.nodes[id, 1] |= dirty
         }
         return false
     }
@@ -227,32 +219,24 @@ public final class TwoQPolicy: ReplacementPolicy {
     /// `TwoQ_evict`.
     func evict() {
         if self.a1in.count > self.inSize {
-            let victim = self.links.popTail(&self.a1in)
+            let victim = self.nodes.popTail(&self.a1in)
+            self.evicted(victim)
             // Aout->get: a FIFO get, evicting Aout's oldest if full.
             if self.outSize >= 1 {
-                while self.a1out.count + 1 > self.outSize {
-                    self.where_[Int(self.links.popTail(&self.a1out))] = 0
-                }
-                self.links.pushHead(victim, &self.a1out)
-                self.where_[Int(victim)] = 3
-            } else {
-                self.where_[Int(victim)] = 0
+                while self.a1out.count + 1 > self.outSize { _ = self.nodes.popTail(&self.a1out) }
+                self.nodes.pushHead(victim, &self.a1out)
             }
-            self.evicted(victim)
             return
         }
         self.evictMain()
     }
 
-    func evictMain() {
-        let victim = self.links.popTail(&self.am)
-        self.where_[Int(victim)] = 0
-        self.evicted(victim)
-    }
+    func evictMain() { self.evicted(self.nodes.popTail(&self.am)) }
 
     @inline(__always) func evicted(_ victim: Int32) {
         self.stats.evictions += 1
-        if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+        if self.nodes[victim, 1] & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[victim, 1] &= ~Self.dirty
     }
 }
 
@@ -271,74 +255,67 @@ public final class S3FIFOPolicy: ReplacementPolicy {
     let smallSize: Int
     let mainSize: Int
     let ghostSize: Int
-    let threshold: UInt8 = 2
-    @exclusivity(unchecked) var links: LinkedLists
-    /// 0 absent, 1 S, 2 M, 3 G.
-    @exclusivity(unchecked) var where_: Slab<UInt8>
-    /// Hits while resident, saturating at 3 (only `>= 2` in S and `min(freq, 3)` in M are asked).
-    @exclusivity(unchecked) var freq: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
-    @exclusivity(unchecked) var small = ListHead()
-    @exclusivity(unchecked) var main = ListHead()
-    @exclusivity(unchecked) var ghost = ListHead()
+    let threshold: Int32 = 2
+    /// Fields: lazy-list slot, state: bits 0-3 the list (0 none, 1 S, 2 M, 3 G), bits 4-5 the
+    /// hits while resident saturating at 3 (only `>= 2` in S and `min(freq, 3)` in M are
+    /// asked), bit 6 dirty.
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
+    @exclusivity(unchecked) var small: LazyList
+    @exclusivity(unchecked) var main: LazyList
+    @exclusivity(unchecked) var ghost: LazyList
     @exclusivity(unchecked) var hasEvicted = false
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
+
+    static let dirty: Int32 = 64
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.smallSize = Int(Double(self.frames) * 0.1)
         self.mainSize = self.frames - self.smallSize
         self.ghostSize = Int(Double(self.frames) * 0.9)
-        self.links = LinkedLists(capacity: 1024)
-        self.where_ = Slab(count: 1024, fill: 0)
-        self.freq = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
+        self.small = LazyList(tag: 1, limit: self.frames + 1)
+        self.main = LazyList(tag: 2, limit: self.frames + 1)
+        self.ghost = LazyList(tag: 3, limit: self.ghostSize + 1)
     }
     deinit {
-        self.links.free()
-        self.where_.free()
-        self.freq.free()
-        self.dirty.free()
+        self.nodes.free()
+        self.small.free()
+        self.main.free()
+        self.ghost.free()
     }
-    public func touch(_ id: Int32) -> UInt8 { self.where_[Int(id)] &+ self.freq[Int(id)] }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.where_.grow(to: count)
-        self.freq.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
+
+    @inline(__always) func freq(_ s: Int32) -> Int32 { (s >> 4) & 3 }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let w = self.where_[Int(id)]
+        let dirty: Int32 = write ? Self.dirty : 0
+        let s = self.nodes[id, 1]
+        let w = s & 15
         if w == 1 || w == 2 {
-            let f = self.freq[Int(id)]
-            if f < 3 { self.freq[Int(id)] = f + 1 }
+            self.nodes[id, 1] = (self.freq(s) < 3 ? s + 16 : s) | dirty
             return true
         }
         var ghostHit = false
         if w == 3 {
-            self.links.remove(id, &self.ghost)
-            self.where_[Int(id)] = 0
+            self.nodes.remove(id, &self.ghost)
             ghostHit = true
         }
         // S3FIFO_can_insert: 1 <= small size
         guard self.smallSize >= 1 else { return false }
         while self.small.count + self.main.count + 1 > self.frames { self.evict() }
         if ghostHit {
-            self.links.pushHead(id, &self.main)
-            self.where_[Int(id)] = 2
+            self.nodes.pushHead(id, &self.main)
         } else {
             if self.smallSize <= 1 { return false }
             if !self.hasEvicted && self.small.count >= self.smallSize {
-                self.links.pushHead(id, &self.main)
-                self.where_[Int(id)] = 2
+                self.nodes.pushHead(id, &self.main)
             } else {
-                self.links.pushHead(id, &self.small)
-                self.where_[Int(id)] = 1
+                self.nodes.pushHead(id, &self.small)
             }
         }
-        self.freq[Int(id)] = 0
+        // Inserted with a count of 0.
+        self.nodes[id, 1] = (self.nodes[id, 1] & 15) | dirty
         return false
     }
 
@@ -354,45 +331,42 @@ public final class S3FIFOPolicy: ReplacementPolicy {
 
     func evictSmall() {
         while self.small.count > 0 {
-            let o = self.links.popTail(&self.small)
-            if self.freq[Int(o)] >= self.threshold {
-                self.links.pushHead(o, &self.main)
-                self.where_[Int(o)] = 2
-                self.freq[Int(o)] = 0
+            let o = self.nodes.popTail(&self.small)
+            let s = self.nodes[o, 1]
+            if self.freq(s) >= self.threshold {
+                self.nodes.pushHead(o, &self.main)
+                self.nodes[o, 1] = 2 | (s & Self.dirty)  // a new object in M: count 0
                 continue
             }
+            self.evicted(o)
             // ghost->get: a FIFO get, evicting the ghost's oldest if full.
             if self.ghostSize >= 1 {
-                while self.ghost.count + 1 > self.ghostSize {
-                    self.where_[Int(self.links.popTail(&self.ghost))] = 0
-                }
-                self.links.pushHead(o, &self.ghost)
-                self.where_[Int(o)] = 3
-            } else {
-                self.where_[Int(o)] = 0
+                while self.ghost.count + 1 > self.ghostSize { _ = self.nodes.popTail(&self.ghost) }
+                self.nodes.pushHead(o, &self.ghost)
             }
-            self.evicted(o)
             return
         }
     }
 
     func evictMain() {
         while self.main.count > 0 {
-            let o = self.links.popTail(&self.main)
-            let f = self.freq[Int(o)]
+            let o = self.nodes.popTail(&self.main)
+            let s = self.nodes[o, 1]
+            let f = self.freq(s)
             if f >= 1 {
-                self.links.pushHead(o, &self.main)
-                self.freq[Int(o)] = min(f, 3) - 1
+                self.nodes.pushHead(o, &self.main)
+                self.nodes[o, 1] = 2 | ((min(f, 3) - 1) << 4) | (s & Self.dirty)
                 continue
             }
-            self.where_[Int(o)] = 0
             self.evicted(o)
             return
         }
     }
 
+    /// A resident page leaves memory: its count and dirty bit go.
     @inline(__always) func evicted(_ victim: Int32) {
         self.stats.evictions += 1
-        if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+        if self.nodes[victim, 1] & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[victim, 1] &= 15
     }
 }

@@ -1,3 +1,4 @@
+import CPrefetch
 import VMTypes
 
 /// FIFO (libCacheSim `FIFO.c`): a hit changes nothing; the oldest inserted page goes. A ring of
@@ -5,45 +6,44 @@ import VMTypes
 public final class FIFOPolicy: ReplacementPolicy {
     let frames: Int
     @exclusivity(unchecked) var ring: Slab<Int32>
-    @exclusivity(unchecked) var resident: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
+    /// Bit 0 resident, bit 1 dirty.
+    @exclusivity(unchecked) var state: Slab<UInt8>
     @exclusivity(unchecked) var used = 0
     @exclusivity(unchecked) var hand = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.ring = Slab(count: self.frames, fill: -1)
-        self.resident = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
+        self.state = Slab(count: 1024, fill: 0)
     }
     deinit {
         self.ring.free()
-        self.resident.free()
-        self.dirty.free()
+        self.state.free()
     }
-    public func touch(_ id: Int32) -> UInt8 { self.resident[Int(id)] }
-    public func reserve(_ count: Int) {
-        self.resident.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
+    public func reserve(_ count: Int) { self.state.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        if self.resident[Int(id)] != 0 { return true }
+        let s = self.state[Int(id)]
+        let w: UInt8 = write ? 2 : 0
+        if s != 0 {
+            self.state[Int(id)] = s | w
+            return true
+        }
         if self.used < self.frames {
             self.ring[self.used] = id
             self.used += 1
         } else {
             let victim = self.ring[self.hand]
-            self.resident[Int(victim)] = 0
+            if self.state[Int(victim)] & 2 != 0 { self.stats.dirtyEvictions += 1 }
+            self.state[Int(victim)] = 0
             self.stats.evictions += 1
-            if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
             self.ring[self.hand] = id
             self.hand += 1
             if self.hand == self.frames { self.hand = 0 }
         }
-        self.resident[Int(id)] = 1
+        self.state[Int(id)] = 1 | w
         return false
     }
 }
@@ -59,55 +59,53 @@ public final class FIFOPolicy: ReplacementPolicy {
 public final class LRUPolicy: ReplacementPolicy {
     let frames: Int
     @exclusivity(unchecked) var queue: LazyQueue
-    /// Slot + 1 of each resident page's latest access, 0 if not resident.
+    /// Slot + 1 of each resident page's latest access (0 if not resident), with the page's dirty
+    /// bit on top.
     @exclusivity(unchecked) var slot: Slab<UInt32>
-    @exclusivity(unchecked) var dirty: DirtyBits
     @exclusivity(unchecked) var resident = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.queue = LazyQueue(capacity: 2 * self.frames + 64)
         self.slot = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
     }
     deinit {
         self.queue.free()
         self.slot.free()
-        self.dirty.free()
     }
-    public func touch(_ id: Int32) -> UInt8 { 0 }
-    public func reserve(_ count: Int) {
-        self.slot.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func reserve(_ count: Int) { self.slot.grow(to: count) }
+    public func prefetch(_ id: Int32) { vmsim_prefetch(self.slot.base + Int(id)) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let hit = self.slot[Int(id)] != 0
+        let old = self.slot[Int(id)]
+        var dirty = old & LazyQueue.dirty
+        let hit = old != 0
         if !hit {
             if self.resident >= self.frames {
                 let victim = self.queue.popValid(self.slot)
+                if self.slot[Int(victim)] & LazyQueue.dirty != 0 { self.stats.dirtyEvictions += 1 }
                 self.slot[Int(victim)] = 0
                 self.stats.evictions += 1
-                if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
             } else {
                 self.resident += 1
             }
         }
-        self.queue.append(id, self.slot)
+        if write { dirty = LazyQueue.dirty }
+        self.queue.append(id, self.slot, dirty: dirty)
         return hit
     }
 }
 
-/// A queue of ids whose valid slots are those `slot[id]` (slot + 1) still points at: the
-/// building block of the lazy LRU lists.
+/// A queue of ids whose valid slots are those `slot[id]` (slot + 1, below the dirty bit) still
+/// points at: the building block of the lazy LRU lists.
 @usableFromInline
 struct LazyQueue {
     @usableFromInline var items: Slab<Int32>
     @usableFromInline var front = 0
     @usableFromInline var back = 0
     let capacity: Int
+    static let dirty: UInt32 = 1 << 31
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -116,20 +114,22 @@ struct LazyQueue {
 
     func free() { self.items.free() }
 
-    /// Appends `id` and points `slot[id]` at it (compacting first when full).
-    @inline(__always) mutating func append(_ id: Int32, _ slot: Slab<UInt32>) {
+    /// Appends `id` and points `slot[id]` at it, keeping `dirty` (compacting first when full).
+    @inline(__always) mutating func append(_ id: Int32, _ slot: Slab<UInt32>, dirty: UInt32) {
         if self.back == self.capacity { self.compact(slot) }
         self.items[self.back] = id
         self.back += 1
-        slot[Int(id)] = UInt32(truncatingIfNeeded: self.back)
+        slot[Int(id)] = UInt32(truncatingIfNeeded: self.back) | dirty
     }
 
     /// Removes and returns the oldest valid id (there must be one).
     @inline(__always) mutating func popValid(_ slot: Slab<UInt32>) -> Int32 {
         while true {
             let id = self.items[self.front]
+            // The slots to check next are known: start loading them.
+            if self.front &+ 16 < self.back { vmsim_prefetch(slot.base + Int(self.items[self.front &+ 16])) }
             self.front += 1
-            if slot[Int(id)] == UInt32(truncatingIfNeeded: self.front) { return id }
+            if slot[Int(id)] & ~Self.dirty == UInt32(truncatingIfNeeded: self.front) { return id }
         }
     }
 
@@ -138,10 +138,12 @@ struct LazyQueue {
         var out = 0
         for i in self.front..<self.back {
             let id = self.items[i]
-            if slot[Int(id)] == UInt32(truncatingIfNeeded: i + 1) {
+            if i &+ 16 < self.back { vmsim_prefetch(slot.base + Int(self.items[i &+ 16])) }
+            let s = slot[Int(id)]
+            if s & ~Self.dirty == UInt32(truncatingIfNeeded: i + 1) {
                 self.items[out] = id
                 out += 1
-                slot[Int(id)] = UInt32(truncatingIfNeeded: out)
+                slot[Int(id)] = UInt32(truncatingIfNeeded: out) | (s & Self.dirty)
             }
         }
         self.front = 0
@@ -154,44 +156,32 @@ struct LazyQueue {
 /// is simply replaced.)
 public final class MRUPolicy: ReplacementPolicy {
     let frames: Int
-    @exclusivity(unchecked) var links: LinkedLists
-    @exclusivity(unchecked) var list = ListHead()
-    @exclusivity(unchecked) var resident: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
-    public private(set) var stats = PolicyStats()
+    /// Fields: prev, next, state (bit 0 resident, bit 1 dirty).
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 3, fills: [-1, -1, 0])
+    @exclusivity(unchecked) var list = NodeList(link: 0)
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
-    public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
-        self.links = LinkedLists(capacity: 1024)
-        self.resident = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
-    }
-    deinit {
-        self.links.free()
-        self.resident.free()
-        self.dirty.free()
-    }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.resident.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public init(frames: Int, options: PolicyOptions) { self.frames = max(frames, 1) }
+    deinit { self.nodes.free() }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        if self.resident[Int(id)] != 0 {
-            self.links.moveToHead(id, &self.list)
+        let w: Int32 = write ? 2 : 0
+        let s = self.nodes[id, 2]
+        if s != 0 {
+            self.nodes[id, 2] = s | w
+            self.nodes.moveToHead(id, &self.list)
             return true
         }
         if self.list.count >= self.frames {
             let victim = self.list.head
-            self.links.remove(victim, &self.list)
-            self.resident[Int(victim)] = 0
+            self.nodes.remove(victim, &self.list)
+            if self.nodes[victim, 2] & 2 != 0 { self.stats.dirtyEvictions += 1 }
+            self.nodes[victim, 2] = 0
             self.stats.evictions += 1
-            if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
         }
-        self.links.pushHead(id, &self.list)
-        self.resident[Int(id)] = 1
+        self.nodes.pushHead(id, &self.list)
+        self.nodes[id, 2] = 1 | w
         return false
     }
 }
@@ -205,41 +195,37 @@ public final class ClockPolicy: ReplacementPolicy {
     let maxFrequency: UInt8
     let initialFrequency: UInt8
     @exclusivity(unchecked) var ring: Slab<Int32>
-    /// Counter + 1 for resident pages, 0 for others.
+    /// Counter + 1 in the low 7 bits for resident pages (0 for others); bit 7 dirty.
     @exclusivity(unchecked) var state: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
     @exclusivity(unchecked) var used = 0
     @exclusivity(unchecked) var hand = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public convenience init(frames: Int, options: PolicyOptions) {
         self.init(frames: frames, bits: 1, initialFrequency: 0)
     }
 
+    /// `bits` up to 6; `initialFrequency` up to 126.
     public init(frames: Int, bits: Int, initialFrequency: Int) {
         self.frames = max(frames, 1)
-        self.maxFrequency = UInt8((1 << min(bits, 7)) - 1)
-        self.initialFrequency = UInt8(min(initialFrequency, 200))
+        self.maxFrequency = UInt8((1 << min(max(bits, 1), 6)) - 1)
+        self.initialFrequency = UInt8(min(max(initialFrequency, 0), 126))
         self.ring = Slab(count: self.frames, fill: -1)
         self.state = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
     }
     deinit {
         self.ring.free()
         self.state.free()
-        self.dirty.free()
     }
-    public func touch(_ id: Int32) -> UInt8 { self.state[Int(id)] }
-    public func reserve(_ count: Int) {
-        self.state.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
+    public func reserve(_ count: Int) { self.state.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
+        let w: UInt8 = write ? 0x80 : 0
         let s = self.state[Int(id)]
-        if s != 0 {
-            if s - 1 < self.maxFrequency { self.state[Int(id)] = s + 1 }
+        let c = s & 0x7F
+        if c != 0 {
+            self.state[Int(id)] = (c - 1 < self.maxFrequency ? s + 1 : s) | w
             return true
         }
         if self.used < self.frames {
@@ -248,21 +234,21 @@ public final class ClockPolicy: ReplacementPolicy {
         } else {
             while true {
                 let candidate = self.ring[self.hand]
-                let c = self.state[Int(candidate)]
-                if c <= 1 { break }
-                self.state[Int(candidate)] = c - 1
+                let cs = self.state[Int(candidate)]
+                if cs & 0x7F <= 1 { break }
+                self.state[Int(candidate)] = cs - 1
                 self.hand += 1
                 if self.hand == self.frames { self.hand = 0 }
             }
             let victim = self.ring[self.hand]
+            if self.state[Int(victim)] & 0x80 != 0 { self.stats.dirtyEvictions += 1 }
             self.state[Int(victim)] = 0
             self.stats.evictions += 1
-            if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
             self.ring[self.hand] = id
             self.hand += 1
             if self.hand == self.frames { self.hand = 0 }
         }
-        self.state[Int(id)] = self.initialFrequency + 1
+        self.state[Int(id)] = (self.initialFrequency + 1) | w
         return false
     }
 }
@@ -272,56 +258,41 @@ public final class ClockPolicy: ReplacementPolicy {
 /// unvisited page, staying where it stopped for the next eviction.
 public final class SievePolicy: ReplacementPolicy {
     let frames: Int
-    @exclusivity(unchecked) var links: LinkedLists
-    @exclusivity(unchecked) var list = ListHead()
-    /// 0 not resident, 1 resident, 2 resident and visited.
-    @exclusivity(unchecked) var state: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
+    /// Fields: prev, next, state (bit 0 resident, bit 1 visited, bit 2 dirty).
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 3, fills: [-1, -1, 0])
+    @exclusivity(unchecked) var list = NodeList(link: 0)
     @exclusivity(unchecked) var hand: Int32 = -1
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
-    public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
-        self.links = LinkedLists(capacity: 1024)
-        self.state = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
-    }
-    deinit {
-        self.links.free()
-        self.state.free()
-        self.dirty.free()
-    }
-    public func touch(_ id: Int32) -> UInt8 {
-        self.state[Int(id)] &+ UInt8(truncatingIfNeeded: self.links.prev[Int(id)])
-    }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.state.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public init(frames: Int, options: PolicyOptions) { self.frames = max(frames, 1) }
+    deinit { self.nodes.free() }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let s = self.state[Int(id)]
+        let w: Int32 = write ? 4 : 0
+        let s = self.nodes[id, 2]
         if s != 0 {
-            self.state[Int(id)] = 2
+            self.nodes[id, 2] = s | 2 | w
             return true
         }
         if self.list.count >= self.frames {
             var o = self.hand >= 0 ? self.hand : self.list.tail
-            while self.state[Int(o)] == 2 {
-                self.state[Int(o)] = 1
-                let p = self.links.prev[Int(o)]
+            while true {
+                let os = self.nodes[o, 2]
+                if os & 2 == 0 { break }
+                self.nodes[o, 2] = os & ~2
+                let p = self.nodes.prev(o, self.list)
                 o = p >= 0 ? p : self.list.tail
             }
-            self.hand = self.links.prev[Int(o)]
-            self.links.remove(o, &self.list)
-            self.state[Int(o)] = 0
+            self.hand = self.nodes.prev(o, self.list)
+            self.nodes.remove(o, &self.list)
+            if self.nodes[o, 2] & 4 != 0 { self.stats.dirtyEvictions += 1 }
+            self.nodes[o, 2] = 0
             self.stats.evictions += 1
-            if self.dirty.evict(o) { self.stats.dirtyEvictions += 1 }
         }
-        self.links.pushHead(id, &self.list)
-        self.state[Int(id)] = 1
+        self.nodes.pushHead(id, &self.list)
+        self.nodes[id, 2] = 1 | w
         return false
     }
 }
@@ -337,7 +308,7 @@ public final class RandomPolicy: ReplacementPolicy {
     @exclusivity(unchecked) var dirty: DirtyBits
     @exclusivity(unchecked) var used = 0
     @exclusivity(unchecked) var rng: SeededGenerator
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)

@@ -23,12 +23,9 @@
 /// vmsim does not reproduce that.
 public final class ClockProPolicy: ReplacementPolicy {
     let frames: Int
-    @exclusivity(unchecked) var prev: Slab<Int32>
-    @exclusivity(unchecked) var next: Slab<Int32>
-    /// 0 not in the clock, 1 test (non-resident), 2 cold, 3 hot.
-    @exclusivity(unchecked) var kind: Slab<UInt8>
-    @exclusivity(unchecked) var referenced: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
+    /// Fields: prev, next (the clock), kind (0 not in the clock, 1 test (non-resident), 2 cold,
+    /// 3 hot), referenced, dirty.
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 5, fills: [-1, -1, 0, 0, 0])
     @exclusivity(unchecked) var handHot: Int32 = -1
     @exclusivity(unchecked) var handCold: Int32 = -1
     @exclusivity(unchecked) var handTest: Int32 = -1
@@ -38,53 +35,36 @@ public final class ClockProPolicy: ReplacementPolicy {
     /// The cold target `mc` (`mem_cold`), between 1 and c.
     @exclusivity(unchecked) var coldTarget: Int
     @exclusivity(unchecked) var hotHandRunning = false
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
-    static let test: UInt8 = 1
-    static let cold: UInt8 = 2
-    static let hot: UInt8 = 3
+    static let test: Int32 = 1
+    static let cold: Int32 = 2
+    static let hot: Int32 = 3
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.coldTarget = self.frames
-        self.prev = Slab(count: 1024, fill: -1)
-        self.next = Slab(count: 1024, fill: -1)
-        self.kind = Slab(count: 1024, fill: 0)
-        self.referenced = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
     }
-    deinit {
-        self.prev.free()
-        self.next.free()
-        self.kind.free()
-        self.referenced.free()
-        self.dirty.free()
-    }
-    public func reserve(_ count: Int) {
-        self.prev.grow(to: count)
-        self.next.grow(to: count)
-        self.kind.grow(to: count)
-        self.referenced.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    deinit { self.nodes.free() }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let k = self.kind[Int(id)]
+        if write { self.nodes[id, 4] = 1 }
+        let k = self.nodes[id, 2]
         if k >= Self.cold {
-            self.referenced[Int(id)] = 1
+            self.nodes[id, 3] = 1
             return true
         }
-        self.referenced[Int(id)] = 0
+        self.nodes[id, 3] = 0
         if k == Self.test {
             if self.coldTarget < self.frames { self.coldTarget += 1 }
-            self.kind[Int(id)] = Self.hot
+            self.nodes[id, 2] = Self.hot
             self.countTest -= 1
             self.unlink(id)
             self.link(id)
             self.countHot += 1
         } else {
-            self.kind[Int(id)] = Self.cold
+            self.nodes[id, 2] = Self.cold
             self.link(id)
             self.countCold += 1
         }
@@ -95,26 +75,26 @@ public final class ClockProPolicy: ReplacementPolicy {
     func link(_ id: Int32) {
         while self.frames <= self.countHot + self.countCold { self.runCold() }
         if self.handHot < 0 {
-            self.prev[Int(id)] = id
-            self.next[Int(id)] = id
+            self.nodes[id, 0] = id
+            self.nodes[id, 1] = id
             self.handHot = id
             self.handCold = id
             self.handTest = id
             return
         }
         let h = self.handHot
-        let p = self.prev[Int(h)]
-        self.prev[Int(id)] = p
-        self.next[Int(id)] = h
-        self.next[Int(p)] = id
-        self.prev[Int(h)] = id
+        let p = self.nodes[h, 0]
+        self.nodes[id, 0] = p
+        self.nodes[id, 1] = h
+        self.nodes[p, 1] = id
+        self.nodes[h, 0] = id
         if self.handCold == h { self.handCold = id }
     }
 
     /// `meta_del`: hands on the entry step back to its predecessor.
     func unlink(_ id: Int32) {
-        let p = self.prev[Int(id)]
-        let n = self.next[Int(id)]
+        let p = self.nodes[id, 0]
+        let n = self.nodes[id, 1]
         if p == id {
             self.handHot = -1
             self.handCold = -1
@@ -123,31 +103,32 @@ public final class ClockProPolicy: ReplacementPolicy {
             if self.handHot == id { self.handHot = p }
             if self.handCold == id { self.handCold = p }
             if self.handTest == id { self.handTest = p }
-            self.next[Int(p)] = n
-            self.prev[Int(n)] = p
+            self.nodes[p, 1] = n
+            self.nodes[n, 0] = p
         }
-        self.prev[Int(id)] = -1
-        self.next[Int(id)] = -1
+        self.nodes[id, 0] = -1
+        self.nodes[id, 1] = -1
     }
 
     func runCold() {
         let e = self.handCold
-        if self.kind[Int(e)] == Self.cold {
-            if self.referenced[Int(e)] != 0 {
-                self.kind[Int(e)] = Self.hot
-                self.referenced[Int(e)] = 0
+        if self.nodes[e, 2] == Self.cold {
+            if self.nodes[e, 3] != 0 {
+                self.nodes[e, 2] = Self.hot
+                self.nodes[e, 3] = 0
                 self.countCold -= 1
                 self.countHot += 1
             } else {
-                self.kind[Int(e)] = Self.test
+                self.nodes[e, 2] = Self.test
                 self.countCold -= 1
                 self.countTest += 1
                 self.stats.evictions += 1
-                if self.dirty.evict(e) { self.stats.dirtyEvictions += 1 }
+                if self.nodes[e, 4] != 0 { self.stats.dirtyEvictions += 1 }
+                self.nodes[e, 4] = 0
                 while self.frames < self.countTest { self.runTest() }
             }
         }
-        self.handCold = self.next[Int(self.handCold)]
+        self.handCold = self.nodes[self.handCold, 1]
         // go-clockpro recurses forever when all three hands meet on a hot page (HAND_hot asks
         // HAND_test, which asks HAND_cold, which asks HAND_hot again — with one frame, say): a
         // HAND_cold run nested inside a HAND_hot run leaves the hot hand to the outer loop.
@@ -161,27 +142,27 @@ public final class ClockProPolicy: ReplacementPolicy {
     func runHot() {
         if self.handHot == self.handTest { self.runTest() }
         let e = self.handHot
-        if self.kind[Int(e)] == Self.hot {
-            if self.referenced[Int(e)] != 0 {
-                self.referenced[Int(e)] = 0
+        if self.nodes[e, 2] == Self.hot {
+            if self.nodes[e, 3] != 0 {
+                self.nodes[e, 3] = 0
             } else {
-                self.kind[Int(e)] = Self.cold
+                self.nodes[e, 2] = Self.cold
                 self.countHot -= 1
                 self.countCold += 1
             }
         }
-        self.handHot = self.next[Int(self.handHot)]
+        self.handHot = self.nodes[self.handHot, 1]
     }
 
     func runTest() {
         if self.handTest == self.handCold { self.runCold() }
         let e = self.handTest
-        if self.kind[Int(e)] == Self.test {
+        if self.nodes[e, 2] == Self.test {
             self.unlink(e)
-            self.kind[Int(e)] = 0
+            self.nodes[e, 2] = 0
             self.countTest -= 1
             if self.coldTarget > 1 { self.coldTarget -= 1 }
         }
-        self.handTest = self.next[Int(self.handTest)]
+        self.handTest = self.nodes[self.handTest, 1]
     }
 }

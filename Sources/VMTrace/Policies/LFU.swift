@@ -7,48 +7,37 @@
 /// the bucket right after its own, creating it if needed), each bucket a list of its pages.
 public final class LFUPolicy: ReplacementPolicy {
     let frames: Int
-    @exclusivity(unchecked) var links: LinkedLists
-    /// The bucket of each resident page, or -1.
-    @exclusivity(unchecked) var bucketOf: Slab<Int32>
-    @exclusivity(unchecked) var dirty: DirtyBits
+    /// Fields: prev, next (within the bucket), the page's bucket (-1 if not resident), dirty.
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 4, fills: [-1, -1, -1, 0])
     // Buckets, by index into these slabs (at most one per resident page, plus one).
     @exclusivity(unchecked) var count: Slab<Int64>
-    @exclusivity(unchecked) var pages: Slab<ListHead>
+    @exclusivity(unchecked) var pages: Slab<NodeList>
     @exclusivity(unchecked) var bucketPrev: Slab<Int32>
     @exclusivity(unchecked) var bucketNext: Slab<Int32>
     @exclusivity(unchecked) var freeBuckets: [Int32] = []
     /// The bucket with the smallest count.
     @exclusivity(unchecked) var first: Int32 = -1
     @exclusivity(unchecked) var used = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
-        self.links = LinkedLists(capacity: 1024)
-        self.bucketOf = Slab(count: 1024, fill: -1)
-        self.dirty = DirtyBits(capacity: 1024)
         let buckets = min(self.frames, 1 << 20) + 1
         self.count = Slab(count: buckets, fill: 0)
-        self.pages = Slab(count: buckets, fill: ListHead())
+        self.pages = Slab(count: buckets, fill: NodeList(link: 0))
         self.bucketPrev = Slab(count: buckets, fill: -1)
         self.bucketNext = Slab(count: buckets, fill: -1)
         self.freeBuckets = (0..<Int32(buckets)).reversed()
     }
     deinit {
-        self.links.free()
-        self.bucketOf.free()
-        self.dirty.free()
+        self.nodes.free()
         self.count.free()
         self.pages.free()
         self.bucketPrev.free()
         self.bucketNext.free()
     }
-    public func touch(_ id: Int32) -> UInt8 { UInt8(truncatingIfNeeded: self.bucketOf[Int(id)]) }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.bucketOf.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     /// A new bucket for `count` linked after `after` (or first when -1).
     @inline(__always) func makeBucket(_ count: Int64, after: Int32) -> Int32 {
@@ -62,7 +51,7 @@ public final class LFUPolicy: ReplacementPolicy {
         }
         let b = self.freeBuckets.removeLast()
         self.count[Int(b)] = count
-        self.pages[Int(b)] = ListHead()
+        self.pages[Int(b)] = NodeList(link: 0)
         self.bucketPrev[Int(b)] = after
         let next = after >= 0 ? self.bucketNext[Int(after)] : self.first
         self.bucketNext[Int(b)] = next
@@ -80,15 +69,15 @@ public final class LFUPolicy: ReplacementPolicy {
     }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let b = self.bucketOf[Int(id)]
+        let b = self.nodes[id, 2]
+        if write { self.nodes[id, 3] = 1 }
         if b >= 0 {
             let c = self.count[Int(b)] + 1
             var nb = self.bucketNext[Int(b)]
             if nb < 0 || self.count[Int(nb)] != c { nb = self.makeBucket(c, after: b) }
-            self.links.remove(id, &self.pages[Int(b)])
-            self.links.pushHead(id, &self.pages[Int(nb)])
-            self.bucketOf[Int(id)] = nb
+            self.nodes.remove(id, &self.pages[Int(b)])
+            self.nodes.pushHead(id, &self.pages[Int(nb)])
+            self.nodes[id, 2] = nb
             if self.pages[Int(b)].count == 0 { self.dropBucket(b) }
             return true
         }
@@ -99,17 +88,18 @@ public final class LFUPolicy: ReplacementPolicy {
         }
         var f = self.first
         if f < 0 || self.count[Int(f)] != 1 { f = self.makeBucket(1, after: -1) }
-        self.links.pushHead(id, &self.pages[Int(f)])
-        self.bucketOf[Int(id)] = f
+        self.nodes.pushHead(id, &self.pages[Int(f)])
+        self.nodes[id, 2] = f
         return false
     }
 
     func evictOne() {
         let b = self.first
-        let victim = self.links.popTail(&self.pages[Int(b)])
+        let victim = self.nodes.popTail(&self.pages[Int(b)])
         if self.pages[Int(b)].count == 0 { self.dropBucket(b) }
-        self.bucketOf[Int(victim)] = -1
+        self.nodes[victim, 2] = -1
         self.stats.evictions += 1
-        if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+        if self.nodes[victim, 3] != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[victim, 3] = 0
     }
 }

@@ -15,76 +15,67 @@ public final class LIRSPolicy: ReplacementPolicy {
     let frames: Int
     let hirsLimit: Int
     let lirsLimit: Int
-    @exclusivity(unchecked) var sLinks: LinkedLists
-    @exclusivity(unchecked) var qLinks: LinkedLists
-    @exclusivity(unchecked) var nhLinks: LinkedLists
-    /// The page's entry in S: 0 none, else `inS | isLIR | inCache`.
-    @exclusivity(unchecked) var sState: Slab<UInt8>
-    /// Whether the page is in Q (always as a resident HIR page) and in NH.
-    @exclusivity(unchecked) var inQ: Slab<UInt8>
-    @exclusivity(unchecked) var inNH: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
-    @exclusivity(unchecked) var s = ListHead()
-    @exclusivity(unchecked) var q = ListHead()
-    @exclusivity(unchecked) var nh = ListHead()
+    /// Fields: S slot, Q slot, NH slot (lazy lists, 0 when not on them), flags: the page's entry
+    /// in S (0 none, else `inS | isLIR | inCache`) and `dirty`. Q holds resident HIR pages only.
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 4, fills: [0, 0, 0, 0])
+    @exclusivity(unchecked) var s: LazyList
+    @exclusivity(unchecked) var q: LazyList
+    @exclusivity(unchecked) var nh: LazyList
     @exclusivity(unchecked) var lirsCount = 0
     @exclusivity(unchecked) var hirsCount = 0
     @exclusivity(unchecked) var occupied = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
-    static let inS: UInt8 = 1
-    static let isLIR: UInt8 = 2
-    static let inCache: UInt8 = 4
+    static let inS: Int32 = 1
+    static let isLIR: Int32 = 2
+    static let inCache: Int32 = 4
+    static let sMask: Int32 = 7
+    static let dirty: Int32 = 32
+    static let flags = 3
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.hirsLimit = max(1, Int(0.01 * Double(self.frames)))
         self.lirsLimit = self.frames - self.hirsLimit
-        self.sLinks = LinkedLists(capacity: 1024)
-        self.qLinks = LinkedLists(capacity: 1024)
-        self.nhLinks = LinkedLists(capacity: 1024)
-        self.sState = Slab(count: 1024, fill: 0)
-        self.inQ = Slab(count: 1024, fill: 0)
-        self.inNH = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
+        // S is bounded to 2c entries after each access; within one access it can pass that by
+        // the few pages the access adds.
+        self.s = LazyList(slotField: 0, limit: 2 * self.frames + 16)
+        self.q = LazyList(slotField: 1, limit: self.frames + 16)
+        self.nh = LazyList(slotField: 2, limit: 2 * self.frames + 16)
     }
     deinit {
-        self.sLinks.free()
-        self.qLinks.free()
-        self.nhLinks.free()
-        self.sState.free()
-        self.inQ.free()
-        self.inNH.free()
-        self.dirty.free()
+        self.nodes.free()
+        self.s.free()
+        self.q.free()
+        self.nh.free()
     }
-    public func touch(_ id: Int32) -> UInt8 {
-        self.sState[Int(id)] &+ self.inQ[Int(id)] &+ UInt8(truncatingIfNeeded: self.sLinks.prev[Int(id)])
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
+
+    @inline(__always) func flags(_ id: Int32) -> Int32 { self.nodes[id, Self.flags] }
+    @inline(__always) func sState(_ id: Int32) -> Int32 { self.nodes[id, Self.flags] & Self.sMask }
+    @inline(__always) func setSState(_ id: Int32, _ v: Int32) {
+        self.nodes[id, Self.flags] = (self.nodes[id, Self.flags] & ~Self.sMask) | v
     }
-    public func reserve(_ count: Int) {
-        self.sLinks.grow(to: count)
-        self.qLinks.grow(to: count)
-        self.nhLinks.grow(to: count)
-        self.sState.grow(to: count)
-        self.inQ.grow(to: count)
-        self.inNH.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    @inline(__always) func isInQ(_ id: Int32) -> Bool { self.nodes[id, 1] != 0 }
+    @inline(__always) func isInNH(_ id: Int32) -> Bool { self.nodes[id, 2] != 0 }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
         let hit = self.get(id)
+        if write && (self.flags(id) & Self.inCache != 0 || self.isInQ(id)) {
+            self.nodes[id, Self.flags] |= Self.dirty
+        }
         self.limitStack()
         return hit
     }
 
     /// `cache_get_base` with LIRS's find, can_insert, evict and insert.
     @inline(__always) func get(_ id: Int32) -> Bool {
-        let i = Int(id)
         // LIRS_find: both stacks promote the page first.
-        let st = self.sState[i]
-        let inQ = self.inQ[i] != 0
-        if st != 0 { self.sLinks.moveToHead(id, &self.s) }
-        if inQ { self.qLinks.moveToHead(id, &self.q) }
+        let st = self.sState(id)
+        let inQ = self.isInQ(id)
+        if st != 0 { self.nodes.moveToHead(id, &self.s) }
+        if inQ { self.nodes.moveToHead(id, &self.q) }
         if st != 0 {
             if st & Self.isLIR != 0 {
                 self.prune()
@@ -101,7 +92,7 @@ public final class LIRSPolicy: ReplacementPolicy {
         // LIRS_can_insert
         if st != 0 {
             while self.lirsCount + 1 > self.lirsLimit { self.evictLIR() }
-            if self.inNH[i] != 0 { self.removeNH(id) }
+            if self.isInNH(id) { self.nodes.remove(id, &self.nh) }
         } else {
             if 1 > self.lirsLimit || 1 > self.hirsLimit { return false }
             if self.lirsCount + 1 > self.lirsLimit && self.hirsCount + 1 > self.hirsLimit {
@@ -119,32 +110,31 @@ public final class LIRSPolicy: ReplacementPolicy {
 
     /// `LIRS_evict`.
     func evict(_ id: Int32) {
-        let st = self.sState[Int(id)]
+        let st = self.sState(id)
         if st != 0 && st & (Self.isLIR | Self.inCache) == 0 {
             while self.hirsCount >= self.hirsLimit && self.q.count > 0 { self.evictHIR() }
             self.evictLIR()
         }
-        if st == 0 && self.inQ[Int(id)] == 0 {
+        if st == 0 && !self.isInQ(id) {
             if self.lirsCount + 1 > self.lirsLimit && self.hirsCount + 1 > self.hirsLimit { self.evictHIR() }
         }
     }
 
     /// `LIRS_insert`.
     func insert(_ id: Int32) {
-        let i = Int(id)
-        let st = self.sState[i]
+        let st = self.sState(id)
         if st != 0 && st & (Self.isLIR | Self.inCache) == 0 {
-            self.sState[i] = Self.inS | Self.isLIR | Self.inCache
+            self.setSState(id, Self.inS | Self.isLIR | Self.inCache)
             self.lirsCount += 1
             self.occupied += 1
         }
-        if st == 0 && self.inQ[i] == 0 {
-            self.sLinks.pushHead(id, &self.s)
+        if st == 0 && !self.isInQ(id) {
+            self.nodes.pushHead(id, &self.s)
             if self.lirsCount + 1 <= self.lirsLimit {
-                self.sState[i] = Self.inS | Self.isLIR | Self.inCache
+                self.setSState(id, Self.inS | Self.isLIR | Self.inCache)
                 self.lirsCount += 1
             } else {
-                self.sState[i] = Self.inS | Self.inCache
+                self.setSState(id, Self.inS | Self.inCache)
                 self.pushQ(id)
                 self.hirsCount += 1
             }
@@ -156,12 +146,11 @@ public final class LIRSPolicy: ReplacementPolicy {
     func hitResidentHIRInS(_ id: Int32, inQ: Bool) {
         if inQ {
             self.hirsCount -= 1
-            self.qLinks.remove(id, &self.q)
-            self.inQ[Int(id)] = 0
+            self.nodes.remove(id, &self.q)
             self.occupied -= 1
         }
         while self.lirsCount + 1 > self.lirsLimit { self.evictLIR() }
-        self.sState[Int(id)] |= Self.isLIR
+        self.nodes[id, Self.flags] |= Self.isLIR
         self.lirsCount += 1
         self.occupied += 1
     }
@@ -169,17 +158,16 @@ public final class LIRSPolicy: ReplacementPolicy {
     /// `hit_RD_HIRinQ`: a resident HIR page only in Q joins S (still HIR).
     func hitResidentHIRInQ(_ id: Int32) {
         while self.lirsCount + 1 > self.lirsLimit { self.evictLIR() }
-        if self.sState[Int(id)] == 0 { self.sLinks.pushHead(id, &self.s) }
-        self.sState[Int(id)] = Self.inS | Self.inCache
+        if self.sState(id) == 0 { self.nodes.pushHead(id, &self.s) }
+        self.setSState(id, Self.inS | Self.inCache)
     }
 
     /// `evictLIR`: the page at the bottom of S moves to Q as a resident HIR page.
     func evictLIR() {
-        let t = self.s.tail
+        let t = self.nodes.peekTail(&self.s)
         guard t >= 0 else { return }
         self.lirsCount -= 1
-        self.sLinks.remove(t, &self.s)
-        self.sState[Int(t)] = 0
+        self.removeS(t)
         self.occupied -= 1
         while self.hirsCount + 1 > self.hirsLimit && self.q.count > 0 { self.evictHIR() }
         self.pushQ(t)
@@ -190,58 +178,55 @@ public final class LIRSPolicy: ReplacementPolicy {
 
     /// `evictHIR`: the page at Q's end leaves memory; its S entry, if any, becomes non-resident.
     func evictHIR() {
-        let t = self.q.tail
+        let t = self.nodes.popTail(&self.q)
         guard t >= 0 else { return }
         self.hirsCount -= 1
-        self.qLinks.remove(t, &self.q)
-        self.inQ[Int(t)] = 0
-        let st = self.sState[Int(t)]
-        if st != 0 {
-            self.sState[Int(t)] = st & ~Self.inCache
-            if self.inNH[Int(t)] != 0 { self.nhLinks.remove(t, &self.nh) }
-            self.nhLinks.pushHead(t, &self.nh)
-            self.inNH[Int(t)] = 1
+        var f = self.flags(t)
+        if f & Self.sMask != 0 {
+            f &= ~Self.inCache
+            if self.isInNH(t) {
+                self.nodes.moveToHead(t, &self.nh)
+            } else {
+                self.nodes.pushHead(t, &self.nh)
+            }
         }
         self.occupied -= 1
         self.stats.evictions += 1
-        if self.dirty.evict(t) { self.stats.dirtyEvictions += 1 }
+        if f & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[t, Self.flags] = f & ~Self.dirty
     }
 
     /// `LIRS_prune`: HIR entries leave the bottom of S until an LIR page is there (the top entry
     /// is never examined).
     func prune() {
-        var o = self.s.tail
-        while o >= 0 && o != self.s.head {
-            let st = self.sState[Int(o)]
+        while self.s.count > 1 {
+            let o = self.nodes.peekTail(&self.s)
+            let st = self.sState(o)
             if st & Self.isLIR != 0 { break }
-            if st & Self.inCache == 0 && self.inNH[Int(o)] != 0 { self.removeNH(o) }
-            self.sLinks.remove(o, &self.s)
-            self.sState[Int(o)] = 0
-            o = self.s.tail
+            if st & Self.inCache == 0 && self.isInNH(o) { self.nodes.remove(o, &self.nh) }
+            self.removeS(o)
         }
     }
 
     /// `limitStack`: S holds at most 2c entries; the oldest non-resident pages go first.
     func limitStack() {
         while self.s.count > 2 * self.frames {
-            let t = self.nh.tail
+            let t = self.nodes.popTail(&self.nh)
             guard t >= 0 else { break }
-            if self.sState[Int(t)] != 0 {
-                self.sLinks.remove(t, &self.s)
-                self.sState[Int(t)] = 0
-            }
-            self.removeNH(t)
+            if self.sState(t) != 0 { self.removeS(t) }
         }
     }
 
-    @inline(__always) func pushQ(_ id: Int32) {
-        if self.inQ[Int(id)] != 0 { self.qLinks.remove(id, &self.q) }
-        self.qLinks.pushHead(id, &self.q)
-        self.inQ[Int(id)] = 1
+    @inline(__always) func removeS(_ id: Int32) {
+        self.nodes.remove(id, &self.s)
+        self.setSState(id, 0)
     }
 
-    @inline(__always) func removeNH(_ id: Int32) {
-        self.nhLinks.remove(id, &self.nh)
-        self.inNH[Int(id)] = 0
+    @inline(__always) func pushQ(_ id: Int32) {
+        if self.isInQ(id) {
+            self.nodes.moveToHead(id, &self.q)
+        } else {
+            self.nodes.pushHead(id, &self.q)
+        }
     }
 }

@@ -9,34 +9,27 @@ public final class OPTPolicy: ReplacementPolicy {
     let frames: Int
     @exclusivity(unchecked) var heapKey: Slab<Int64>
     @exclusivity(unchecked) var heapID: Slab<Int32>
-    /// Each page's position in the heap, or -1.
-    @exclusivity(unchecked) var position: Slab<Int32>
-    @exclusivity(unchecked) var dirty: DirtyBits
+    /// Each page's position in the heap (-1 if not resident) and dirty bit.
+    @exclusivity(unchecked) var pages = NodeTable(stride: 2, fills: [-1, 0])
     @exclusivity(unchecked) var count = 0
-    public private(set) var stats = PolicyStats()
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         self.heapKey = Slab(count: self.frames, fill: 0)
         self.heapID = Slab(count: self.frames, fill: -1)
-        self.position = Slab(count: 1024, fill: -1)
-        self.dirty = DirtyBits(capacity: 1024)
     }
     deinit {
         self.heapKey.free()
         self.heapID.free()
-        self.position.free()
-        self.dirty.free()
+        self.pages.free()
     }
-    public func touch(_ id: Int32) -> UInt8 { UInt8(truncatingIfNeeded: self.position[Int(id)]) }
-    public func reserve(_ count: Int) {
-        self.position.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    public func prefetch(_ id: Int32) { self.pages.prefetch(id) }
+    public func reserve(_ count: Int) { self.pages.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let p = Int(self.position[Int(id)])
+        if write { self.pages[id, 1] = 1 }
+        let p = Int(self.pages[id, 0])
         if p >= 0 {
             let old = self.heapKey[p]
             self.heapKey[p] = next
@@ -45,13 +38,15 @@ public final class OPTPolicy: ReplacementPolicy {
         }
         if self.count == self.frames {
             let victim = self.heapID[0]
-            self.position[Int(victim)] = -1
+            self.pages[victim, 0] = -1
             self.stats.evictions += 1
-            if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+            if self.pages[victim, 1] != 0 { self.stats.dirtyEvictions += 1 }
+            self.pages[victim, 1] = 0
+            if write { self.pages[id, 1] = 1 }
             // Replace the root by the new page and let it sink.
             self.heapKey[0] = next
             self.heapID[0] = id
-            self.position[Int(id)] = 0
+            self.pages[id, 0] = 0
             self.siftDown(0)
             return false
         }
@@ -59,7 +54,7 @@ public final class OPTPolicy: ReplacementPolicy {
         self.count += 1
         self.heapKey[i] = next
         self.heapID[i] = id
-        self.position[Int(id)] = Int32(i)
+        self.pages[id, 0] = Int32(i)
         self.siftUp(i)
         return false
     }
@@ -75,12 +70,12 @@ public final class OPTPolicy: ReplacementPolicy {
             self.heapKey[i] = pk
             let pid = self.heapID[parent]
             self.heapID[i] = pid
-            self.position[Int(pid)] = Int32(i)
+            self.pages[pid, 0] = Int32(i)
             i = parent
         }
         self.heapKey[i] = key
         self.heapID[i] = id
-        self.position[Int(id)] = Int32(i)
+        self.pages[id, 0] = Int32(i)
     }
 
     func siftDown(_ start: Int) {
@@ -103,12 +98,12 @@ public final class OPTPolicy: ReplacementPolicy {
             self.heapKey[i] = ck
             let cid = self.heapID[child]
             self.heapID[i] = cid
-            self.position[Int(cid)] = Int32(i)
+            self.pages[cid, 0] = Int32(i)
             i = child
         }
         self.heapKey[i] = key
         self.heapID[i] = id
-        self.position[Int(id)] = Int32(i)
+        self.pages[id, 0] = Int32(i)
     }
 }
 
@@ -131,53 +126,40 @@ public final class OPTPolicy: ReplacementPolicy {
 public final class LinuxLRUPolicy: ReplacementPolicy {
     let frames: Int
     let inactiveRatio: Int
-    @exclusivity(unchecked) var links: LinkedLists
-    /// Bits: 1 resident, 2 active, 4 Accessed (PTE young), 8 PG_referenced.
-    @exclusivity(unchecked) var flags: Slab<UInt8>
-    @exclusivity(unchecked) var dirty: DirtyBits
-    @exclusivity(unchecked) var active = ListHead()
-    @exclusivity(unchecked) var inactive = ListHead()
-    public private(set) var stats = PolicyStats()
+    /// Fields: prev, next, flags (1 resident, 2 active, 4 Accessed (PTE young), 8 PG_referenced,
+    /// 16 dirty).
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 3, fills: [-1, -1, 0])
+    @exclusivity(unchecked) var active = NodeList(link: 0)
+    @exclusivity(unchecked) var inactive = NodeList(link: 0)
+    @exclusivity(unchecked) public private(set) var stats = PolicyStats()
     public private(set) var activations = 0
     public private(set) var deactivations = 0
 
-    static let resident: UInt8 = 1
-    static let onActive: UInt8 = 2
-    static let young: UInt8 = 4
-    static let pgReferenced: UInt8 = 8
+    static let resident: Int32 = 1
+    static let onActive: Int32 = 2
+    static let young: Int32 = 4
+    static let pgReferenced: Int32 = 8
+    static let dirty: Int32 = 16
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
         let gb = self.frames >> 18
         self.inactiveRatio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
-        self.links = LinkedLists(capacity: 1024)
-        self.flags = Slab(count: 1024, fill: 0)
-        self.dirty = DirtyBits(capacity: 1024)
     }
-    deinit {
-        self.links.free()
-        self.flags.free()
-        self.dirty.free()
-    }
-    public func touch(_ id: Int32) -> UInt8 {
-        self.flags[Int(id)] &+ UInt8(truncatingIfNeeded: self.links.prev[Int(id)])
-    }
-    public func reserve(_ count: Int) {
-        self.links.grow(to: count)
-        self.flags.grow(to: count)
-        self.dirty.grow(to: count)
-    }
+    deinit { self.nodes.free() }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        if write { self.dirty.mark(id) }
-        let f = self.flags[Int(id)]
+        let dirty: Int32 = write ? Self.dirty : 0
+        let f = self.nodes[id, 2]
         if f & Self.resident != 0 {
-            self.flags[Int(id)] = f | Self.young
+            self.nodes[id, 2] = f | Self.young | dirty
             return true
         }
         if self.active.count + self.inactive.count >= self.frames { self.reclaimOne() }
-        self.links.pushHead(id, &self.inactive)
-        self.flags[Int(id)] = Self.resident | Self.young
+        self.nodes.pushHead(id, &self.inactive)
+        self.nodes[id, 2] = Self.resident | Self.young | dirty
         return false
     }
 
@@ -186,23 +168,23 @@ public final class LinuxLRUPolicy: ReplacementPolicy {
             if self.inactive.count == 0 || self.inactive.count * self.inactiveRatio < self.active.count {
                 self.shrinkActive()
             }
-            let pfn = self.links.popTail(&self.inactive)
-            let f = self.flags[Int(pfn)]
+            let pfn = self.nodes.popTail(&self.inactive)
+            let f = self.nodes[pfn, 2]
             if f & Self.young != 0 {
                 if f & Self.pgReferenced != 0 {
                     // Activate (PG_referenced stays set, as folio_check_references leaves it).
-                    self.links.pushHead(pfn, &self.active)
-                    self.flags[Int(pfn)] = (f & ~Self.young) | Self.onActive
+                    self.nodes.pushHead(pfn, &self.active)
+                    self.nodes[pfn, 2] = (f & ~Self.young) | Self.onActive
                     self.activations += 1
                 } else {
-                    self.links.pushHead(pfn, &self.inactive)
-                    self.flags[Int(pfn)] = (f & ~Self.young) | Self.pgReferenced
+                    self.nodes.pushHead(pfn, &self.inactive)
+                    self.nodes[pfn, 2] = (f & ~Self.young) | Self.pgReferenced
                 }
                 continue
             }
-            self.flags[Int(pfn)] = 0
+            self.nodes[pfn, 2] = 0
             self.stats.evictions += 1
-            if self.dirty.evict(pfn) { self.stats.dirtyEvictions += 1 }
+            if f & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
             return
         }
     }
@@ -210,9 +192,9 @@ public final class LinuxLRUPolicy: ReplacementPolicy {
     func shrinkActive() {
         var n = 0
         while n < 32 && self.active.count > 0 {
-            let pfn = self.links.popTail(&self.active)
-            self.links.pushHead(pfn, &self.inactive)
-            self.flags[Int(pfn)] = self.flags[Int(pfn)] & ~(Self.young | Self.onActive)
+            let pfn = self.nodes.popTail(&self.active)
+            self.nodes.pushHead(pfn, &self.inactive)
+            self.nodes[pfn, 2] = self.nodes[pfn, 2] & ~(Self.young | Self.onActive)
             self.deactivations += 1
             n += 1
         }
