@@ -52,6 +52,11 @@ public protocol ReplacementPolicy: AnyObject {
     func access(_ id: Int32, write: Bool, next: Int64) -> Bool
     /// Makes room for ids below `count`.
     func reserve(_ count: Int)
+    /// Frees one frame on demand from outside — kernel-mode reclaim asking the policy for its
+    /// victim: evicts the page the policy would evict next (running its hands, moving pages
+    /// between its lists, remembering ghosts, as its own eviction does) and returns it, or nil
+    /// when nothing is resident. Counted in `stats` like any eviction.
+    func evict() -> Int32?
     var stats: PolicyStats { get }
     /// Starts loading `id`'s state into the cache without waiting (a prefetch): the replay
     /// loops call it a few accesses ahead so the cache misses overlap.

@@ -27,7 +27,6 @@ public final class DenseTrace: @unchecked Sendable {
         var bits: UInt64 = 0
         var n = 0
         while try reader.read(into: batch) {
-            self.ids.reserveCapacity(n + batch.count)
             for i in 0..<batch.count {
                 let before = mapper.count
                 let id = mapper.map(batch.keys[i])

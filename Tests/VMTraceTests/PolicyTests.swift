@@ -454,3 +454,92 @@ final class BruteClockPro {
         self.advance(\.test)
     }
 }
+
+// MARK: - Evictions asked from outside (kernel-mode reclaim)
+
+@Suite struct ExternalEvictionTests {
+    /// Runs `trace` through a policy sized `frames + slack`, asking it for a victim from outside
+    /// whenever more than `frames` pages would be resident — as kernel reclaim does.
+    func externallyEvicted(_ kind: PolicyKind, frames: Int, slack: Int, trace: [UInt64]) -> String {
+        let dense = DenseTrace(name: "t", pages: trace)
+        let next = dense.nextUse()
+        let policy = makePolicy(kind, frames: frames + slack)
+        policy.reserve(dense.distinct)
+        var resident = Set<Int32>()
+        var s = ""
+        for i in 0..<dense.count {
+            let id = Int32(dense.ids[i])
+            if !resident.contains(id) && resident.count == frames {
+                guard let victim = policy.evict() else { return s + "!" }
+                resident.remove(victim)
+            }
+            let hit = policy.access(id, write: false, next: next[i] == .max ? .max : Int64(next[i]))
+            if !hit { resident.insert(id) }
+            s += hit ? "H" : "m"
+        }
+        return s
+    }
+
+    /// For the policies whose eviction does not depend on their size, a policy with spare frames
+    /// whose victims are taken from outside behaves exactly like one of the smaller size.
+    @Test(arguments: [PolicyKind.fifo, .lru, .mru, .lfu, .clock, .clock2, .sieve, .opt, .linux])
+    func outsideEvictionEqualsASmallerCache(_ kind: PolicyKind) {
+        for seed in UInt64(1)...12 {
+            let trace = randomTrace(seed: seed)
+            for frames in [1, 2, 5, 9] {
+                #expect(
+                    externallyEvicted(kind, frames: frames, slack: 50, trace: trace)
+                        == hitString(kind, frames: frames, trace: trace), "\(kind) seed \(seed) frames \(frames)")
+            }
+        }
+    }
+
+    /// Every policy drains: the victims are distinct pages that were resident, the counters count
+    /// them, nothing is left, and each drained page misses when touched again.
+    @Test(arguments: PolicyKind.allCases)
+    func everyPolicyDrainsItsResidentPages(_ kind: PolicyKind) {
+        let trace = randomTrace(seed: 5, length: 2000, universe: 60)
+        let dense = DenseTrace(name: "t", pages: trace)
+        let policy = makePolicy(kind, frames: 30)
+        policy.reserve(dense.distinct)
+        for i in 0..<dense.count { _ = policy.access(Int32(dense.ids[i]), write: i % 3 == 0, next: .max) }
+        let before = policy.stats.evictions
+        var drained: [Int32] = []
+        while let v = policy.evict() {
+            drained.append(v)
+            if drained.count > 100 { break }
+        }
+        #expect(Set(drained).count == drained.count)
+        #expect(drained.count >= 20 && drained.count <= 30, "\(kind) drained \(drained.count)")
+        #expect(policy.stats.evictions - before == drained.count)
+        #expect(policy.evict() == nil)
+        for v in drained { #expect(!policy.access(v, write: false, next: .max), "\(kind) page \(v)") }
+    }
+
+    /// The order a drain yields pages in is the policy's: LRU least recent first, MRU most recent
+    /// first, FIFO oldest load first, OPT farthest next use first.
+    @Test func drainOrderIsThePolicysOrder() {
+        let trace: [UInt64] = [1, 2, 3, 4, 2, 1, 5, 3]
+        func drain(_ kind: PolicyKind, nexts: [Int64]) -> [UInt64] {
+            let dense = DenseTrace(name: "t", pages: trace)
+            let policy = makePolicy(kind, frames: 10)
+            policy.reserve(dense.distinct)
+            for i in 0..<dense.count { _ = policy.access(Int32(dense.ids[i]), write: false, next: nexts[i]) }
+            var out: [UInt64] = []
+            while let v = policy.evict() { out.append(trace[dense.ids.firstIndex(of: UInt32(v))!]) }
+            return out
+        }
+        let never = [Int64](repeating: .max, count: trace.count)
+        #expect(drain(.lru, nexts: never) == [4, 2, 1, 5, 3])
+        #expect(drain(.mru, nexts: never) == [3, 5, 1, 2, 4])
+        #expect(drain(.fifo, nexts: never) == [1, 2, 3, 4, 5])
+        // Next uses after the trace: page 3 at 20, 1 at 30, 5 at 10, the others never.
+        var nexts = never
+        nexts[5] = 30
+        nexts[6] = 10
+        nexts[7] = 20
+        let opt = drain(.opt, nexts: nexts)
+        #expect(Set(opt.prefix(2)) == [2, 4])
+        #expect(Array(opt.suffix(3)) == [1, 3, 5])
+    }
+}

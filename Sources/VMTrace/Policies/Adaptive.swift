@@ -21,6 +21,7 @@ public final class ARCPolicy: ReplacementPolicy {
     @exclusivity(unchecked) var inB2 = false
     @exclusivity(unchecked) var ghostHitTime: Int64 = -1
     @exclusivity(unchecked) var requests: Int64 = 0
+    @exclusivity(unchecked) var lastVictim: Int32 = -1
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     static let dirty: Int32 = 16
@@ -65,7 +66,7 @@ public final class ARCPolicy: ReplacementPolicy {
             }
         }
         // A miss: evict while full, then ARC_insert.
-        while self.t1.count + self.t2.count + 1 > self.frames { self.evict() }
+        while self.t1.count + self.t2.count + 1 > self.frames { self.makeRoom() }
         if self.ghostHitTime == self.requests && (self.inB1 || self.inB2) {
             self.nodes.pushHead(id, &self.t2)
             self.inB1 = false
@@ -94,8 +95,27 @@ public final class ARCPolicy: ReplacementPolicy {
         }
     }
 
+    /// An eviction asked from outside: REPLACE(p) as for a miss that was no ghost hit, then the
+    /// ghosts trimmed as a miss would (|T1| + |B1| ≤ c, all four lists ≤ 2c).
+    public func evict() -> Int32? {
+        guard self.t1.count + self.t2.count > 0 else { return nil }
+        let saved = self.inB2
+        self.inB2 = false
+        self.replace()
+        self.inB2 = saved
+        while self.t1.count + self.b1.count > self.frames && self.b1.count > 0 {
+            _ = self.nodes.popTail(&self.b1)
+        }
+        while self.t1.count + self.b1.count + self.t2.count + self.b2.count > 2 * self.frames
+            && self.b2.count > 0
+        {
+            _ = self.nodes.popTail(&self.b2)
+        }
+        return self.lastVictim
+    }
+
     /// `ARC_evict`.
-    func evict() {
+    func makeRoom() {
         if self.ghostHitTime == self.requests && (self.inB1 || self.inB2) {
             self.replace()
             return
@@ -134,6 +154,7 @@ public final class ARCPolicy: ReplacementPolicy {
 
     /// A resident page leaves memory.
     @inline(__always) func evicted(_ victim: Int32) {
+        self.lastVictim = victim
         self.stats.evictions += 1
         if self.nodes[victim, 1] & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
         self.nodes[victim, 1] &= ~Self.dirty
@@ -160,6 +181,7 @@ public final class TwoQPolicy: ReplacementPolicy {
     @exclusivity(unchecked) var a1in: LazyList
     @exclusivity(unchecked) var am: LazyList
     @exclusivity(unchecked) var a1out: LazyList
+    @exclusivity(unchecked) var lastVictim: Int32 = -1
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     static let dirty: Int32 = 16
@@ -201,7 +223,7 @@ public final class TwoQPolicy: ReplacementPolicy {
         }
         // TwoQ_can_insert
         guard self.inSize >= 1 else { return false }
-        while self.a1in.count + self.am.count + 1 > self.frames { self.evict() }
+        while self.a1in.count + self.am.count + 1 > self.frames { self.makeRoom() }
         if ghostHit {
             // Am->get: its own eviction, then insert.
             if self.mainSize >= 1 {
@@ -216,24 +238,40 @@ public final class TwoQPolicy: ReplacementPolicy {
         return false
     }
 
-    /// `TwoQ_evict`.
-    func evict() {
-        if self.a1in.count > self.inSize {
-            let victim = self.nodes.popTail(&self.a1in)
-            self.evicted(victim)
-            // Aout->get: a FIFO get, evicting Aout's oldest if full.
-            if self.outSize >= 1 {
-                while self.a1out.count + 1 > self.outSize { _ = self.nodes.popTail(&self.a1out) }
-                self.nodes.pushHead(victim, &self.a1out)
-            }
-            return
+    /// An eviction asked from outside: as `TwoQ_evict`, taking from A1in also when Am is empty.
+    public func evict() -> Int32? {
+        guard self.a1in.count + self.am.count > 0 else { return nil }
+        if self.a1in.count > self.inSize || self.am.count == 0 {
+            self.evictIn()
+        } else {
+            self.evictMain()
         }
-        self.evictMain()
+        return self.lastVictim
+    }
+
+    /// `TwoQ_evict`.
+    func makeRoom() {
+        if self.a1in.count > self.inSize {
+            self.evictIn()
+        } else {
+            self.evictMain()
+        }
+    }
+
+    func evictIn() {
+        let victim = self.nodes.popTail(&self.a1in)
+        self.evicted(victim)
+        // Aout->get: a FIFO get, evicting Aout's oldest if full.
+        if self.outSize >= 1 {
+            while self.a1out.count + 1 > self.outSize { _ = self.nodes.popTail(&self.a1out) }
+            self.nodes.pushHead(victim, &self.a1out)
+        }
     }
 
     func evictMain() { self.evicted(self.nodes.popTail(&self.am)) }
 
     @inline(__always) func evicted(_ victim: Int32) {
+        self.lastVictim = victim
         self.stats.evictions += 1
         if self.nodes[victim, 1] & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
         self.nodes[victim, 1] &= ~Self.dirty
@@ -264,6 +302,7 @@ public final class S3FIFOPolicy: ReplacementPolicy {
     @exclusivity(unchecked) var main: LazyList
     @exclusivity(unchecked) var ghost: LazyList
     @exclusivity(unchecked) var hasEvicted = false
+    @exclusivity(unchecked) var lastVictim: Int32 = -1
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     static let dirty: Int32 = 64
@@ -303,7 +342,7 @@ public final class S3FIFOPolicy: ReplacementPolicy {
         }
         // S3FIFO_can_insert: 1 <= small size
         guard self.smallSize >= 1 else { return false }
-        while self.small.count + self.main.count + 1 > self.frames { self.evict() }
+        while self.small.count + self.main.count + 1 > self.frames { self.makeRoom() }
         if ghostHit {
             self.nodes.pushHead(id, &self.main)
         } else {
@@ -319,8 +358,17 @@ public final class S3FIFOPolicy: ReplacementPolicy {
         return false
     }
 
+    /// An eviction asked from outside: `S3FIFO_evict` until a page has left memory (a run of S
+    /// may only promote pages to M).
+    public func evict() -> Int32? {
+        guard self.small.count + self.main.count > 0 else { return nil }
+        let before = self.stats.evictions
+        while self.stats.evictions == before { self.makeRoom() }
+        return self.lastVictim
+    }
+
     /// `S3FIFO_evict`.
-    func evict() {
+    func makeRoom() {
         self.hasEvicted = true
         if self.main.count > self.mainSize || self.small.count == 0 {
             self.evictMain()
@@ -365,6 +413,7 @@ public final class S3FIFOPolicy: ReplacementPolicy {
 
     /// A resident page leaves memory: its count and dirty bit go.
     @inline(__always) func evicted(_ victim: Int32) {
+        self.lastVictim = victim
         self.stats.evictions += 1
         if self.nodes[victim, 1] & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
         self.nodes[victim, 1] &= 15

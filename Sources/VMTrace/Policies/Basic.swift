@@ -1,50 +1,44 @@
 import CPrefetch
 import VMTypes
 
-/// FIFO (libCacheSim `FIFO.c`): a hit changes nothing; the oldest inserted page goes. A ring of
-/// the resident pages in insertion order.
+/// FIFO (libCacheSim `FIFO.c`): a hit changes nothing; the oldest inserted page goes.
 public final class FIFOPolicy: ReplacementPolicy {
     let frames: Int
-    @exclusivity(unchecked) var ring: Slab<Int32>
-    /// Bit 0 resident, bit 1 dirty.
-    @exclusivity(unchecked) var state: Slab<UInt8>
-    @exclusivity(unchecked) var used = 0
-    @exclusivity(unchecked) var hand = 0
+    /// Fields: lazy-list slot, state (list tag 1 when resident; bit 4 dirty).
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
+    @exclusivity(unchecked) var queue: LazyList
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
-        self.ring = Slab(count: self.frames, fill: -1)
-        self.state = Slab(count: 1024, fill: 0)
+        self.queue = LazyList(tag: 1, limit: self.frames + 1)
     }
     deinit {
-        self.ring.free()
-        self.state.free()
+        self.nodes.free()
+        self.queue.free()
     }
-    public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
-    public func reserve(_ count: Int) { self.state.grow(to: count) }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        let s = self.state[Int(id)]
-        let w: UInt8 = write ? 2 : 0
-        if s != 0 {
-            self.state[Int(id)] = s | w
+        let dirty: Int32 = write ? 16 : 0
+        if self.nodes.tag(id) != 0 {
+            self.nodes[id, 1] |= dirty
             return true
         }
-        if self.used < self.frames {
-            self.ring[self.used] = id
-            self.used += 1
-        } else {
-            let victim = self.ring[self.hand]
-            if self.state[Int(victim)] & 2 != 0 { self.stats.dirtyEvictions += 1 }
-            self.state[Int(victim)] = 0
-            self.stats.evictions += 1
-            self.ring[self.hand] = id
-            self.hand += 1
-            if self.hand == self.frames { self.hand = 0 }
-        }
-        self.state[Int(id)] = 1 | w
+        if self.queue.count >= self.frames { _ = self.evict() }
+        self.nodes.pushHead(id, &self.queue)
+        self.nodes[id, 1] |= dirty
         return false
+    }
+
+    public func evict() -> Int32? {
+        let victim = self.nodes.popTail(&self.queue)
+        guard victim >= 0 else { return nil }
+        self.stats.evictions += 1
+        if self.nodes[victim, 1] & 16 != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[victim, 1] = 0
+        return victim
     }
 }
 
@@ -82,18 +76,22 @@ public final class LRUPolicy: ReplacementPolicy {
         var dirty = old & LazyQueue.dirty
         let hit = old != 0
         if !hit {
-            if self.resident >= self.frames {
-                let victim = self.queue.popValid(self.slot)
-                if self.slot[Int(victim)] & LazyQueue.dirty != 0 { self.stats.dirtyEvictions += 1 }
-                self.slot[Int(victim)] = 0
-                self.stats.evictions += 1
-            } else {
-                self.resident += 1
-            }
+            if self.resident >= self.frames { _ = self.evict() }
+            self.resident += 1
         }
         if write { dirty = LazyQueue.dirty }
         self.queue.append(id, self.slot, dirty: dirty)
         return hit
+    }
+
+    public func evict() -> Int32? {
+        guard self.resident > 0 else { return nil }
+        let victim = self.queue.popValid(self.slot)
+        if self.slot[Int(victim)] & LazyQueue.dirty != 0 { self.stats.dirtyEvictions += 1 }
+        self.slot[Int(victim)] = 0
+        self.stats.evictions += 1
+        self.resident -= 1
+        return victim
     }
 }
 
@@ -173,83 +171,86 @@ public final class MRUPolicy: ReplacementPolicy {
             self.nodes.moveToHead(id, &self.list)
             return true
         }
-        if self.list.count >= self.frames {
-            let victim = self.list.head
-            self.nodes.remove(victim, &self.list)
-            if self.nodes[victim, 2] & 2 != 0 { self.stats.dirtyEvictions += 1 }
-            self.nodes[victim, 2] = 0
-            self.stats.evictions += 1
-        }
+        if self.list.count >= self.frames { _ = self.evict() }
         self.nodes.pushHead(id, &self.list)
         self.nodes[id, 2] = 1 | w
         return false
+    }
+
+    public func evict() -> Int32? {
+        let victim = self.list.head
+        guard victim >= 0 else { return nil }
+        self.nodes.remove(victim, &self.list)
+        if self.nodes[victim, 2] & 2 != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[victim, 2] = 0
+        self.stats.evictions += 1
+        return victim
     }
 }
 
 /// CLOCK, n-bit (libCacheSim `Clock.c`, the same as FIFO-reinsertion and second chance): a hit
 /// raises the page's counter up to 2^n − 1; to evict, the hand at the oldest page decrements
-/// and passes (re-inserting at the head) every page whose counter is not zero. Kept as a ring:
-/// passing the hand is exactly moving the tail to the head.
+/// and passes (re-inserting at the head) every page whose counter is not zero.
 public final class ClockPolicy: ReplacementPolicy {
     let frames: Int
-    let maxFrequency: UInt8
-    let initialFrequency: UInt8
-    @exclusivity(unchecked) var ring: Slab<Int32>
-    /// Counter + 1 in the low 7 bits for resident pages (0 for others); bit 7 dirty.
-    @exclusivity(unchecked) var state: Slab<UInt8>
-    @exclusivity(unchecked) var used = 0
-    @exclusivity(unchecked) var hand = 0
+    let maxFrequency: Int32
+    let initialFrequency: Int32
+    /// Fields: lazy-list slot, state: list tag 1 when resident, counter in bits 4-11, bit 12
+    /// dirty.
+    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
+    @exclusivity(unchecked) var queue: LazyList
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
+
+    static let dirty: Int32 = 1 << 12
 
     public convenience init(frames: Int, options: PolicyOptions) {
         self.init(frames: frames, bits: 1, initialFrequency: 0)
     }
 
-    /// `bits` up to 6; `initialFrequency` up to 126.
+    /// `bits` up to 8; `initialFrequency` up to 255.
     public init(frames: Int, bits: Int, initialFrequency: Int) {
         self.frames = max(frames, 1)
-        self.maxFrequency = UInt8((1 << min(max(bits, 1), 6)) - 1)
-        self.initialFrequency = UInt8(min(max(initialFrequency, 0), 126))
-        self.ring = Slab(count: self.frames, fill: -1)
-        self.state = Slab(count: 1024, fill: 0)
+        self.maxFrequency = Int32((1 << min(max(bits, 1), 8)) - 1)
+        self.initialFrequency = Int32(min(max(initialFrequency, 0), 255))
+        self.queue = LazyList(tag: 1, limit: self.frames + 1)
     }
     deinit {
-        self.ring.free()
-        self.state.free()
+        self.nodes.free()
+        self.queue.free()
     }
-    public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
-    public func reserve(_ count: Int) { self.state.grow(to: count) }
+    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
+    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        let w: UInt8 = write ? 0x80 : 0
-        let s = self.state[Int(id)]
-        let c = s & 0x7F
-        if c != 0 {
-            self.state[Int(id)] = (c - 1 < self.maxFrequency ? s + 1 : s) | w
+        let dirty: Int32 = write ? Self.dirty : 0
+        let s = self.nodes[id, 1]
+        if s & 15 != 0 {
+            let c = (s >> 4) & 0xFF
+            self.nodes[id, 1] = (c < self.maxFrequency ? s + 16 : s) | dirty
             return true
         }
-        if self.used < self.frames {
-            self.ring[self.used] = id
-            self.used += 1
-        } else {
-            while true {
-                let candidate = self.ring[self.hand]
-                let cs = self.state[Int(candidate)]
-                if cs & 0x7F <= 1 { break }
-                self.state[Int(candidate)] = cs - 1
-                self.hand += 1
-                if self.hand == self.frames { self.hand = 0 }
-            }
-            let victim = self.ring[self.hand]
-            if self.state[Int(victim)] & 0x80 != 0 { self.stats.dirtyEvictions += 1 }
-            self.state[Int(victim)] = 0
-            self.stats.evictions += 1
-            self.ring[self.hand] = id
-            self.hand += 1
-            if self.hand == self.frames { self.hand = 0 }
-        }
-        self.state[Int(id)] = (self.initialFrequency + 1) | w
+        if self.queue.count >= self.frames { _ = self.evict() }
+        self.nodes.pushHead(id, &self.queue)
+        self.nodes[id, 1] = 1 | (self.initialFrequency << 4) | dirty
         return false
+    }
+
+    public func evict() -> Int32? {
+        while true {
+            let t = self.nodes.popTail(&self.queue)
+            guard t >= 0 else { return nil }
+            let s = self.nodes[t, 1]
+            if (s >> 4) & 0xFF >= 1 {
+                // A second chance: one count less, back at the head.
+                self.nodes.pushHead(t, &self.queue)
+                self.nodes[t, 1] = (self.nodes[t, 1] & 15) | ((s - 16) & ~15)
+                continue
+            }
+            self.stats.evictions += 1
+            if s & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
+            self.nodes[t, 1] = 0
+            return t
+        }
     }
 }
 
@@ -276,24 +277,28 @@ public final class SievePolicy: ReplacementPolicy {
             self.nodes[id, 2] = s | 2 | w
             return true
         }
-        if self.list.count >= self.frames {
-            var o = self.hand >= 0 ? self.hand : self.list.tail
-            while true {
-                let os = self.nodes[o, 2]
-                if os & 2 == 0 { break }
-                self.nodes[o, 2] = os & ~2
-                let p = self.nodes.prev(o, self.list)
-                o = p >= 0 ? p : self.list.tail
-            }
-            self.hand = self.nodes.prev(o, self.list)
-            self.nodes.remove(o, &self.list)
-            if self.nodes[o, 2] & 4 != 0 { self.stats.dirtyEvictions += 1 }
-            self.nodes[o, 2] = 0
-            self.stats.evictions += 1
-        }
+        if self.list.count >= self.frames { _ = self.evict() }
         self.nodes.pushHead(id, &self.list)
         self.nodes[id, 2] = 1 | w
         return false
+    }
+
+    public func evict() -> Int32? {
+        guard self.list.count > 0 else { return nil }
+        var o = self.hand >= 0 ? self.hand : self.list.tail
+        while true {
+            let os = self.nodes[o, 2]
+            if os & 2 == 0 { break }
+            self.nodes[o, 2] = os & ~2
+            let p = self.nodes.prev(o, self.list)
+            o = p >= 0 ? p : self.list.tail
+        }
+        self.hand = self.nodes.prev(o, self.list)
+        self.nodes.remove(o, &self.list)
+        if self.nodes[o, 2] & 4 != 0 { self.stats.dirtyEvictions += 1 }
+        self.nodes[o, 2] = 0
+        self.stats.evictions += 1
+        return o
     }
 }
 
@@ -343,5 +348,22 @@ public final class RandomPolicy: ReplacementPolicy {
         self.residents[slot] = id
         self.position[Int(id)] = Int32(slot + 1)
         return false
+    }
+
+    /// A resident page at random leaves; the last resident takes its slot.
+    public func evict() -> Int32? {
+        guard self.used > 0 else { return nil }
+        let slot = Int(self.rng.below(UInt64(self.used)))
+        let victim = self.residents[slot]
+        self.position[Int(victim)] = 0
+        self.stats.evictions += 1
+        if self.dirty.evict(victim) { self.stats.dirtyEvictions += 1 }
+        self.used -= 1
+        if slot != self.used {
+            let moved = self.residents[self.used]
+            self.residents[slot] = moved
+            self.position[Int(moved)] = Int32(slot + 1)
+        }
+        return victim
     }
 }

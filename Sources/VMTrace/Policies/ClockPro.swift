@@ -35,6 +35,7 @@ public final class ClockProPolicy: ReplacementPolicy {
     /// The cold target `mc` (`mem_cold`), between 1 and c.
     @exclusivity(unchecked) var coldTarget: Int
     @exclusivity(unchecked) var hotHandRunning = false
+    @exclusivity(unchecked) var lastVictim: Int32 = -1
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     static let test: Int32 = 1
@@ -69,6 +70,18 @@ public final class ClockProPolicy: ReplacementPolicy {
             self.countCold += 1
         }
         return false
+    }
+
+    /// An eviction asked from outside: HAND_cold runs until a cold page leaves memory; with no
+    /// cold page resident, HAND_hot turns one cold first (it would otherwise only run while
+    /// the hot pages exceed c − mc).
+    public func evict() -> Int32? {
+        guard self.countCold + self.countHot > 0 else { return nil }
+        let before = self.stats.evictions
+        while self.stats.evictions == before {
+            if self.countCold == 0 { self.runHot() } else { self.runCold() }
+        }
+        return self.lastVictim
     }
 
     /// `meta_add`: evicts while memory is full, then puts the page just behind the hot hand.
@@ -122,6 +135,7 @@ public final class ClockProPolicy: ReplacementPolicy {
                 self.nodes[e, 2] = Self.test
                 self.countCold -= 1
                 self.countTest += 1
+                self.lastVictim = e
                 self.stats.evictions += 1
                 if self.nodes[e, 4] != 0 { self.stats.dirtyEvictions += 1 }
                 self.nodes[e, 4] = 0

@@ -93,7 +93,14 @@ public final class LFUPolicy: ReplacementPolicy {
         return false
     }
 
-    func evictOne() {
+    /// An eviction asked from outside.
+    public func evict() -> Int32? {
+        guard self.used > 0 else { return nil }
+        self.used -= 1
+        return self.evictOne()
+    }
+
+    @discardableResult func evictOne() -> Int32 {
         let b = self.first
         let victim = self.nodes.popTail(&self.pages[Int(b)])
         if self.pages[Int(b)].count == 0 { self.dropBucket(b) }
@@ -101,5 +108,6 @@ public final class LFUPolicy: ReplacementPolicy {
         self.stats.evictions += 1
         if self.nodes[victim, 3] != 0 { self.stats.dirtyEvictions += 1 }
         self.nodes[victim, 3] = 0
+        return victim
     }
 }

@@ -24,6 +24,7 @@ public final class LIRSPolicy: ReplacementPolicy {
     @exclusivity(unchecked) var lirsCount = 0
     @exclusivity(unchecked) var hirsCount = 0
     @exclusivity(unchecked) var occupied = 0
+    @exclusivity(unchecked) var lastVictim: Int32 = -1
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     static let inS: Int32 = 1
@@ -101,15 +102,25 @@ public final class LIRSPolicy: ReplacementPolicy {
         }
         while self.occupied + 1 > self.frames {
             let before = self.occupied
-            self.evict(id)
+            self.makeRoom(id)
             if self.occupied == before { break }  // libCacheSim would loop forever here
         }
         self.insert(id)
         return false
     }
 
+    /// An eviction asked from outside: the resident HIR page at Q's end goes; if Q is empty,
+    /// the LIR page at S's bottom first drops into Q (a LIR set can only shrink that way).
+    public func evict() -> Int32? {
+        if self.q.count == 0 && self.lirsCount > 0 { self.evictLIR() }
+        guard self.q.count > 0 else { return nil }
+        self.evictHIR()
+        self.limitStack()
+        return self.lastVictim
+    }
+
     /// `LIRS_evict`.
-    func evict(_ id: Int32) {
+    func makeRoom(_ id: Int32) {
         let st = self.sState(id)
         if st != 0 && st & (Self.isLIR | Self.inCache) == 0 {
             while self.hirsCount >= self.hirsLimit && self.q.count > 0 { self.evictHIR() }
@@ -191,6 +202,7 @@ public final class LIRSPolicy: ReplacementPolicy {
             }
         }
         self.occupied -= 1
+        self.lastVictim = t
         self.stats.evictions += 1
         if f & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
         self.nodes[t, Self.flags] = f & ~Self.dirty

@@ -59,6 +59,23 @@ public final class OPTPolicy: ReplacementPolicy {
         return false
     }
 
+    /// An eviction asked from outside: the page used farthest in the future goes.
+    public func evict() -> Int32? {
+        guard self.count > 0 else { return nil }
+        let victim = self.heapID[0]
+        self.stats.evictions += 1
+        if self.pages[victim, 1] != 0 { self.stats.dirtyEvictions += 1 }
+        self.pages[victim, 1] = 0
+        self.count -= 1
+        if self.count > 0 {
+            self.heapKey[0] = self.heapKey[self.count]
+            self.heapID[0] = self.heapID[self.count]
+            self.siftDown(0)
+        }
+        self.pages[victim, 0] = -1
+        return victim
+    }
+
     func siftUp(_ start: Int) {
         var i = start
         let key = self.heapKey[i]
@@ -163,7 +180,13 @@ public final class LinuxLRUPolicy: ReplacementPolicy {
         return false
     }
 
-    func reclaimOne() {
+    /// An eviction asked from outside: one page reclaimed as for a miss.
+    public func evict() -> Int32? {
+        guard self.active.count + self.inactive.count > 0 else { return nil }
+        return self.reclaimOne()
+    }
+
+    @discardableResult func reclaimOne() -> Int32 {
         while true {
             if self.inactive.count == 0 || self.inactive.count * self.inactiveRatio < self.active.count {
                 self.shrinkActive()
@@ -185,7 +208,7 @@ public final class LinuxLRUPolicy: ReplacementPolicy {
             self.nodes[pfn, 2] = 0
             self.stats.evictions += 1
             if f & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
-            return
+            return pfn
         }
     }
 
