@@ -33,6 +33,23 @@ public final class ReclaimState {
     var depth = 0
     /// Tasks chosen by the OOM killer while running (killed when their fault or call returns).
     var pendingKills: Set<Int> = []
+    /// A replacement policy that picks the anonymous pages reclaim takes (nil: the LRU lists).
+    public var victims: (any ReclaimVictimSource)?
+    /// Pages a victim source named that reclaim could not take (not mapped, not on an
+    /// anonymous LRU list, or in a zone the reclaim may not touch).
+    public internal(set) var victimsSkipped = 0
+}
+
+/// Chooses the anonymous pages reclaim takes, in place of the order of the anonymous LRU lists —
+/// how kernel-mode trace replay plugs a replacement policy (FIFO, ARC, OPT…) into the kernel.
+/// The lists still decide how much anonymous memory to reclaim (`get_scan_count()`), and file
+/// pages are reclaimed from their own lists as usual; only which anonymous pages go is the
+/// policy's. A chosen page goes without `folio_check_references()` (the policy already
+/// decided); one that cannot be reclaimed (no swap slot, under writeback, locked) stays.
+public protocol ReclaimVictimSource: AnyObject {
+    /// The page the policy gives up next — the address space and user address mapping it — or
+    /// nil when it has none left (then reclaim falls back to the inactive anonymous list).
+    func nextVictim() -> (mm: AddressSpace, address: UInt64)?
 }
 
 /// `struct scan_control` (mm/vmscan.c).
@@ -175,6 +192,11 @@ extension Kernel {
     /// inactive list from running low.
     func shrinkLRUVec(_ sc: inout ScanControl) {
         var nr = self.scanCount(sc)
+        if self.reclaim.victims != nil {
+            // The policy keeps its own order: all the anonymous scan goes to its victims.
+            nr[LRUList.inactiveAnon.rawValue] += nr[LRUList.activeAnon.rawValue]
+            nr[LRUList.activeAnon.rawValue] = 0
+        }
         let order: [LRUList] = [.inactiveAnon, .activeAnon, .inactiveFile, .activeFile]
         var reclaimed = 0
         while nr[LRUList.inactiveAnon.rawValue] > 0 || nr[LRUList.activeFile.rawValue] > 0
@@ -188,12 +210,15 @@ extension Kernel {
             if reclaimed >= sc.nrToReclaim { break }
         }
         sc.nrReclaimed += reclaimed
-        if self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
+        if self.reclaim.victims == nil && self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
             self.shrinkActiveList(.activeAnon, Kernel.swapClusterMax, &sc)
         }
     }
 
     func shrinkList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) -> Int {
+        if !list.isFile, let victims = self.reclaim.victims {
+            return list.isActive ? 0 : self.shrinkChosen(victims, n, &sc)
+        }
         if list.isActive {
             if list.isFile ? sc.mayDeactivateFile : sc.mayDeactivateAnon {
                 self.shrinkActiveList(list, n, &sc)
@@ -370,6 +395,69 @@ extension Kernel {
     /// the pages reclaimed.
     func shrinkInactiveList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) -> Int {
         let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx)
+        return self.shrinkFolioList(pages, list, scanned: scanned, chosen: false, &sc)
+    }
+
+    /// Reclaim with a victim source: up to `n` pages it names are isolated and reclaimed
+    /// without a reference check. Unmapped pages near the inactive tail go first: victims
+    /// already unmapped and written to swap, rotated there when their writeback ended
+    /// (`folio_rotate_reclaimable()`), and swap readahead the process never touched; mapped
+    /// pages met on the way move to the head (their order is the policy's business, not the
+    /// list's). When the source has none left, the inactive anonymous list is scanned as usual
+    /// for the rest (pages it gave up that reclaim could not take, or that it never saw).
+    func shrinkChosen(_ victims: any ReclaimVictimSource, _ n: Int, _ sc: inout ScanControl) -> Int {
+        let memMap = self.phys.memMap
+        var pages: [PFN] = []
+        var looked = 0
+        let inactive = LRUList.inactiveAnon.rawValue
+        while pages.count < n, looked < 4 * n, self.lru[inactive].tail != 0 {
+            looked += 1
+            let pfn = PFN(rawValue: UInt64(self.lru[inactive].tail))
+            self.lruRemove(pfn)
+            guard memMap.mapCount(pfn) == 0, !memMap.test(pfn, .writeback),
+                (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
+            else {
+                self.lruAdd(pfn, to: .inactiveAnon)
+                continue
+            }
+            memMap.getPage(pfn)
+            pages.append(pfn)
+        }
+        var asked = 0
+        var exhausted = false
+        while pages.count < n && asked < 4 * n + 64 {
+            guard let (mm, address) = victims.nextVictim() else {
+                exhausted = true
+                break
+            }
+            asked += 1
+            let pte = self.pageTables.pte(root: mm.pgd, va: address)
+            let pfn = pte.pfn
+            guard pte.isPresent, memMap.test(pfn, .lru),
+                self.lruList(of: pfn) == .inactiveAnon || self.lruList(of: pfn) == .activeAnon,
+                (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
+            else {
+                self.reclaim.victimsSkipped += 1
+                continue
+            }
+            self.lruRemove(pfn)
+            memMap.getPage(pfn)
+            pages.append(pfn)
+        }
+        self.phys.mod(.nrIsolatedAnon, pages.count)
+        var reclaimed = self.shrinkFolioList(pages, .inactiveAnon, scanned: pages.count, chosen: true, &sc)
+        if exhausted && pages.count < n {
+            reclaimed += self.shrinkInactiveList(.inactiveAnon, n - pages.count, &sc)
+        }
+        return reclaimed
+    }
+
+    /// `shrink_folio_list()` over isolated `pages` of `list` (`scanned` of them counted as
+    /// scanned). `chosen` pages were picked by a victim source: their references are not
+    /// checked.
+    func shrinkFolioList(
+        _ pages: [PFN], _ list: LRUList, scanned: Int, chosen: Bool, _ sc: inout ScanControl
+    ) -> Int {
         self.phys.count(sc.isKswapd ? .pgscanKswapd : .pgscanDirect, UInt64(scanned))
         self.phys.count(list.isFile ? .pgscanFile : .pgscanAnon, UInt64(scanned))
         sc.nrScanned += scanned
@@ -408,7 +496,7 @@ extension Kernel {
                 activate()
                 continue
             }
-            let references = self.checkReferences(pfn)
+            let references = chosen ? PageReferences.reclaim : self.checkReferences(pfn)
             switch references {
             case .activate:
                 activate()

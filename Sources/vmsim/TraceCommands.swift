@@ -181,9 +181,9 @@ struct Replay: ParsableCommand {
 
     @Option(
         help:
-            "Replacement policy: \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", ")) (default lru)."
+            "Replacement policy: \(PolicyKind.allCases.map(\.rawValue).joined(separator: ", ")) (default lru; in kernel mode linux, the kernel's own reclaim: another policy chooses its anonymous victims)."
     )
-    var policy: String = "lru"
+    var policy: String?
 
     @Option(help: "Seed of the random policy.")
     var seed: UInt64 = 1
@@ -222,7 +222,7 @@ struct Replay: ParsableCommand {
             try self.runKernel()
             return
         }
-        let policy = try parsePolicy(self.policy)
+        let policy = try parsePolicy(self.policy ?? "lru")
         let framesText = self.frames!
         var options = PolicyOptions()
         options.seed = self.seed
@@ -672,6 +672,9 @@ struct TraceGen: ParsableCommand {
 
 extension Replay {
     func runKernel() throws {
+        let policy = try parsePolicy(self.policy ?? "linux")
+        var options = PolicyOptions()
+        options.seed = self.seed
         var config = try self.machine.apply(to: MachineConfig())
         if self.machine.memory == nil && config.zoneSizes == nil { config.memory = 64 << 20 }
         let kernel = try bootKernel(config)
@@ -704,7 +707,7 @@ extension Replay {
         let result = try traceErrors {
             try KernelReplay.run(
                 kernel: kernel, trace: dense, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
-                progress: replayProgress)
+                policy: policy, options: options, progress: replayProgress)
         }
         replayProgress.finish()
         let seconds = monotonicSeconds() - start
@@ -727,7 +730,8 @@ extension Replay {
         if self.json {
             var fields: [(String, String)] = [
                 ("trace", jsonString(self.trace)), ("format", jsonString(dense.format.rawValue)),
-                ("mode", jsonString("kernel")), ("memoryBytes", "\(config.memory ?? 0)"),
+                ("mode", jsonString("kernel")), ("policy", jsonString(policy.rawValue)),
+                ("memoryBytes", "\(config.memory ?? 0)"),
                 ("accesses", "\(result.performed)"), ("traceAccesses", "\(result.accesses)"),
                 ("distinctPages", "\(dense.distinct)"), ("outcome", jsonString(outcome)),
                 ("areas", "\(result.areas.count)"), ("minorFaults", "\(result.minorFaults)"),
@@ -747,6 +751,11 @@ extension Replay {
                 ? 0 : Double(result.minorFaults + result.majorFaults) / Double(result.performed)
             fields.append(("missRatio", fixed(ratio, 6)))
             fields.append(("evictions", "\(result.pgsteal)"))
+            if result.policy != nil {
+                fields.append(("policyFrames", "\(result.policyFrames)"))
+                fields.append(("policyVictims", "\(result.policyVictims)"))
+                fields.append(("policyVictimsSkipped", "\(result.policyVictimsSkipped)"))
+            }
             print("{" + fields.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}")
             return
         }
@@ -769,6 +778,14 @@ extension Replay {
             )
         }
         if result.areas.count > 12 { out.append("             … \(result.areas.count - 12) more") }
+        if result.policy != nil {
+            out.append(
+                "policy     \(policy.rawValue) chooses the anonymous pages reclaim takes (sized for "
+                    + "\(result.policyFrames) frames; named \(result.policyVictims) victims, "
+                    + "\(result.policyVictimsSkipped) not reclaimable)")
+        } else {
+            out.append("policy     linux (the kernel's active/inactive LRU lists)")
+        }
         out.append("outcome    \(outcome)")
         out.append(
             "faults     \(result.minorFaults + result.majorFaults) (\(result.minorFaults) minor, \(result.majorFaults) major)"

@@ -107,6 +107,38 @@ public struct KernelReplayResult: Sendable {
     public var pgscan: UInt64 = 0
     public var pgsteal: UInt64 = 0
     public var simulatedNanoseconds: UInt64 = 0
+    /// The replacement policy that chose reclaim's anonymous victims (nil: the kernel's LRU).
+    public var policy: PolicyKind?
+    /// The frames the policy was sized for (what the process can hold at most).
+    public var policyFrames = 0
+    /// Victims the policy named, and those reclaim could not take.
+    public var policyVictims = 0
+    public var policyVictimsSkipped = 0
+}
+
+/// Reclaim's anonymous victims from a replacement policy that sees every access of the replay
+/// (a page id is the trace key; its address is `key << shift + relocation`).
+final class PolicyVictims: ReclaimVictimSource {
+    let policy: any ReplacementPolicy
+    let mm: AddressSpace
+    let keys: [UInt64]
+    let shift: UInt64
+    let relocation: UInt64
+    var named = 0
+
+    init(policy: any ReplacementPolicy, mm: AddressSpace, keys: [UInt64], shift: UInt64, relocation: UInt64) {
+        self.policy = policy
+        self.mm = mm
+        self.keys = keys
+        self.shift = shift
+        self.relocation = relocation
+    }
+
+    func nextVictim() -> (mm: AddressSpace, address: UInt64)? {
+        guard let id = self.policy.evict() else { return nil }
+        self.named += 1
+        return (self.mm, (self.keys[Int(id)] << self.shift) &+ self.relocation)
+    }
 }
 
 /// Drives a process in the simulated kernel with a trace: every access is a user-mode load or
@@ -119,6 +151,13 @@ public struct KernelReplayResult: Sendable {
 /// apart share an area). Instruction fetches are replayed as reads (the trace formats do not
 /// say which pages are code). Traces whose pages start below `mmap_min_addr` (synthetic ones:
 /// page numbers from 0) are moved up by 256 MiB, and the report says so.
+///
+/// With a `policy` (anything but `linux`), that policy sees every access the process makes
+/// and chooses which anonymous pages reclaim takes (see `ReclaimVictimSource`): the kernel still
+/// decides when to reclaim and how much — watermarks, kswapd, direct reclaim — and the policy
+/// decides what. It is sized for the most pages the process can hold: the free pages once the
+/// process is set up, less the zones' min watermarks (allocations stop there). OPT learns each
+/// access's next use from a pre-pass over the trace.
 public enum KernelReplay {
     /// Pages closer than this share one area.
     public static let mergeGap: UInt64 = 1 << 20
@@ -127,7 +166,7 @@ public enum KernelReplay {
     /// bytes).
     public static func run(
         kernel: Kernel, trace: DenseTrace, traceShift: Int, maps: [MapsEntry]?, name: String = "trace",
-        progress: Progress? = nil
+        policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(), progress: Progress? = nil
     ) throws -> KernelReplayResult {
         var result = KernelReplayResult()
         result.accesses = trace.count
@@ -191,20 +230,44 @@ public enum KernelReplay {
             }
             result.areas.append((a.start, a.end, a.name))
         }
-        kernel.resetCounters()
-        let startTime = kernel.now
         let shift = UInt64(traceShift)
         let relocation = result.relocation
+        var policy: (any ReplacementPolicy)?
+        var victims: PolicyVictims?
+        var nextUse: [UInt32] = []
+        if let policyKind, policyKind != .linux, let mm = task.mm {
+            let minimum = kernel.phys.zones.reduce(0) { $0 + $1.minWatermark }
+            let frames = max(1, kernel.phys.freePages - minimum)
+            let p = makePolicy(policyKind, frames: frames, options: options)
+            p.reserve(trace.distinct)
+            policy = p
+            let source = PolicyVictims(
+                policy: p, mm: mm, keys: trace.keys, shift: shift, relocation: relocation)
+            victims = source
+            kernel.reclaim.victims = source
+            result.policy = policyKind
+            result.policyFrames = frames
+            if policyKind.needsFuture { nextUse = trace.nextUse() }
+        }
+        defer { kernel.reclaim.victims = nil }
+        kernel.resetCounters()
+        let startTime = kernel.now
+        let skippedBefore = kernel.reclaim.victimsSkipped
         var performed = 0
         trace.ids.withUnsafeBufferPointer { ids in
             trace.keys.withUnsafeBufferPointer { keys in
                 for i in 0..<ids.count {
                     let address = (keys[Int(ids[i])] << shift) &+ relocation
-                    let r = kernel.userAccess(
-                        task, address: address, access: trace.isWrite(i) ? .write : .read)
+                    let write = trace.isWrite(i)
+                    let r = kernel.userAccess(task, address: address, access: write ? .write : .read)
                     switch r {
                     case .ok:
                         performed += 1
+                        if let policy {
+                            let next: Int64 =
+                                nextUse.isEmpty || nextUse[i] == .max ? .max : Int64(nextUse[i])
+                            _ = policy.access(Int32(bitPattern: ids[i]), write: write, next: next)
+                        }
                     case .signal(let signal, let address, let reason):
                         result.outcome = .signal(signal, address: address, reason: reason, access: i)
                     case .outOfMemory:
@@ -225,6 +288,8 @@ public enum KernelReplay {
         result.pgscan = phys.events(.pgscanKswapd) + phys.events(.pgscanDirect)
         result.pgsteal = phys.events(.pgstealKswapd) + phys.events(.pgstealDirect)
         result.simulatedNanoseconds = kernel.now - startTime
+        result.policyVictims = victims?.named ?? 0
+        result.policyVictimsSkipped = kernel.reclaim.victimsSkipped - skippedBefore
         return result
     }
 }
