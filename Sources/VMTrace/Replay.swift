@@ -142,10 +142,10 @@ func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UIn
 }
 
 /// How far ahead the replay loops touch a page's policy state, so its cache miss overlaps the
-/// work on the accesses before it.
-let lookAhead = getenv("VMSIM_LOOKAHEAD").map { Int(atoi($0)) } ?? 16
-let noTouch = getenv("VMSIM_NO_TOUCH") != nil
-let mapAhead = getenv("VMSIM_MAP_AHEAD").map { Int(atoi($0)) } ?? 192
+/// work on the accesses before it (16 was best of 4…64 on the benchmark's Zipf trace).
+let lookAhead = 16
+/// How far ahead the map phase touches a key's slot in the id table (192 was best of 32…512).
+let mapAhead = 192
 
 /// Runs `policy` over a streamed trace, a batch at a time: first every key of the batch is
 /// mapped to its dense id (independent lookups the CPU overlaps), then the policy runs over the
@@ -178,13 +178,7 @@ func runStream<P: ReplacementPolicy>(
             policy.reserve(reserved)
         }
         let writes = batch.writes
-        if noTouch {
-            let nexts = batch.next
-            let hasNext = batch.hasNext
-            for i in 0..<n {
-                hits &+= policy.access(ids[i], write: writes[i] != 0, next: hasNext ? nexts[i] : 0) ? 1 : 0
-            }
-        } else if batch.hasNext {
+        if batch.hasNext {
             let nexts = batch.next
             for i in 0..<n {
                 policy.prefetch(ids[i &+ lookAhead])

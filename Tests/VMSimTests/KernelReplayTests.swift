@@ -21,7 +21,8 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
     func touchTrace(instructions: Bool) throws -> DenseTrace {
         var options = TraceOptions()
         options.instructions = instructions
-        let reader = try openTrace(traceExamples.appendingPathComponent("touch.lackey").path, options: options)
+        let reader = try openTrace(
+            traceExamples.appendingPathComponent("touch.lackey").path, options: options)
         return try DenseTrace(reader: reader)
     }
 
@@ -30,7 +31,8 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
     /// code when instruction fetches are replayed — all minor (demand-zero), never again.
     @Test func aRealProgramFaultsOncePerPage() throws {
         let withCode = try KernelReplay.run(
-            kernel: try bootForReplay(memory: 64 << 20), trace: try touchTrace(instructions: true), traceShift: 12,
+            kernel: try bootForReplay(memory: 64 << 20), trace: try touchTrace(instructions: true),
+            traceShift: 12,
             maps: nil)
         #expect(withCode.outcome == .completed)
         #expect(withCode.minorFaults == 65 && withCode.majorFaults == 0)
@@ -46,7 +48,10 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
             traceShift: 12, maps: maps)
         #expect(data.outcome == .completed)
         #expect(data.minorFaults == 64 && data.majorFaults == 0)
-        #expect(data.areas.map(\.name) == ["/usr/local/bin/touch", "/usr/local/bin/touch", "/usr/local/bin/touch", "", "[stack]"])
+        #expect(
+            data.areas.map(\.name) == [
+                "/usr/local/bin/touch", "/usr/local/bin/touch", "/usr/local/bin/touch", "", "[stack]",
+            ])
         // 64 pages × 8 stores, then 2 × 64 loads.
         #expect(data.performed == 64 * 64 + 2 * 64)
     }
@@ -70,7 +75,8 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
         var swapIns: [PolicyKind: UInt64] = [:]
         for kind in [PolicyKind.linux, .lru, .mru, .opt] {
             let kernel = try bootForReplay(memory: 32 << 20, swap: 128 << 20)
-            let r = try KernelReplay.run(kernel: kernel, trace: dense, traceShift: 12, maps: nil, policy: kind)
+            let r = try KernelReplay.run(
+                kernel: kernel, trace: dense, traceShift: 12, maps: nil, policy: kind)
             #expect(r.outcome == .completed, "\(kind)")
             // Pass 1 writes every page: all go to swap once.
             #expect(r.pswpout >= UInt64(pages) - 4500, "\(kind)")
@@ -85,7 +91,10 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
             }
             swapIns[kind] = r.pswpin
         }
-        let lru = swapIns[.lru]!, mru = swapIns[.mru]!, opt = swapIns[.opt]!, linux = swapIns[.linux]!
+        let lru = swapIns[.lru]!
+        let mru = swapIns[.mru]!
+        let opt = swapIns[.opt]!
+        let linux = swapIns[.linux]!
         #expect(lru >= UInt64(2 * pages * 95 / 100))
         #expect(linux >= UInt64(2 * pages * 95 / 100))
         #expect(mru < lru * 85 / 100)

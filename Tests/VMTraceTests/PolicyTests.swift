@@ -489,7 +489,8 @@ final class BruteClockPro {
             for frames in [1, 2, 5, 9] {
                 #expect(
                     externallyEvicted(kind, frames: frames, slack: 50, trace: trace)
-                        == hitString(kind, frames: frames, trace: trace), "\(kind) seed \(seed) frames \(frames)")
+                        == hitString(kind, frames: frames, trace: trace),
+                    "\(kind) seed \(seed) frames \(frames)")
             }
         }
     }

@@ -166,7 +166,8 @@ public enum KernelReplay {
     /// bytes).
     public static func run(
         kernel: Kernel, trace: DenseTrace, traceShift: Int, maps: [MapsEntry]?, name: String = "trace",
-        policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(), progress: Progress? = nil
+        policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(),
+        progress: Progress? = nil
     ) throws -> KernelReplayResult {
         var result = KernelReplayResult()
         result.accesses = trace.count

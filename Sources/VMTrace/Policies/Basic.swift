@@ -2,43 +2,87 @@ import CPrefetch
 import VMTypes
 
 /// FIFO (libCacheSim `FIFO.c`): a hit changes nothing; the oldest inserted page goes.
+///
+/// Pages leave a FIFO queue only at its front, so it is a ring of ids (`IDRing`): a miss
+/// touches the ring's two ends, which stay in the CPU's cache, and one byte of state per page.
 public final class FIFOPolicy: ReplacementPolicy {
     let frames: Int
-    /// Fields: lazy-list slot, state (list tag 1 when resident; bit 4 dirty).
-    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
-    @exclusivity(unchecked) var queue: LazyList
+    /// Per page: bit 0 resident, bit 1 dirty.
+    @exclusivity(unchecked) var state: Slab<UInt8>
+    @exclusivity(unchecked) var ring: IDRing
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
         self.frames = max(frames, 1)
-        self.queue = LazyList(tag: 1, limit: self.frames + 1)
+        self.state = Slab(count: 1024, fill: 0)
+        self.ring = IDRing(capacity: self.frames)
     }
     deinit {
-        self.nodes.free()
-        self.queue.free()
+        self.state.free()
+        self.ring.free()
     }
-    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
-    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
+    public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
+    public func reserve(_ count: Int) { self.state.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        let dirty: Int32 = write ? 16 : 0
-        if self.nodes.tag(id) != 0 {
-            self.nodes[id, 1] |= dirty
+        let dirty: UInt8 = write ? 2 : 0
+        let s = self.state[Int(id)]
+        if s != 0 {
+            self.state[Int(id)] = s | dirty
             return true
         }
-        if self.queue.count >= self.frames { _ = self.evict() }
-        self.nodes.pushHead(id, &self.queue)
-        self.nodes[id, 1] |= dirty
+        if self.ring.count >= self.frames { _ = self.evict() }
+        self.ring.pushBack(id)
+        self.state[Int(id)] = 1 | dirty
         return false
     }
 
     public func evict() -> Int32? {
-        let victim = self.nodes.popTail(&self.queue)
-        guard victim >= 0 else { return nil }
+        guard self.ring.count > 0 else { return nil }
+        let victim = self.ring.popFront()
         self.stats.evictions += 1
-        if self.nodes[victim, 1] & 16 != 0 { self.stats.dirtyEvictions += 1 }
-        self.nodes[victim, 1] = 0
+        if self.state[Int(victim)] & 2 != 0 { self.stats.dirtyEvictions += 1 }
+        self.state[Int(victim)] = 0
         return victim
+    }
+}
+
+/// A ring of page ids with a fixed capacity: push at the back, pop at the front.
+@usableFromInline
+struct IDRing {
+    @usableFromInline var items: Slab<Int32>
+    @usableFromInline var front = 0
+    @usableFromInline var count = 0
+    @usableFromInline let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        self.items = Slab(count: self.capacity, fill: -1)
+    }
+    func free() { self.items.free() }
+
+    /// Appends `id` (there must be room).
+    @inline(__always) mutating func pushBack(_ id: Int32) {
+        var i = self.front &+ self.count
+        if i >= self.capacity { i &-= self.capacity }
+        self.items[i] = id
+        self.count &+= 1
+    }
+
+    /// Removes and returns the oldest id (there must be one).
+    @inline(__always) mutating func popFront() -> Int32 {
+        let id = self.items[self.front]
+        self.front &+= 1
+        if self.front == self.capacity { self.front = 0 }
+        self.count &-= 1
+        return id
+    }
+
+    /// The id `k` places behind the front (k < count).
+    @inline(__always) func peek(_ k: Int) -> Int32 {
+        var i = self.front &+ k
+        if i >= self.capacity { i &-= self.capacity }
+        return self.items[i]
     }
 }
 
@@ -191,17 +235,17 @@ public final class MRUPolicy: ReplacementPolicy {
 /// CLOCK, n-bit (libCacheSim `Clock.c`, the same as FIFO-reinsertion and second chance): a hit
 /// raises the page's counter up to 2^n − 1; to evict, the hand at the oldest page decrements
 /// and passes (re-inserting at the head) every page whose counter is not zero.
+///
+/// The clock is a ring of ids (`IDRing`): the hand is the ring's front, and passing a page is
+/// moving it from the front to the back — the order libCacheSim's list keeps.
 public final class ClockPolicy: ReplacementPolicy {
     let frames: Int
-    let maxFrequency: Int32
-    let initialFrequency: Int32
-    /// Fields: lazy-list slot, state: list tag 1 when resident, counter in bits 4-11, bit 12
-    /// dirty.
-    @exclusivity(unchecked) var nodes = NodeTable(stride: 2, fills: [0, 0])
-    @exclusivity(unchecked) var queue: LazyList
+    let maxFrequency: UInt16
+    let initialFrequency: UInt16
+    /// Per page: bit 0 resident, bit 1 dirty, bits 8-15 the counter.
+    @exclusivity(unchecked) var state: Slab<UInt16>
+    @exclusivity(unchecked) var ring: IDRing
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
-
-    static let dirty: Int32 = 1 << 12
 
     public convenience init(frames: Int, options: PolicyOptions) {
         self.init(frames: frames, bits: 1, initialFrequency: 0)
@@ -210,45 +254,47 @@ public final class ClockPolicy: ReplacementPolicy {
     /// `bits` up to 8; `initialFrequency` up to 255.
     public init(frames: Int, bits: Int, initialFrequency: Int) {
         self.frames = max(frames, 1)
-        self.maxFrequency = Int32((1 << min(max(bits, 1), 8)) - 1)
-        self.initialFrequency = Int32(min(max(initialFrequency, 0), 255))
-        self.queue = LazyList(tag: 1, limit: self.frames + 1)
+        self.maxFrequency = UInt16((1 << min(max(bits, 1), 8)) - 1)
+        self.initialFrequency = UInt16(min(max(initialFrequency, 0), 255))
+        self.state = Slab(count: 1024, fill: 0)
+        self.ring = IDRing(capacity: self.frames)
     }
     deinit {
-        self.nodes.free()
-        self.queue.free()
+        self.state.free()
+        self.ring.free()
     }
-    public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
-    public func reserve(_ count: Int) { self.nodes.grow(to: count) }
+    public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
+    public func reserve(_ count: Int) { self.state.grow(to: count) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
-        let dirty: Int32 = write ? Self.dirty : 0
-        let s = self.nodes[id, 1]
-        if s & 15 != 0 {
-            let c = (s >> 4) & 0xFF
-            self.nodes[id, 1] = (c < self.maxFrequency ? s + 16 : s) | dirty
+        let dirty: UInt16 = write ? 2 : 0
+        let s = self.state[Int(id)]
+        if s != 0 {
+            self.state[Int(id)] = (s >> 8 < self.maxFrequency ? s &+ 256 : s) | dirty
             return true
         }
-        if self.queue.count >= self.frames { _ = self.evict() }
-        self.nodes.pushHead(id, &self.queue)
-        self.nodes[id, 1] = 1 | (self.initialFrequency << 4) | dirty
+        if self.ring.count >= self.frames { _ = self.evict() }
+        self.ring.pushBack(id)
+        self.state[Int(id)] = 1 | (self.initialFrequency << 8) | dirty
         return false
     }
 
     public func evict() -> Int32? {
+        guard self.ring.count > 0 else { return nil }
         while true {
-            let t = self.nodes.popTail(&self.queue)
-            guard t >= 0 else { return nil }
-            let s = self.nodes[t, 1]
-            if (s >> 4) & 0xFF >= 1 {
+            // The pages the hand meets next are known: start loading their state.
+            if self.ring.count > 8 { vmsim_prefetch(self.state.base + Int(self.ring.peek(8))) }
+            let t = self.ring.popFront()
+            let s = self.state[Int(t)]
+            if s >> 8 != 0 {
                 // A second chance: one count less, back at the head.
-                self.nodes.pushHead(t, &self.queue)
-                self.nodes[t, 1] = (self.nodes[t, 1] & 15) | ((s - 16) & ~15)
+                self.ring.pushBack(t)
+                self.state[Int(t)] = s &- 256
                 continue
             }
             self.stats.evictions += 1
-            if s & Self.dirty != 0 { self.stats.dirtyEvictions += 1 }
-            self.nodes[t, 1] = 0
+            if s & 2 != 0 { self.stats.dirtyEvictions += 1 }
+            self.state[Int(t)] = 0
             return t
         }
     }

@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+
+/// The `vmsim` executable `swift test` built next to the tests.
+let vmsimExecutable: URL = {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("vmsim")
+    if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/vmsim")
+}()
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// Runs the `vmsim` executable: standard output, standard error, exit status.
+func vmsim(_ args: [String]) throws -> (out: String, err: String, status: Int32) {
+    let process = Process()
+    process.executableURL = vmsimExecutable
+    process.arguments = args
+    process.currentDirectoryURL = repositoryRoot
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes before waiting, so a large output cannot block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (
+        String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self),
+        process.terminationStatus
+    )
+}
+
+/// A fresh temporary directory.
+func temporaryDirectory() -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "vmsim-trace-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// The fields of a flat JSON object.
+func jsonFields(_ text: String) throws -> [String: Any] {
+    try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+}
+
+@Suite struct TraceCommandTests {
+    /// Belady's anomaly through the command line: FIFO misses 9 times with 3 frames, 10 with 4.
+    @Test func replayPrintsTheCountsAndJSON() throws {
+        let dir = temporaryDirectory()
+        let trace = dir.appendingPathComponent("belady.txt").path
+        try "1\n2\n3\n4\n1\n2\n5\n1\n2\n3\n4\n5\n".write(toFile: trace, atomically: true, encoding: .utf8)
+        let text = try vmsim(["replay", trace, "--frames", "3", "--policy", "fifo"])
+        #expect(text.status == 0 && text.err.isEmpty)
+        #expect(text.out.contains("misses     9 (miss ratio 0.7500)"))
+        #expect(text.out.contains("evictions  6 (0 dirty)"))
+        let json = try vmsim(["replay", trace, "--frames", "4", "--policy", "fifo", "--json"])
+        #expect(json.status == 0)
+        let fields = try jsonFields(json.out)
+        #expect(fields["accesses"] as? Int == 12)
+        #expect(fields["hits"] as? Int == 2)
+        #expect(fields["misses"] as? Int == 10)
+        #expect(fields["evictions"] as? Int == 6)
+        #expect((fields["missRatio"] as? Double).map { abs($0 - 10.0 / 12) < 1e-6 } == true)
+        // Frames as a share of the distinct pages: 60% of 5 = 3.
+        let share = try jsonFields(
+            try vmsim(["replay", trace, "--frames", "60%", "--policy", "fifo", "--json"]).out)
+        #expect(share["frames"] as? Int == 3 && share["misses"] as? Int == 9)
+    }
+
+    /// A malformed line stops the replay with file:line:column and nothing on standard output;
+    /// `--skip-bad` counts it and reports the first.
+    @Test func malformedTracesFailWithTheirPlace() throws {
+        let dir = temporaryDirectory()
+        let trace = dir.appendingPathComponent("bad.lackey").path
+        try "I  0400d7d4,8\n L 1ffefffb80,8\n S zz,8\n".write(
+            toFile: trace, atomically: true, encoding: .utf8)
+        let failed = try vmsim(["replay", trace, "--frames", "2"])
+        #expect(failed.status != 0)
+        #expect(failed.out.isEmpty)
+        #expect(failed.err == "vmsim: \(trace):3:4: expected a hex address, found 'zz,8'\n")
+        let skipped = try vmsim(["replay", trace, "--frames", "2", "--skip-bad", "--json"])
+        #expect(skipped.status == 0)
+        let fields = try jsonFields(skipped.out)
+        #expect(fields["badLines"] as? Int == 1 && fields["accesses"] as? Int == 2)
+        let unknown = try vmsim(["replay", trace, "--frames", "2", "--policy", "bogus"])
+        #expect(
+            unknown.status != 0
+                && unknown.err.hasPrefix("vmsim: --policy: unknown policy 'bogus' (expected fifo"))
+        let missing = try vmsim(["replay", dir.appendingPathComponent("nope.txt").path, "--frames", "2"])
+        #expect(missing.status != 0 && missing.out.isEmpty && missing.err.contains("nope.txt"))
+    }
+
+    /// trace-gen writes a trace every command reads; compare's CSV has one row per policy and
+    /// size, agreeing with replay; mrc's exact LRU column agrees with replay at every size; the
+    /// SVG has the curves.
+    @Test func generateCompareAndCurve() throws {
+        let dir = temporaryDirectory()
+        let trace = dir.appendingPathComponent("zipf.lackey").path
+        let gen = try vmsim([
+            "trace-gen", "--pattern", "zipf", "--length", "20000", "--pages", "500", "--write-ratio", "0.25",
+            "--seed", "3", "--format", "lackey", "-o", trace,
+        ])
+        #expect(gen.status == 0)
+        let csv = try vmsim(["compare", trace, "--policies", "lru,arc,opt", "--frames", "10%,50", "--csv"])
+        #expect(csv.status == 0)
+        let rows = csv.out.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        #expect(
+            rows.first == [
+                "policy", "frames", "accesses", "hits", "misses", "missRatio", "evictions", "dirtyEvictions",
+            ])
+        #expect(rows.count == 1 + 3 * 2)
+        let lru50 = try #require(rows.first { $0[0] == "lru" && $0[1] == "50" })
+        let replay = try jsonFields(
+            try vmsim(["replay", trace, "--frames", "50", "--policy", "lru", "--json"]).out)
+        #expect(Int(lru50[4]) == replay["misses"] as? Int)
+        #expect(Int(lru50[7]) == replay["dirtyEvictions"] as? Int)
+        let opt50 = try #require(rows.first { $0[0] == "opt" && $0[1] == "50" })
+        #expect(Int(opt50[4])! <= Int(lru50[4])!)
+
+        let svg = dir.appendingPathComponent("mrc.svg").path
+        let mrc = try vmsim(["mrc", trace, "--csv", "-", "--svg", svg, "--policies", "fifo"])
+        #expect(mrc.status == 0)
+        let curve = mrc.out.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        #expect(curve.first?.prefix(2) == ["frames", "lru"])
+        for size in ["7", "50", "200"] {
+            let exact = try #require(curve.first { $0[0] == size }, "no row for \(size) frames")
+            let r = try jsonFields(
+                try vmsim(["replay", trace, "--frames", size, "--policy", "lru", "--json"]).out)
+            #expect(abs(Double(exact[1])! - (r["missRatio"] as! Double)) < 1e-6, "\(size) frames")
+        }
+        let picture = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(picture.hasPrefix("<svg") && picture.contains("LRU (exact)") && picture.contains("FIFO"))
+    }
+
+    /// The same trace and seed give byte-identical output.
+    @Test func outputIsDeterministic() throws {
+        let dir = temporaryDirectory()
+        let trace = dir.appendingPathComponent("u.txt").path
+        _ = try vmsim([
+            "trace-gen", "--pattern", "uniform", "--length", "5000", "--pages", "300", "-o", trace,
+        ])
+        let args = [
+            "compare", trace, "--policies", "random,lru,s3fifo", "--frames", "5%,20%", "--seed", "9",
+            "--json",
+        ]
+        let first = try vmsim(args)
+        #expect(first.status == 0 && !first.out.isEmpty)
+        #expect(try vmsim(args).out == first.out)
+    }
+
+    /// Kernel mode on the committed trace of touch.c: one minor fault per page it touches; with
+    /// a policy the report names it.
+    @Test func kernelModeReplaysARealProgram() throws {
+        let r = try vmsim(["replay", "examples/traces/touch.lackey", "--kernel", "--json"])
+        #expect(r.status == 0)
+        let fields = try jsonFields(r.out)
+        #expect(fields["faults"] as? Int == 65 && fields["majorFaults"] as? Int == 0)
+        #expect(fields["policy"] as? String == "linux")
+        let text = try vmsim([
+            "replay", "examples/traces/touch.lackey", "--kernel", "--policy", "clock", "--maps",
+            "examples/traces/touch.maps", "--no-instructions", "--show", "meminfo",
+        ])
+        #expect(text.status == 0)
+        #expect(text.out.contains("faults     64 (64 minor, 0 major)"))
+        #expect(text.out.contains("policy     clock chooses the anonymous pages reclaim takes"))
+        #expect(text.out.contains("MemTotal:"))
+        let wrong = try vmsim(["replay", "examples/traces/touch.lackey", "--frames", "4", "--kernel"])
+        #expect(wrong.status != 0 && wrong.err.contains("--frames is for policy mode"))
+    }
+}
