@@ -1,3 +1,4 @@
+import CPrefetch
 import Dispatch
 import Synchronization
 
@@ -97,6 +98,13 @@ struct StackDistanceCounter {
         return distance
     }
 
+    /// Starts loading `id`'s marker position (ids not seen yet are ignored).
+    @inline(__always) func prefetch(_ id: Int) {
+        self.last.withUnsafeBufferPointer { last in
+            if id < last.count { vmsim_prefetch(last.baseAddress! + id) }
+        }
+    }
+
     /// Markers in blocks 0…b (0 for b < 0).
     @inline(__always) func prefix(_ b: Int) -> Int {
         var s = 0
@@ -165,6 +173,7 @@ public func lruStackDistances(_ trace: DenseTrace, progress: Progress? = nil) ->
     result.counts.withUnsafeMutableBufferPointer { counts in
         trace.ids.withUnsafeBufferPointer { ids in
             for i in 0..<ids.count {
+                if i &+ lookAhead < ids.count { counter.prefetch(Int(ids[i &+ lookAhead])) }
                 let d = counter.access(Int(ids[i]))
                 if d == 0 { cold += 1 } else { counts[d] += 1 }
                 if i & 0xFFFFF == 0 { progress?.update(i) }
@@ -254,6 +263,91 @@ public func shards(_ trace: DenseTrace, rate: Double) -> ShardsEstimate {
     est.scaled = byDistance.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     est.expectedAccesses = Double(trace.count) * rate
     return est
+}
+
+/// The exact LRU curve (and a SHARDS estimate) of a streamed trace.
+public struct StreamedCurves: Sendable {
+    public var distances: StackDistances
+    public var shards: ShardsEstimate?
+    public var distinct: Int
+    public var stats: ReaderStats
+}
+
+/// Exact LRU stack distances, and the SHARDS estimate at `shardsRate` if given, in one pass over
+/// a streamed trace: memory is O(distinct pages) whatever the trace's length (the trace is never
+/// held). Gives exactly what `lruStackDistances` and `shards` give on the trace in memory.
+public func streamedCurves(reader: any TraceReader, shardsRate: Double?, progress: Progress? = nil) throws
+    -> StreamedCurves
+{
+    let mapper = IDMapper()
+    var counter = StackDistanceCounter(distinct: 4096)
+    var counts = [Int](repeating: 0, count: 4097)
+    var cold = 0
+    let rate = shardsRate ?? 0
+    let threshold = UInt64(max(0, min(1, rate)) * Double(1 << 24))
+    let sampled = IDMapper()
+    var sampledCounter = StackDistanceCounter(distinct: 1024)
+    var est = ShardsEstimate(rate: rate)
+    var byDistance: [Int: Int] = [:]
+    let batch = AccessBatch()
+    // A batch's keys are mapped first (independent lookups that overlap), then counted.
+    let ids = UnsafeMutablePointer<Int32>.allocate(capacity: batch.capacity)
+    defer { ids.deallocate() }
+    var n = 0
+    while try reader.read(into: batch) {
+        let keys = batch.keys
+        let count = batch.count
+        for i in 0..<count {
+            if i &+ mapAhead < count { mapper.prefetch(keys[i &+ mapAhead]) }
+            ids[i] = Int32(truncatingIfNeeded: mapper.map(keys[i]))
+        }
+        for i in 0..<count {
+            if i &+ lookAhead < count { counter.prefetch(Int(ids[i &+ lookAhead])) }
+            let key = keys[i]
+            let d = counter.access(Int(ids[i]))
+            if d == 0 {
+                cold += 1
+            } else {
+                if d >= counts.count {
+                    counts += [Int](repeating: 0, count: max(d + 1, 2 * counts.count) - counts.count)
+                }
+                counts[d] += 1
+            }
+            if shardsRate != nil && shardsHash(key) < threshold {
+                est.sampledAccesses += 1
+                let sd = sampledCounter.access(Int(sampled.map(key)))
+                if sd == 0 {
+                    est.cold += 1
+                } else {
+                    byDistance[Int((Double(sd) / rate).rounded()), default: 0] += 1
+                }
+            }
+        }
+        n += batch.count
+        if mapper.count > Int(Int32.max) {
+            throw TraceError(file: reader.name, line: 0, column: 0, message: "more than 2^31 distinct pages")
+        }
+        progress?.update(n)
+    }
+    var distances = StackDistances()
+    let size = mapper.count + 1
+    if counts.count > size {
+        counts.removeLast(counts.count - size)
+    } else {
+        counts += [Int](repeating: 0, count: size - counts.count)
+    }
+    distances.counts = counts
+    distances.cold = cold
+    distances.accesses = n
+    var result = StreamedCurves(
+        distances: distances, shards: nil, distinct: mapper.count, stats: reader.stats)
+    if shardsRate != nil {
+        est.sampledPages = sampled.count
+        est.scaled = byDistance.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        est.expectedAccesses = Double(n) * rate
+        result.shards = est
+    }
+    return result
 }
 
 // MARK: - Policies × sizes

@@ -454,22 +454,43 @@ struct MRC: ParsableCommand {
     func run() throws {
         let policies = try self.policies.map { try parsePolicies($0, flag: "--policies") } ?? []
         let reader = try self.read.open(self.trace)
-        let progress = Progress(label: "reading")
+        let format = reader.format
         let t0 = monotonicSeconds()
-        let dense = try traceErrors { try DenseTrace(reader: reader, progress: progress) }
-        progress.finish()
-        let t1 = monotonicSeconds()
-        let distances = lruStackDistances(dense)
+        // Exact LRU and SHARDS alone stream the trace (memory O(distinct pages), any length);
+        // simulating other policies holds it in memory (4 bytes per access) for the cores to share.
+        var dense: DenseTrace?
+        let distances: StackDistances
+        let estimate: ShardsEstimate?
+        let m: Int
+        var t1 = t0
+        if policies.isEmpty {
+            let progress = Progress(label: "mrc")
+            let streamed = try traceErrors {
+                try streamedCurves(reader: reader, shardsRate: self.shards, progress: progress)
+            }
+            progress.finish()
+            distances = streamed.distances
+            estimate = streamed.shards
+            m = streamed.distinct
+        } else {
+            let progress = Progress(label: "reading")
+            let trace = try traceErrors { try DenseTrace(reader: reader, progress: progress) }
+            progress.finish()
+            t1 = monotonicSeconds()
+            dense = trace
+            distances = lruStackDistances(trace)
+            estimate = self.shards.map { VMTrace.shards(trace, rate: $0) }
+            m = trace.distinct
+        }
         let t2 = monotonicSeconds()
+        let count = distances.accesses
         let curve = distances.missCurve()
-        let n = max(dense.count, 1)
-        let m = dense.distinct
+        let n = max(count, 1)
         var sizes: [Int] = []
         for k in 1...self.points {
             let s = max(1, Int((Double(k) * Double(m) / Double(self.points)).rounded()))
             if sizes.last != s { sizes.append(s) }
         }
-        let estimate = self.shards.map { VMTrace.shards(dense, rate: $0) }
         var shardsError: (adjusted: Double, plain: Double)?
         if let est = estimate, m > 0 {
             var sum = 0.0
@@ -483,12 +504,13 @@ struct MRC: ParsableCommand {
         }
         var options = PolicyOptions()
         options.seed = self.seed
-        let cells = policies.isEmpty ? [] : compare(dense, policies: policies, sizes: sizes, options: options)
+        let cells = dense.map { compare($0, policies: policies, sizes: sizes, options: options) } ?? []
         let t3 = monotonicSeconds()
         if self.timing {
+            let curveTime = dense == nil ? "read and " : "read \(fixed(t1 - t0, 3)) s; "
             writeStderr(
-                "mrc: read \(fixed(t1 - t0, 3)) s; exact LRU curve \(fixed(t2 - t1, 3)) s "
-                    + "(\(fixed(Double(dense.count) / max(t2 - t1, 1e-9) / 1e6, 2)) M accesses/s); "
+                "mrc: \(curveTime)exact LRU curve \(fixed(t2 - t1, 3)) s "
+                    + "(\(fixed(Double(count) / max(t2 - t1, 1e-9) / 1e6, 2)) M accesses/s); "
                     + "other policies \(fixed(t3 - t2, 3)) s\n")
         }
         func ratio(_ p: PolicyKind, _ s: Int) -> Double {
@@ -531,14 +553,14 @@ struct MRC: ParsableCommand {
             }
             let svg = renderPlotSVG(
                 title: "Miss-ratio curve: \((self.trace as NSString).lastPathComponent)",
-                subtitle: "\(dense.count) accesses to \(m) distinct pages (\(dense.format.rawValue))",
+                subtitle: "\(count) accesses to \(m) distinct pages (\(format.rawValue))",
                 xLabel: "memory size (frames)", yLabel: "miss ratio", series: series)
             try self.write(svg, to: path)
         }
         if self.csv == "-" { return }
         var out: [String] = []
         out.append(
-            "trace \(self.trace) (\(dense.format.rawValue)): \(dense.count) accesses to \(m) distinct pages")
+            "trace \(self.trace) (\(format.rawValue)): \(count) accesses to \(m) distinct pages")
         out.append(
             "exact LRU: \(distances.cold) cold misses; miss ratio reaches the cold floor at \(self.knee(curve)) frames"
         )
@@ -562,7 +584,7 @@ struct MRC: ParsableCommand {
             }
             out.append(row)
         }
-        out += readerSummary(dense.stats)
+        out += readerSummary(reader.stats)
         print(out.joined(separator: "\n"))
     }
 

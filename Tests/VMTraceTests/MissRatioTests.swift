@@ -100,3 +100,29 @@ import VMTypes
                     yLabel: "miss ratio", series: series))
     }
 }
+
+@Suite struct StreamedCurveTests {
+    /// The streamed pass (no trace in memory) gives exactly the in-memory curve and SHARDS
+    /// estimate — including past the counter's first compaction.
+    @Test func streamingGivesTheInMemoryCurves() throws {
+        for seed in UInt64(1)...4 {
+            var rng = SeededGenerator(seed: seed)
+            let pages = Int(100 + rng.below(6000))
+            let trace = (0..<30_000).map { i in i % 7 == 0 ? UInt64(i) : rng.below(UInt64(pages)) * 3 + 5 }
+            let text = trace.map { String($0) }.joined(separator: "\n") + "\n"
+            var options = TraceOptions()
+            options.format = .txt
+            let reader = try openTrace(bytes: Array(text.utf8), name: "t.txt", options: options)
+            let streamed = try streamedCurves(reader: reader, shardsRate: 0.1)
+            let dense = DenseTrace(name: "t", pages: trace)
+            #expect(streamed.distinct == dense.distinct)
+            #expect(streamed.distances == lruStackDistances(dense), "seed \(seed)")
+            let exact = shards(dense, rate: 0.1)
+            let est = try #require(streamed.shards)
+            #expect(est.sampledAccesses == exact.sampledAccesses && est.sampledPages == exact.sampledPages)
+            #expect(est.cold == exact.cold && est.expectedAccesses == exact.expectedAccesses)
+            #expect(est.scaled.map(\.distance) == exact.scaled.map(\.distance))
+            #expect(est.scaled.map(\.count) == exact.scaled.map(\.count))
+        }
+    }
+}
