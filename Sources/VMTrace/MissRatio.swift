@@ -173,7 +173,6 @@ public func lruStackDistances(_ trace: DenseTrace, progress: Progress? = nil) ->
     result.counts.withUnsafeMutableBufferPointer { counts in
         trace.ids.withUnsafeBufferPointer { ids in
             for i in 0..<ids.count {
-                if i &+ lookAhead < ids.count { counter.prefetch(Int(ids[i &+ lookAhead])) }
                 let d = counter.access(Int(ids[i]))
                 if d == 0 { cold += 1 } else { counts[d] += 1 }
                 if i & 0xFFFFF == 0 { progress?.update(i) }
