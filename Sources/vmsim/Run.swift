@@ -40,19 +40,7 @@ struct Run: ParsableCommand {
     /// Runs the scenario; streams lines to `write` (unless JSON) and returns the JSON text (or
     /// the summary) and the exit status.
     func output(write: @escaping (String) -> Void) throws -> (String, Int32) {
-        let reports =
-            try self.show.map { text in
-                try text.split(separator: ",").map { s -> String in
-                    let report = String(s).trimmingSpaces
-                    guard ReportName.all.contains(report) else {
-                        throw CLIError(
-                            message:
-                                "--show: unknown report '\(report)' (expected \(ReportName.all.joined(separator: ", ")))"
-                        )
-                    }
-                    return report
-                }
-            } ?? []
+        let reports = try parseReportList(self.show)
         let name: String
         let source: String
         if let file = self.file {

@@ -700,19 +700,7 @@ extension Replay {
         var config = try self.machine.apply(to: MachineConfig())
         if self.machine.memory == nil && config.zoneSizes == nil { config.memory = 64 << 20 }
         let kernel = try bootKernel(config)
-        let reports =
-            try self.show.map { text in
-                try text.split(separator: ",").map { s -> String in
-                    let report = String(s).trimmingSpaces
-                    guard ReportName.all.contains(report) else {
-                        throw CLIError(
-                            message:
-                                "--show: unknown report '\(report)' (expected \(ReportName.all.joined(separator: ", ")))"
-                        )
-                    }
-                    return report
-                }
-            } ?? []
+        let reports = try parseReportList(self.show)
         var maps: [MapsEntry]?
         if let path = self.maps {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

@@ -126,3 +126,17 @@ func bootKernel(_ config: MachineConfig) throws -> Kernel {
         throw CLIError(message: "--\(error.setting): \(error.message)")
     }
 }
+
+/// The reports named by `--show` (comma-separated), each checked against `ReportName.all`.
+func parseReportList(_ text: String?) throws -> [String] {
+    guard let text else { return [] }
+    return try text.split(separator: ",").map { s -> String in
+        let report = String(s).trimmingSpaces
+        guard ReportName.all.contains(report) else {
+            throw CLIError(
+                message:
+                    "--show: unknown report '\(report)' (expected \(ReportName.all.joined(separator: ", ")))")
+        }
+        return report
+    }
+}
