@@ -433,9 +433,8 @@ extension Kernel {
             asked += 1
             let pte = self.pageTables.pte(root: mm.pgd, va: address)
             let pfn = pte.pfn
-            guard pte.isPresent, memMap.test(pfn, .lru),
-                self.lruList(of: pfn) == .inactiveAnon || self.lruList(of: pfn) == .activeAnon,
-                (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
+            guard pte.isPresent, memMap.test(pfn, .lru), !self.lruList(of: pfn).isFile,
+                !memMap.test(pfn, .unevictable), (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
             else {
                 self.reclaim.victimsSkipped += 1
                 continue
