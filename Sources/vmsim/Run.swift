@@ -12,7 +12,9 @@ struct Run: ParsableCommand {
             "Machine flags override the scenario's 'machine' line. Exit status: 0 when every expectation holds, 1 when one fails or an operation is refused, 2 for bad input."
     )
 
-    @Argument(help: "A scenario file (see examples/). Without one, the built-in demo runs.")
+    @Argument(
+        help: "A scenario file (see examples/), or - for standard input. Without one, the built-in demo runs."
+    )
     var file: String?
 
     @OptionGroup var machine: MachineOptions
@@ -42,31 +44,18 @@ struct Run: ParsableCommand {
     func output(write: @escaping (String) -> Void) throws -> (String, Int32) {
         let reports = try parseReportList(self.show)
         let name: String
-        let source: String
+        let source: [UInt8]
         if let file = self.file {
-            // FileHandle rather than FileManager.contents, so devices and pipes (/dev/null,
-            // /dev/stdin) read too.
-            guard let handle = FileHandle(forReadingAtPath: file) else {
-                throw CLIError(message: "\(file): cannot open the file")
-            }
-            defer { try? handle.close() }
-            let data: Data
-            do { data = try handle.readToEnd() ?? Data() } catch {
-                throw CLIError(message: "\(file): cannot read the file (\(error.localizedDescription))")
-            }
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw CLIError(message: "\(file): not UTF-8 text")
-            }
-            name = file
-            source = text
+            name = file == "-" ? "<stdin>" : file
+            source = try readInput(file)
         } else {
             name = DemoScenario.name
-            source = DemoScenario.text
+            source = Array(DemoScenario.text.utf8)
         }
         do {
             // Settings first, so a bad flag is reported before the scenario is parsed.
             _ = try self.machine.apply(to: MachineConfig())
-            let scenario = try ScenarioParser.parse(source, file: name)
+            let scenario = try ScenarioParser.parse(bytes: source, file: name)
             let runner = try ScenarioRunner(
                 scenario: scenario, overrides: self.machine.settings, trace: self.trace, write: write)
             runner.run(scenario)
@@ -99,5 +88,25 @@ extension String {
         while s.first == " " { s.removeFirst() }
         while s.last == " " { s.removeLast() }
         return String(s)
+    }
+}
+
+/// The bytes of a file named on the command line (`-`: standard input). FileHandle rather than
+/// FileManager.contents, so devices and pipes (/dev/null, /dev/stdin) read too.
+func readInput(_ path: String) throws -> [UInt8] {
+    let handle: FileHandle
+    if path == "-" {
+        handle = FileHandle.standardInput
+    } else {
+        guard let h = FileHandle(forReadingAtPath: path) else {
+            throw CLIError(message: "\(path): cannot open the file")
+        }
+        handle = h
+    }
+    defer { if path != "-" { try? handle.close() } }
+    do {
+        return Array(try handle.readToEnd() ?? Data())
+    } catch {
+        throw CLIError(message: "\(path): cannot read the file (\(error.localizedDescription))")
     }
 }

@@ -28,8 +28,9 @@ struct Shell: ParsableCommand {
                 print("vmsim> ", terminator: "")
                 fflush(nil)
             }
-            guard let line = readLine() else { break }
-            if !session.handle(line) { break }
+            guard let line = readLine(strippingNewline: true) else { break }
+            if !session.handle(line.hasSuffix("\r") ? String(line.dropLast()) : line) { break }
         }
+        if session.exitStatus != 0 { throw ExitCode(session.exitStatus) }
     }
 }

@@ -98,17 +98,12 @@ import VMCore
             show meminfo | web maps | web pagemap buf[0:8KiB]
             """, file: "s")
         #expect(s.statements.count == 8)
-        guard case .access(.write, let ref, let stride, let value, nil) = s.statements[3].command else {
-            Issue.record("expected a write")
-            return
-        }
-        #expect(ref.region == "buf" && ref.start == 0 && ref.end == 4 << 20)
-        #expect(stride == 4096 && value == 7)
-        guard case .show(let items) = s.statements[7].command else {
-            Issue.record("expected show")
-            return
-        }
-        #expect(items.count == 3)
+        let write = try #require(s.statements[3].command as? AccessCommand)
+        #expect(write.access == .write && write.expectSignal == nil)
+        #expect(write.ref.region == "buf" && write.ref.start == 0 && write.ref.end == 4 << 20)
+        #expect(write.stride == 4096 && write.value == 7)
+        let show = try #require(s.statements[7].command as? ShowCommand)
+        #expect(show.items.count == 3)
     }
 
     @Test func theShippedDemoFileIsTheBuiltInDemo() throws {

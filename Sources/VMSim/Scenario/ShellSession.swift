@@ -2,11 +2,14 @@ import VMCore
 import VMTypes
 
 /// The state of an interactive `vmsim shell`: one booted kernel, the static picture of
-/// processes and regions, and the history of lines entered.
+/// processes and regions, and the history of the lines it accepted (which is itself a scenario).
 public final class ShellSession {
     public let runner: ScenarioRunner
     var parser = ScenarioParser(file: "shell")
+    /// Lines that parsed and ran, in order.
     public private(set) var history: [String] = []
+    /// Lines read so far (numbers errors like a file's lines).
+    var lineNumber = 0
     let write: (String) -> Void
 
     public init(overrides: [(String, String)], trace: Bool, write: @escaping (String) -> Void)
@@ -14,11 +17,18 @@ public final class ShellSession {
     {
         self.write = write
         self.runner = try ScenarioRunner(scenario: nil, overrides: overrides, trace: trace, write: write)
-        self.parser.sawCommand = true
+        self.parser.markStarted()
+    }
+
+    /// The status the shell exits with at the end of its input: 1 if an expectation failed or
+    /// an operation was refused, else 0.
+    public var exitStatus: Int32 {
+        self.runner.expectationsFailed > 0 || self.runner.runtimeErrors > 0 ? 1 : 0
     }
 
     /// Handles one line; returns false when the session should end.
     public func handle(_ line: String) -> Bool {
+        self.lineNumber += 1
         let trimmed = line.trimmingCharacters()
         switch trimmed {
         case "": return true
@@ -32,15 +42,15 @@ public final class ShellSession {
         default:
             break
         }
-        self.history.append(trimmed)
         do {
-            guard let statement = try self.parser.parseLine(trimmed, number: self.history.count) else {
+            guard let statement = try self.parser.parseLine(trimmed, number: self.lineNumber) else {
                 return true
             }
-            if case .machine = statement.command {
+            if statement.command is MachineCommand {
                 self.write("shell: the machine is fixed at start; pass machine flags to 'vmsim shell'")
                 return true
             }
+            self.history.append(statement.text)
             self.runner.execute(statement)
         } catch {
             self.write(error.description)
@@ -48,18 +58,8 @@ public final class ShellSession {
         return true
     }
 
-    public static let help = """
-        Commands (a line of a scenario; see examples/):
-          spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH]
-          NAME: mmap REGION SIZE [anon|file=PATH] [private|shared] [rw|r|rx|rwx|none] [at=ADDR] [populate] [locked]
-          NAME: read|write|fetch REF [value=N] [stride=SIZE] [expect segv|sigbus]
-          NAME: munmap REF | mprotect REF PROT | madvise REF ADVICE | mlock REF | munlock REF | brk +SIZE|-SIZE
-          NAME: fork CHILD | exit [CODE] | wait [CHILD] | expect REF == N
-          expect NAME.FIELD|vmstat.NAME|meminfo.NAME OP VALUE      reset counters
-          show meminfo|vmstat|buddyinfo|zoneinfo|slabinfo|vmallocinfo|dmesg|lru|tlb|processes
-          show NAME maps|smaps|status|pagetable|pagemap [REF]      (several: separate with |)
-          translate NAME REF [read|write|execute]
-        REF: REGION, REGION[OFFSET], REGION[START:END], 0xADDRESS. Sizes: B KiB MiB GiB p (pages).
-        Shell: help, history, quit.
-        """
+    /// `help`: every command of the language (from `CommandTable`) and the shell's own.
+    public static var help: String {
+        CommandTable.help + "\nShell: help, history, quit."
+    }
 }

@@ -16,7 +16,8 @@ public struct ScenarioError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// `file:line:column: message`, or just the message for command-line problems (empty file).
     public var description: String {
-        self.location.file.isEmpty ? self.message : "\(self.location): \(self.message)"
+        let message = self.message.escapingControlCharacters
+        return self.location.file.isEmpty ? message : "\(self.location): \(message)"
     }
     /// A problem with a command-line setting rather than a line of the scenario.
     static func commandLine(_ message: String) -> ScenarioError {
@@ -108,56 +109,13 @@ public enum ShowItem: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A scenario command.
-public enum Command: Sendable {
-    case machine([(String, String, Int)])
-    case spawn(name: String, path: String?, layout: ImageLayout)
-    case mmap(region: String, size: UInt64, request: MapRequest, filePath: String?)
-    case munmap(MemoryRef)
-    case mprotect(MemoryRef, Protection)
-    case madvise(MemoryRef, Advice)
-    case mlock(MemoryRef, lock: Bool)
-    case brk(delta: Int64?, absolute: UInt64?)
-    case access(Access, MemoryRef, stride: UInt64?, value: UInt64?, expectSignal: Int?)
-    case fork(String)
-    case exit(Int)
-    case wait(String?)
-    case expectMemory(MemoryRef, Comparison, UInt64)
-    case expect(ExpectSubject, Comparison, UInt64)
-    case resetCounters
-    case show([ShowItem])
-    case translate(MemoryRef, Access)
-    // Files, the page cache and shared memory.
-    case file(path: String, size: UInt64, cached: Bool)
-    case mkdir(String)
-    case fileRead(FileRef)
-    case fileWrite(FileRef, value: UInt64?)
-    case fsync(String)
-    case close(String)
-    case fadvise(FileRef, FileAdvice)
-    case expectFile(FileRef, Comparison, UInt64)
-    case msync(MemoryRef, sync: Bool)
-    case shmAttach(region: String, size: UInt64, key: Int, readOnly: Bool)
-    case shmDetach(String)
-    case shmRemove(key: Int)
-    case truncate(String, UInt64)
-    case unlink(String)
-    case sync
-    case dropCaches(Int)
-    case tick(UInt64)
-    case sysctl([(String, String, Int)])
-    // Swap and reclaim.
-    case swapon(path: String, size: UInt64, kind: SwapKind, priority: Int?)
-    case swapoff(String)
-    case oomScoreAdj(Int)
-}
-
 /// One line of a scenario.
 public struct Statement: Sendable {
     public var location: ScenarioLocation
     /// The process the line acts for (`web:` prefix).
     public var process: String?
-    public var command: Command
+    public var command: any ScenarioCommand
+    /// The line as written (trimmed, control characters escaped).
     public var text: String
 }
 

@@ -1,0 +1,95 @@
+import VMCore
+import VMPaging
+import VMTypes
+
+/// `NAME: read REF`, `write REF [value=N]`, `fetch REF`, each `[stride=SIZE]` and optionally
+/// `expect segv|sigbus|oom`: user-mode accesses through the MMU, one per page (or per stride).
+struct AccessCommand: ScenarioCommand {
+    var access: Access
+    var ref: MemoryRef
+    var stride: UInt64?
+    var value: UInt64?
+    /// The signal the access must end the process with (SIGKILL for the OOM killer).
+    var expectSignal: Int?
+
+    static let syntax = CommandSyntax(
+        names: ["read", "write", "fetch"], scope: .process, group: .memory,
+        usage: [
+            "read REF [stride=SIZE] [expect segv|sigbus|oom]",
+            "write REF [value=N] [stride=SIZE] [expect segv|sigbus|oom]", "fetch REF [stride=SIZE]",
+        ],
+        summary: "loads, stores, instruction fetches (one per page)")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        let ref = try context.memoryRef(try words.next("a region or address"), words)
+        var remaining = words.takeRest()
+        var expectSignal: Int?
+        if remaining.count >= 2, remaining[remaining.count - 2].text == "expect" {
+            let s = remaining.removeLast()
+            remaining.removeLast()
+            switch s.text {
+            case "segv": expectSignal = Signal.sigsegv
+            case "sigbus", "bus": expectSignal = Signal.sigbus
+            case "oom", "sigkill": expectSignal = Signal.sigkill
+            default: throw words.error(at: s, "expected 'segv', 'sigbus' or 'oom' after 'expect'")
+            }
+        }
+        var options = Words(file: words.file, line: words.line, head: words.head, tokens: remaining)
+        let isWrite = words.head.text == "write"
+        let (opts, _) = try options.options(allowed: isWrite ? ["value", "stride"] : ["stride"])
+        let stride = try opts["stride"].map { (t: Token) throws(ScenarioError) in
+            try words.size(t, pageSize: context.pageSize)
+        }
+        let value = try opts["value"].map { (t: Token) throws(ScenarioError) in
+            try words.number(t, pageSize: context.pageSize)
+        }
+        let access: Access = words.head.text == "read" ? .read : isWrite ? .write : .execute
+        // A process killed by the expected signal is gone for the rest of the scenario.
+        if expectSignal != nil { context.endProcess(context.actor) }
+        return AccessCommand(
+            access: access, ref: ref, stride: stride, value: value, expectSignal: expectSignal)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let name = statement.process, let task = runner.actor(statement) else { return }
+        guard let range = runner.resolve(self.ref, task) else {
+            runner.refuse(statement, "\(self.ref) is not mapped")
+            return
+        }
+        let kernel = runner.kernel
+        let step = self.stride ?? kernel.phys.pageSize
+        var address = range.lowerBound
+        var signal: (Int, UInt64, String)?
+        while true {
+            guard runner.chargeAccess(statement) else { return }
+            let word = self.value ?? ((UInt64(task.pid) << 32) | (address >> UInt64(kernel.phys.pageShift)))
+            switch kernel.userAccess(task, address: address, access: self.access, value: word) {
+            case .ok: break
+            case .signal(let s, let a, let reason): signal = (s, a, reason)
+            case .outOfMemory: signal = (Signal.sigkill, address, "out of memory")
+            }
+            if signal != nil { break }
+            let (next, overflow) = address.addingReportingOverflow(step)
+            guard !overflow, next <= range.upperBound else { break }
+            address = next
+        }
+        let expectedName = { (s: Int) in
+            s == Signal.sigsegv ? "SIGSEGV" : s == Signal.sigbus ? "SIGBUS" : "the OOM killer"
+        }
+        if let (s, a, reason) = signal {
+            let what =
+                s == Signal.sigsegv ? "SIGSEGV" : s == Signal.sigbus ? "SIGBUS" : "killed (out of memory)"
+            if s == self.expectSignal {
+                runner.pass()
+                runner.write("\(name)[\(task.pid)]: \(what) at \(hex(a)) (\(reason)) — expected")
+            } else {
+                runner.write("\(name)[\(task.pid)]: \(what) at \(hex(a)) (\(reason)); the process is killed")
+                if let expected = self.expectSignal {
+                    runner.fail(statement, "expected \(expectedName(expected)), got \(what)")
+                }
+            }
+        } else if let expected = self.expectSignal {
+            runner.fail(statement, "expected \(expectedName(expected)), but the access succeeded")
+        }
+    }
+}

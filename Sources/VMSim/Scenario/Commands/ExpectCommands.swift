@@ -1,0 +1,291 @@
+import VMCore
+import VMTypes
+
+/// `expect SUBJECT OP VALUE` (a counter of the machine or a process), and in a process
+/// `NAME: expect REF OP VALUE` (its memory, read with real loads) or `NAME: expect FILEREF OP
+/// VALUE` (a file, read with `read(2)`).
+struct ExpectCommand: ScenarioCommand {
+    enum Target: Sendable {
+        case subject(ExpectSubject)
+        case memory(MemoryRef)
+        case file(FileRef)
+    }
+    var target: Target
+    var comparison: Comparison
+    var value: UInt64
+
+    static let processFields = [
+        "minflt", "majflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak", "vmdata", "vmstk",
+        "vmexe", "vmpte", "vmswap", "vmlck", "vmhwm", "alive", "killed", "pid", "vmas", "iowait",
+    ]
+    static let fileFields = ["cached", "dirty", "writeback", "mapped", "size"]
+    static let diskFields = ["reads", "writes", "read_bytes", "written_bytes", "seeks", "busy"]
+
+    static let syntax = CommandSyntax(
+        names: ["expect"], scope: .either, group: .checks,
+        usage: [
+            "expect NAME.FIELD|vmstat.NAME|meminfo.NAME|PATH:FIELD|disk.FIELD|slab.NAME|time OP VALUE",
+            "NAME: expect REF OP VALUE          (the process loads REF)",
+            "NAME: expect FILEREF OP VALUE      (read(2) of the file)",
+        ],
+        summary: "check a value; OP is == != < <= > >=")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        if context.process != nil {
+            guard words.count >= 3 else { throw words.error(words.endColumn, "expected REF == VALUE") }
+            let t = try words.next("a reference")
+            let target: Target =
+                t.text.hasPrefix("/")
+                ? .file(try context.fileRef(t, words)) : .memory(try context.memoryRef(t, words))
+            let (op, value) = try Self.comparison(&words, context)
+            return ExpectCommand(target: target, comparison: op, value: value)
+        }
+        guard words.count >= 3 else {
+            throw words.error(words.endColumn, "expected SUBJECT OP VALUE, e.g. web.minflt == 1")
+        }
+        let s = try words.next("a subject")
+        let subject = try Self.subject(s, words, context)
+        let (op, value) = try Self.comparison(&words, context)
+        return ExpectCommand(target: .subject(subject), comparison: op, value: value)
+    }
+
+    static func comparison(_ words: inout Words, _ context: ParseContext) throws(ScenarioError) -> (
+        Comparison, UInt64
+    ) {
+        guard words.count == 2 else {
+            throw words.error(
+                words.peek()?.column ?? words.endColumn,
+                "expected an operator (==, !=, <, <=, >, >=) and a value")
+        }
+        let o = try words.next("an operator")
+        guard let op = Comparison(rawValue: o.text) else {
+            throw words.error(at: o, "'\(o.text)' is not a comparison (expected ==, !=, <, <=, >, >=)")
+        }
+        return (op, try words.number(try words.next("a value"), pageSize: context.pageSize))
+    }
+
+    /// The left side of a global `expect`.
+    static func subject(_ s: Token, _ words: Words, _ context: ParseContext) throws(ScenarioError)
+        -> ExpectSubject
+    {
+        let text = s.text
+        if text == "time" { return .time }
+        if text.hasPrefix("/") {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw words.error(
+                    s.endColumn, "expected PATH:FIELD (fields: \(Self.fileFields.joined(separator: ", ")))")
+            }
+            let path = String(text[..<colon])
+            let field = String(text[text.index(after: colon)...])
+            try context.checkPath(path, column: s.column, words)
+            guard Self.fileFields.contains(field) else {
+                throw words.error(
+                    s.column + path.count + 1,
+                    "unknown file field '\(field)' (expected \(Self.fileFields.joined(separator: ", ")))")
+            }
+            return .file(path, field)
+        }
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(
+            String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw words.error(
+                at: s,
+                "expected PROCESS.FIELD, vmstat.NAME, meminfo.NAME, PATH:FIELD, disk.FIELD, slab.NAME or time"
+            )
+        }
+        switch parts[0] {
+        case "vmstat": return .vmstat(parts[1])
+        case "meminfo": return .meminfo(parts[1])
+        case "slab": return .slab(parts[1])
+        case "disk":
+            guard Self.diskFields.contains(parts[1]) else {
+                throw words.error(
+                    s.column + 5,
+                    "unknown disk field '\(parts[1])' (expected \(Self.diskFields.joined(separator: ", ")))")
+            }
+            return .disk(parts[1])
+        default:
+            guard context.processes[parts[0]] != nil || context.everSeen.contains(parts[0]) else {
+                throw words.error(at: s, "unknown process '\(parts[0])'" + context.knownProcesses())
+            }
+            guard Self.processFields.contains(parts[1]) else {
+                throw words.error(
+                    s.column + parts[0].count + 1,
+                    "unknown field '\(parts[1])' (expected \(Self.processFields.joined(separator: ", ")))")
+            }
+            return .process(parts[0], parts[1])
+        }
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        switch self.target {
+        case .subject(let subject):
+            guard let actual = runner.value(of: subject, statement) else { return }
+            if self.comparison.holds(actual, self.value) {
+                runner.pass()
+            } else {
+                runner.fail(statement, "\(subject) is \(actual)")
+            }
+        case .memory(let ref): self.expectMemory(ref, runner, statement)
+        case .file(let ref): self.expectFile(ref, runner, statement)
+        }
+    }
+
+    /// Loads one word per page of the range (real accesses, which may fault) and compares each.
+    func expectMemory(_ ref: MemoryRef, _ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        guard let range = runner.resolve(ref, task) else {
+            runner.refuse(statement, "\(ref) is not mapped")
+            return
+        }
+        let page = runner.kernel.phys.pageSize
+        var address = range.lowerBound
+        while true {
+            guard runner.chargeAccess(statement) else { return }
+            switch runner.kernel.userAccess(task, address: address, access: .read) {
+            case .ok(let v):
+                if !self.comparison.holds(v, self.value) {
+                    runner.fail(statement, "\(hex(address)) holds \(v) (\(hex(v)))")
+                    return
+                }
+            default:
+                runner.fail(statement, "reading \(hex(address)) killed the process")
+                return
+            }
+            let (next, overflow) = (address & ~(page - 1)).addingReportingOverflow(page)
+            guard !overflow, next <= range.upperBound else { break }
+            address = next
+        }
+        runner.pass()
+    }
+
+    /// Reads one word per page of the file range with `read(2)`; a range that starts at or past
+    /// the end of the file fails (there is nothing to compare).
+    func expectFile(_ ref: FileRef, _ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        let kernel = runner.kernel
+        let page = kernel.phys.pageSize
+        do {
+            let fd = try runner.descriptor(task, ref.path, create: false)
+            let size = try runner.fileSize(task, fd)
+            let range = runner.byteRange(ref, size: size)
+            guard range.lowerBound < size, !range.isEmpty else {
+                runner.fail(
+                    statement, "offset \(range.lowerBound) is beyond the end of \(ref.path) (\(size) bytes)")
+                return
+            }
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                let words = try kernel.read(task, fd: fd, offset: offset, length: 1)
+                guard let word = words.first else {
+                    runner.fail(
+                        statement, "offset \(offset) is beyond the end of \(ref.path) (\(size) bytes)")
+                    return
+                }
+                if !self.comparison.holds(word, self.value) {
+                    runner.fail(statement, "\(ref.path) at offset \(offset) holds \(word) (\(hex(word)))")
+                    return
+                }
+                let (next, overflow) = (offset / page + 1).multipliedReportingOverflow(by: page)
+                guard !overflow else { break }
+                offset = next
+            }
+            runner.pass()
+        } catch {
+            runner.refuse(statement, error.description)
+        }
+    }
+}
+
+extension ScenarioRunner {
+    /// The value an `expect` subject has now (nil, reported, when there is none).
+    func value(of subject: ExpectSubject, _ statement: Statement) -> UInt64? {
+        let page = self.kernel.phys.pageSize
+        switch subject {
+        case .vmstat(let name):
+            for line in ProcFS.vmstat(self.kernel).split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2, parts[0] == name, let v = UInt64(parts[1]) { return v }
+            }
+            self.refuse(statement, "no vmstat counter '\(name)'")
+            return nil
+        case .meminfo(let name):
+            guard let field = self.kernel.memInfo().first(where: { $0.name == name }) else {
+                self.refuse(statement, "no meminfo field '\(name)'")
+                return nil
+            }
+            return field.unit == .kB ? field.value * 1024 : field.value
+        case .file(let path, let field):
+            guard let file = self.kernel.file(at: path) else {
+                self.refuse(statement, "no file '\(path)'")
+                return nil
+            }
+            switch field {
+            case "cached": return UInt64(file.cachedPages) * page
+            case "dirty": return UInt64(file.dirtyPages) * page
+            case "writeback": return UInt64(file.writebackPages) * page
+            case "mapped":
+                return UInt64(file.pages.values.filter { self.kernel.phys.memMap.mapCount($0) > 0 }.count)
+                    * page
+            default: return file.size
+            }
+        case .disk(let field):
+            let s = self.kernel.vfs.disk.stats
+            switch field {
+            case "reads": return s.readsCompleted
+            case "writes": return s.writesCompleted
+            case "read_bytes": return s.sectorsRead * 512
+            case "written_bytes": return s.sectorsWritten * 512
+            case "seeks": return s.seeks
+            default: return s.busyNanos
+            }
+        case .slab(let name):
+            guard let id = self.kernel.phys.slabCache(named: name) else {
+                self.refuse(statement, "no slab cache '\(name)'")
+                return nil
+            }
+            return UInt64(self.kernel.phys.slabCache(id).activeObjects)
+        case .time:
+            return self.kernel.now
+        case .process(let name, let field):
+            guard let task = self.processes[name] else {
+                if field == "alive" { return 0 }
+                self.refuse(statement, "no process '\(name)'")
+                return nil
+            }
+            return self.processField(task, field)
+        }
+    }
+
+    /// A field of `expect NAME.FIELD` (memory sizes in bytes).
+    func processField(_ task: Task, _ field: String) -> UInt64? {
+        let page = self.kernel.phys.pageSize
+        let mm = task.mm
+        func pages(_ n: Int?) -> UInt64 { UInt64(max(n ?? 0, 0)) * page }
+        switch field {
+        case "minflt": return UInt64(task.minorFaults)
+        case "majflt": return UInt64(task.majorFaults)
+        case "rss": return pages(mm?.rssPages)
+        case "rssanon": return pages(mm?.counter(.anonPages))
+        case "rssfile": return pages(mm?.counter(.filePages))
+        case "rssshmem": return pages(mm?.counter(.shmemPages))
+        case "vmsize": return pages(mm?.totalVM)
+        case "vmpeak": return pages(mm.map { max($0.hiwaterVM, $0.totalVM) })
+        case "vmhwm": return pages(mm.map { max($0.hiwaterRSS, $0.rssPages) })
+        case "vmdata": return pages(mm?.dataVM)
+        case "vmstk": return pages(mm?.stackVM)
+        case "vmexe": return pages(mm?.execVM)
+        case "vmpte": return pages(mm?.pageTablePages)
+        case "vmswap": return pages(mm?.counter(.swapEntries))
+        case "vmlck": return pages(mm?.lockedVM)
+        case "vmas": return UInt64(mm?.mapCount ?? 0)
+        case "pid": return UInt64(task.pid)
+        case "iowait": return task.blkioDelay
+        case "alive": return task.state == .running ? 1 : 0
+        case "killed":
+            if case .killed(let s) = task.exitReason { return UInt64(s) }
+            return 0
+        default: return nil
+        }
+    }
+}

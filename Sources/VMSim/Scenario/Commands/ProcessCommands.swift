@@ -1,0 +1,152 @@
+import VMCore
+import VMTypes
+
+/// `spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH]`: fork + execve of a static binary.
+struct SpawnCommand: ScenarioCommand {
+    var name: String
+    var path: String?
+    var layout: ImageLayout
+
+    static let syntax = CommandSyntax(
+        names: ["spawn"], scope: .global, group: .processes,
+        usage: ["spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH]"],
+        summary: "start a process (fork + execve of a static binary)")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        let name = try words.next("a process name")
+        try context.checkNewProcessName(name, words)
+        let (opts, _) = try words.options(allowed: ["text", "data", "bss", "image"])
+        var layout = ImageLayout()
+        if let t = opts["text"] { layout.text = try words.size(t, pageSize: context.pageSize) }
+        if let t = opts["data"] {
+            layout.data = try words.size(t, pageSize: context.pageSize, allowZero: true)
+        }
+        if let t = opts["bss"] { layout.bss = try words.size(t, pageSize: context.pageSize, allowZero: true) }
+        if let image = opts["image"] { try context.checkPath(image, words) }
+        context.startProcess(
+            name.text,
+            regions: [
+                "text": context.pageRounded(layout.text), "data": context.pageRounded(layout.data),
+                "bss": context.pageRounded(layout.bss), "heap": 0, "stack": 8 << 20,
+            ])
+        return SpawnCommand(name: name.text, path: opts["image"]?.text, layout: layout)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        do {
+            let task = try runner.kernel.spawn(name: self.name, path: self.path, layout: self.layout)
+            runner.processes[self.name] = task
+            runner.recordExecRegions(task)
+        } catch {
+            runner.refuse(statement, "spawn failed: \(error)")
+        }
+    }
+}
+
+/// `NAME: fork CHILD`: the child gets copy-on-write copies of private memory.
+struct ForkCommand: ScenarioCommand {
+    var child: String
+
+    static let syntax = CommandSyntax(
+        names: ["fork"], scope: .process, group: .processes, usage: ["fork CHILD"],
+        summary: "fork(2): the child shares private pages copy-on-write")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        let child = try words.next("the child's name")
+        try words.finish()
+        try context.checkNewProcessName(child, words)
+        context.startProcess(child.text, regions: context.processes[context.actor]?.regions ?? [:])
+        return ForkCommand(child: child.text)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        do {
+            let c = try runner.kernel.fork(task, childName: self.child)
+            runner.processes[self.child] = c
+            runner.regions[c.pid] = runner.regions[task.pid]
+            runner.descriptors[c.pid] = runner.descriptors[task.pid]
+        } catch {
+            runner.refuse(statement, "fork failed: \(error)")
+        }
+    }
+}
+
+/// `NAME: exit [CODE]`: the process exits; its zombie keeps the pid until reaped.
+struct ExitCommand: ScenarioCommand {
+    var code: Int
+
+    static let syntax = CommandSyntax(
+        names: ["exit"], scope: .process, group: .processes, usage: ["exit [CODE]"],
+        summary: "exit(2) with status CODE (0 … 255)")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        var code = 0
+        if let t = words.peek() {
+            code = try words.integer(t, in: 0...255, what: "an exit status")
+            _ = try words.next("")
+        }
+        try words.finish()
+        context.endProcess(context.actor)
+        return ExitCommand(code: code)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        runner.kernel.exitTask(task, reason: .exited(code: self.code))
+    }
+}
+
+/// `NAME: wait [CHILD]`: reaps a child (any, or the one named).
+struct WaitCommand: ScenarioCommand {
+    var child: String?
+
+    static let syntax = CommandSyntax(
+        names: ["wait"], scope: .process, group: .processes, usage: ["wait [CHILD]"],
+        summary: "wait(2): reap an exited child")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        let child = words.peek()
+        if let child {
+            guard context.everSeen.contains(child.text) else {
+                throw words.error(at: child, "unknown process '\(child.text)'" + context.knownProcesses())
+            }
+            _ = try words.next("")
+        }
+        try words.finish()
+        return WaitCommand(child: child?.text)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        let pid = self.child.flatMap { runner.processes[$0]?.pid }
+        if self.child != nil && pid == nil {
+            runner.refuse(statement, "ECHILD: \(self.child!) was never started")
+            return
+        }
+        if runner.kernel.wait(task, for: pid) == nil { runner.refuse(statement, "no child to reap") }
+    }
+}
+
+/// `NAME: oom_score_adj N`: `/proc/PID/oom_score_adj`.
+struct OOMScoreAdjCommand: ScenarioCommand {
+    var value: Int
+
+    static let syntax = CommandSyntax(
+        names: ["oom_score_adj"], scope: .process, group: .swap, usage: ["oom_score_adj N"],
+        summary: "-1000 protects from the OOM killer, 1000 volunteers")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        guard words.count == 1, let t = words.peek(), let n = Int(t.text), (-1000...1000).contains(n) else {
+            throw words.error(
+                words.peek()?.column ?? words.head.endColumn, "expected a value from -1000 to 1000")
+        }
+        _ = words.takeRest()
+        return OOMScoreAdjCommand(value: n)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        task.oomScoreAdj = self.value
+    }
+}
