@@ -121,6 +121,12 @@ final class TLBLevel {
     /// Installs a translation that is not cached yet, in the way with the oldest stamp (invalid
     /// ways have stamp 0, so they go first).
     @inlinable @inline(__always) func insert(vpn: UInt64, tag: UInt64, value: UInt64, stamp: UInt64) {
+        self.place(self.oldest(vpn: vpn), tag: tag, value: value, stamp: stamp)
+    }
+
+    /// The way of `vpn`'s set with the oldest stamp (the first of equals): where `insert` puts a
+    /// new entry.
+    @inlinable @inline(__always) func oldest(vpn: UInt64) -> Int {
         let first = Int(truncatingIfNeeded: vpn & self.setMask) &* self.ways
         var victim = first
         var oldest = self.stamps[first]
@@ -134,9 +140,14 @@ final class TLBLevel {
             }
             i &+= 1
         }
-        self.tags[victim] = tag
-        self.values[victim] = value
-        self.stamps[victim] = stamp
+        return victim
+    }
+
+    /// Writes an entry into way `i`.
+    @inlinable @inline(__always) func place(_ i: Int, tag: UInt64, value: UInt64, stamp: UInt64) {
+        self.tags[i] = tag
+        self.values[i] = value
+        self.stamps[i] = stamp
     }
 
     /// Drops the entries of `vpn`'s set whose tag is `tag` or `globalTag`; returns how many.
@@ -193,6 +204,14 @@ public final class TLB {
         @usableFromInline var currentPCID: UInt64 = 0
         @usableFromInline var clock: UInt64 = 0
         @usableFromInline var stats = TLBStats()
+        /// The last lookup that missed both levels: its page, the clock it ran at, and the
+        /// victim way of each level its scans found. A fill of that page with nothing in
+        /// between (no lookup, fill, invalidation or flush) reuses them instead of scanning the
+        /// sets again — the same ways LRU would choose, found once.
+        @usableFromInline var missVPN: UInt64 = .max
+        @usableFromInline var missClock: UInt64 = 0
+        @usableFromInline var l1Victim = 0
+        @usableFromInline var l2Victim = 0
     }
     @usableFromInline let state: UnsafeMutablePointer<State>
     /// The PCID of the current address space (0 when PCIDs are disabled).
@@ -264,19 +283,40 @@ public final class TLB {
         return self.lookupSecondLevel(vpn: vpn, tag: tag, globalTag: globalTag, clock: clock)
     }
 
+    /// A first-level miss: the first level's LRU victim, then the second level searched (its
+    /// victim found in the same pass). A hit is copied into the first level; a miss remembers
+    /// both victims for the fill that follows the walk.
     @usableFromInline func lookupSecondLevel(vpn: UInt64, tag: UInt64, globalTag: UInt64, clock: UInt64)
         -> UInt64
     {
+        let l1Victim = self.l1.oldest(vpn: vpn)
         if let l2 = self.l2 {
-            let j = l2.find(vpn: vpn, tag: tag, globalTag: globalTag)
-            if j >= 0 {
-                l2.stamps[j] = clock
-                self.state.pointee.stats.l2Hits &+= 1
-                let value = l2.values[j]
-                self.l1.insert(vpn: vpn, tag: l2.tags[j], value: value, stamp: clock)
-                return value
+            let first = Int(truncatingIfNeeded: vpn & l2.setMask) &* l2.ways
+            var victim = first
+            var oldest = UInt64.max
+            var j = first
+            let end = first &+ l2.ways
+            while j < end {
+                let t = l2.tags[j]
+                if t == tag || t == globalTag {
+                    l2.stamps[j] = clock
+                    self.state.pointee.stats.l2Hits &+= 1
+                    let value = l2.values[j]
+                    self.l1.place(l1Victim, tag: t, value: value, stamp: clock)
+                    return value
+                }
+                let s = l2.stamps[j]
+                if s < oldest {
+                    victim = j
+                    oldest = s
+                }
+                j &+= 1
             }
+            self.state.pointee.l2Victim = victim
         }
+        self.state.pointee.l1Victim = l1Victim
+        self.state.pointee.missVPN = vpn
+        self.state.pointee.missClock = clock
         self.state.pointee.stats.misses &+= 1
         return TLB.missValue
     }
@@ -286,16 +326,30 @@ public final class TLB {
         let pcid = bits.contains(.global) ? TLB.globalPCID : self.state.pointee.currentPCID
         let tag = TLB.tag(vpn: vpn, pcid: pcid)
         let value = (pfn &<< 12) | bits.rawValue
-        self.state.pointee.clock &+= 1
-        let clock = self.state.pointee.clock
+        let state = self.state
+        if state.pointee.missVPN == vpn && state.pointee.missClock == state.pointee.clock {
+            // The fill after a miss: the victims the lookup found are still the LRU ones.
+            let clock = state.pointee.clock &+ 1
+            state.pointee.clock = clock
+            state.pointee.missVPN = .max
+            self.l1.place(state.pointee.l1Victim, tag: tag, value: value, stamp: clock)
+            self.l2?.place(state.pointee.l2Victim, tag: tag, value: value, stamp: clock)
+            return
+        }
+        state.pointee.clock &+= 1
+        let clock = state.pointee.clock
         self.l1.insert(vpn: vpn, tag: tag, value: value, stamp: clock)
         self.l2?.insert(vpn: vpn, tag: tag, value: value, stamp: clock)
     }
+
+    /// Forgets the victims of the last miss (the sets changed).
+    @inlinable func forgetMiss() { self.state.pointee.missVPN = .max }
 
     @inlinable func countWalk() { self.state.pointee.stats.walks &+= 1 }
 
     /// `invlpg`: drops the entries for `vpn` in the current PCID and any global entry for it.
     public func invalidatePage(vpn: UInt64) {
+        self.forgetMiss()
         let tag = TLB.tag(vpn: vpn, pcid: self.state.pointee.currentPCID)
         let globalTag = TLB.tag(vpn: vpn, pcid: TLB.globalPCID)
         var n = self.l1.invalidateExact(vpn: vpn, tag: tag, globalTag: globalTag)
@@ -305,6 +359,7 @@ public final class TLB {
 
     /// `invpcid` single-context: drops every non-global entry of `pcid`.
     public func flushPCID(_ pcid: UInt64) {
+        self.forgetMiss()
         let match: (UInt64) -> Bool = { $0 & 0xFFF == pcid }
         _ = self.l1.invalidate(where: match)
         _ = self.l2?.invalidate(where: match)
@@ -313,6 +368,7 @@ public final class TLB {
 
     /// Drops every non-global entry (a CR3 load without PCIDs).
     public func flushNonGlobal() {
+        self.forgetMiss()
         let match: (UInt64) -> Bool = { $0 & 0xFFF != TLB.globalPCID }
         _ = self.l1.invalidate(where: match)
         _ = self.l2?.invalidate(where: match)
@@ -321,6 +377,7 @@ public final class TLB {
 
     /// Drops everything, global entries included (CR4.PGE toggle).
     public func flushAll() {
+        self.forgetMiss()
         _ = self.l1.invalidate { _ in true }
         _ = self.l2?.invalidate { _ in true }
         self.state.pointee.stats.flushes += 1
@@ -329,6 +386,7 @@ public final class TLB {
     /// Makes `pcid` current (a CR3 load). Without PCIDs this flushes all non-global entries;
     /// with PCIDs it flushes the new PCID's entries only if `flush` (CR3 bit 63 clear).
     public func switchTo(pcid: UInt64, flush: Bool) {
+        self.forgetMiss()
         if !self.pcidEnabled {
             self.state.pointee.currentPCID = 0
             self.flushNonGlobal()
