@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "VMCore", dependencies: ["VMTypes", "VMPhys", "VMPaging"]),
         // __builtin_prefetch for the trace replay loops (Swift has no prefetch intrinsic).
         .target(name: "CPrefetch"),
+        // Line-buffered standard output for the command line (one C call Swift 6 cannot make).
+        .target(name: "CStdio"),
         .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"]),
         .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"]),
         // Executable modules get their own names so they never clash with the VMSim library on
@@ -35,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "VMSim", "VMTrace", "CStdio", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
         ),

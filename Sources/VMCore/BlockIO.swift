@@ -187,8 +187,9 @@ extension Kernel {
     func noteEvent(at time: UInt64) { self.vfs.nextDue = min(self.vfs.nextDue, time) }
 
     /// Advances the simulated clock by `nanoseconds`, running what falls due on the way.
+    /// The clock saturates at 2⁶⁴−1 ns (584 years) rather than wrapping.
     public func advanceClock(by nanoseconds: UInt64) {
-        self.advanceClock(to: self.now + nanoseconds)
+        self.advanceClock(to: self.now > UInt64.max - nanoseconds ? .max : self.now + nanoseconds)
     }
 
     /// Advances the simulated clock to `target`, completing I/O and running the flusher at
@@ -211,11 +212,28 @@ extension Kernel {
                 continue
             }
             guard let n = next, n <= target else { break }
+            if n == self.reclaim.nextPeriodicWake, self.skipIdlePeriodicWakes(until: target) { continue }
             self.runNextEvent()
             kswapdBlocked = false
         }
         if target > self.now { self.setNow(target) }
         self.vfs.nextDue = self.nextEventTime() ?? .max
+    }
+
+    /// The periodic kswapd's wakes change nothing while every zone stays above its low
+    /// watermark, and nothing but another event can change that: when no other event comes
+    /// before `target`, jumps the timer to its last wake at or before `target` (so a long `tick`
+    /// costs one check, not one per simulated second). Returns whether it skipped.
+    func skipIdlePeriodicWakes(until target: UInt64) -> Bool {
+        guard let wake = self.reclaim.nextPeriodicWake, !self.reclaim.kswapdWoken else { return false }
+        let others = [self.vfs.pendingIO.first?.time, self.vfs.flusherWakeAt].compactMap { $0 }.min()
+        guard others.map({ $0 > target }) ?? true, target - wake >= 2_000_000_000 else { return false }
+        let low = self.phys.zones.contains { $0.managedPages > 0 && $0.freePages < $0.lowWatermark }
+        guard !low else { return false }
+        let last = wake + (target - wake) / 1_000_000_000 * 1_000_000_000
+        guard last > wake else { return false }
+        self.reclaim.nextPeriodicWake = last
+        return true
     }
 
     func setNow(_ time: UInt64) {
@@ -258,7 +276,9 @@ extension Kernel {
             }
         }
         while !done() {
-            guard self.nextEventTime() != nil else { return false }
+            // Only I/O completions and the flusher can end a wait; the periodic kswapd's timer
+            // alone would tick forever.
+            guard !self.vfs.pendingIO.isEmpty || self.vfs.flusherWakeAt != nil else { return false }
             self.runNextEvent()
         }
         return true
