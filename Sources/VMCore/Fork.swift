@@ -125,6 +125,15 @@ extension Kernel {
         self.addressSpaces[mm.id] = nil
     }
 
+    /// `__oom_reap_task_mm()`: unmaps every page and swap entry of an mm that outlives its
+    /// owner, leaving its VMAs and page-table root for the last `mmput()`. Simplified: Linux
+    /// reaps only private and anonymous areas that are not locked; shared and locked pages
+    /// go here too (the final `exit_mmap()` would free them a moment later).
+    func reapMM(_ mm: AddressSpace) {
+        mm.updateHiwater()
+        for vma in mm.vmas { self.zapRange(mm, vma.start..<vma.end) }
+    }
+
     // MARK: exec
 
     /// `execve()` of an image at `path`: a fresh address space laid out as binfmt_elf does for a
@@ -330,6 +339,10 @@ extension Kernel {
         guard task.state == .running || task.state == .sleeping else { return }
         if let mm = task.mm {
             task.mm = nil
+            // Someone else holds the mm (swapoff's walk): its memory goes now, as the OOM
+            // reaper frees a victim's (`__oom_reap_task_mm()`), and the VMAs, page tables and
+            // mm_struct with the last mmput().
+            if mm.users > 1 { self.reapMM(mm) }
             self.mmput(mm)
         }
         // exit_files(): every descriptor closed.

@@ -288,6 +288,14 @@ extension Kernel {
     /// `try_to_unuse()`: every PTE and shmem entry holding a slot of `area` gets its page back,
     /// and the page leaves the swap cache so reclaim cannot send it back to this area; passes
     /// repeat while reclaim keeps putting pages back, until no slot is in use.
+    ///
+    /// Bringing pages back allocates, and an allocation may reclaim and OOM-kill — possibly the
+    /// very process whose page tables are being walked. As `try_to_unuse()` does with
+    /// `mmget_not_zero()`, the walk holds a user reference on each mm (an mm already without
+    /// users is skipped), so a kill leaves a valid, reaped mm behind rather than freed page
+    /// tables; once the walk's reference is the only one left the owner has exited and the
+    /// rest of that mm is skipped (Linux walks on and finds nothing: the OOM reaper unmapped
+    /// it). The last `mmput()` tears the mm down.
     func tryToUnuse(_ area: SwapArea) throws(MMError) {
         let memMap = self.phys.memMap
         var passes = 0
@@ -295,6 +303,11 @@ extension Kernel {
             passes += 1
             guard passes <= 32 else { throw .noMemory("swapoff: reclaim keeps swapping pages out") }
             for mm in self.addressSpaces.values.sorted(by: { $0.id < $1.id }) {
+                // mmget_not_zero(): an mm being torn down is skipped; any other stays valid
+                // until the walk's mmput().
+                guard self.addressSpaces[mm.id] === mm, mm.users > 0 else { continue }
+                mm.users += 1
+                defer { self.mmput(mm) }
                 var entries: [(UInt64, PTE)] = []
                 for vma in mm.vmas {
                     self.pageTables.forEachPTE(root: mm.pgd, range: vma.start..<vma.end) { va, pte in
@@ -302,8 +315,10 @@ extension Kernel {
                     }
                 }
                 for (va, pte) in entries {
-                    guard self.addressSpaces[mm.id] != nil, let slot = mm.slot(containing: va),
-                        self.pageTables.pte(root: mm.pgd, va: va) == pte
+                    // Re-checked after every page: the last one's allocation may have killed
+                    // the owner (only the walk's reference is left) or changed the entry.
+                    guard mm.users > 1 else { break }
+                    guard let slot = mm.slot(containing: va), self.pageTables.pte(root: mm.pgd, va: va) == pte
                     else { continue }
                     if case .oom = self.doSwapPage(mm, slot: slot, address: va, pte: pte, write: false) {
                         throw .noMemory("swapoff: out of memory bringing \(hex(va)) back")
@@ -317,7 +332,11 @@ extension Kernel {
             for file in self.files where file.isShmem && !file.swapped.isEmpty {
                 for (index, entry) in file.swapped.sorted(by: { $0.key < $1.key })
                 where entry.type == area.type {
+                    // An earlier page's allocation may have freed the object (its last mapper
+                    // was OOM-killed) or brought this page back already.
+                    guard !file.released, file.swapped[index] == entry else { continue }
                     guard let (pfn, _) = self.shmemSwapIn(file, index: index) else {
+                        if file.released || file.swapped[index] != entry { continue }
                         throw .noMemory("swapoff: out of memory bringing shmem page \(index) back")
                     }
                     self.putPage(pfn)
