@@ -104,7 +104,8 @@ extension Kernel {
         var lastPos = open.ra.prevPos
         var words: [UInt64] = []
         let memMap = self.phys.memMap
-        while remaining > 0, pos < file.size {
+        // filemap_read() stops on a fatal signal (an OOM kill during a readahead allocation).
+        while remaining > 0, pos < file.size, !self.fatalSignalPending(task) {
             let index = pos >> shift
             let lastIndex = (pos + remaining + pageSize - 1) >> shift
             var batch = self.readBatch(file, from: index, through: lastIndex - 1)
@@ -180,7 +181,8 @@ extension Kernel {
     /// page is found or created in the cache — a partly written page that holds file data is
     /// read first — then filled with `value`, marked dirty, and the writer is throttled by
     /// `balance_dirty_pages()` when dirty memory is over the limits. Extends `i_size`. Returns
-    /// the bytes written.
+    /// the bytes written: all of them, unless the writer got a fatal signal (an OOM kill) on
+    /// the way.
     @discardableResult
     public func write(_ task: Task, fd: Int, offset: UInt64? = nil, length: UInt64, value: UInt64)
         throws(MMError)
@@ -193,12 +195,15 @@ extension Kernel {
         let shift = UInt64(self.phys.pageShift)
         let pageSize = self.phys.pageSize
         let start = offset ?? open.position
-        guard start + length <= Kernel.maxFileSize else { throw .tooBig("write beyond 16 TiB") }
+        guard length <= Kernel.maxFileSize, start <= Kernel.maxFileSize - length else {
+            throw .tooBig("write beyond 16 TiB")
+        }
         let memMap = self.phys.memMap
         var pos = start
         let end = start + length
         let oldSize = file.size
-        while pos < end {
+        // generic_perform_write() stops on a fatal signal.
+        while pos < end, !self.fatalSignalPending(task) {
             let index = pos >> shift
             let bytes = min(pageSize - (pos & (pageSize - 1)), end - pos)
             var pfn: PFN
@@ -229,8 +234,9 @@ extension Kernel {
         }
         if file.size != oldSize && !file.isShmem { self.dirtyMetadata(self.inodeBlock(file.inode)) }
         if offset == nil { open.position = pos }
-        self.chargeCPU(200 * ((length + pageSize - 1) / pageSize))
-        return length
+        let written = pos - start
+        self.chargeCPU(200 * ((written + pageSize - 1) / pageSize))
+        return written
     }
 
     // MARK: fsync, sync, msync

@@ -243,9 +243,15 @@ extension Kernel {
     public func fork(_ parent: Task, childName: String? = nil) throws(MMError) -> Task {
         defer { self.returnToUser(parent) }
         guard let pmm = parent.mm else { throw .invalid("kernel threads are not forked here") }
+        // fork() runs in the parent: an OOM kill of it while copying is a pending signal.
+        self.switchTo(parent)
         guard let child = self.allocTask(name: childName ?? parent.name, parentPID: parent.pid) else {
             throw .noMemory("no memory for a task")
         }
+        // Not on the task list until copy_process() is done: the OOM killer cannot pick the
+        // half-built child and free the mm being filled.
+        child.state = .sleeping
+        defer { if child.state == .sleeping { child.state = .running } }
         guard let mm = self.allocMM() else {
             self.releaseTask(child)
             throw .noMemory("no memory for an mm")
@@ -267,6 +273,11 @@ extension Kernel {
         let memMap = self.phys.memMap
         var failed = false
         for pvma in pmm.vmas where !pvma.flags.contains(.dontCopy) {
+            // dup_mmap(): a parent with a fatal signal stops copying (-EINTR).
+            if self.fatalSignalPending(parent) {
+                failed = true
+                break
+            }
             var vma = pvma
             vma.anonVMA = nil
             vma.anonChain = []

@@ -53,4 +53,49 @@ import VMTypes
         }
         #expect(k.checkInvariants().isEmpty)
     }
+
+    // MARK: Kernel loops stop on a fatal signal (class 3)
+
+    enum Prefault: CaseIterable { case populate, mapLocked, mlock }
+
+    /// A 64 MiB populate (or `MAP_LOCKED`, or `mlock`) on a 32 MiB machine without swap: the
+    /// faulting task is the OOM killer's choice. Its populate stops there — before, every
+    /// remaining page's fault invoked the OOM killer again and it killed the bystanders one by
+    /// one. The bystanders keep their data.
+    @Test(arguments: Prefault.allCases)
+    func aPrefaultStopsWhenItsTaskIsOOMKilled(how: Prefault) throws {
+        let k = try self.machine(memory: 32 << 20)
+        var bystanders: [(Task, UInt64)] = []
+        for tag in 0..<3 { bystanders.append(try self.process(k, "b\(tag)", pages: 256, tag: tag)) }
+        let hog = try k.spawn(name: "hog")
+        var request = MapRequest(length: 64 << 20, protection: [.read, .write], shared: false)
+        request.noReserve = true
+        request.populate = how == .populate
+        request.locked = how == .mapLocked
+        let start = try k.mmap(hog, request)
+        if how == .mlock {
+            #expect(throws: Never.self) { try k.mlock(hog, address: start, length: 64 << 20, lock: true) }
+        }
+        #expect(hog.state != .running)
+        #expect(k.phys.events(.oomKill) == 1)
+        #expect(k.checkInvariants().isEmpty)
+        for (tag, (t, start)) in bystanders.enumerated() {
+            #expect(t.state == .running)
+            for i in 0..<256 { #expect(k.read(t, start + UInt64(i) << 12).value == UInt64(tag << 32 | i)) }
+        }
+    }
+
+    /// Populating a 1 TiB `PROT_NONE` area (and the hole after it) costs one step per area,
+    /// not one per page: nothing to fault, nothing counted.
+    @Test func populatingAnInaccessibleTerabyteSkipsItWhole() throws {
+        let k = try self.machine()
+        let t = try k.spawn(name: "p")
+        var request = MapRequest(length: 1 << 40, protection: [], shared: false)
+        request.populate = true
+        let faults = (t.minorFaults, t.majorFaults, k.phys.events(.pgfault))
+        _ = try k.mmap(t, request)
+        #expect((t.minorFaults, t.majorFaults, k.phys.events(.pgfault)) == faults)
+        #expect(t.state == .running)
+        #expect(k.checkInvariants().isEmpty)
+    }
 }
