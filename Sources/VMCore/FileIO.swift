@@ -182,7 +182,7 @@ extension Kernel {
     /// read first — then filled with `value`, marked dirty, and the writer is throttled by
     /// `balance_dirty_pages()` when dirty memory is over the limits. Extends `i_size`. Returns
     /// the bytes written: all of them, unless the writer got a fatal signal (an OOM kill) on
-    /// the way.
+    /// the way. ETXTBSY for an active swap file.
     @discardableResult
     public func write(_ task: Task, fd: Int, offset: UInt64? = nil, length: UInt64, value: UInt64)
         throws(MMError)
@@ -192,6 +192,8 @@ extension Kernel {
         self.switchTo(task)
         let open = try self.descriptor(task, fd)
         let file = self.file(open.file)
+        // generic_write_checks(): swap owns an active swap file's blocks.
+        guard !file.isSwapFile else { throw .textBusy("\(file.path) is an active swap file") }
         let shift = UInt64(self.phys.pageShift)
         let pageSize = self.phys.pageSize
         let start = offset ?? open.position
@@ -311,7 +313,8 @@ extension Kernel {
     /// `truncate(2)`: sets the size. Shrinking unmaps the pages beyond the new end from every
     /// mapping — private copy-on-write copies included, as `unmap_mapping_range(…, even_cows)`
     /// does — removes them from the cache and frees their disk blocks; a later access there is
-    /// a SIGBUS. Growing adds a hole.
+    /// a SIGBUS. Growing adds a hole. An active swap file keeps its size (ETXTBSY,
+    /// `inode_newsize_ok()` in fs/attr.c): swap I/O goes to its blocks.
     public func truncate(_ path: String, size: UInt64) throws(MMError) {
         defer { self.returnToUser(nil) }
         guard size <= Kernel.maxFileSize else { throw .tooBig("\(size) is beyond 16 TiB") }
@@ -319,6 +322,9 @@ extension Kernel {
         defer { self.dput(dentry) }
         let file = self.file(dentry.inode!)
         guard file.kind == .regular else { throw .isDirectory(path) }
+        guard !file.isSwapFile || size == file.size else {
+            throw .textBusy("\(path) is an active swap file")
+        }
         self.truncateFile(file, size: size)
     }
 

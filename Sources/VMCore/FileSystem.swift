@@ -76,6 +76,9 @@ public final class SimFile {
     var pseudoDentry: UInt64 = 0
     /// Deleted and evicted: its pages and disk blocks are gone for good.
     public internal(set) var released = false
+    /// `S_SWAPFILE`: an active swap area lives in the file's blocks (set by `swapon`, cleared
+    /// by `swapoff`). Writing, resizing and unlinking it are refused.
+    public internal(set) var isSwapFile = false
 
     init(id: FileID, inode: Int, kind: FileKind, path: String, size: UInt64) {
         self.id = id
@@ -310,6 +313,7 @@ extension Kernel {
         file.taggedPages = pages
         if pages > 0 { file.extents = [Extent(index: 0, block: self.allocBlocks(pages), count: pages)] }
         self.file(dir).entries[leaf] = file.id
+        self.dInstantiate(dir, leaf, file.id)
         if cached {
             let dentry = try self.pathLookup(path, charge: false)
             defer { self.dput(dentry) }
@@ -342,6 +346,7 @@ extension Kernel {
                 let sub = self.newInode(kind: .directory, path: walked, size: 4096, parent: dir)
                 sub.dirBlock = self.allocBlocks(1)
                 self.file(dir).entries[name] = sub.id
+                self.dInstantiate(dir, name, sub.id)
                 dir = sub.id
             }
         }
@@ -416,6 +421,25 @@ extension Kernel {
         if let parent { self.dget(parent) }
         self.dentryLRUAdd(dentry)
         return dentry
+    }
+
+    /// `d_instantiate()` for a name created in `dir` without a walk (setup: `installFile`,
+    /// `makeDirectory`, swap files): a cached negative dentry for it becomes positive and takes
+    /// its reference on the inode, which is brought in core without I/O. If no memory is left
+    /// for the inode object the negative dentry is dropped instead (`d_drop()`), so the next
+    /// lookup reads the directory. (Creation through a walk, `createRegular`, instantiates the
+    /// walk's own dentry.)
+    func dInstantiate(_ dir: FileID, _ name: String, _ inode: FileID) {
+        let key = DentryKey(parent: dir, name: name)
+        guard let dentry = self.vfs.dcache[key], dentry.inode == nil else { return }
+        if self.iget(inode, charge: false) {
+            dentry.inode = inode
+        } else if dentry.count == 0 {
+            self.dentryKill(dentry)
+        } else {
+            dentry.hashed = false
+            self.vfs.dcache[key] = nil
+        }
     }
 
     /// `dget()`.
@@ -548,7 +572,8 @@ extension Kernel {
     }
 
     /// `unlink(2)`: removes the name; the inode lives on while open or mapped, and is evicted
-    /// (pages freed) with its last reference.
+    /// (pages freed) with its last reference. An active swap file cannot be unlinked (EPERM,
+    /// `may_delete()` in fs/namei.c).
     public func unlink(_ path: String) throws(MMError) {
         let dentry = try self.pathLookup(path)
         guard let id = dentry.inode else { throw .noEntry(path) }
@@ -556,6 +581,10 @@ extension Kernel {
         guard file.kind == .regular else {
             self.dput(dentry)
             throw .isDirectory(path)
+        }
+        guard !file.isSwapFile else {
+            self.dput(dentry)
+            throw .notPermitted("\(path) is an active swap file")
         }
         let directory = self.file(dentry.key.parent)
         directory.entries[dentry.key.name] = nil

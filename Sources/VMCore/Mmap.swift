@@ -27,6 +27,8 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
     case tooBig(String)
     /// EIDRM: a SysV segment marked for removal.
     case removed(String)
+    /// ETXTBSY: writing to, resizing or mapping for writing an active swap file.
+    case textBusy(String)
 
     public var errno: String {
         switch self {
@@ -42,13 +44,14 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noSpace: return "ENOSPC"
         case .tooBig: return "EFBIG"
         case .removed: return "EIDRM"
+        case .textBusy: return "ETXTBSY"
         }
     }
     public var message: String {
         switch self {
         case .noMemory(let m), .invalid(let m), .accessDenied(let m), .exists(let m), .notPermitted(let m),
             .noEntry(let m), .badFile(let m), .isDirectory(let m), .notDirectory(let m), .noSpace(let m),
-            .tooBig(let m), .removed(let m):
+            .tooBig(let m), .removed(let m), .textBusy(let m):
             return m
         }
     }
@@ -328,6 +331,10 @@ extension Kernel {
             }
             let open = try self.descriptor(task, fd)
             let file = self.file(open.file)
+            // do_mmap(): a shared writable mapping would write to the blocks swap owns.
+            if request.shared && request.protection.contains(.write) && file.isSwapFile {
+                throw .textBusy("\(file.path) is an active swap file")
+            }
             guard offset <= Kernel.maxFileSize else { throw .tooBig("offset beyond 16 TiB") }
             backing = file.isShmem ? .shmem(file.id) : .file(file.id)
             pgoff = offset >> UInt64(self.phys.pageShift)

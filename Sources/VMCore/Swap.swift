@@ -205,6 +205,8 @@ extension Kernel {
             let f = try self.installSwapFile(path, pages: slots)
             file = f.id
             extents = f.extents.count
+            // inode->i_flags |= S_SWAPFILE: the file's size and blocks belong to swap now.
+            f.isSwapFile = true
         }
         let prio: Int
         if let priority {
@@ -282,7 +284,7 @@ extension Kernel {
         precondition(area.inUse == 0, "swapoff: \(area.inUse) slots still in use")
         self.swap.areas[area.type] = nil
         self.swap.rotation.removeAll { $0 == area.type }
-        if let id = area.file { self.file(id).size = area.slots << UInt64(self.phys.pageShift) }
+        if let id = area.file { self.file(id).isSwapFile = false }
     }
 
     /// `try_to_unuse()`: every PTE and shmem entry holding a slot of `area` gets its page back,

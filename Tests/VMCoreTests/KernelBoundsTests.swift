@@ -98,4 +98,94 @@ import VMTypes
         #expect(t.state == .running)
         #expect(k.checkInvariants().isEmpty)
     }
+
+    // MARK: Active swap files (class 5)
+
+    /// While a swap file is active its inode is `S_SWAPFILE`: truncate (to another size),
+    /// write and a shared writable mapping get ETXTBSY, unlink EPERM — so later swap I/O still
+    /// finds every extent, and every swapped page comes back. After swapoff they work again.
+    @Test func anActiveSwapFileCannotBeResizedWrittenMappedOrUnlinked() throws {
+        let k = try self.machine(memory: 32 << 20)
+        try k.swapon("/swapfile", size: 64 << 20, kind: .file)
+        let (t, start) = try self.process(k, "p", pages: 28 << 8, tag: 5)
+        #expect(k.swapAreas[0].inUse > 0)
+        let size = k.file(at: "/swapfile")!.size
+        #expect(throws: MMError.textBusy("/swapfile is an active swap file")) {
+            try k.truncate("/swapfile", size: 0)
+        }
+        #expect(throws: MMError.textBusy("/swapfile is an active swap file")) {
+            try k.truncate("/swapfile", size: size * 2)
+        }
+        try k.truncate("/swapfile", size: size)
+        let fd = try k.open(t, "/swapfile")
+        #expect(throws: MMError.textBusy("/swapfile is an active swap file")) {
+            try k.write(t, fd: fd, offset: 0, length: 4096, value: 1)
+        }
+        #expect(throws: MMError.textBusy("/swapfile is an active swap file")) {
+            try k.mmap(
+                t,
+                MapRequest(
+                    length: 4096, protection: [.read, .write], shared: true, backing: .file(fd: fd, offset: 0)
+                ))
+        }
+        // Reading it and mapping it privately or read-only are allowed.
+        _ = try k.read(t, fd: fd, offset: 0, length: 4096)
+        _ = try k.mmap(
+            t, MapRequest(length: 4096, protection: [.read], shared: true, backing: .file(fd: fd, offset: 0)))
+        #expect(throws: MMError.notPermitted("/swapfile is an active swap file")) {
+            try k.unlink("/swapfile")
+        }
+        #expect(k.file(at: "/swapfile")?.size == size)
+        #expect(k.checkInvariants().isEmpty)
+        for i in 0..<(28 << 8) { #expect(k.read(t, start + UInt64(i) << 12).value == UInt64(5 << 32 | i)) }
+        try k.close(t, fd: fd)
+        k.exitTask(t, reason: .exited(code: 0))
+        try k.swapoff("/swapfile")
+        try k.truncate("/swapfile", size: 0)
+        try k.unlink("/swapfile")
+        #expect(k.file(at: "/swapfile") == nil)
+        #expect(k.checkInvariants().isEmpty)
+    }
+
+    // MARK: Negative dentries (class 7)
+
+    /// Every way a name comes into being turns a cached negative dentry for it positive
+    /// (`d_instantiate()`): a file put on the disk, a directory, a swap file, a file created
+    /// by open; and unlink turns it negative again.
+    @Test func creatingANameTurnsItsNegativeDentryPositive() throws {
+        let k = try self.machine()
+        let t = try k.spawn(name: "p")
+        for path in ["/x", "/d/f", "/d", "/swapfile", "/made"] {
+            #expect(throws: MMError.noEntry(path)) { try k.open(t, path) }
+        }
+        let negative = k.vfs.negativeDentries
+        #expect(negative >= 4)
+        try k.installFile("/x", size: 4096)
+        try k.makeDirectory("/d")
+        try k.installFile("/d/f", size: 2 * 4096)
+        try k.swapon("/swapfile", size: 1 << 20, kind: .file)
+        let made = try k.open(t, "/made", create: true)
+        try k.close(t, fd: made)
+        #expect(k.vfs.negativeDentries == negative - 4)
+        #expect(k.checkInvariants().isEmpty)
+        for path in ["/x", "/d/f", "/swapfile", "/made"] {
+            let fd = try k.open(t, path)
+            try k.close(t, fd: fd)
+        }
+        let fd = try k.open(t, "/d/f")
+        #expect(
+            try k.read(t, fd: fd, offset: 4096, length: 4096) == [
+                SimFile.initialContent(inode: k.file(at: "/d/f")!.inode, index: 1)
+            ])
+        try k.close(t, fd: fd)
+        try k.unlink("/x")
+        #expect(throws: MMError.noEntry("/x")) { try k.open(t, "/x") }
+        try k.installFile("/x", size: 4096)
+        let again = try k.open(t, "/x")
+        #expect(
+            try k.read(t, fd: again, length: 4096) == [
+                SimFile.initialContent(inode: k.file(at: "/x")!.inode, index: 0)
+            ])
+        #expect(k.checkInvariants().isEmpty)
+    }
 }
