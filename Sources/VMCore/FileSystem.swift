@@ -47,7 +47,8 @@ public final class SimFile {
     var disk: [UInt64: UInt64] = [:]
     /// Pages below this index hold the original tag content unless written.
     var taggedPages: UInt64 = 0
-    /// Where the file's pages are on disk; pages outside every extent are holes (read as zero).
+    /// Where the file's pages are on disk, sorted by index and disjoint; pages outside every
+    /// extent are holes (read as zero).
     var extents: [Extent] = []
     /// `i_mmap`: the VMAs mapping this file.
     public internal(set) var mappers: Set<VMARef> = []
@@ -110,12 +111,18 @@ public final class SimFile {
         0xF11E_0000_0000_0000 | (UInt64(inode & 0xFFFFFF) << 24) | (index & 0xFFFFFF)
     }
 
-    /// The disk block of page `index`, nil for a hole.
+    /// The disk block of page `index`, nil for a hole. `extents` is sorted by index: a binary
+    /// search, O(log extents).
     func block(of index: UInt64) -> UInt64? {
-        for extent in self.extents where index >= extent.index && index < extent.index + extent.count {
-            return extent.block + (index - extent.index)
+        var low = 0
+        var high = self.extents.count
+        while low < high {
+            let mid = (low + high) / 2
+            if self.extents[mid].index <= index { low = mid + 1 } else { high = mid }
         }
-        return nil
+        guard low > 0 else { return nil }
+        let extent = self.extents[low - 1]
+        return index - extent.index < extent.count ? extent.block + (index - extent.index) : nil
     }
 }
 

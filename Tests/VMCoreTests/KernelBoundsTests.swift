@@ -188,4 +188,91 @@ import VMTypes
             ])
         #expect(k.checkInvariants().isEmpty)
     }
+
+    // MARK: Swap-area limits and host footprint (class 2)
+
+    /// The largest area per architecture (`read_swap_header()` with mkswap's 32-bit
+    /// `last_page` and `swapfile_maximum_size`): what a request far beyond it gets, and the
+    /// kernel's warning where the header is larger than the swap entry can address.
+    @Test(arguments: [
+        (Architecture.x86_64, UInt64(UInt32.max), false),
+        (Architecture.x86_64LA57, UInt64(UInt32.max), false),
+        (Architecture.i386PAE, UInt64(1) << 26, true),
+        (Architecture.i386, UInt64(1) << 23, true),
+    ])
+    func anOversizedSwapAreaIsTruncatedToTheArchitecturesLimit(arch: Architecture, slots: UInt64, warns: Bool)
+        throws
+    {
+        let k = try self.machine(arch: arch)
+        let area = try k.swapon("/dev/sdb", size: UInt64(Int64.max), kind: .partition)
+        #expect(area.slots == slots)
+        #expect(k.swapTotalPages == Int(slots - 1))
+        #expect(k.swapFreePages == Int(slots - 1))
+        let log = k.phys.log.entries.map(\.text)
+        let lastPageKB = (UInt64(UInt32.max) - 1) * 4
+        #expect(
+            log.contains("Truncating oversized swap area, only using \(slots * 4)k out of \(lastPageKB)k")
+                == warns)
+        #expect(
+            log.contains {
+                $0.hasPrefix("Adding \((slots - 1) * 4)k swap on /dev/sdb.  Priority:-2 extents:1")
+            })
+        // A header within the limit is used whole, silently.
+        let fits = try k.swapon("/dev/sdc", size: 1 << 30, kind: .partition)
+        #expect(fits.slots == 1 << 18)
+        #expect(log.filter { $0.hasPrefix("Truncating") }.count == (warns ? 1 : 0))
+        #expect(k.checkInvariants().isEmpty)
+    }
+
+    /// `--swap 9223372036854775807` boots, and a 1 TiB and a maximal swap area cost a few
+    /// hundred bytes of host memory: only the header's cluster holds slot counts until pages
+    /// are swapped, and a cluster's counts go when its last slot is freed. The areas work: a
+    /// process larger than RAM swaps and reads back, and the accounting reads right.
+    @Test(arguments: [UInt64(1) << 40, UInt64(Int64.max)])
+    func aHugeIdleSwapAreaCostsAlmostNothingOnTheHost(size: UInt64) throws {
+        let k = try self.machine(memory: 32 << 20, swap: size)
+        let area = k.swapAreas[0]
+        #expect(area.allocatedClusters == 1)
+        #expect(area.nextFreshCluster == 0 && area.freedClusters.isEmpty && area.nonfullClusters.isEmpty)
+        #expect(area.disk.isEmpty)
+        let kb = Int(area.pages) * 4
+        #expect(k.swapTotalPages * 4 == kb)
+        let (t, start) = try self.process(k, "p", pages: 36 << 8, tag: 9)
+        #expect(area.inUse > 0)
+        #expect(area.allocatedClusters <= Int(area.inUse / 512) + 3)
+        #expect(k.swapFreePages == Int(area.pages - area.inUse))
+        #expect(k.checkInvariants().isEmpty)
+        for i in 0..<(36 << 8) { #expect(k.read(t, start + UInt64(i) << 12).value == UInt64(9 << 32 | i)) }
+        let inUse = area.inUse
+        k.exitTask(t, reason: .exited(code: 0))
+        // What is left is the few pages of init's that went out too; the clusters the
+        // process used are gone (no cluster is kept without a slot in use: checkInvariants).
+        #expect(area.inUse < 64 && area.inUse < inUse)
+        #expect(area.allocatedClusters <= 1 + Int(area.inUse))
+        #expect(area.disk.count <= Int(area.inUse))
+        #expect(k.checkInvariants().isEmpty)
+    }
+
+    /// A 16 TiB swap file is laid out in a bounded number of extents (small scattered ones
+    /// for its first 4 GiB, 1 GiB runs after), its slots map to its blocks, and it swaps.
+    @Test func aHugeSwapFileHasBoundedExtentsAndWorks() throws {
+        let k = try self.machine(memory: 32 << 20)
+        let area = try k.swapon("/huge.swap", size: 16 << 40, kind: .file)
+        #expect(area.slots == UInt64(UInt32.max))
+        let file = k.file(at: "/huge.swap")!
+        #expect(file.size == 16 << 40)
+        #expect(file.extents.count < 50_000)
+        #expect(area.allocatedClusters == 1)
+        // Extents are sorted and disjoint, and cover every slot.
+        for (a, b) in zip(file.extents, file.extents.dropFirst()) {
+            #expect(a.index + a.count == b.index && a.block + a.count < b.block)
+        }
+        #expect(file.block(of: area.slots - 1) != nil)
+        let (t, start) = try self.process(k, "p", pages: 36 << 8, tag: 3)
+        #expect(area.inUse > 0)
+        for i in 0..<(36 << 8) { #expect(k.read(t, start + UInt64(i) << 12).value == UInt64(3 << 32 | i)) }
+        #expect(k.checkInvariants().isEmpty)
+        // Larger than the file system allows: EFBIG.
+        #expect(throws: MMError.self) { try k.swapon("/too.big", size: (16 << 40) + 4096, kind: .file) }
+    }
 }
