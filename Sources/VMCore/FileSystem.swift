@@ -94,9 +94,10 @@ public final class SimFile {
     public var unlinked: Bool { self.nlink == 0 && self.kind != .shmem }
     /// `nrpages`.
     public var cachedPages: Int { self.pages.count }
-    /// `i_size` in pages, rounded up.
+    /// `i_size` in pages, rounded up (without overflowing for any size).
     func sizeInPages(_ pageShift: Int) -> UInt64 {
-        (self.size + (UInt64(1) << UInt64(pageShift)) - 1) >> UInt64(pageShift)
+        let mask = (UInt64(1) << UInt64(pageShift)) - 1
+        return (self.size >> UInt64(pageShift)) + (self.size & mask == 0 ? 0 : 1)
     }
 
     /// The content word of page `index` as stored on disk.
@@ -305,11 +306,21 @@ extension Kernel {
     /// had been written long before: its pages hold tagged content in consecutive blocks. With
     /// `cached`, the file is also in the dentry, inode and page caches, clean and inactive, as
     /// after an earlier read — without charging the time that read took.
+    ///
+    /// A page cache holds no more than memory: `cached` puts in the *last* pages of the file,
+    /// as many as fit in free memory above the zones' high watermarks (all of them when the
+    /// file fits), in file order — what a sequential read leaves cached once reclaim has
+    /// dropped its beginning — and reclaims nothing and wakes no kswapd doing so. The work is
+    /// bounded by RAM, not by the file's size. Larger than the file system's 16 TiB limit:
+    /// EFBIG.
     @discardableResult
     public func installFile(_ path: String, size: UInt64, cached: Bool = false) throws(MMError) -> SimFile {
         let names = path.split(separator: "/").map(String.init)
         guard path.hasPrefix("/"), let leaf = names.last else {
             throw .invalid("'\(path)' is not an absolute path to a file")
+        }
+        guard size <= Kernel.maxFileSize else {
+            throw .tooBig("\(path): \(size) bytes is beyond the file system's 16 TiB")
         }
         let dir = try self.installDirectory(names.dropLast())
         if let existing = self.file(dir).entries[leaf] {
@@ -324,12 +335,16 @@ extension Kernel {
         if cached {
             let dentry = try self.pathLookup(path, charge: false)
             defer { self.dput(dentry) }
-            for index in 0..<pages {
-                guard let pfn = self.pageCacheAdd(file, index: index) else {
-                    throw .noMemory("no memory to cache \(path) (page \(index))")
-                }
+            // Room for the pages and, about one in 256, the index's radix_tree_node slabs.
+            let room = self.phys.pagesAboveHighWatermark(.highUserMovable)
+            let fit = UInt64(max(0, room - room / 256 - 8))
+            var index = pages - min(pages, fit)
+            while index < pages, self.phys.pagesAboveHighWatermark(.highUserMovable) > 0,
+                let pfn = self.pageCacheAdd(file, index: index)
+            {
                 self.phys.memMap.setContent(pfn, file.diskContent(index))
                 self.phys.memMap.insertFlags(pfn, .uptodate)
+                index += 1
             }
         }
         return file

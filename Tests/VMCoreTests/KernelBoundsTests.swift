@@ -54,6 +54,61 @@ import VMTypes
         #expect(k.checkInvariants().isEmpty)
     }
 
+    // MARK: The page cache is bounded by RAM (class 3)
+
+    /// A `cached` 1 TiB file on a 64 MiB machine: the last pages that fit in free memory are
+    /// cached, in file order, nothing is reclaimed and kswapd is not woken — the work is
+    /// bounded by RAM. Cached pages read back without I/O; the rest come from disk.
+    @Test func aCachedFileLargerThanMemoryCachesItsLastPagesWithoutReclaim() throws {
+        let k = try self.machine()
+        // A file that fits is cached whole.
+        let small = try k.installFile("/small", size: 1 << 20, cached: true)
+        #expect(small.cachedPages == 256)
+        let free = k.phys.freePages
+        let file = try k.installFile("/big", size: 1 << 40, cached: true)
+        let pages = file.sizeInPages(12)
+        #expect(file.cachedPages > 0 && file.cachedPages < free)
+        #expect(file.pages.keys.min() == pages - UInt64(file.cachedPages))
+        #expect(file.pages[pages - 1] != nil)
+        #expect(k.phys.events(.pgscanKswapd) == 0 && k.phys.events(.pgscanDirect) == 0)
+        #expect(!k.reclaim.kswapdWoken)
+        #expect(k.phys.freePages > 0)
+        #expect(k.checkInvariants().isEmpty)
+        let t = try k.spawn(name: "reader")
+        let fd = try k.open(t, "/big")
+        let reads = k.vfs.disk.stats.readsCompleted
+        #expect(
+            try k.read(t, fd: fd, offset: (pages - 1) << 12, length: 4096) == [
+                SimFile.initialContent(inode: file.inode, index: pages - 1)
+            ])
+        #expect(k.vfs.disk.stats.readsCompleted == reads)
+        #expect(
+            try k.read(t, fd: fd, offset: 0, length: 4096) == [
+                SimFile.initialContent(inode: file.inode, index: 0)
+            ])
+        #expect(k.vfs.disk.stats.readsCompleted > reads)
+        #expect(k.checkInvariants().isEmpty)
+        // Nothing was evicted to make room; a file beyond the file system's limit is refused.
+        #expect(small.cachedPages == 256)
+        #expect(throws: MMError.self) { try k.installFile("/huge", size: (16 << 40) + 1, cached: true) }
+    }
+
+    /// An executable far larger than memory (its image goes into the page cache at exec):
+    /// exec's page-cache work is bounded by RAM, and the image's text faults in from disk.
+    @Test func aHugeExecutableIsCachedOnlyAsFarAsMemoryAllows() throws {
+        let k = try self.machine()
+        let t = try k.spawn(name: "big", layout: ImageLayout(text: 1 << 40))
+        let image = k.file(at: "/bin/big")!
+        #expect(image.cachedPages > 0 && image.cachedPages < k.phys.totalRAMPages)
+        #expect(k.phys.events(.pgscanKswapd) == 0 && k.phys.events(.pgscanDirect) == 0)
+        let text = t.mm!.startCode
+        #expect(
+            k.userAccess(t, address: text, access: .read).value
+                == SimFile.initialContent(inode: image.inode, index: 0))
+        #expect(t.majorFaults == 1)
+        #expect(k.checkInvariants().isEmpty)
+    }
+
     // MARK: Kernel loops stop on a fatal signal (class 3)
 
     enum Prefault: CaseIterable { case populate, mapLocked, mlock }
