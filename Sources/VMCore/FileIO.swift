@@ -104,7 +104,8 @@ extension Kernel {
         var lastPos = open.ra.prevPos
         var words: [UInt64] = []
         let memMap = self.phys.memMap
-        while remaining > 0, pos < file.size {
+        // filemap_read() stops on a fatal signal (an OOM kill during a readahead allocation).
+        while remaining > 0, pos < file.size, !self.fatalSignalPending(task) {
             let index = pos >> shift
             let lastIndex = (pos + remaining + pageSize - 1) >> shift
             var batch = self.readBatch(file, from: index, through: lastIndex - 1)
@@ -180,7 +181,8 @@ extension Kernel {
     /// page is found or created in the cache — a partly written page that holds file data is
     /// read first — then filled with `value`, marked dirty, and the writer is throttled by
     /// `balance_dirty_pages()` when dirty memory is over the limits. Extends `i_size`. Returns
-    /// the bytes written.
+    /// the bytes written: all of them, unless the writer got a fatal signal (an OOM kill) on
+    /// the way. ETXTBSY for an active swap file.
     @discardableResult
     public func write(_ task: Task, fd: Int, offset: UInt64? = nil, length: UInt64, value: UInt64)
         throws(MMError)
@@ -190,15 +192,20 @@ extension Kernel {
         self.switchTo(task)
         let open = try self.descriptor(task, fd)
         let file = self.file(open.file)
+        // generic_write_checks(): swap owns an active swap file's blocks.
+        guard !file.isSwapFile else { throw .textBusy("\(file.path) is an active swap file") }
         let shift = UInt64(self.phys.pageShift)
         let pageSize = self.phys.pageSize
         let start = offset ?? open.position
-        guard start + length <= Kernel.maxFileSize else { throw .tooBig("write beyond 16 TiB") }
+        guard length <= Kernel.maxFileSize, start <= Kernel.maxFileSize - length else {
+            throw .tooBig("write beyond 16 TiB")
+        }
         let memMap = self.phys.memMap
         var pos = start
         let end = start + length
         let oldSize = file.size
-        while pos < end {
+        // generic_perform_write() stops on a fatal signal.
+        while pos < end, !self.fatalSignalPending(task) {
             let index = pos >> shift
             let bytes = min(pageSize - (pos & (pageSize - 1)), end - pos)
             var pfn: PFN
@@ -229,8 +236,9 @@ extension Kernel {
         }
         if file.size != oldSize && !file.isShmem { self.dirtyMetadata(self.inodeBlock(file.inode)) }
         if offset == nil { open.position = pos }
-        self.chargeCPU(200 * ((length + pageSize - 1) / pageSize))
-        return length
+        let written = pos - start
+        self.chargeCPU(200 * ((written + pageSize - 1) / pageSize))
+        return written
     }
 
     // MARK: fsync, sync, msync
@@ -305,7 +313,8 @@ extension Kernel {
     /// `truncate(2)`: sets the size. Shrinking unmaps the pages beyond the new end from every
     /// mapping — private copy-on-write copies included, as `unmap_mapping_range(…, even_cows)`
     /// does — removes them from the cache and frees their disk blocks; a later access there is
-    /// a SIGBUS. Growing adds a hole.
+    /// a SIGBUS. Growing adds a hole. An active swap file keeps its size (ETXTBSY,
+    /// `inode_newsize_ok()` in fs/attr.c): swap I/O goes to its blocks.
     public func truncate(_ path: String, size: UInt64) throws(MMError) {
         defer { self.returnToUser(nil) }
         guard size <= Kernel.maxFileSize else { throw .tooBig("\(size) is beyond 16 TiB") }
@@ -313,6 +322,9 @@ extension Kernel {
         defer { self.dput(dentry) }
         let file = self.file(dentry.inode!)
         guard file.kind == .regular else { throw .isDirectory(path) }
+        guard !file.isSwapFile || size == file.size else {
+            throw .textBusy("\(path) is an active swap file")
+        }
         self.truncateFile(file, size: size)
     }
 

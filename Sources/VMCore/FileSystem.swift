@@ -47,7 +47,8 @@ public final class SimFile {
     var disk: [UInt64: UInt64] = [:]
     /// Pages below this index hold the original tag content unless written.
     var taggedPages: UInt64 = 0
-    /// Where the file's pages are on disk; pages outside every extent are holes (read as zero).
+    /// Where the file's pages are on disk, sorted by index and disjoint; pages outside every
+    /// extent are holes (read as zero).
     var extents: [Extent] = []
     /// `i_mmap`: the VMAs mapping this file.
     public internal(set) var mappers: Set<VMARef> = []
@@ -76,6 +77,9 @@ public final class SimFile {
     var pseudoDentry: UInt64 = 0
     /// Deleted and evicted: its pages and disk blocks are gone for good.
     public internal(set) var released = false
+    /// `S_SWAPFILE`: an active swap area lives in the file's blocks (set by `swapon`, cleared
+    /// by `swapoff`). Writing, resizing and unlinking it are refused.
+    public internal(set) var isSwapFile = false
 
     init(id: FileID, inode: Int, kind: FileKind, path: String, size: UInt64) {
         self.id = id
@@ -90,9 +94,10 @@ public final class SimFile {
     public var unlinked: Bool { self.nlink == 0 && self.kind != .shmem }
     /// `nrpages`.
     public var cachedPages: Int { self.pages.count }
-    /// `i_size` in pages, rounded up.
+    /// `i_size` in pages, rounded up (without overflowing for any size).
     func sizeInPages(_ pageShift: Int) -> UInt64 {
-        (self.size + (UInt64(1) << UInt64(pageShift)) - 1) >> UInt64(pageShift)
+        let mask = (UInt64(1) << UInt64(pageShift)) - 1
+        return (self.size >> UInt64(pageShift)) + (self.size & mask == 0 ? 0 : 1)
     }
 
     /// The content word of page `index` as stored on disk.
@@ -107,12 +112,18 @@ public final class SimFile {
         0xF11E_0000_0000_0000 | (UInt64(inode & 0xFFFFFF) << 24) | (index & 0xFFFFFF)
     }
 
-    /// The disk block of page `index`, nil for a hole.
+    /// The disk block of page `index`, nil for a hole. `extents` is sorted by index: a binary
+    /// search, O(log extents).
     func block(of index: UInt64) -> UInt64? {
-        for extent in self.extents where index >= extent.index && index < extent.index + extent.count {
-            return extent.block + (index - extent.index)
+        var low = 0
+        var high = self.extents.count
+        while low < high {
+            let mid = (low + high) / 2
+            if self.extents[mid].index <= index { low = mid + 1 } else { high = mid }
         }
-        return nil
+        guard low > 0 else { return nil }
+        let extent = self.extents[low - 1]
+        return index - extent.index < extent.count ? extent.block + (index - extent.index) : nil
     }
 }
 
@@ -295,11 +306,21 @@ extension Kernel {
     /// had been written long before: its pages hold tagged content in consecutive blocks. With
     /// `cached`, the file is also in the dentry, inode and page caches, clean and inactive, as
     /// after an earlier read — without charging the time that read took.
+    ///
+    /// A page cache holds no more than memory: `cached` puts in the *last* pages of the file,
+    /// as many as fit in free memory above the zones' high watermarks (all of them when the
+    /// file fits), in file order — what a sequential read leaves cached once reclaim has
+    /// dropped its beginning — and reclaims nothing and wakes no kswapd doing so. The work is
+    /// bounded by RAM, not by the file's size. Larger than the file system's 16 TiB limit:
+    /// EFBIG.
     @discardableResult
     public func installFile(_ path: String, size: UInt64, cached: Bool = false) throws(MMError) -> SimFile {
         let names = path.split(separator: "/").map(String.init)
         guard path.hasPrefix("/"), let leaf = names.last else {
             throw .invalid("'\(path)' is not an absolute path to a file")
+        }
+        guard size <= Kernel.maxFileSize else {
+            throw .tooBig("\(path): \(size) bytes is beyond the file system's 16 TiB")
         }
         let dir = try self.installDirectory(names.dropLast())
         if let existing = self.file(dir).entries[leaf] {
@@ -310,15 +331,20 @@ extension Kernel {
         file.taggedPages = pages
         if pages > 0 { file.extents = [Extent(index: 0, block: self.allocBlocks(pages), count: pages)] }
         self.file(dir).entries[leaf] = file.id
+        self.dInstantiate(dir, leaf, file.id)
         if cached {
             let dentry = try self.pathLookup(path, charge: false)
             defer { self.dput(dentry) }
-            for index in 0..<pages {
-                guard let pfn = self.pageCacheAdd(file, index: index) else {
-                    throw .noMemory("no memory to cache \(path) (page \(index))")
-                }
+            // Room for the pages and, about one in 256, the index's radix_tree_node slabs.
+            let room = self.phys.pagesAboveHighWatermark(.highUserMovable)
+            let fit = UInt64(max(0, room - room / 256 - 8))
+            var index = pages - min(pages, fit)
+            while index < pages, self.phys.pagesAboveHighWatermark(.highUserMovable) > 0,
+                let pfn = self.pageCacheAdd(file, index: index)
+            {
                 self.phys.memMap.setContent(pfn, file.diskContent(index))
                 self.phys.memMap.insertFlags(pfn, .uptodate)
+                index += 1
             }
         }
         return file
@@ -342,6 +368,7 @@ extension Kernel {
                 let sub = self.newInode(kind: .directory, path: walked, size: 4096, parent: dir)
                 sub.dirBlock = self.allocBlocks(1)
                 self.file(dir).entries[name] = sub.id
+                self.dInstantiate(dir, name, sub.id)
                 dir = sub.id
             }
         }
@@ -416,6 +443,25 @@ extension Kernel {
         if let parent { self.dget(parent) }
         self.dentryLRUAdd(dentry)
         return dentry
+    }
+
+    /// `d_instantiate()` for a name created in `dir` without a walk (setup: `installFile`,
+    /// `makeDirectory`, swap files): a cached negative dentry for it becomes positive and takes
+    /// its reference on the inode, which is brought in core without I/O. If no memory is left
+    /// for the inode object the negative dentry is dropped instead (`d_drop()`), so the next
+    /// lookup reads the directory. (Creation through a walk, `createRegular`, instantiates the
+    /// walk's own dentry.)
+    func dInstantiate(_ dir: FileID, _ name: String, _ inode: FileID) {
+        let key = DentryKey(parent: dir, name: name)
+        guard let dentry = self.vfs.dcache[key], dentry.inode == nil else { return }
+        if self.iget(inode, charge: false) {
+            dentry.inode = inode
+        } else if dentry.count == 0 {
+            self.dentryKill(dentry)
+        } else {
+            dentry.hashed = false
+            self.vfs.dcache[key] = nil
+        }
     }
 
     /// `dget()`.
@@ -548,7 +594,8 @@ extension Kernel {
     }
 
     /// `unlink(2)`: removes the name; the inode lives on while open or mapped, and is evicted
-    /// (pages freed) with its last reference.
+    /// (pages freed) with its last reference. An active swap file cannot be unlinked (EPERM,
+    /// `may_delete()` in fs/namei.c).
     public func unlink(_ path: String) throws(MMError) {
         let dentry = try self.pathLookup(path)
         guard let id = dentry.inode else { throw .noEntry(path) }
@@ -556,6 +603,10 @@ extension Kernel {
         guard file.kind == .regular else {
             self.dput(dentry)
             throw .isDirectory(path)
+        }
+        guard !file.isSwapFile else {
+            self.dput(dentry)
+            throw .notPermitted("\(path) is an active swap file")
         }
         let directory = self.file(dentry.key.parent)
         directory.entries[dentry.key.name] = nil

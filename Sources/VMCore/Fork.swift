@@ -125,6 +125,15 @@ extension Kernel {
         self.addressSpaces[mm.id] = nil
     }
 
+    /// `__oom_reap_task_mm()`: unmaps every page and swap entry of an mm that outlives its
+    /// owner, leaving its VMAs and page-table root for the last `mmput()`. Simplified: Linux
+    /// reaps only private and anonymous areas that are not locked; shared and locked pages
+    /// go here too (the final `exit_mmap()` would free them a moment later).
+    func reapMM(_ mm: AddressSpace) {
+        mm.updateHiwater()
+        for vma in mm.vmas { self.zapRange(mm, vma.start..<vma.end) }
+    }
+
     // MARK: exec
 
     /// `execve()` of an image at `path`: a fresh address space laid out as binfmt_elf does for a
@@ -234,9 +243,15 @@ extension Kernel {
     public func fork(_ parent: Task, childName: String? = nil) throws(MMError) -> Task {
         defer { self.returnToUser(parent) }
         guard let pmm = parent.mm else { throw .invalid("kernel threads are not forked here") }
+        // fork() runs in the parent: an OOM kill of it while copying is a pending signal.
+        self.switchTo(parent)
         guard let child = self.allocTask(name: childName ?? parent.name, parentPID: parent.pid) else {
             throw .noMemory("no memory for a task")
         }
+        // Not on the task list until copy_process() is done: the OOM killer cannot pick the
+        // half-built child and free the mm being filled.
+        child.state = .sleeping
+        defer { if child.state == .sleeping { child.state = .running } }
         guard let mm = self.allocMM() else {
             self.releaseTask(child)
             throw .noMemory("no memory for an mm")
@@ -258,6 +273,11 @@ extension Kernel {
         let memMap = self.phys.memMap
         var failed = false
         for pvma in pmm.vmas where !pvma.flags.contains(.dontCopy) {
+            // dup_mmap(): a parent with a fatal signal stops copying (-EINTR).
+            if self.fatalSignalPending(parent) {
+                failed = true
+                break
+            }
             var vma = pvma
             vma.anonVMA = nil
             vma.anonChain = []
@@ -330,6 +350,10 @@ extension Kernel {
         guard task.state == .running || task.state == .sleeping else { return }
         if let mm = task.mm {
             task.mm = nil
+            // Someone else holds the mm (swapoff's walk): its memory goes now, as the OOM
+            // reaper frees a victim's (`__oom_reap_task_mm()`), and the VMAs, page tables and
+            // mm_struct with the last mmput().
+            if mm.users > 1 { self.reapMM(mm) }
             self.mmput(mm)
         }
         // exit_files(): every descriptor closed.

@@ -166,19 +166,51 @@ extension Kernel {
         }
         for area in self.swap.active {
             var inUse: UInt64 = 0
-            for offset in 1..<area.slots {
-                let key = UInt64(area.type) << 50 | offset
-                let count = area.count(offset)
-                if count != refs[key, default: 0] {
+            // Slots of clusters without counts are free: nothing may refer to them.
+            for key in refs.keys where Int(key >> 50) == area.type {
+                let offset = key & ((1 << 50) - 1)
+                if offset == 0 || offset >= area.slots
+                    || area.clusters[Int(offset / SwapArea.clusterSize)] == nil
+                {
                     problems.append(
-                        "\(area.path) slot \(offset): count \(count), \(refs[key, default: 0]) references")
+                        "\(area.path) slot \(offset): \(refs[key]!) references to a free or missing slot")
                 }
-                if area.cached(offset) != (self.swap.cache[key] != nil) {
+            }
+            for (key, _) in self.swap.cache where Int(key >> 50) == area.type {
+                let offset = key & ((1 << 50) - 1)
+                if !area.cached(offset) {
+                    problems.append("\(area.path) slot \(offset): cached page without SWAP_HAS_CACHE")
+                }
+            }
+            for (c, cluster) in area.clusters.sorted(by: { $0.key < $1.key }) {
+                let base = UInt64(c) * SwapArea.clusterSize
+                var used = 0
+                for (i, entry) in cluster.map.enumerated() where entry != 0 {
+                    let offset = base + UInt64(i)
+                    used += 1
+                    if offset >= area.slots {
+                        problems.append("\(area.path) slot \(offset): in use beyond the area")
+                        continue
+                    }
+                    guard offset > 0 else { continue }
+                    inUse += 1
+                    let key = UInt64(area.type) << 50 | offset
+                    let count = area.count(offset)
+                    if count != refs[key, default: 0] {
+                        problems.append(
+                            "\(area.path) slot \(offset): count \(count), \(refs[key, default: 0]) references"
+                        )
+                    }
+                    if area.cached(offset) != (self.swap.cache[key] != nil) {
+                        problems.append(
+                            "\(area.path) slot \(offset): SWAP_HAS_CACHE does not match the swap cache")
+                    }
+                    if problems.count > 20 { return problems }
+                }
+                if used != cluster.used || used == 0 {
                     problems.append(
-                        "\(area.path) slot \(offset): SWAP_HAS_CACHE does not match the swap cache")
+                        "\(area.path) cluster \(c): \(cluster.used) slots counted in use, \(used) are")
                 }
-                if area.map[Int(offset)] != 0 { inUse += 1 }
-                if problems.count > 20 { return problems }
             }
             if inUse != area.inUse {
                 problems.append("\(area.path): inuse_pages \(area.inUse), \(inUse) slots in use")

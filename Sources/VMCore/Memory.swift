@@ -87,6 +87,15 @@ extension Kernel {
         }
     }
 
+    /// `fatal_signal_pending()`: `task` was killed, or the OOM killer chose it while it was in
+    /// the kernel (it dies on its way back to user space, `returnToUser`). A kernel loop working
+    /// for the task checks this after every step that may allocate — so may reclaim and kill —
+    /// and stops, as `__get_user_pages()`, `generic_perform_write()`, `filemap_read()` and
+    /// `dup_mmap()` do; a dead task's address space must not be touched again.
+    func fatalSignalPending(_ task: Task) -> Bool {
+        task.state != .running || task.mm == nil || self.reclaim.pendingKills.contains(task.pid)
+    }
+
     enum UserFaultOutcome {
         case handled
         case signal(Int, String)

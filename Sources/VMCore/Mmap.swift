@@ -27,6 +27,8 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
     case tooBig(String)
     /// EIDRM: a SysV segment marked for removal.
     case removed(String)
+    /// ETXTBSY: writing to, resizing or mapping for writing an active swap file.
+    case textBusy(String)
 
     public var errno: String {
         switch self {
@@ -42,13 +44,14 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noSpace: return "ENOSPC"
         case .tooBig: return "EFBIG"
         case .removed: return "EIDRM"
+        case .textBusy: return "ETXTBSY"
         }
     }
     public var message: String {
         switch self {
         case .noMemory(let m), .invalid(let m), .accessDenied(let m), .exists(let m), .notPermitted(let m),
             .noEntry(let m), .badFile(let m), .isDirectory(let m), .notDirectory(let m), .noSpace(let m),
-            .tooBig(let m), .removed(let m):
+            .tooBig(let m), .removed(let m), .textBusy(let m):
             return m
         }
     }
@@ -328,6 +331,10 @@ extension Kernel {
             }
             let open = try self.descriptor(task, fd)
             let file = self.file(open.file)
+            // do_mmap(): a shared writable mapping would write to the blocks swap owns.
+            if request.shared && request.protection.contains(.write) && file.isSwapFile {
+                throw .textBusy("\(file.path) is an active swap file")
+            }
             guard offset <= Kernel.maxFileSize else { throw .tooBig("offset beyond 16 TiB") }
             backing = file.isShmem ? .shmem(file.id) : .file(file.id)
             pgoff = offset >> UInt64(self.phys.pageShift)
@@ -416,23 +423,37 @@ extension Kernel {
         return start
     }
 
-    /// `mm_populate()`: faults every page of the range in (writes for private writable areas,
-    /// reads otherwise), as `get_user_pages()` does; the faults count for the task.
+    /// `mm_populate()` → `populate_vma_page_range()` → `__get_user_pages()`: faults every page
+    /// of the range in, in the task's context (writes for private writable areas, reads
+    /// otherwise); the faults count for the task. Holes and areas that cannot be accessed are
+    /// skipped whole; a fault that fails ends its area (`mm_populate()` ignores the error and
+    /// goes on with the next one). The walk stops as soon as the task has a fatal signal —
+    /// killed, or chosen by the OOM killer during one of these faults — as `__get_user_pages()`
+    /// does: an OOM victim neither keeps faulting nor sends the OOM killer after another task
+    /// for each page left. Steps: the pages faulted in plus one per area.
     func populate(_ task: Task, _ range: Range<UInt64>) {
         guard let mm = task.mm else { return }
+        // get_user_pages() runs in the caller: an OOM kill of the task is a pending signal, not
+        // an exit under the walk.
+        self.switchTo(task)
         var va = range.lowerBound
-        while va < range.upperBound {
-            guard let vma = mm.vma(containing: va), vma.flags.isAccessible else {
-                va += self.phys.pageSize
+        while va < range.upperBound, !self.fatalSignalPending(task), let vma = mm.findVMA(va),
+            vma.start < range.upperBound
+        {
+            va = max(va, vma.start)
+            let end = min(vma.end, range.upperBound)
+            guard vma.flags.isAccessible else {
+                va = end
                 continue
             }
             let write = vma.flags.intersection([.write, .shared]) == .write
-            let pte = self.pageTables.pte(root: mm.pgd, va: va)
-            let needs = pte.isNone || pte.isSwap || (write && !pte.contains(.writable))
-            if needs, task.state == .running {
-                _ = self.userAccessForPopulate(task, va, write: write)
+            while va < end, !self.fatalSignalPending(task) {
+                let pte = self.pageTables.pte(root: mm.pgd, va: va)
+                let needs = pte.isNone || pte.isSwap || (write && !pte.contains(.writable))
+                if needs && !self.userAccessForPopulate(task, va, write: write) { break }
+                va += self.phys.pageSize
             }
-            va += self.phys.pageSize
+            va = end
         }
     }
 
@@ -607,6 +628,8 @@ extension Kernel {
             }
         case .willneed:
             for slot in mm.slots(overlapping: range) {
+                // Readahead allocates: a task killed meanwhile has no areas left to advise.
+                guard !self.fatalSignalPending(task) else { break }
                 let vma = mm.vma(slot)
                 // madvise_willneed() → vfs_fadvise(POSIX_FADV_WILLNEED) for files on disk.
                 guard case .file(let id) = vma.backing, let open = vma.vmFile.flatMap(self.openFile)

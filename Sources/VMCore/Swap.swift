@@ -4,11 +4,19 @@ import VMTypes
 
 /// A swap device or swap file (`struct swap_info_struct`, include/linux/swap.h).
 ///
-/// Slot 0 holds the swap header and is never used. `map` is `swap_map`: for each slot the number
-/// of references to it (PTEs holding the entry, shmem index entries) plus the `SWAP_HAS_CACHE`
-/// bit while a page for it is in the swap cache. Slots are handed out by cluster
-/// (`SWAPFILE_CLUSTER`, 512 slots): the CPU's current cluster is filled in order, then the next
-/// free cluster, then a partly used one — as `cluster_alloc_swap_entry()` does since Linux 6.12.
+/// Slot 0 holds the swap header and is never used. The slot map is `swap_map`: for each slot
+/// the number of references to it (PTEs holding the entry, shmem index entries) plus the
+/// `SWAP_HAS_CACHE` bit while a page for it is in the swap cache. Slots are handed out by
+/// cluster (`SWAPFILE_CLUSTER`, 512 slots): the CPU's current cluster is filled in order, then
+/// the next free cluster, then a partly used one — as `cluster_alloc_swap_entry()` does since
+/// Linux 6.12.
+///
+/// Simplified for the host: Linux allocates `swap_map` and `cluster_info` whole at swapon (a
+/// byte and a cluster record per slot). Here a cluster's counts exist only while one of its
+/// slots is in use (`clusters`), and the free-cluster list is the range of clusters never
+/// used plus a queue of freed ones, so an idle area of any size costs a few hundred bytes and
+/// swapon is O(1); a slot whose cluster has no counts reads as free. Allocation order is the
+/// same as with the whole list.
 public final class SwapArea {
     public let type: Int
     public let path: String
@@ -22,15 +30,23 @@ public final class SwapArea {
     public internal(set) var inUse: UInt64 = 0
     static let hasCache: UInt32 = 1 << 31
     static let clusterSize: UInt64 = 512
-    var map: [UInt32]
+    /// The counts of one cluster and how many of its slots are in use (`swap_cluster_info`).
+    struct Cluster {
+        var map = [UInt32](repeating: 0, count: Int(SwapArea.clusterSize))
+        var used = 0
+    }
+    /// `swap_map` and `cluster_info` of the clusters with a slot in use, by cluster index.
+    var clusters: [Int: Cluster] = [:]
     /// The file backing a swap file; the first block of a partition.
     let file: FileID?
     let startBlock: UInt64
     /// Words on the disk, by slot.
     var disk: [UInt64: UInt64] = [:]
-    var clusterUsed: [Int]
-    var freeClusters: [Int]
-    var freeClusterHead = 0
+    /// `free_clusters`: every cluster from `nextFreshCluster` on (never used), then the clusters
+    /// freed since, in the order they were freed.
+    var nextFreshCluster = 0
+    var freedClusters: [Int] = []
+    var freedClusterHead = 0
     var nonfullClusters: [Int] = []
     var inNonfull: Set<Int> = []
     /// The CPU's current cluster and next offset in it (`percpu_cluster->next`).
@@ -52,31 +68,49 @@ public final class SwapArea {
         self.file = file
         self.startBlock = startBlock
         self.extents = extents
-        self.map = Array(repeating: 0, count: Int(slots))
-        let clusters = Int((slots + SwapArea.clusterSize - 1) / SwapArea.clusterSize)
-        self.clusterUsed = Array(repeating: 0, count: clusters)
-        self.freeClusters = Array(0..<clusters)
         // The header slot is permanently in use.
-        self.map[0] = 1
-        self.clusterUsed[0] = 1
+        var header = Cluster()
+        header.map[0] = 1
+        header.used = 1
+        self.clusters[0] = header
     }
 
     /// `pages`: usable slots.
     public var pages: UInt64 { self.slots - 1 }
     public var freeSlots: UInt64 { self.pages - self.inUse }
+    /// Number of clusters.
+    var clusterCount: Int { Int((self.slots + SwapArea.clusterSize - 1) / SwapArea.clusterSize) }
+    /// Clusters whose slot counts are held in host memory (those with a slot in use).
+    public var allocatedClusters: Int { self.clusters.count }
+
+    /// `swap_map[offset]` (0 for a slot whose cluster is free).
+    subscript(offset: UInt64) -> UInt32 {
+        get {
+            self.clusters[Int(offset / SwapArea.clusterSize)]?.map[Int(offset % SwapArea.clusterSize)] ?? 0
+        }
+        set {
+            let c = Int(offset / SwapArea.clusterSize)
+            let i = Int(offset % SwapArea.clusterSize)
+            if self.clusters[c] == nil {
+                guard newValue != 0 else { return }
+                self.clusters[c] = Cluster()
+            }
+            self.clusters[c]!.map[i] = newValue
+        }
+    }
+
     /// References to `offset` (without the cache bit).
-    func count(_ offset: UInt64) -> Int { Int(self.map[Int(offset)] & ~SwapArea.hasCache) }
-    func cached(_ offset: UInt64) -> Bool { self.map[Int(offset)] & SwapArea.hasCache != 0 }
+    func count(_ offset: UInt64) -> Int { Int(self[offset] & ~SwapArea.hasCache) }
+    func cached(_ offset: UInt64) -> Bool { self[offset] & SwapArea.hasCache != 0 }
+    func clusterUsed(_ c: Int) -> Int { self.clusters[c]?.used ?? 0 }
 
     /// `cluster_alloc_swap_entry()` for one slot (order 0).
     func allocSlot() -> UInt64? {
         guard !self.closing, self.inUse < self.pages else { return nil }
         if let next = self.nextOffset, let found = self.scanCluster(from: next) { return found }
         self.nextOffset = nil
-        while self.freeClusterHead < self.freeClusters.count {
-            let c = self.freeClusters[self.freeClusterHead]
-            self.freeClusterHead += 1
-            guard self.clusterUsed[c] < self.clusterCapacity(c) else { continue }
+        while let c = self.takeFreeCluster() {
+            guard self.clusterUsed(c) < self.clusterCapacity(c) else { continue }
             if let found = self.scanCluster(from: UInt64(c) * SwapArea.clusterSize) { return found }
         }
         while let c = self.nonfullClusters.first {
@@ -87,6 +121,22 @@ public final class SwapArea {
         return nil
     }
 
+    /// The head of `free_clusters`: the next never-used cluster, else the oldest freed one.
+    func takeFreeCluster() -> Int? {
+        if self.nextFreshCluster < self.clusterCount {
+            self.nextFreshCluster += 1
+            return self.nextFreshCluster - 1
+        }
+        guard self.freedClusterHead < self.freedClusters.count else { return nil }
+        let c = self.freedClusters[self.freedClusterHead]
+        self.freedClusterHead += 1
+        if self.freedClusterHead >= 1024 && self.freedClusterHead * 2 >= self.freedClusters.count {
+            self.freedClusters.removeFirst(self.freedClusterHead)
+            self.freedClusterHead = 0
+        }
+        return c
+    }
+
     func clusterCapacity(_ c: Int) -> Int {
         Int(min(SwapArea.clusterSize, self.slots - UInt64(c) * SwapArea.clusterSize))
     }
@@ -95,19 +145,26 @@ public final class SwapArea {
     /// current; nil when it has none.
     func scanCluster(from: UInt64) -> UInt64? {
         let c = Int(from / SwapArea.clusterSize)
-        let end = min(UInt64(c + 1) * SwapArea.clusterSize, self.slots)
+        let base = UInt64(c) * SwapArea.clusterSize
+        let end = min(base + SwapArea.clusterSize, self.slots)
+        guard let map = self.clusters[c]?.map else {
+            // No slot of the cluster is in use.
+            guard from < end else { return nil }
+            self.nextOffset = from + 1 < end ? from + 1 : nil
+            return from
+        }
         var offset = from
         while offset < end {
-            if self.map[Int(offset)] == 0 {
+            if map[Int(offset - base)] == 0 {
                 self.nextOffset = offset + 1 < end ? offset + 1 : nil
                 return offset
             }
             offset += 1
         }
         // Wrap to the start of the cluster for slots freed behind the cursor.
-        offset = UInt64(c) * SwapArea.clusterSize
+        offset = base
         while offset < from {
-            if self.map[Int(offset)] == 0 {
+            if map[Int(offset - base)] == 0 {
                 self.nextOffset = offset + 1
                 return offset
             }
@@ -116,21 +173,23 @@ public final class SwapArea {
         return nil
     }
 
-    /// A slot changed between free and used.
+    /// A slot changed from free to used (its entry was just set).
     func slotTaken(_ offset: UInt64) {
         self.inUse += 1
-        self.clusterUsed[Int(offset / SwapArea.clusterSize)] += 1
+        self.clusters[Int(offset / SwapArea.clusterSize)]!.used += 1
     }
 
+    /// A slot's entry dropped to 0. A cluster left with no slot in use goes back on the free
+    /// list (`free_cluster()`, and off the nonfull one) and its counts are dropped.
     func slotFreed(_ offset: UInt64) {
         self.inUse -= 1
         let c = Int(offset / SwapArea.clusterSize)
-        self.clusterUsed[c] -= 1
+        self.clusters[c]!.used -= 1
         self.disk[offset] = nil
-        if self.clusterUsed[c] == 0 {
-            // free_cluster(): back on the free list (and off the nonfull one).
+        if self.clusters[c]!.used == 0 {
+            self.clusters[c] = nil
             if self.inNonfull.remove(c) != nil { self.nonfullClusters.removeAll { $0 == c } }
-            self.freeClusters.append(c)
+            self.freedClusters.append(c)
         } else if !self.inNonfull.contains(c) && self.nextOffset.map({ Int($0 / SwapArea.clusterSize) }) != c
         {
             self.inNonfull.insert(c)
@@ -182,29 +241,30 @@ extension Kernel {
     /// of `size` bytes created at `path` on the file system — as files on an aged file system
     /// are, in scattered extents of 64–256 KiB, so reading it costs seeks a partition does not.
     /// Without `priority` the area gets the next of -2, -3, ….
+    ///
+    /// The area is formatted as util-linux's mkswap does — at most `UINT32_MAX` pages, the
+    /// header's `last_page` one less — and sized as `read_swap_header()` (mm/swapfile.c) sizes
+    /// it: a header beyond `swapfile_maximum_size` (`Kernel.swapfileMaximumSize`) is truncated
+    /// to it with the kernel's warning, "Truncating oversized swap area, only using …k out of
+    /// …k"; otherwise the area has `last_page + 1` slots. So the largest area is 2^32 − 1 slots
+    /// (16 TiB − 8 KiB usable) on x86-64, 2^26 (256 GiB) on i386-pae and 2^23 (32 GiB) on
+    /// i386, however large `size` is. A swap file larger than the file system's 16 TiB limit
+    /// cannot be created (EFBIG). Costs O(1) host memory and time for a partition of any size
+    /// (see `SwapArea`) and O(extents) for a file (see `installSwapFile`).
     @discardableResult
     public func swapon(_ path: String, size: UInt64, kind: SwapKind, priority: Int? = nil) throws(MMError)
         -> SwapArea
     {
         guard size >= 40 << 10 else { throw .invalid("\(path): a swap area needs at least 40 KiB") }
+        guard kind == .partition || size <= Kernel.maxFileSize else {
+            throw .tooBig("\(path): a swap file of \(size) bytes is beyond the file system's 16 TiB")
+        }
         guard !self.swap.active.contains(where: { $0.path == path }) else {
             throw .exists("\(path) is already in use for swap")
         }
         let type = self.swap.areas.firstIndex { $0 == nil } ?? self.swap.areas.count
         guard type < SwapEntry.maxTypes else {
             throw .notPermitted("too many swap areas (\(SwapEntry.maxTypes))")
-        }
-        let slots = size >> UInt64(self.phys.pageShift)
-        var file: FileID?
-        var start: UInt64 = 0
-        var extents = 1
-        switch kind {
-        case .partition:
-            start = self.allocBlocks(slots)
-        case .file:
-            let f = try self.installSwapFile(path, pages: slots)
-            file = f.id
-            extents = f.extents.count
         }
         let prio: Int
         if let priority {
@@ -215,9 +275,26 @@ extension Kernel {
             }
             prio = priority
         } else {
-            self.swap.leastPriority -= 1
-            prio = self.swap.leastPriority
+            prio = self.swap.leastPriority - 1
         }
+        let devicePages = size >> UInt64(self.phys.pageShift)
+        var file: FileID?
+        var start: UInt64 = 0
+        var extents = 1
+        switch kind {
+        case .partition:
+            break
+        case .file:
+            let f = try self.installSwapFile(path, pages: devicePages)
+            file = f.id
+            extents = f.extents.count
+            // inode->i_flags |= S_SWAPFILE: the file's size and blocks belong to swap now.
+            f.isSwapFile = true
+        }
+        let slots = self.readSwapHeader(devicePages: devicePages)
+        // A partition's blocks: the slots in use (the rest of a larger device lies idle).
+        if kind == .partition { start = self.allocBlocks(slots) }
+        if priority == nil { self.swap.leastPriority = prio }
         let area = SwapArea(
             type: type, path: path, isFile: kind == .file, priority: prio, slots: slots, file: file,
             startBlock: start,
@@ -240,16 +317,79 @@ extension Kernel {
         return area
     }
 
-    /// Creates the swap file: on the disk in extents of 16–64 pages separated by gaps, its
-    /// pages allocated (`fallocate`), not cached.
+    /// `swapfile_maximum_size` (mm/swapfile.c), from `arch_max_swapfile_size()`
+    /// (arch/x86/mm/init.c): the slots a swap entry can name — `generic_max_swapfile_size()`,
+    /// the offset bits that survive swp_entry → swap PTE → swp_entry — capped on a CPU with
+    /// the L1TF bug at MAX_PA/2 (`l1tf_pfn_limit()` = 2^(x86_cache_bits − 1 − PAGE_SHIFT),
+    /// shifted left by PAGE_SHIFT − SWP_OFFSET_FIRST_BIT = 3 when the tables have more than two
+    /// levels, since the inverted offset starts 3 bits below the PFN field):
+    ///
+    /// | architecture | entry offset bits | L1TF limit | slots |
+    /// | --- | --- | --- | --- |
+    /// | x86_64, x86_64-la57 | 50: PTE bits 14…63 (pgtable_64.h) | 2^31 << 3 | 2^34 |
+    /// | i386-pae | 26: a 32-bit `swp_entry_t` minus 5 type bits and the XArray bit (swapops.h) | 2^31 << 3 | 2^26 |
+    /// | i386 | 23: PTE bits 9…31 (pgtable-2level.h) | 2^31 | 2^23 |
+    ///
+    /// The CPU modelled is an L1TF-affected Intel core with `x86_cache_bits` = 44, the value
+    /// `override_cache_bits()` (arch/x86/kernel/cpu/bugs.c) gives Nehalem to Kaby Lake; with
+    /// it the L1TF cap binds only on x86-64 (64 TiB), where the header's 32-bit `last_page`
+    /// limits an area to 16 TiB anyway — the result is the same on a CPU without the bug.
+    public var swapfileMaximumSize: UInt64 {
+        let geometry = self.architecture.paging
+        let offsetBits: UInt64
+        if self.architecture.is64Bit {
+            offsetBits = 50
+        } else if geometry.entryBytes == 8 {
+            offsetBits = 26
+        } else {
+            offsetBits = UInt64(32 - 9)
+        }
+        let cacheBits: UInt64 = 44
+        var l1tf = UInt64(1) << (cacheBits - 1 - UInt64(geometry.pageShift))
+        if geometry.levels > 2 { l1tf <<= UInt64(geometry.pageShift) - 9 }
+        return min(UInt64(1) << offsetBits, l1tf)
+    }
+
+    /// mkswap's header for a device of `devicePages` pages, read back by `read_swap_header()`:
+    /// the number of slots the area gets (`p->max`), logging the kernel's warning when the
+    /// header is larger than `swapfileMaximumSize`.
+    func readSwapHeader(devicePages: UInt64) -> UInt64 {
+        // mkswap: "warning: truncating swap area to … KiB" above UINT32_MAX pages.
+        let lastPage = min(devicePages, UInt64(UInt32.max)) - 1
+        var maxPages = self.swapfileMaximumSize
+        let kb = self.phys.pageSize >> 10
+        if lastPage > maxPages {
+            self.printk(
+                "Truncating oversized swap area, only using \(maxPages * kb)k out of \(lastPage * kb)k")
+        }
+        if maxPages > lastPage {
+            maxPages = lastPage + 1
+            // p->max is an unsigned int: don't overflow it.
+            if UInt32(truncatingIfNeeded: maxPages) == 0 { maxPages = UInt64(UInt32.max) }
+        }
+        return maxPages
+    }
+
+    /// The first pages of a swap file laid out in small scattered extents (4 GiB); the rest of
+    /// a larger file is laid out in 1 GiB runs.
+    static let scatteredSwapFileBytes: UInt64 = 4 << 30
+    static let largeSwapFileRunBytes: UInt64 = 1 << 30
+
+    /// Creates the swap file: on the disk in extents of 16–64 pages separated by gaps of 1–256
+    /// blocks, as an aged file system places a file, its pages allocated (`fallocate`), not
+    /// cached. Past its first 4 GiB a file continues in runs of 1 GiB with the same gaps: the
+    /// extents of a 16 TiB file number about 43,000 rather than 300 million, and a file of
+    /// realistic size seeks as before. O(extents) time and host memory.
     func installSwapFile(_ path: String, pages: UInt64) throws(MMError) -> SimFile {
         let file = try self.installFile(path, size: 0)
         file.size = pages << UInt64(self.phys.pageShift)
+        let scattered = Kernel.scatteredSwapFileBytes >> UInt64(self.phys.pageShift)
+        let largeRun = Kernel.largeSwapFileRunBytes >> UInt64(self.phys.pageShift)
         var index: UInt64 = 0
         var state = UInt64(file.inode) &* 0x9E37_79B9_7F4A_7C15
         while index < pages {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let run = min(16 + (state >> 33) % 49, pages - index)
+            let run = min(index < scattered ? 16 + (state >> 33) % 49 : largeRun, pages - index)
             let gap = 1 + (state >> 17) % 256
             _ = self.allocBlocks(gap)
             file.extents.append(Extent(index: index, block: self.allocBlocks(run), count: run))
@@ -282,12 +422,20 @@ extension Kernel {
         precondition(area.inUse == 0, "swapoff: \(area.inUse) slots still in use")
         self.swap.areas[area.type] = nil
         self.swap.rotation.removeAll { $0 == area.type }
-        if let id = area.file { self.file(id).size = area.slots << UInt64(self.phys.pageShift) }
+        if let id = area.file { self.file(id).isSwapFile = false }
     }
 
     /// `try_to_unuse()`: every PTE and shmem entry holding a slot of `area` gets its page back,
     /// and the page leaves the swap cache so reclaim cannot send it back to this area; passes
     /// repeat while reclaim keeps putting pages back, until no slot is in use.
+    ///
+    /// Bringing pages back allocates, and an allocation may reclaim and OOM-kill — possibly the
+    /// very process whose page tables are being walked. As `try_to_unuse()` does with
+    /// `mmget_not_zero()`, the walk holds a user reference on each mm (an mm already without
+    /// users is skipped), so a kill leaves a valid, reaped mm behind rather than freed page
+    /// tables; once the walk's reference is the only one left the owner has exited and the
+    /// rest of that mm is skipped (Linux walks on and finds nothing: the OOM reaper unmapped
+    /// it). The last `mmput()` tears the mm down.
     func tryToUnuse(_ area: SwapArea) throws(MMError) {
         let memMap = self.phys.memMap
         var passes = 0
@@ -295,6 +443,11 @@ extension Kernel {
             passes += 1
             guard passes <= 32 else { throw .noMemory("swapoff: reclaim keeps swapping pages out") }
             for mm in self.addressSpaces.values.sorted(by: { $0.id < $1.id }) {
+                // mmget_not_zero(): an mm being torn down is skipped; any other stays valid
+                // until the walk's mmput().
+                guard self.addressSpaces[mm.id] === mm, mm.users > 0 else { continue }
+                mm.users += 1
+                defer { self.mmput(mm) }
                 var entries: [(UInt64, PTE)] = []
                 for vma in mm.vmas {
                     self.pageTables.forEachPTE(root: mm.pgd, range: vma.start..<vma.end) { va, pte in
@@ -302,8 +455,10 @@ extension Kernel {
                     }
                 }
                 for (va, pte) in entries {
-                    guard self.addressSpaces[mm.id] != nil, let slot = mm.slot(containing: va),
-                        self.pageTables.pte(root: mm.pgd, va: va) == pte
+                    // Re-checked after every page: the last one's allocation may have killed
+                    // the owner (only the walk's reference is left) or changed the entry.
+                    guard mm.users > 1 else { break }
+                    guard let slot = mm.slot(containing: va), self.pageTables.pte(root: mm.pgd, va: va) == pte
                     else { continue }
                     if case .oom = self.doSwapPage(mm, slot: slot, address: va, pte: pte, write: false) {
                         throw .noMemory("swapoff: out of memory bringing \(hex(va)) back")
@@ -317,7 +472,11 @@ extension Kernel {
             for file in self.files where file.isShmem && !file.swapped.isEmpty {
                 for (index, entry) in file.swapped.sorted(by: { $0.key < $1.key })
                 where entry.type == area.type {
+                    // An earlier page's allocation may have freed the object (its last mapper
+                    // was OOM-killed) or brought this page back already.
+                    guard !file.released, file.swapped[index] == entry else { continue }
                     guard let (pfn, _) = self.shmemSwapIn(file, index: index) else {
+                        if file.released || file.swapped[index] != entry { continue }
                         throw .noMemory("swapoff: out of memory bringing shmem page \(index) back")
                     }
                     self.putPage(pfn)
@@ -353,7 +512,7 @@ extension Kernel {
             .enumerated().sorted { ($0.element.1, -$0.offset) > ($1.element.1, -$1.offset) }.map(\.element.0)
         for t in order {
             guard let area = self.swap.areas[t], let offset = area.allocSlot() else { continue }
-            area.map[Int(offset)] = SwapArea.hasCache
+            area[offset] = SwapArea.hasCache
             area.slotTaken(offset)
             // plist_requeue(): behind the others of its priority.
             self.swap.rotation.removeAll { $0 == t }
@@ -369,17 +528,16 @@ extension Kernel {
     /// `swap_duplicate()`: another PTE or shmem entry refers to the slot.
     func swapDuplicate(_ e: SwapEntry) {
         let area = self.area(e)
-        precondition(area.map[Int(e.offset)] != 0, "swapDuplicate: \(e) is free")
-        area.map[Int(e.offset)] += 1
+        precondition(area[e.offset] != 0, "swapDuplicate: \(e) is free")
+        area[e.offset] += 1
     }
 
     /// `swap_free()`: one reference fewer; a slot with no references and no cached page is free.
     func swapFree(_ e: SwapEntry) {
         let area = self.area(e)
-        let i = Int(e.offset)
-        precondition(area.map[i] & ~SwapArea.hasCache > 0, "swapFree: \(e) has no references")
-        area.map[i] -= 1
-        if area.map[i] == 0 { area.slotFreed(e.offset) }
+        precondition(area[e.offset] & ~SwapArea.hasCache > 0, "swapFree: \(e) has no references")
+        area[e.offset] -= 1
+        if area[e.offset] == 0 { area.slotFreed(e.offset) }
     }
 
     /// `free_swap_and_cache()`: a PTE holding `e` is gone. If that was the last reference and
@@ -416,7 +574,7 @@ extension Kernel {
         memMap.insertFlags(pfn, .swapCache)
         memMap.setPrivateWord(pfn, SwapState.key(e))
         self.swap.cache[SwapState.key(e)] = pfn
-        self.area(e).map[Int(e.offset)] |= SwapArea.hasCache
+        self.area(e)[e.offset] |= SwapArea.hasCache
         self.phys.mod(.nrSwapcached, 1)
         self.phys.mod(.nrFilePages, 1)
     }
@@ -434,8 +592,8 @@ extension Kernel {
         self.phys.mod(.nrSwapcached, -1)
         self.phys.mod(.nrFilePages, -1)
         let area = self.area(e)
-        area.map[Int(e.offset)] &= ~SwapArea.hasCache
-        if area.map[Int(e.offset)] == 0 { area.slotFreed(e.offset) }
+        area[e.offset] &= ~SwapArea.hasCache
+        if area[e.offset] == 0 { area.slotFreed(e.offset) }
     }
 
     /// `folio_free_swap()`: drops a page's swap slot when nothing else refers to the slot and
@@ -515,7 +673,7 @@ extension Kernel {
         let area = self.swap.areas[type]
         for (offset, word, pfn) in items {
             if write {
-                if let area, area.map[Int(offset)] != 0 { area.disk[offset] = word }
+                if let area, area[offset] != 0 { area.disk[offset] = word }
                 memMap.removeFlags(pfn, .writeback)
                 self.phys.mod(.nrWriteback, -1)
                 self.phys.mod(.nrWritten, 1)

@@ -607,7 +607,7 @@ extension Kernel {
         let index = memMap.index(pfn)
         // The slot is referenced by the shmem index (count 1) and the cache.
         let area = self.area(entry)
-        area.map[Int(entry.offset)] = 1
+        area[entry.offset] = 1
         file.pages[index] = nil
         _ = self.syncIndexNodes(file)
         file.swapped[index] = entry

@@ -320,6 +320,24 @@ extension PhysicalMemory {
         return false
     }
 
+    /// How many order-0 pages an allocation with `gfp` can take before every zone it may use
+    /// is down to its high watermark (plus boost and lowmem reserve): what fits in free memory
+    /// without waking kswapd or reclaiming anything. Pages on the per-CPU lists are not
+    /// counted. O(zones).
+    public func pagesAboveHighWatermark(_ gfp: GFP) -> Int {
+        let highest = self.highestZoneIndex(for: gfp)
+        var total = 0
+        for z in 0...highest where self.zoneStorage[z].managedPages > 0 {
+            let free = self.zoneStorage[z].counters[ZoneStatItem.nrFreePages.rawValue]
+            let mark =
+                self.zoneStorage[z].watermarks[WatermarkLevel.high.rawValue]
+                + self.zoneStorage[z].watermarkBoost
+                + self.zoneStorage[z].reserves[highest]
+            total += max(0, free - mark - 1)
+        }
+        return total
+    }
+
     /// `get_page_from_freelist()`: walks the zonelist from the highest usable zone down (Normal →
     /// DMA32 → DMA) and takes a page from the first zone whose watermark check passes.
     func getPageFromFreelist(_ gfp: GFP, order: Int, highestZone: Int, flags: AllocFlags) -> PFN? {
