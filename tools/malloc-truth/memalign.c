@@ -21,8 +21,11 @@ int main(void) {
     ptr("after", lead);
     void *big = 0;
     r = posix_memalign(&big, 65536, 200000); /* mmapped: offset grows */
-    ptr("big", big);
-    put("big_prev_size", (long long)((size_t *)big)[-2]);
+    /* The lead (prev_size) depends on where the mapping landed modulo 64 KiB; the mapping
+     * itself (lead + chunk) does not. */
+    put("big.mmapped", (chunk_word(big) & 2) != 0);
+    put("big.mod", (long long)((uintptr_t)big % 4096));
+    put("big_mapping", (long long)(((size_t *)big)[-2] + (chunk_word(big) & ~(size_t)7)));
     put("big_mod64k", (long long)((uintptr_t)big % 65536));
     r = posix_memalign(&p, 24, 100);
     put("bad_align_result", r);
