@@ -4,6 +4,7 @@ import PackageDescription
 // Layers, dependencies pointing down only (see DESIGN.md):
 //   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
+//   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
 // Only the front ends and the tests import third-party packages, so the core builds fast.
 let package = Package(
     name: "vmsim",
@@ -14,6 +15,7 @@ let package = Package(
         .library(name: "VMPhys", targets: ["VMPhys"]),
         .library(name: "VMTypes", targets: ["VMTypes"]),
         .library(name: "VMTrace", targets: ["VMTrace"]),
+        .library(name: "VMLibc", targets: ["VMLibc"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
     ],
@@ -29,6 +31,7 @@ let package = Package(
         // __builtin_prefetch for the trace replay loops (Swift has no prefetch intrinsic).
         .target(name: "CPrefetch"),
         .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"]),
+        .target(name: "VMLibc", dependencies: ["VMTypes"]),
         .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"]),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
@@ -73,6 +76,10 @@ let package = Package(
         .testTarget(
             name: "VMTraceTests",
             dependencies: ["VMTrace", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMLibcTests",
+            dependencies: ["VMLibc", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "VMSimTests",
