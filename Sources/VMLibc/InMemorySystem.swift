@@ -62,6 +62,10 @@ public final class InMemorySystem: MallocSystem {
     public private(set) var isDead = false
     /// Accesses reported (`access`, `zero` and `copy` calls).
     public private(set) var accessCalls = 0
+    /// When not nil, every store the allocator makes (`access(.write)`, `zero`, `copy`'s
+    /// destination) is appended here, for tests that check that no store lands in memory the
+    /// program owns.
+    public var writeLog: [(address: UInt64, length: UInt64)]?
 
     /// Page states of the heap, indexed from `startBrk`'s page.
     var heapPages: [UInt8] = []
@@ -349,13 +353,17 @@ public final class InMemorySystem: MallocSystem {
     public func access(_ address: UInt64, length: UInt64, kind: MemoryAccessKind) -> Bool {
         self.accessCalls += 1
         guard self.touch(address, length: length, write: kind == .write) else { return false }
-        if kind == .write && self.keepsBytes { self.store(address, length: length, byte: Self.metadataByte) }
+        if kind == .write {
+            self.writeLog?.append((address, length))
+            if self.keepsBytes { self.store(address, length: length, byte: Self.metadataByte) }
+        }
         return true
     }
 
     public func zero(_ address: UInt64, length: UInt64) -> Bool {
         self.accessCalls += 1
         guard self.touch(address, length: length, write: true) else { return false }
+        self.writeLog?.append((address, length))
         if self.keepsBytes { self.store(address, length: length, byte: 0) }
         return true
     }
@@ -365,6 +373,7 @@ public final class InMemorySystem: MallocSystem {
         guard self.touch(source, length: length, write: false),
             self.touch(destination, length: length, write: true)
         else { return false }
+        self.writeLog?.append((destination, length))
         if self.keepsBytes { self.write(destination, self.read(source, length: length)) }
         return true
     }
