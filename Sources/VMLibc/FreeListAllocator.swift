@@ -196,14 +196,14 @@ public final class FreeListAllocator: UserAllocator {
         if self.heapStart == 0 {
             self.stats.brkCalls += 1
             let b = self.system.brk(0)
-            self.heapStart = Glibc.alignUp(b, 16)
+            self.heapStart = Ptmalloc.alignUp(b, 16)
             self.heapEnd = self.heapStart
         }
         var missing = size
         if let last = self.freeAddresses.last, let s = self.freeSizes.last, last + s == self.heapEnd {
             missing = size - s
         }
-        let increment = Glibc.alignUp(missing, self.growth)
+        let increment = Ptmalloc.alignUp(missing, self.growth)
         let (target, overflow) = self.heapEnd.addingReportingOverflow(increment)
         guard !overflow else { return nil }
         self.stats.brkCalls += 1
@@ -359,7 +359,7 @@ public final class FreeListAllocator: UserAllocator {
             return nil
         }
         var a = p - Self.header
-        var aligned = Glibc.alignUp(p, align)
+        var aligned = Ptmalloc.alignUp(p, align)
         if aligned != p && aligned - p < Self.minBlock { aligned += align }
         if aligned != p {
             let lead = aligned - p

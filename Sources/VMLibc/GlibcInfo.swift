@@ -80,10 +80,10 @@ extension GlibcMalloc {
         self.maybeInitTcache()
         self.mallocConsolidate()
         let ps = self.pageSize
-        let psindex = Glibc.binIndex(ps)
+        let psindex = Ptmalloc.binIndex(ps)
         let psm1 = ps - 1
         var result = 0
-        for i in 1..<Glibc.nBins where i == 1 || i >= psindex {
+        for i in 1..<Ptmalloc.nBins where i == 1 || i >= psindex {
             let bin = Int32(i)
             var p = self.store[bin].bk
             while p != bin {
@@ -125,7 +125,7 @@ extension GlibcMalloc {
             }
         }
         avail += fastavail
-        for i in 1..<Glibc.nBins {
+        for i in 1..<Ptmalloc.nBins {
             let bin = Int32(i)
             var p = self.store[bin].bk
             while p != bin {
@@ -162,9 +162,9 @@ extension GlibcMalloc {
         let size = UInt64(bitPattern: Int64(value))
         switch MalloptParameter(rawValue: param) {
         case .mxfast:
-            guard size <= Glibc.maxFastSize else { return 0 }
+            guard size <= Ptmalloc.maxFastSize else { return 0 }
             self.globalMaxFast =
-                size <= Glibc.alignMask - Glibc.sizeSz ? 16 : (size + Glibc.sizeSz) & ~Glibc.alignMask
+                size <= Ptmalloc.alignMask - Ptmalloc.sizeSz ? 16 : (size + Ptmalloc.sizeSz) & ~Ptmalloc.alignMask
         case .trimThreshold:
             self.trimThreshold = size
             self.noDynThreshold = true
@@ -222,13 +222,13 @@ extension GlibcMalloc {
         chunks += mapped.sorted { $0.address < $1.address }
 
         var bins: [HeapDump.Bin] = []
-        for i in 0..<Glibc.tcacheMaxBins where self.tcacheEntries[i] >= 0 {
+        for i in 0..<Ptmalloc.tcacheMaxBins where self.tcacheEntries[i] >= 0 {
             bins.append(HeapDump.Bin(name: "tcache[\(i)]", chunks: self.list(from: self.tcacheEntries[i])))
         }
-        for i in 0..<Glibc.nFastbins where self.fastbins[i] >= 0 {
+        for i in 0..<Ptmalloc.nFastbins where self.fastbins[i] >= 0 {
             bins.append(HeapDump.Bin(name: "fastbin[\(i)]", chunks: self.list(from: self.fastbins[i])))
         }
-        for i in 1..<Glibc.nBins where self.store[Int32(i)].fd != Int32(i) {
+        for i in 1..<Ptmalloc.nBins where self.store[Int32(i)].fd != Int32(i) {
             var list: [UInt64] = []
             var p = self.store[Int32(i)].fd
             while p != Int32(i) {
@@ -308,8 +308,8 @@ extension GlibcMalloc {
                     return
                         "chunks do not tile: \(hex(self.store[prev].address)) + \(hex(self.store[prev].size)) != \(hex(c.address))"
                 }
-                if (c.address + 16) % Glibc.alignment != 0 { return "chunk \(hex(c.address)) is misaligned" }
-                if c.state != .fencepost && (c.size < Glibc.minSize || c.size % Glibc.alignment != 0) {
+                if (c.address + 16) % Ptmalloc.alignment != 0 { return "chunk \(hex(c.address)) is misaligned" }
+                if c.state != .fencepost && (c.size < Ptmalloc.minSize || c.size % Ptmalloc.alignment != 0) {
                     return "chunk \(hex(c.address)) has size \(hex(c.size))"
                 }
                 if c.state.isBinned && prev >= 0 && self.store[prev].state.isBinned {
@@ -319,7 +319,7 @@ extension GlibcMalloc {
                     if p != self.top { return "a second top at \(hex(c.address))" }
                     if c.physNext >= 0 { return "top \(hex(c.address)) is not the last chunk" }
                     if prev >= 0 && self.store[prev].state.isBinned { return "a free chunk borders top" }
-                    if c.size < Glibc.minSize { return "top is smaller than MINSIZE" }
+                    if c.size < Ptmalloc.minSize { return "top is smaller than MINSIZE" }
                     sawTop = true
                 }
                 if c.state == .mmapped { return "a mapped chunk inside the heap at \(hex(c.address))" }
@@ -373,12 +373,12 @@ extension GlibcMalloc {
                 "live: \(liveCount) allocations of \(live) bytes, counted \(self.stats.liveAllocations) of \(self.stats.liveBytes)"
         }
         // tcache.
-        for i in 0..<Glibc.tcacheMaxBins {
+        for i in 0..<Ptmalloc.tcacheMaxBins {
             var n = 0
             var p = self.tcacheEntries[i]
             while p >= 0 {
                 let c = self.store[p]
-                if c.state != .tcache || Int(c.bin) != i || Glibc.csize2tidx(c.size) != i {
+                if c.state != .tcache || Int(c.bin) != i || Ptmalloc.csize2tidx(c.size) != i {
                     return "tcache[\(i)] holds \(hex(c.address)) (size \(hex(c.size)))"
                 }
                 if listed[Int(p)] { return "tcache[\(i)]: a cycle" }
@@ -391,11 +391,11 @@ extension GlibcMalloc {
             }
         }
         // Fastbins.
-        for i in 0..<Glibc.nFastbins {
+        for i in 0..<Ptmalloc.nFastbins {
             var p = self.fastbins[i]
             while p >= 0 {
                 let c = self.store[p]
-                if c.state != .fastbin || Int(c.bin) != i || Glibc.fastbinIndex(c.size) != i {
+                if c.state != .fastbin || Int(c.bin) != i || Ptmalloc.fastbinIndex(c.size) != i {
                     return "fastbin[\(i)] holds \(hex(c.address)) (size \(hex(c.size)))"
                 }
                 if listed[Int(p)] { return "fastbin[\(i)]: a cycle or a chunk in two lists" }
@@ -407,7 +407,7 @@ extension GlibcMalloc {
             return "fastbins hold chunks but have_fastchunks is false"
         }
         // Doubly linked bins.
-        for i in 1..<Glibc.nBins {
+        for i in 1..<Ptmalloc.nBins {
             let bin = Int32(i)
             var p = self.store[bin].fd
             var prev = bin
@@ -424,11 +424,11 @@ extension GlibcMalloc {
                         return "unsorted bin holds \(hex(c.address)) in state \(c.state)"
                     }
                 case 2..<64:
-                    if c.state != .smallbin || Int(c.bin) != i || Glibc.smallbinIndex(c.size) != i {
+                    if c.state != .smallbin || Int(c.bin) != i || Ptmalloc.smallbinIndex(c.size) != i {
                         return "smallbin[\(i)] holds \(hex(c.address)) of size \(hex(c.size))"
                     }
                 default:
-                    if c.state != .largebin || Int(c.bin) != i || Glibc.largebinIndex(c.size) != i {
+                    if c.state != .largebin || Int(c.bin) != i || Ptmalloc.largebinIndex(c.size) != i {
                         return "largebin[\(i)] holds \(hex(c.address)) of size \(hex(c.size))"
                     }
                     if c.size > lastSize { return "largebin[\(i)] is not sorted" }

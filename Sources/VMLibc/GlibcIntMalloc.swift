@@ -10,10 +10,10 @@ extension GlibcMalloc {
     }
 
     func tcacheInit() {
-        guard let victim = self.intMalloc(Glibc.tcacheStructSize) else { return }
-        let mem = self.store[victim].address + Glibc.chunkHeader
+        guard let victim = self.intMalloc(Ptmalloc.tcacheStructSize) else { return }
+        let mem = self.store[victim].address + Ptmalloc.chunkHeader
         self.tcache = mem
-        _ = self.system.zero(mem, length: Glibc.tcacheStructSize) || self.markKilled()
+        _ = self.system.zero(mem, length: Ptmalloc.tcacheStructSize) || self.markKilled()
     }
 
     func markKilled() -> Bool {
@@ -67,7 +67,7 @@ extension GlibcMalloc {
         self.store[p].fd = fwd
         self.store[p].bk = bck
         self.write(self.store[p].address + 16, 16)
-        if !Glibc.inSmallbinRange(self.store[p].size) {
+        if !Ptmalloc.inSmallbinRange(self.store[p].size) {
             self.store[p].fdNextsize = -1
             self.store[p].bkNextsize = -1
             self.write(self.store[p].address + 32, 16)
@@ -90,7 +90,7 @@ extension GlibcMalloc {
         self.writeLink(fd, 24)
         self.store[bk].fd = fd
         self.writeLink(bk, 16)
-        if !Glibc.inSmallbinRange(c.size) && c.fdNextsize != -1 {
+        if !Ptmalloc.inSmallbinRange(c.size) && c.fdNextsize != -1 {
             self.read(c.address + 32, 16)
             // A bin header's "fd_nextsize" overlays the next bin's fd, never NULL.
             if fd >= ChunkStore.binHeaders && self.store[fd].fdNextsize == -1 {
@@ -124,7 +124,7 @@ extension GlibcMalloc {
     /// Or, when the remainder would be under `MINSIZE`, hands out the whole chunk.
     func takeFromBinnedChunk(_ victim: Int32, _ nb: UInt64, advertise: Bool) {
         let size = self.store[victim].size
-        if size - nb < Glibc.minSize {
+        if size - nb < Ptmalloc.minSize {
             self.writeSizeWord(at: self.store[victim].address + size)  // set_inuse_bit_at_offset
         } else {
             let remainder = self.splitOff(victim, keep: nb)
@@ -146,7 +146,7 @@ extension GlibcMalloc {
     /// request's large bin, the next non-empty bin by the binmap (split, remainder to unsorted),
     /// the top chunk, and finally `sysmalloc`.
     func intMalloc(_ bytes: UInt64) -> Int32? {
-        guard let nb = Glibc.checkedRequest2size(bytes) else {
+        guard let nb = Ptmalloc.checkedRequest2size(bytes) else {
             self.errno = .ENOMEM
             return nil
         }
@@ -156,11 +156,11 @@ extension GlibcMalloc {
     }
 
     func intMallocChunk(_ nb: UInt64) -> Int32? {
-        let tcIdx = Glibc.csize2tidx(nb)
+        let tcIdx = Ptmalloc.csize2tidx(nb)
         let stash = self.tcache != nil && tcIdx < self.tcacheBins
 
         if nb <= self.globalMaxFast {
-            let idx = Glibc.fastbinIndex(nb)
+            let idx = Ptmalloc.fastbinIndex(nb)
             let victim = self.fastbins[idx]
             if victim >= 0 {
                 self.read(self.store[victim].address + 8, 16)
@@ -179,8 +179,8 @@ extension GlibcMalloc {
         }
 
         var idx: Int
-        if Glibc.inSmallbinRange(nb) {
-            idx = Glibc.smallbinIndex(nb)
+        if Ptmalloc.inSmallbinRange(nb) {
+            idx = Ptmalloc.smallbinIndex(nb)
             let bin = Int32(idx)
             let victim = self.store[bin].bk
             if victim != bin {
@@ -195,7 +195,7 @@ extension GlibcMalloc {
                 return victim
             }
         } else {
-            idx = Glibc.largebinIndex(nb)
+            idx = Ptmalloc.largebinIndex(nb)
             if self.haveFastchunks { self.mallocConsolidate() }
         }
 
@@ -213,8 +213,8 @@ extension GlibcMalloc {
                 self.read(vaddr + 8, 8)
                 self.read(vaddr + size, 16)
 
-                if Glibc.inSmallbinRange(nb) && bck == 1 && vaddr == self.lastRemainder
-                    && size > nb + Glibc.minSize
+                if Ptmalloc.inSmallbinRange(nb) && bck == 1 && vaddr == self.lastRemainder
+                    && size > nb + Ptmalloc.minSize
                 {
                     // Split the last remainder and put the rest back.
                     self.store[1].bk = bck
@@ -254,12 +254,12 @@ extension GlibcMalloc {
                     return self.tcacheGet(tcIdx)
                 }
                 iters += 1
-                if iters >= Glibc.maxIters { break }
+                if iters >= Ptmalloc.maxIters { break }
             }
 
             if returnCached { return self.tcacheGet(tcIdx) }
 
-            if !Glibc.inSmallbinRange(nb) {
+            if !Ptmalloc.inSmallbinRange(nb) {
                 let bin = Int32(idx)
                 var victim = self.store[bin].fd
                 if victim != bin && self.store[victim].size >= nb {
@@ -317,13 +317,13 @@ extension GlibcMalloc {
             if found >= 0 {
                 self.read(self.store[found].address + 8, 8)
                 self.unlinkChunk(found)
-                self.takeFromBinnedChunk(found, nb, advertise: Glibc.inSmallbinRange(nb))
+                self.takeFromBinnedChunk(found, nb, advertise: Ptmalloc.inSmallbinRange(nb))
                 return found
             }
 
             // use_top
             let size = self.topSize
-            if size >= nb + Glibc.minSize {
+            if size >= nb + Ptmalloc.minSize {
                 let victim = self.top
                 self.read(self.store[victim].address + 8, 8)
                 let remainder = self.splitOff(victim, keep: nb)
@@ -335,7 +335,7 @@ extension GlibcMalloc {
                 return victim
             } else if self.haveFastchunks {
                 self.mallocConsolidate()
-                idx = Glibc.binIndex(nb)
+                idx = Ptmalloc.binIndex(nb)
             } else {
                 return self.sysmalloc(nb)
             }
@@ -362,13 +362,13 @@ extension GlibcMalloc {
         var bck: Int32
         var fwd: Int32
         let vaddr = self.store[victim].address
-        if Glibc.inSmallbinRange(size) {
-            victimIndex = Glibc.smallbinIndex(size)
+        if Ptmalloc.inSmallbinRange(size) {
+            victimIndex = Ptmalloc.smallbinIndex(size)
             bck = Int32(victimIndex)
             fwd = self.store[bck].fd
             self.store[victim].state = .smallbin
         } else {
-            victimIndex = Glibc.largebinIndex(size)
+            victimIndex = Ptmalloc.largebinIndex(size)
             bck = Int32(victimIndex)
             fwd = self.store[bck].fd
             self.store[victim].state = .largebin
@@ -429,7 +429,7 @@ extension GlibcMalloc {
     /// (or into top) and putting the result on the unsorted bin.
     func mallocConsolidate() {
         self.haveFastchunks = false
-        for fb in 0..<Glibc.nFastbins {
+        for fb in 0..<Ptmalloc.nFastbins {
             var p = self.fastbins[fb]
             self.fastbins[fb] = -1
             while p >= 0 {

@@ -39,7 +39,7 @@ public final class GlibcMalloc: UserAllocator {
     // MARK: malloc_state (the main arena)
 
     /// `fastbinsY`: heads of the fastbin lists (record index, -1 for NULL).
-    var fastbins = [Int32](repeating: -1, count: Glibc.nFastbins)
+    var fastbins = [Int32](repeating: -1, count: Ptmalloc.nFastbins)
     /// `top`: the top chunk's record, or -1 for `initial_top` (size 0, before the first
     /// allocation).
     var top: Int32 = -1
@@ -57,12 +57,12 @@ public final class GlibcMalloc: UserAllocator {
 
     // MARK: malloc_par (mp_)
 
-    var trimThreshold: UInt64 = Glibc.defaultTrimThreshold
-    var topPad: UInt64 = Glibc.defaultTopPad
-    var mmapThreshold: UInt64 = Glibc.defaultMmapThreshold
+    var trimThreshold: UInt64 = Ptmalloc.defaultTrimThreshold
+    var topPad: UInt64 = Ptmalloc.defaultTopPad
+    var mmapThreshold: UInt64 = Ptmalloc.defaultMmapThreshold
     var arenaTest: UInt64 = 8
     var arenaMax: UInt64 = 0
-    var nMmapsMax: Int32 = Glibc.defaultMmapMax
+    var nMmapsMax: Int32 = Ptmalloc.defaultMmapMax
     var nMmaps: Int32 = 0
     var maxNMmaps: Int32 = 0
     /// `no_dyn_threshold`: set by any `mallopt` of the four thresholds.
@@ -71,10 +71,10 @@ public final class GlibcMalloc: UserAllocator {
     var maxMmappedMem: UInt64 = 0
     /// `sbrk_base`: where the heap's first `sbrk` (or mapped stand-in) started.
     var sbrkBase: UInt64 = 0
-    var tcacheBins = Glibc.tcacheMaxBins
-    var tcacheCount = Glibc.tcacheFillCount
+    var tcacheBins = Ptmalloc.tcacheMaxBins
+    var tcacheCount = Ptmalloc.tcacheFillCount
     var tcacheUnsortedLimit = 0
-    var globalMaxFast: UInt64 = Glibc.defaultMaxFast
+    var globalMaxFast: UInt64 = Ptmalloc.defaultMaxFast
     /// `perturb_byte` (`M_PERTURB`).
     var perturbByte: UInt8 = 0
 
@@ -83,8 +83,8 @@ public final class GlibcMalloc: UserAllocator {
     /// The address of the `tcache_perthread_struct` (the user memory of the first chunk), or nil
     /// before `tcache_init` succeeded.
     var tcache: UInt64?
-    var tcacheCounts = [UInt16](repeating: 0, count: Glibc.tcacheMaxBins)
-    var tcacheEntries = [Int32](repeating: -1, count: Glibc.tcacheMaxBins)
+    var tcacheCounts = [UInt16](repeating: 0, count: Ptmalloc.tcacheMaxBins)
+    var tcacheEntries = [Int32](repeating: -1, count: Ptmalloc.tcacheMaxBins)
 
     /// `__curbrk`: libc's cached program break, 0 until the first `sbrk` reads it.
     var curbrk: UInt64 = 0
@@ -113,15 +113,15 @@ public final class GlibcMalloc: UserAllocator {
         let p = self.libcMalloc(bytes)
         try self.finish()
         if let p { self.noteAllocated(p, bytes) }
-        return p.map { self.store[$0].address + Glibc.chunkHeader }
+        return p.map { self.store[$0].address + Ptmalloc.chunkHeader }
     }
 
     func libcMalloc(_ bytes: UInt64) -> Int32? {
-        guard let tbytes = Glibc.checkedRequest2size(bytes) else {
+        guard let tbytes = Ptmalloc.checkedRequest2size(bytes) else {
             self.errno = .ENOMEM
             return nil
         }
-        let tcIdx = Glibc.csize2tidx(tbytes)
+        let tcIdx = Ptmalloc.csize2tidx(tbytes)
         self.maybeInitTcache()
         if tcIdx < self.tcacheBins, let tc = self.tcache {
             self.read(tc + 2 * UInt64(tcIdx), 2)
@@ -139,9 +139,9 @@ public final class GlibcMalloc: UserAllocator {
         let p = try self.chunk(of: mem, for: "free")
         self.noteFreed(p)
         if self.store[p].state == .mmapped {
-            let sizeWord = self.store[p].size | Glibc.isMmapped
+            let sizeWord = self.store[p].size | Ptmalloc.isMmapped
             self.read(self.store[p].address + 8, 8)
-            if !self.noDynThreshold && sizeWord > self.mmapThreshold && sizeWord <= Glibc.mmapThresholdMax {
+            if !self.noDynThreshold && sizeWord > self.mmapThreshold && sizeWord <= Ptmalloc.mmapThresholdMax {
                 self.mmapThreshold = self.store[p].size
                 self.trimThreshold = 2 * self.mmapThreshold
             }
@@ -166,7 +166,7 @@ public final class GlibcMalloc: UserAllocator {
         let p = self.libcCalloc(bytes)
         try self.finish()
         if let p { self.noteAllocated(p, bytes) }
-        return p.map { self.store[$0].address + Glibc.chunkHeader }
+        return p.map { self.store[$0].address + Ptmalloc.chunkHeader }
     }
 
     /// `realloc(mem, bytes)` (`__libc_realloc`).
@@ -196,7 +196,7 @@ public final class GlibcMalloc: UserAllocator {
         self.stats.liveBytes -= oldRequested
         self.stats.liveAllocations -= 1
         self.noteAllocated(result, bytes)
-        return self.store[result].address + Glibc.chunkHeader
+        return self.store[result].address + Ptmalloc.chunkHeader
     }
 
     /// `memalign(alignment, bytes)` (`__libc_memalign`, also `aligned_alloc` in 2.36): an
@@ -207,7 +207,7 @@ public final class GlibcMalloc: UserAllocator {
         let p = self.midMemalign(alignment, bytes)
         try self.finish()
         if let p { self.noteAllocated(p, bytes) }
-        return p.map { self.store[$0].address + Glibc.chunkHeader }
+        return p.map { self.store[$0].address + Ptmalloc.chunkHeader }
     }
 
     /// `aligned_alloc(alignment, bytes)`: in glibc 2.36 an alias of `memalign`.
@@ -248,12 +248,12 @@ public final class GlibcMalloc: UserAllocator {
     /// chunk, minus 8 for a chunk in use to the arena (tcache and fastbin chunks included),
     /// 0 otherwise.
     public func usableSize(_ mem: UInt64) -> UInt64 {
-        guard mem != 0, let p = self.store.find(mem - Glibc.chunkHeader), p >= ChunkStore.binHeaders else {
+        guard mem != 0, let p = self.store.find(mem - Ptmalloc.chunkHeader), p >= ChunkStore.binHeaders else {
             return 0
         }
         let c = self.store[p]
         switch c.state {
-        case .mmapped: return c.size - Glibc.chunkHeader
+        case .mmapped: return c.size - Ptmalloc.chunkHeader
         case .inUse, .tcache, .fastbin: return c.size - 8
         default: return 0
         }
@@ -296,8 +296,8 @@ public final class GlibcMalloc: UserAllocator {
     /// The record of the allocated chunk whose user memory starts at `mem`, or the abort glibc
     /// gives (or would give, or would not: then a "vmsim:" message) for any other pointer.
     func chunk(of mem: UInt64, for call: String) throws(MallocAbort) -> Int32 {
-        guard mem % Glibc.alignment == 0, mem >= Glibc.chunkHeader,
-            let p = self.store.find(mem - Glibc.chunkHeader), p >= ChunkStore.binHeaders
+        guard mem % Ptmalloc.alignment == 0, mem >= Ptmalloc.chunkHeader,
+            let p = self.store.find(mem - Ptmalloc.chunkHeader), p >= ChunkStore.binHeaders
         else { throw .abort("\(call)(): invalid pointer") }
         switch self.store[p].state {
         case .inUse, .mmapped: return p
@@ -380,7 +380,7 @@ public final class GlibcMalloc: UserAllocator {
 }
 
 /// glibc's constants for x86-64 (`SIZE_SZ` 8, `MALLOC_ALIGNMENT` 16) and its size arithmetic.
-enum Glibc {
+enum Ptmalloc {
     static let sizeSz: UInt64 = 8
     static let alignment: UInt64 = 16
     static let alignMask: UInt64 = 15
@@ -455,18 +455,18 @@ extension GlibcMalloc {
     /// What `((size_t *)mem)[-1]` holds for an allocated chunk: its size with `PREV_INUSE` (bit 0)
     /// and `IS_MMAPPED` (bit 1); nil if `mem` is not a chunk's user pointer.
     public func sizeWord(of mem: UInt64) -> UInt64? {
-        guard mem >= 16, let p = self.store.find(mem - Glibc.chunkHeader), p >= ChunkStore.binHeaders else {
+        guard mem >= 16, let p = self.store.find(mem - Ptmalloc.chunkHeader), p >= ChunkStore.binHeaders else {
             return nil
         }
         let c = self.store[p]
-        if c.state == .mmapped { return c.size | Glibc.isMmapped }
+        if c.state == .mmapped { return c.size | Ptmalloc.isMmapped }
         return c.size | (self.prevInUse(p) ? 1 : 0)
     }
 
     /// What `((size_t *)mem)[-2]` holds for a mapped chunk: the bytes from the mapping's start to
     /// the chunk (`prev_size`); nil for other chunks, whose `prev_size` is the previous chunk's.
     public func mmapOffset(of mem: UInt64) -> UInt64? {
-        guard mem >= 16, let p = self.store.find(mem - Glibc.chunkHeader), self.store[p].state == .mmapped
+        guard mem >= 16, let p = self.store.find(mem - Ptmalloc.chunkHeader), self.store[p].state == .mmapped
         else {
             return nil
         }

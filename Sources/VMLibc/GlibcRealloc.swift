@@ -8,18 +8,18 @@ extension GlibcMalloc {
     /// `mremap` (so it stays mapped, even when shrunk to a few bytes); if that fails it is kept
     /// when big enough, else moved by malloc-copy-`munmap`. Other chunks go to `_int_realloc`.
     func libcRealloc(_ oldp: Int32, _ bytes: UInt64) -> Int32? {
-        guard let nb = Glibc.checkedRequest2size(bytes) else {
+        guard let nb = Ptmalloc.checkedRequest2size(bytes) else {
             self.errno = .ENOMEM
             return nil
         }
         if self.store[oldp].state == .mmapped {
             if let p = self.mremapChunk(oldp, nb) { return p }
             let oldsize = self.store[oldp].size
-            if oldsize - Glibc.sizeSz >= nb { return oldp }
+            if oldsize - Ptmalloc.sizeSz >= nb { return oldp }
             guard let newp = self.libcMalloc(bytes) else { return nil }
             let copied = self.system.copy(
                 to: self.store[newp].address + 16, from: self.store[oldp].address + 16,
-                length: oldsize - Glibc.chunkHeader)
+                length: oldsize - Ptmalloc.chunkHeader)
             if !copied { self.killed = true }
             self.munmapChunk(oldp)
             return newp
@@ -39,7 +39,7 @@ extension GlibcMalloc {
         var newp = oldp
         if oldsize < nb {
             let nextsize = self.store[next].size
-            if next == self.top && oldsize + nextsize >= nb + Glibc.minSize {
+            if next == self.top && oldsize + nextsize >= nb + Ptmalloc.minSize {
                 // Expand forward into top.
                 let newsize = oldsize + nextsize
                 self.store[oldp].size = nb
@@ -54,13 +54,13 @@ extension GlibcMalloc {
                 self.absorb(oldp, next)
             } else {
                 // Allocate, copy, free.
-                guard let fresh = self.intMalloc(nb - Glibc.alignMask) else { return nil }
+                guard let fresh = self.intMalloc(nb - Ptmalloc.alignMask) else { return nil }
                 if fresh == self.store[oldp].physNext {
                     self.absorb(oldp, fresh)
                 } else {
                     let copied = self.system.copy(
                         to: self.store[fresh].address + 16, from: self.store[oldp].address + 16,
-                        length: oldsize - Glibc.sizeSz)
+                        length: oldsize - Ptmalloc.sizeSz)
                     if !copied { self.killed = true }
                     self.intFree(oldp)
                     return fresh
@@ -70,7 +70,7 @@ extension GlibcMalloc {
         }
 
         let newsize = self.store[newp].size
-        if newsize - nb < Glibc.minSize {
+        if newsize - nb < Ptmalloc.minSize {
             self.writeHead(newp)
             self.writeSizeWord(at: self.store[newp].address + newsize)  // set_inuse_bit_at_offset
         } else {
@@ -88,14 +88,14 @@ extension GlibcMalloc {
     /// `_mid_memalign(alignment, bytes)`: up to 16 is `malloc` (tcache included); below 32 is
     /// 32; above 2^63 is EINVAL; a non-power of two is rounded up to one.
     func midMemalign(_ alignment: UInt64, _ bytes: UInt64) -> Int32? {
-        if alignment <= Glibc.alignment { return self.libcMalloc(bytes) }
-        var a = max(alignment, Glibc.minSize)
+        if alignment <= Ptmalloc.alignment { return self.libcMalloc(bytes) }
+        var a = max(alignment, Ptmalloc.minSize)
         if a > UInt64(Int64.max) + 1 {
             self.errno = .EINVAL
             return nil
         }
         if a.nonzeroBitCount != 1 {
-            var p = Glibc.alignment * 2
+            var p = Ptmalloc.alignment * 2
             while p < a { p <<= 1 }
             a = p
         }
@@ -106,16 +106,16 @@ extension GlibcMalloc {
     /// first aligned spot at least `MINSIZE` in (for a mapped chunk only `prev_size` grows), frees
     /// the leader, and frees the tail if it is more than `MINSIZE`.
     func intMemalign(_ alignment: UInt64, _ bytes: UInt64) -> Int32? {
-        guard let nb = Glibc.checkedRequest2size(bytes), alignment <= UInt64(Int64.max) else {
+        guard let nb = Ptmalloc.checkedRequest2size(bytes), alignment <= UInt64(Int64.max) else {
             self.errno = .ENOMEM
             return nil
         }
-        let (total, o1) = nb.addingReportingOverflow(alignment + Glibc.minSize)
+        let (total, o1) = nb.addingReportingOverflow(alignment + Ptmalloc.minSize)
         guard !o1, var p = self.intMalloc(total) else { return nil }
         let mem = self.store[p].address + 16
         if mem % alignment != 0 {
             var brk = ((mem + alignment - 1) & (0 &- alignment)) - 16
-            if brk - self.store[p].address < Glibc.minSize { brk += alignment }
+            if brk - self.store[p].address < Ptmalloc.minSize { brk += alignment }
             let leadsize = brk - self.store[p].address
             if self.store[p].state == .mmapped {
                 self.store.move(p, to: brk)
@@ -133,7 +133,7 @@ extension GlibcMalloc {
         }
         if self.store[p].state != .mmapped {
             let size = self.store[p].size
-            if size > nb + Glibc.minSize {
+            if size > nb + Ptmalloc.minSize {
                 let remainder = self.splitOff(p, keep: nb)
                 self.writeHead(remainder)
                 self.writeHead(p)
@@ -172,7 +172,7 @@ extension GlibcMalloc {
         {
             csz = oldtopsize
         }
-        let clearsize = csz - Glibc.sizeSz
+        let clearsize = csz - Ptmalloc.sizeSz
         if clearsize > 0 { _ = self.system.zero(mem, length: clearsize) || self.markKilled() }
         return p
     }

@@ -10,7 +10,7 @@ extension GlibcMalloc {
     func intFree(_ p: Int32) {
         let size = self.store[p].size
         let addr = self.store[p].address
-        let tcIdx = Glibc.csize2tidx(size)
+        let tcIdx = Ptmalloc.csize2tidx(size)
         if self.tcache != nil && tcIdx < self.tcacheBins {
             self.read(addr + 24, 8)  // e->key: the double-free test
             if Int(self.tcacheCounts[tcIdx]) < self.tcacheCount {
@@ -23,7 +23,7 @@ extension GlibcMalloc {
             self.read(addr + size + 8, 8)  // the next chunk's size: the "invalid next size" test
             self.perturb(addr + 16, size - 16)
             self.haveFastchunks = true
-            let idx = Glibc.fastbinIndex(size)
+            let idx = Ptmalloc.fastbinIndex(size)
             self.store[p].fd = self.fastbins[idx]
             self.write(addr + 16, 8)
             self.fastbins[idx] = p
@@ -36,7 +36,7 @@ extension GlibcMalloc {
         self.read(self.store[nextchunk].address + 8, 8)
         self.perturb(addr + 16, size - 16)
         let merged = self.coalesce(p, nextchunk)
-        if self.store[merged].size >= Glibc.fastbinConsolidationThreshold {
+        if self.store[merged].size >= Ptmalloc.fastbinConsolidationThreshold {
             if self.haveFastchunks { self.mallocConsolidate() }
             if self.topSize >= self.trimThreshold { self.systrim(self.topPad) }
         }
@@ -91,9 +91,9 @@ extension GlibcMalloc {
         var oldSize = self.topSize
         let oldEnd = oldTop < 0 ? 0 : self.store[oldTop].address + oldSize
 
-        var size = Int64(nb + self.topPad + Glibc.minSize)
+        var size = Int64(nb + self.topPad + Ptmalloc.minSize)
         if self.contiguous { size -= Int64(oldSize) }
-        size = Int64(Glibc.alignUp(UInt64(max(size, 0)), self.pageSize))
+        size = Int64(Ptmalloc.alignUp(UInt64(max(size, 0)), self.pageSize))
 
         var brk: UInt64?
         var sndBrk: UInt64?
@@ -102,8 +102,8 @@ extension GlibcMalloc {
         if brk == nil {
             // sysmalloc_mmap_fallback: ignore the mmap threshold and count.
             var msize = UInt64(size)
-            if self.contiguous { msize = Glibc.alignUp(msize + oldSize, self.pageSize) }
-            if msize < Glibc.mmapAsMorecoreSize { msize = Glibc.mmapAsMorecoreSize }
+            if self.contiguous { msize = Ptmalloc.alignUp(msize + oldSize, self.pageSize) }
+            if msize < Ptmalloc.mmapAsMorecoreSize { msize = Ptmalloc.mmapAsMorecoreSize }
             if msize > nb {
                 self.stats.mmapCalls += 1
                 if case .success(let mbrk) = self.system.mmap(length: msize) {
@@ -136,14 +136,14 @@ extension GlibcMalloc {
                         self.systemMem += brk - oldEnd
                         self.foreignBytes += brk - oldEnd
                     }
-                    let frontMisalign = (brk + Glibc.chunkHeader) & Glibc.alignMask
+                    let frontMisalign = (brk + Ptmalloc.chunkHeader) & Ptmalloc.alignMask
                     if frontMisalign > 0 {
-                        correction = Glibc.alignment - frontMisalign
+                        correction = Ptmalloc.alignment - frontMisalign
                         alignedBrk += correction
                     }
                     correction += oldSize
                     let endMisalign = brk + UInt64(size) + correction
-                    correction += Glibc.alignUp(endMisalign, self.pageSize) - endMisalign
+                    correction += Ptmalloc.alignUp(endMisalign, self.pageSize) - endMisalign
                     // sbrk returns the old break: the end of the first piece.
                     sndBrk = self.sbrk(Int64(correction))
                     if sndBrk == nil {
@@ -172,7 +172,7 @@ extension GlibcMalloc {
         self.stats.peakHeapBytes = max(self.stats.peakHeapBytes, self.systemMem)
 
         let p = self.top
-        if p >= 0 && self.store[p].size >= nb + Glibc.minSize {
+        if p >= 0 && self.store[p].size >= nb + Ptmalloc.minSize {
             let remainder = self.splitOff(p, keep: nb)
             self.store[p].state = .inUse
             self.store[remainder].state = .top
@@ -189,7 +189,7 @@ extension GlibcMalloc {
     /// for two fenceposts (16-byte chunks marked in use, so nothing coalesces across the gap),
     /// and freed if what is left is a chunk.
     func fenceOff(_ oldTop: Int32, _ oldSize: inout UInt64) {
-        oldSize = (oldSize - 2 * Glibc.chunkHeader) & ~Glibc.alignMask
+        oldSize = (oldSize - 2 * Ptmalloc.chunkHeader) & ~Ptmalloc.alignMask
         let base = self.store[oldTop].address
         // Rebuild the segment's end: [old top (oldSize)] [fence 16] [fence 16].
         let next = self.store[oldTop].physNext
@@ -198,30 +198,30 @@ extension GlibcMalloc {
         if oldSize == 0 {
             // The first fencepost overwrites the old top.
             self.store[oldTop].state = .fencepost
-            self.store[oldTop].size = Glibc.chunkHeader
+            self.store[oldTop].size = Ptmalloc.chunkHeader
             last = oldTop
         } else {
             self.store[oldTop].size = oldSize
-            self.store[oldTop].state = oldSize >= Glibc.minSize ? .inUse : .fencepost
+            self.store[oldTop].state = oldSize >= Ptmalloc.minSize ? .inUse : .fencepost
             self.writeHead(oldTop)
-            let f1 = self.store.make(address: base + oldSize, size: Glibc.chunkHeader, state: .fencepost)
+            let f1 = self.store.make(address: base + oldSize, size: Ptmalloc.chunkHeader, state: .fencepost)
             self.store[f1].physPrev = oldTop
             self.store[oldTop].physNext = f1
             last = f1
         }
         self.writeHead(last)
         let f2 = self.store.make(
-            address: base + oldSize + Glibc.chunkHeader, size: Glibc.chunkHeader, state: .fencepost)
+            address: base + oldSize + Ptmalloc.chunkHeader, size: Ptmalloc.chunkHeader, state: .fencepost)
         self.store[f2].physPrev = last
         self.store[last].physNext = f2
         self.writeHead(f2)
-        if oldSize >= Glibc.minSize { self.intFree(oldTop) }
+        if oldSize >= Ptmalloc.minSize { self.intFree(oldTop) }
     }
 
     /// `sysmalloc_mmap()`: a chunk in a mapping of `nb + 8` bytes rounded to pages (no next chunk
     /// borrows its last 8 bytes), its `prev_size` 0 and `IS_MMAPPED` set.
     func sysmallocMmap(_ nb: UInt64) -> Int32? {
-        let size = Glibc.alignUp(nb + Glibc.sizeSz, self.pageSize)
+        let size = Ptmalloc.alignUp(nb + Ptmalloc.sizeSz, self.pageSize)
         if size <= nb { return nil }
         self.stats.mmapCalls += 1
         guard case .success(let mm) = self.system.mmap(length: size) else { return nil }
@@ -263,7 +263,7 @@ extension GlibcMalloc {
         self.read(c.address, 16)
         let block = c.address - c.mmapOffset
         let total = c.mmapOffset + c.size
-        let newSize = Glibc.alignUp(nb + c.mmapOffset + Glibc.sizeSz, self.pageSize)
+        let newSize = Ptmalloc.alignUp(nb + c.mmapOffset + Ptmalloc.sizeSz, self.pageSize)
         if total == newSize { return p }
         self.stats.mremapCalls += 1
         guard case .success(let cp) = self.system.mremap(block, oldLength: total, newLength: newSize) else {
@@ -288,9 +288,9 @@ extension GlibcMalloc {
         guard self.top >= 0 else { return 0 }
         let topSize = self.store[self.top].size
         // glibc compares a long with a size_t here; top is at least MINSIZE, so this is exact.
-        let topArea = Int64(topSize) - Int64(Glibc.minSize) - 1
+        let topArea = Int64(topSize) - Int64(Ptmalloc.minSize) - 1
         if topArea <= Int64(clamping: pad) { return 0 }
-        let extra = Glibc.alignDown(UInt64(topArea) - pad, self.pageSize)
+        let extra = Ptmalloc.alignDown(UInt64(topArea) - pad, self.pageSize)
         if extra == 0 { return 0 }
         guard let currentBrk = self.sbrk(0), currentBrk == self.store[self.top].address + topSize else {
             return 0
