@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "VMLibc", targets: ["VMLibc"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
+        .executable(name: "vmlibc-bench", targets: ["VMLibcBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,6 +50,8 @@ let package = Package(
             ],
             path: "Sources/vmsim-bench"
         ),
+        // Benchmarks of the allocator models (no third-party dependencies).
+        .executableTarget(name: "VMLibcBench", dependencies: ["VMLibc"], path: "Sources/vmlibc-bench"),
         // Counts heap allocations per thread (tests only): proves hot paths allocate nothing.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(

@@ -40,7 +40,8 @@ public struct AllocationEvent: Sendable, Equatable {
     public var line: Int
 
     public init(
-        call: AllocationCall, result: UInt64, brk: UInt64? = nil, mmapped: Bool? = nil, otherThread: Bool = false,
+        call: AllocationCall, result: UInt64, brk: UInt64? = nil, mmapped: Bool? = nil,
+        otherThread: Bool = false,
         line: Int = 0
     ) {
         self.call = call
@@ -69,7 +70,8 @@ public struct AllocationTraceError: Error, Sendable, Equatable, CustomStringConv
     }
 
     public var description: String {
-        self.line == 0 ? "\(self.file): \(self.message)" : "\(self.file):\(self.line):\(self.column): \(self.message)"
+        self.line == 0
+            ? "\(self.file): \(self.message)" : "\(self.file):\(self.line):\(self.column): \(self.message)"
     }
 }
 
@@ -108,7 +110,8 @@ public final class AllocationTraceReader {
 
     let fd: Int32
     let ownsDescriptor: Bool
-    var buffer: [UInt8]
+    var buffer: UnsafeMutablePointer<UInt8>
+    var capacity: Int
     var start = 0
     var end = 0
     var eof = false
@@ -135,7 +138,8 @@ public final class AllocationTraceReader {
             self.fd = fd
             self.ownsDescriptor = true
         }
-        self.buffer = [UInt8](repeating: 0, count: 1 << 20)
+        self.capacity = 1 << 20
+        self.buffer = .allocate(capacity: self.capacity)
     }
 
     /// Reads `bytes` (a test's or a caller's in-memory trace), named `name` in errors.
@@ -144,13 +148,18 @@ public final class AllocationTraceReader {
         self.format = format
         self.fd = -1
         self.ownsDescriptor = false
-        self.buffer = bytes
+        self.capacity = max(bytes.count, 1)
+        self.buffer = .allocate(capacity: self.capacity)
+        bytes.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { self.buffer.update(from: base, count: b.count) }
+        }
         self.end = bytes.count
         self.eof = true
     }
 
     deinit {
         if self.ownsDescriptor { close(self.fd) }
+        self.buffer.deallocate()
     }
 
     /// Reads every call.
@@ -167,7 +176,10 @@ public final class AllocationTraceReader {
     /// The next line as a range of `buffer`, without its newline; nil at the end.
     func nextLine() throws(AllocationTraceError) -> Range<Int>? {
         while true {
-            if let nl = self.buffer[self.start..<self.end].firstIndex(of: UInt8(ascii: "\n")) {
+            if self.end > self.start,
+                let found = memchr(self.buffer + self.start, Int32(UInt8(ascii: "\n")), self.end - self.start)
+            {
+                let nl = found.assumingMemoryBound(to: UInt8.self) - self.buffer
                 let line = self.start..<nl
                 self.start = nl + 1
                 self.stats.lines += 1
@@ -190,15 +202,11 @@ public final class AllocationTraceReader {
             // Move the partial line to the front and read more.
             let rest = self.end - self.start
             if self.start > 0 {
-                self.buffer.withUnsafeMutableBufferPointer { b in
-                    _ = memmove(b.baseAddress!, b.baseAddress! + self.start, rest)
-                }
+                _ = memmove(self.buffer, self.buffer + self.start, rest)
                 self.start = 0
                 self.end = rest
             }
-            let n = self.buffer.withUnsafeMutableBufferPointer { b in
-                read(self.fd, b.baseAddress! + self.end, b.count - self.end)
-            }
+            let n = read(self.fd, self.buffer + self.end, self.capacity - self.end)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw AllocationTraceError(
@@ -211,8 +219,12 @@ public final class AllocationTraceReader {
     /// The next call, or nil at the end of the trace.
     public func next() throws(AllocationTraceError) -> AllocationEvent? {
         while !self.stopped, let range = try self.nextLine() {
-            let line = Array(self.buffer[range])
-            if line.contains(0) { throw self.error((line.firstIndex(of: 0) ?? 0) + 1, "NUL byte in a text trace") }
+            let line = UnsafeBufferPointer(start: self.buffer + range.lowerBound, count: range.count)
+            if let nul = memchr(self.buffer + range.lowerBound, 0, range.count) {
+                throw self.error(
+                    nul.assumingMemoryBound(to: UInt8.self) - (self.buffer + range.lowerBound) + 1,
+                    "NUL byte in a text trace")
+            }
             if self.format == nil { self.format = Self.detect(line) }
             let event: AllocationEvent?
             switch self.format {
@@ -235,7 +247,7 @@ public final class AllocationTraceReader {
         return nil
     }
 
-    static func detect(_ line: [UInt8]) -> AllocationTraceFormat? {
+    static func detect(_ line: UnsafeBufferPointer<UInt8>) -> AllocationTraceFormat? {
         if line.starts(with: Array("# vmsim malloc trace".utf8)) { return .shim }
         if line.count > 4 && line[0] == UInt8(ascii: "-") && line[1] == UInt8(ascii: "-")
             && (line[2] >= UInt8(ascii: "0") && line[2] <= UInt8(ascii: "9"))
@@ -250,22 +262,26 @@ public final class AllocationTraceReader {
 
     /// Cursor over one line's bytes; columns are 1-based.
     struct Cursor {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var i = 0
 
         var column: Int { self.i + 1 }
         var atEnd: Bool { self.i >= self.bytes.count }
 
         mutating func skipSpaces() {
-            while self.i < self.bytes.count && (self.bytes[self.i] == 32 || self.bytes[self.i] == 9) { self.i += 1 }
+            while self.i < self.bytes.count && (self.bytes[self.i] == 32 || self.bytes[self.i] == 9) {
+                self.i += 1
+            }
         }
 
-        mutating func take(_ s: String) -> Bool {
-            let u = Array(s.utf8)
-            guard self.bytes.count - self.i >= u.count, Array(self.bytes[self.i..<(self.i + u.count)]) == u else {
+        @inline(__always) mutating func take(_ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard self.bytes.count - self.i >= n,
+                memcmp(self.bytes.baseAddress! + self.i, s.utf8Start, n) == 0
+            else {
                 return false
             }
-            self.i += u.count
+            self.i += n
             return true
         }
     }
@@ -300,7 +316,7 @@ public final class AllocationTraceReader {
 
     // MARK: The shim's format
 
-    func parseShim(_ line: [UInt8]) throws(AllocationTraceError) -> AllocationEvent? {
+    func parseShim(_ line: UnsafeBufferPointer<UInt8>) throws(AllocationTraceError) -> AllocationEvent? {
         var c = Cursor(bytes: line)
         if line.isEmpty {
             self.stats.noise += 1
@@ -325,7 +341,9 @@ public final class AllocationTraceReader {
         case UInt8(ascii: "a"), UInt8(ascii: "p"):
             let a = try self.number(&c, hex: false, what: "an alignment")
             let n = try self.number(&c, hex: false, what: "a size")
-            call = op == UInt8(ascii: "a") ? .memalign(alignment: a, size: n) : .posixMemalign(alignment: a, size: n)
+            call =
+                op == UInt8(ascii: "a")
+                ? .memalign(alignment: a, size: n) : .posixMemalign(alignment: a, size: n)
         case UInt8(ascii: "f"): call = .free(pointer: try self.number(&c, hex: true, what: "a pointer"))
         default:
             throw self.error(1, "expected an operation (m, c, r, a, p, f) or a # comment")
@@ -347,7 +365,8 @@ public final class AllocationTraceReader {
         guard c.atEnd else { throw self.error(c.column, "unexpected text after the line's last field") }
         return AllocationEvent(
             call: call, result: result, brk: brk, mmapped: mmapped,
-            otherThread: self.currentThread != 0 && self.currentThread != self.stats.tid, line: self.stats.lines)
+            otherThread: self.currentThread != 0 && self.currentThread != self.stats.tid,
+            line: self.stats.lines)
     }
 
     func parseShimComment(_ c: inout Cursor) throws(AllocationTraceError) {
@@ -372,7 +391,8 @@ public final class AllocationTraceReader {
                 } else if c.take("brk0=") {
                     self.stats.initialBreak = try self.number(&c, hex: true, what: "the initial break")
                 } else if c.take("exe=") {
-                    self.stats.executable = String(decoding: c.bytes[c.i...], as: UTF8.self)
+                    self.stats.executable = String(
+                        decoding: UnsafeBufferPointer(rebasing: c.bytes[c.i...]), as: UTF8.self)
                     break
                 } else {
                     // Unknown fields of later versions: skip the word.
@@ -390,10 +410,11 @@ public final class AllocationTraceReader {
 
     // MARK: valgrind --trace-malloc=yes
 
-    func parseValgrind(_ line: [UInt8]) throws(AllocationTraceError) -> AllocationEvent? {
+    func parseValgrind(_ line: UnsafeBufferPointer<UInt8>) throws(AllocationTraceError) -> AllocationEvent? {
         var c = Cursor(bytes: line)
         // "--PID-- " prefix; anything else is valgrind's chatter or the program's output.
-        guard c.take("--"), c.i < line.count, line[c.i] >= UInt8(ascii: "0"), line[c.i] <= UInt8(ascii: "9") else {
+        guard c.take("--"), c.i < line.count, line[c.i] >= UInt8(ascii: "0"), line[c.i] <= UInt8(ascii: "9")
+        else {
             self.stats.noise += 1
             return nil
         }
@@ -466,7 +487,8 @@ public final class AllocationTraceReader {
             guard c.take("size") else { throw self.error(c.column, "expected 'size SIZE'") }
             let n = try self.number(&c, hex: false, what: "a size")
             try close(&c)
-            return AllocationEvent(call: .memalign(alignment: a, size: n), result: try result(&c), line: line0)
+            return AllocationEvent(
+                call: .memalign(alignment: a, size: n), result: try result(&c), line: line0)
         }
         if c.take("free(") || c.take("__builtin_delete(") || c.take("__builtin_vec_delete(") {
             let p = try self.number(&c, hex: true, what: "a pointer")

@@ -4,7 +4,7 @@
 /// `PREV_INUSE` bit, and which list the chunk's `fd`/`bk` words thread it on. The model keeps it
 /// in `ChunkRecord.state`; the flag bits are derived from it (`GlibcMalloc.prevInUse`).
 @usableFromInline
-enum Where: UInt8 {
+enum Where: UInt8, BitwiseCopyable {
     /// A slot not holding a chunk (a bin header, or a record on the spare list).
     case none
     case inUse
@@ -30,7 +30,7 @@ enum Where: UInt8 {
 /// Records 0…127 are the bin headers (`bin_at(av, i)` is record `i`): sentinels of the circular
 /// doubly linked lists, as glibc overlays bin headers on its arena's `bins` array.
 @usableFromInline
-struct ChunkRecord {
+struct ChunkRecord: BitwiseCopyable {
     /// The chunk's address (`mchunkptr`); the user pointer is `address + 16`.
     var address: UInt64 = 0
     /// `chunksize(p)`: the size without the flag bits.
@@ -54,37 +54,81 @@ struct ChunkRecord {
     var bin: UInt8 = 0
 }
 
+/// A growable array of trivial values in memory it owns, indexed without uniqueness or (in
+/// release builds) bounds checks: the allocator models' hot lists and tables. Reference
+/// semantics; one owner.
+final class RawArray<Element: BitwiseCopyable>: Sequence {
+    @exclusivity(unchecked) var base: UnsafeMutablePointer<Element>
+    @exclusivity(unchecked) private(set) var count: Int
+    @exclusivity(unchecked) private(set) var capacity: Int
+
+    init(repeating value: Element, count: Int) {
+        self.capacity = Swift.max(count, 16)
+        self.base = .allocate(capacity: self.capacity)
+        self.base.initialize(repeating: value, count: count)
+        self.count = count
+    }
+
+    deinit { self.base.deallocate() }
+
+    @inline(__always) subscript(i: Int) -> Element {
+        get {
+            assert(i >= 0 && i < self.count, "RawArray: index \(i) out of 0..<\(self.count)")
+            return self.base[i]
+        }
+        _modify {
+            assert(i >= 0 && i < self.count, "RawArray: index \(i) out of 0..<\(self.count)")
+            yield &self.base[i]
+        }
+    }
+
+    func append(_ v: Element) {
+        if self.count == self.capacity {
+            let grown = UnsafeMutablePointer<Element>.allocate(capacity: self.capacity * 2)
+            grown.moveInitialize(from: self.base, count: self.count)
+            self.base.deallocate()
+            self.base = grown
+            self.capacity *= 2
+        }
+        (self.base + self.count).initialize(to: v)
+        self.count += 1
+    }
+
+    func makeIterator() -> UnsafeBufferPointer<Element>.Iterator {
+        UnsafeBufferPointer(start: self.base, count: self.count).makeIterator()
+    }
+}
+
 /// Chunk records and an index from chunk address to record.
 ///
 /// Records live in one array; freed slots go on a spare list and are reused, so the array is as
 /// long as the most chunks that ever existed at once. The index is an open-addressing table with
 /// linear probing and backward-shift deletion (no tombstones), keyed by chunk address: O(1)
 /// expected for `find`, `insert` and `remove`, no allocation except when it doubles.
-@usableFromInline
 struct ChunkStore {
-    var records: [ChunkRecord]
+    let records: RawArray<ChunkRecord>
     var spare: [Int32] = []
-    var keys: [UInt64]
-    var values: [Int32]
+    var keys: RawArray<UInt64>
+    var values: RawArray<Int32>
     var mask: Int
     var count = 0
 
     static let binHeaders = 128
 
     init() {
-        self.records = [ChunkRecord](repeating: ChunkRecord(), count: Self.binHeaders)
+        self.records = RawArray(repeating: ChunkRecord(), count: Self.binHeaders)
         for i in 0..<Self.binHeaders {
             self.records[i].fd = Int32(i)
             self.records[i].bk = Int32(i)
         }
-        self.keys = [UInt64](repeating: 0, count: 1024)
-        self.values = [Int32](repeating: -1, count: 1024)
+        self.keys = RawArray(repeating: 0, count: 1024)
+        self.values = RawArray(repeating: -1, count: 1024)
         self.mask = 1023
     }
 
     @inline(__always) subscript(i: Int32) -> ChunkRecord {
         get { self.records[Int(i)] }
-        _modify { yield &self.records[Int(i)] }
+        nonmutating _modify { yield &self.records[Int(i)] }
     }
 
     /// A new record for a chunk at `address` of `size` bytes, indexed by its address.
@@ -180,8 +224,8 @@ struct ChunkStore {
         let oldKeys = self.keys
         let oldValues = self.values
         let capacity = (self.mask + 1) * 2
-        self.keys = [UInt64](repeating: 0, count: capacity)
-        self.values = [Int32](repeating: -1, count: capacity)
+        self.keys = RawArray(repeating: 0, count: capacity)
+        self.values = RawArray(repeating: -1, count: capacity)
         self.mask = capacity - 1
         self.count = 0
         for (k, v) in zip(oldKeys, oldValues) where k != 0 { self.insert(k, v) }

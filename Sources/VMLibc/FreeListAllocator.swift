@@ -28,8 +28,8 @@ public final class FreeListAllocator: UserAllocator {
     public let system: any MallocSystem
     public let policy: FitPolicy
     public var name: String { "freelist:\(self.policy.rawValue)" }
-    public private(set) var errno: MallocErrno?
-    public private(set) var stats = AllocatorStats()
+    @exclusivity(unchecked) public private(set) var errno: MallocErrno?
+    @exclusivity(unchecked) public private(set) var stats = AllocatorStats()
     /// The least the heap grows by, in bytes (a multiple of the page size).
     public let growth: UInt64
 
@@ -37,17 +37,17 @@ public final class FreeListAllocator: UserAllocator {
     static let minBlock: UInt64 = 32
 
     /// The heap's first byte, 0 until the first allocation.
-    var heapStart: UInt64 = 0
+    @exclusivity(unchecked) var heapStart: UInt64 = 0
     /// The end of the heap (the program break this allocator set).
-    var heapEnd: UInt64 = 0
+    @exclusivity(unchecked) var heapEnd: UInt64 = 0
     /// Free blocks in address order.
-    var freeAddresses: [UInt64] = []
-    var freeSizes: [UInt64] = []
+    @exclusivity(unchecked) var freeAddresses: [UInt64] = []
+    @exclusivity(unchecked) var freeSizes: [UInt64] = []
     /// Allocated blocks: size and request, by block address.
-    var allocated: [UInt64: (size: UInt64, requested: UInt64)] = [:]
+    @exclusivity(unchecked) var allocated: [UInt64: (size: UInt64, requested: UInt64)] = [:]
     /// Next fit's roving position: the address the last search ended at.
-    var rover: UInt64 = 0
-    var killed = false
+    @exclusivity(unchecked) var rover: UInt64 = 0
+    @exclusivity(unchecked) var killed = false
 
     /// `policy` over `system`; the heap grows in steps of at least `growth` bytes.
     public init(system: any MallocSystem, policy: FitPolicy, growth: UInt64? = nil) {

@@ -164,7 +164,8 @@ extension GlibcMalloc {
         case .mxfast:
             guard size <= Ptmalloc.maxFastSize else { return 0 }
             self.globalMaxFast =
-                size <= Ptmalloc.alignMask - Ptmalloc.sizeSz ? 16 : (size + Ptmalloc.sizeSz) & ~Ptmalloc.alignMask
+                size <= Ptmalloc.alignMask - Ptmalloc.sizeSz
+                ? 16 : (size + Ptmalloc.sizeSz) & ~Ptmalloc.alignMask
         case .trimThreshold:
             self.trimThreshold = size
             self.noDynThreshold = true
@@ -308,7 +309,9 @@ extension GlibcMalloc {
                     return
                         "chunks do not tile: \(hex(self.store[prev].address)) + \(hex(self.store[prev].size)) != \(hex(c.address))"
                 }
-                if (c.address + 16) % Ptmalloc.alignment != 0 { return "chunk \(hex(c.address)) is misaligned" }
+                if (c.address + 16) % Ptmalloc.alignment != 0 {
+                    return "chunk \(hex(c.address)) is misaligned"
+                }
                 if c.state != .fencepost && (c.size < Ptmalloc.minSize || c.size % Ptmalloc.alignment != 0) {
                     return "chunk \(hex(c.address)) has size \(hex(c.size))"
                 }

@@ -22,30 +22,31 @@ extension GlibcMalloc {
     }
 
     /// `tcache_put()`: the chunk's user memory becomes a `tcache_entry` (`next`, `key`) at the
-    /// head of bin `idx`.
+    /// head of bin `idx`. (`_int_free`'s read of `key`, the double-free test, is folded into the
+    /// entry's store.)
     @inline(__always) func tcachePut(_ p: Int32, _ idx: Int) {
         let tc = self.tcache!
-        self.write(self.store[p].address + 16, 16)
+        self.update(self.store[p].address + 16, 16)
         self.store[p].fd = self.tcacheEntries[idx]
         self.store[p].state = .tcache
         self.store[p].bin = UInt8(idx)
         self.tcacheEntries[idx] = p
         self.tcacheCounts[idx] += 1
-        self.write(tc + 128 + 8 * UInt64(idx), 8)
-        self.write(tc + 2 * UInt64(idx), 2)
+        self.update(tc + 128 + 8 * UInt64(idx), 8)
+        self.update(tc + 2 * UInt64(idx), 2)
     }
 
-    /// `tcache_get()`: takes the head of bin `idx` and clears its `key`.
+    /// `tcache_get()`: takes the head of bin `idx` (reading its `next`) and clears its `key`.
+    /// The count's test in `__libc_malloc` and its decrement here are one update.
     @inline(__always) func tcacheGet(_ idx: Int) -> Int32 {
         let tc = self.tcache!
         let e = self.tcacheEntries[idx]
-        self.read(tc + 128 + 8 * UInt64(idx), 8)
+        self.update(tc + 2 * UInt64(idx), 2)
+        self.update(tc + 128 + 8 * UInt64(idx), 8)
         self.write(self.store[e].address + 16, 16)
         self.tcacheEntries[idx] = self.store[e].fd
         self.tcacheCounts[idx] -= 1
         self.store[e].state = .inUse
-        self.write(tc + 128 + 8 * UInt64(idx), 8)
-        self.write(tc + 2 * UInt64(idx), 2)
         return e
     }
 

@@ -29,74 +29,74 @@
 public final class GlibcMalloc: UserAllocator {
     public let name = "glibc"
     public let system: any MallocSystem
-    public internal(set) var errno: MallocErrno?
+    @exclusivity(unchecked) public internal(set) var errno: MallocErrno?
     /// Counters and sizes.
-    public internal(set) var stats = AllocatorStats()
+    @exclusivity(unchecked) public internal(set) var stats = AllocatorStats()
 
     let pageSize: UInt64
-    var store = ChunkStore()
+    @exclusivity(unchecked) var store = ChunkStore()
 
     // MARK: malloc_state (the main arena)
 
     /// `fastbinsY`: heads of the fastbin lists (record index, -1 for NULL).
-    var fastbins = [Int32](repeating: -1, count: Ptmalloc.nFastbins)
+    @exclusivity(unchecked) var fastbins = RawArray<Int32>(repeating: -1, count: Ptmalloc.nFastbins)
     /// `top`: the top chunk's record, or -1 for `initial_top` (size 0, before the first
     /// allocation).
-    var top: Int32 = -1
+    @exclusivity(unchecked) var top: Int32 = -1
     /// `last_remainder`, by address (glibc compares the pointer).
-    var lastRemainder: UInt64 = 0
+    @exclusivity(unchecked) var lastRemainder: UInt64 = 0
     /// `binmap`: one bit per bin, set when the bin may be non-empty.
-    var binmap = [UInt32](repeating: 0, count: 4)
+    @exclusivity(unchecked) var binmap = RawArray<UInt32>(repeating: 0, count: 4)
     /// `have_fastchunks`.
-    var haveFastchunks = false
+    @exclusivity(unchecked) var haveFastchunks = false
     /// `!(flags & NONCONTIGUOUS_BIT)`: false once `mmap` has stood in for `brk`.
-    var contiguous = true
+    @exclusivity(unchecked) var contiguous = true
     /// `system_mem`, `max_system_mem`.
-    var systemMem: UInt64 = 0
-    var maxSystemMem: UInt64 = 0
+    @exclusivity(unchecked) var systemMem: UInt64 = 0
+    @exclusivity(unchecked) var maxSystemMem: UInt64 = 0
 
     // MARK: malloc_par (mp_)
 
-    var trimThreshold: UInt64 = Ptmalloc.defaultTrimThreshold
-    var topPad: UInt64 = Ptmalloc.defaultTopPad
-    var mmapThreshold: UInt64 = Ptmalloc.defaultMmapThreshold
-    var arenaTest: UInt64 = 8
-    var arenaMax: UInt64 = 0
-    var nMmapsMax: Int32 = Ptmalloc.defaultMmapMax
-    var nMmaps: Int32 = 0
-    var maxNMmaps: Int32 = 0
+    @exclusivity(unchecked) var trimThreshold: UInt64 = Ptmalloc.defaultTrimThreshold
+    @exclusivity(unchecked) var topPad: UInt64 = Ptmalloc.defaultTopPad
+    @exclusivity(unchecked) var mmapThreshold: UInt64 = Ptmalloc.defaultMmapThreshold
+    @exclusivity(unchecked) var arenaTest: UInt64 = 8
+    @exclusivity(unchecked) var arenaMax: UInt64 = 0
+    @exclusivity(unchecked) var nMmapsMax: Int32 = Ptmalloc.defaultMmapMax
+    @exclusivity(unchecked) var nMmaps: Int32 = 0
+    @exclusivity(unchecked) var maxNMmaps: Int32 = 0
     /// `no_dyn_threshold`: set by any `mallopt` of the four thresholds.
-    var noDynThreshold = false
-    var mmappedMem: UInt64 = 0
-    var maxMmappedMem: UInt64 = 0
+    @exclusivity(unchecked) var noDynThreshold = false
+    @exclusivity(unchecked) var mmappedMem: UInt64 = 0
+    @exclusivity(unchecked) var maxMmappedMem: UInt64 = 0
     /// `sbrk_base`: where the heap's first `sbrk` (or mapped stand-in) started.
-    var sbrkBase: UInt64 = 0
-    var tcacheBins = Ptmalloc.tcacheMaxBins
-    var tcacheCount = Ptmalloc.tcacheFillCount
-    var tcacheUnsortedLimit = 0
-    var globalMaxFast: UInt64 = Ptmalloc.defaultMaxFast
+    @exclusivity(unchecked) var sbrkBase: UInt64 = 0
+    @exclusivity(unchecked) var tcacheBins = Ptmalloc.tcacheMaxBins
+    @exclusivity(unchecked) var tcacheCount = Ptmalloc.tcacheFillCount
+    @exclusivity(unchecked) var tcacheUnsortedLimit = 0
+    @exclusivity(unchecked) var globalMaxFast: UInt64 = Ptmalloc.defaultMaxFast
     /// `perturb_byte` (`M_PERTURB`).
-    var perturbByte: UInt8 = 0
+    @exclusivity(unchecked) var perturbByte: UInt8 = 0
 
     // MARK: The thread's tcache
 
     /// The address of the `tcache_perthread_struct` (the user memory of the first chunk), or nil
     /// before `tcache_init` succeeded.
-    var tcache: UInt64?
-    var tcacheCounts = [UInt16](repeating: 0, count: Ptmalloc.tcacheMaxBins)
-    var tcacheEntries = [Int32](repeating: -1, count: Ptmalloc.tcacheMaxBins)
+    @exclusivity(unchecked) var tcache: UInt64?
+    @exclusivity(unchecked) var tcacheCounts = RawArray<UInt16>(repeating: 0, count: Ptmalloc.tcacheMaxBins)
+    @exclusivity(unchecked) var tcacheEntries = RawArray<Int32>(repeating: -1, count: Ptmalloc.tcacheMaxBins)
 
     /// `__curbrk`: libc's cached program break, 0 until the first `sbrk` reads it.
-    var curbrk: UInt64 = 0
+    @exclusivity(unchecked) var curbrk: UInt64 = 0
     /// The first chunk of each heap segment: the `brk` heap, then any segments mapped after
     /// `brk` failed or that a foreign `sbrk` separated.
-    var segments: [Int32] = []
+    @exclusivity(unchecked) var segments: [Int32] = []
     /// Set when the backend reported the process dead; the public call throws `.killed`.
-    var killed = false
+    @exclusivity(unchecked) var killed = false
     /// Set when glibc would call `malloc_printerr` in the middle of a call.
-    var pendingAbort: String?
+    @exclusivity(unchecked) var pendingAbort: String?
     /// Bytes between heap segments that a foreign `sbrk` took, counted in `system_mem`.
-    var foreignBytes: UInt64 = 0
+    @exclusivity(unchecked) var foreignBytes: UInt64 = 0
 
     /// A fresh process's allocator over `system`. Nothing is allocated until the first call.
     public init(system: any MallocSystem) {
@@ -124,8 +124,8 @@ public final class GlibcMalloc: UserAllocator {
         let tcIdx = Ptmalloc.csize2tidx(tbytes)
         self.maybeInitTcache()
         if tcIdx < self.tcacheBins, let tc = self.tcache {
-            self.read(tc + 2 * UInt64(tcIdx), 2)
             if self.tcacheCounts[tcIdx] > 0 { return self.tcacheGet(tcIdx) }
+            self.read(tc + 2 * UInt64(tcIdx), 2)
         }
         return self.intMalloc(bytes)
     }
@@ -141,7 +141,8 @@ public final class GlibcMalloc: UserAllocator {
         if self.store[p].state == .mmapped {
             let sizeWord = self.store[p].size | Ptmalloc.isMmapped
             self.read(self.store[p].address + 8, 8)
-            if !self.noDynThreshold && sizeWord > self.mmapThreshold && sizeWord <= Ptmalloc.mmapThresholdMax {
+            if !self.noDynThreshold && sizeWord > self.mmapThreshold && sizeWord <= Ptmalloc.mmapThresholdMax
+            {
                 self.mmapThreshold = self.store[p].size
                 self.trimThreshold = 2 * self.mmapThreshold
             }
@@ -323,6 +324,10 @@ public final class GlibcMalloc: UserAllocator {
         if !self.system.access(address, length: length, kind: .write) { self.killed = true }
     }
 
+    @inline(__always) func update(_ address: UInt64, _ length: UInt64) {
+        if !self.system.access(address, length: length, kind: .update) { self.killed = true }
+    }
+
     /// `set_head`/`set_head_size` of chunk `p`: its size word.
     @inline(__always) func writeHead(_ p: Int32) { self.write(self.store[p].address + 8, 8) }
 
@@ -455,7 +460,8 @@ extension GlibcMalloc {
     /// What `((size_t *)mem)[-1]` holds for an allocated chunk: its size with `PREV_INUSE` (bit 0)
     /// and `IS_MMAPPED` (bit 1); nil if `mem` is not a chunk's user pointer.
     public func sizeWord(of mem: UInt64) -> UInt64? {
-        guard mem >= 16, let p = self.store.find(mem - Ptmalloc.chunkHeader), p >= ChunkStore.binHeaders else {
+        guard mem >= 16, let p = self.store.find(mem - Ptmalloc.chunkHeader), p >= ChunkStore.binHeaders
+        else {
             return nil
         }
         let c = self.store[p]

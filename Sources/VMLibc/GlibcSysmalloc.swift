@@ -12,11 +12,11 @@ extension GlibcMalloc {
         let addr = self.store[p].address
         let tcIdx = Ptmalloc.csize2tidx(size)
         if self.tcache != nil && tcIdx < self.tcacheBins {
-            self.read(addr + 24, 8)  // e->key: the double-free test
             if Int(self.tcacheCounts[tcIdx]) < self.tcacheCount {
                 self.tcachePut(p, tcIdx)
                 return
             }
+            self.read(addr + 24, 8)  // e->key: the double-free test
         }
 
         if size <= self.globalMaxFast {

@@ -23,17 +23,17 @@ public final class InMemorySystem: MallocSystem {
     /// The first byte of the heap (the initial program break).
     public let startBrk: UInt64
     /// The program break.
-    public private(set) var currentBrk: UInt64
+    @exclusivity(unchecked) public private(set) var currentBrk: UInt64
     /// Mappings are placed below this address.
     public let mmapBase: UInt64
     /// The break may not pass this address (`RLIMIT_DATA`, or another mapping in the way);
     /// nil for no limit beyond the mappings.
-    public var brkLimit: UInt64?
+    @exclusivity(unchecked) public var brkLimit: UInt64?
     /// The most bytes of mappings that may exist at once; `mmap` and growing `mremap` fail with
     /// ENOMEM beyond it. nil for no limit.
-    public var mmapLimit: UInt64?
+    @exclusivity(unchecked) public var mmapLimit: UInt64?
     /// Whether `mremap` is available (false: it fails with `.notSupported`).
-    public var supportsMremap = true
+    @exclusivity(unchecked) public var supportsMremap = true
     /// Whether byte values are kept (see the type's comment).
     public let keepsBytes: Bool
     /// The value the allocator's stores leave in kept bytes: never zero, so a calloc that should
@@ -42,37 +42,41 @@ public final class InMemorySystem: MallocSystem {
 
     // Counters, as getrusage(2), /proc/PID/statm and strace would show them.
     /// Minor page faults (`ru_minflt`).
-    public private(set) var minorFaults = 0
+    @exclusivity(unchecked) public private(set) var minorFaults = 0
     /// Resident anonymous pages (RSS, zero-page mappings excluded).
-    public private(set) var residentPages = 0
+    @exclusivity(unchecked) public private(set) var residentPages = 0
     /// The most resident pages at any time.
-    public private(set) var peakResidentPages = 0
+    @exclusivity(unchecked) public private(set) var peakResidentPages = 0
     /// `brk` system calls (queries included: glibc's `sbrk` caches the break, so these are real
     /// calls).
-    public private(set) var brkCalls = 0
-    public private(set) var mmapCalls = 0
-    public private(set) var munmapCalls = 0
-    public private(set) var mremapCalls = 0
-    public private(set) var madviseCalls = 0
+    @exclusivity(unchecked) public private(set) var brkCalls = 0
+    @exclusivity(unchecked) public private(set) var mmapCalls = 0
+    @exclusivity(unchecked) public private(set) var munmapCalls = 0
+    @exclusivity(unchecked) public private(set) var mremapCalls = 0
+    @exclusivity(unchecked) public private(set) var madviseCalls = 0
     /// Accesses outside any mapping (each one is a SIGSEGV for the process).
-    public private(set) var segfaults = 0
+    @exclusivity(unchecked) public private(set) var segfaults = 0
     /// Bytes currently mapped by `mmap`.
-    public private(set) var mappedBytes: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var mappedBytes: UInt64 = 0
     /// Whether an access has killed the process; every later access fails too.
-    public private(set) var isDead = false
+    @exclusivity(unchecked) public private(set) var isDead = false
     /// Accesses reported (`access`, `zero` and `copy` calls).
-    public private(set) var accessCalls = 0
+    @exclusivity(unchecked) public private(set) var accessCalls = 0
     /// When not nil, every store the allocator makes (`access(.write)`, `zero`, `copy`'s
     /// destination) is appended here, for tests that check that no store lands in memory the
     /// program owns.
-    public var writeLog: [(address: UInt64, length: UInt64)]?
+    @exclusivity(unchecked) public var writeLog: [(address: UInt64, length: UInt64)]?
 
     /// Page states of the heap, indexed from `startBrk`'s page.
-    var heapPages: [UInt8] = []
+    @exclusivity(unchecked) var heapStates: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) var heapCapacity = 256
+    @exclusivity(unchecked) var heapPageCount = 0
+    /// `pageAlignUp(currentBrk)`, kept for the access fast path.
+    @exclusivity(unchecked) var heapEnd: UInt64
     /// Mappings in address order.
-    var regions: [Region] = []
+    @exclusivity(unchecked) var regions: [Region] = []
     /// Kept bytes, per page number, for pages that were written.
-    var bytes: [UInt64: [UInt8]] = [:]
+    @exclusivity(unchecked) var bytes: [UInt64: [UInt8]] = [:]
 
     struct Region {
         var start: UInt64
@@ -100,14 +104,17 @@ public final class InMemorySystem: MallocSystem {
         self.currentBrk = startBrk
         self.mmapBase = mmapBase
         self.keepsBytes = keepsBytes
+        self.heapEnd = startBrk
+        self.heapStates = .allocate(capacity: self.heapCapacity)
     }
+
+    deinit { self.heapStates.deallocate() }
 
     @inline(__always) func pageAlignUp(_ a: UInt64) -> UInt64 {
         (a + self.pageSize - 1) & ~(self.pageSize - 1)
     }
 
     /// The end of the heap's pages.
-    var heapEnd: UInt64 { self.pageAlignUp(self.currentBrk) }
 
     // MARK: System calls
 
@@ -121,16 +128,26 @@ public final class InMemorySystem: MallocSystem {
             if newEnd > ceiling { return self.currentBrk }
         }
         let pages = Int((newEnd - self.startBrk) >> self.pageShift)
-        if pages < self.heapPages.count {
-            for i in pages..<self.heapPages.count {
-                self.drop(&self.heapPages[i], page: (self.startBrk >> self.pageShift) + UInt64(i))
+        if pages < self.heapPageCount {
+            for i in pages..<self.heapPageCount {
+                self.drop(&self.heapStates[i], page: (self.startBrk >> self.pageShift) + UInt64(i))
             }
-            self.heapPages.removeLast(self.heapPages.count - pages)
-        } else if pages > self.heapPages.count {
-            self.heapPages.append(
-                contentsOf: repeatElement(Self.notPresent, count: pages - self.heapPages.count))
+        } else if pages > self.heapPageCount {
+            if pages > self.heapCapacity {
+                var capacity = self.heapCapacity
+                while capacity < pages { capacity *= 2 }
+                let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+                grown.update(from: self.heapStates, count: self.heapPageCount)
+                self.heapStates.deallocate()
+                self.heapStates = grown
+                self.heapCapacity = capacity
+            }
+            (self.heapStates + self.heapPageCount).initialize(
+                repeating: Self.notPresent, count: pages - self.heapPageCount)
         }
+        self.heapPageCount = pages
         self.currentBrk = newBreak
+        self.heapEnd = newEnd
         return newBreak
     }
 
@@ -274,7 +291,7 @@ public final class InMemorySystem: MallocSystem {
     @inline(__always) @discardableResult
     func withPageState(_ address: UInt64, _ body: (inout UInt8) -> Void) -> Bool {
         if address >= self.startBrk && address < self.heapEnd {
-            body(&self.heapPages[Int((address - self.startBrk) >> self.pageShift)])
+            body(&self.heapStates[Int((address - self.startBrk) >> self.pageShift)])
             return true
         }
         guard let i = self.regionIndex(containing: address) else { return false }
@@ -299,7 +316,22 @@ public final class InMemorySystem: MallocSystem {
     // MARK: Accesses
 
     /// Touches every page of the range; false (and the process dead) at an unmapped page.
-    func touch(_ address: UInt64, length: UInt64, write: Bool) -> Bool {
+    @inline(__always) func touch(_ address: UInt64, length: UInt64, write: Bool) -> Bool {
+        // The common case: a few bytes inside the heap.
+        let last = address &+ (length &- 1)
+        if !self.isDead && address >= self.startBrk && last < self.heapEnd && address <= last {
+            var i = Int(truncatingIfNeeded: (address - self.startBrk) >> self.pageShift)
+            let j = Int(truncatingIfNeeded: (last - self.startBrk) >> self.pageShift)
+            while i <= j {
+                if self.heapStates[i] != Self.present { self.fault(&self.heapStates[i], write: write) }
+                i += 1
+            }
+            return true
+        }
+        return self.touchAnywhere(address, length: length, write: write)
+    }
+
+    func touchAnywhere(_ address: UInt64, length: UInt64, write: Bool) -> Bool {
         guard !self.isDead else { return false }
         precondition(length > 0, "InMemorySystem.touch: empty range")
         var page = address & ~(self.pageSize - 1)
@@ -309,7 +341,7 @@ public final class InMemorySystem: MallocSystem {
             var mapped = false
             if page >= self.startBrk && page < self.heapEnd {
                 let i = Int((page - self.startBrk) >> self.pageShift)
-                self.fault(&self.heapPages[i], write: write)
+                self.fault(&self.heapStates[i], write: write)
                 mapped = true
             } else if let r = self.regionIndex(containing: page) {
                 let i = Int((page - self.regions[r].start) >> self.pageShift)
@@ -352,8 +384,8 @@ public final class InMemorySystem: MallocSystem {
 
     public func access(_ address: UInt64, length: UInt64, kind: MemoryAccessKind) -> Bool {
         self.accessCalls += 1
-        guard self.touch(address, length: length, write: kind == .write) else { return false }
-        if kind == .write {
+        guard self.touch(address, length: length, write: kind != .read) else { return false }
+        if kind != .read {
             self.writeLog?.append((address, length))
             if self.keepsBytes { self.store(address, length: length, byte: Self.metadataByte) }
         }

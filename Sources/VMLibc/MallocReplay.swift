@@ -84,8 +84,12 @@ public struct MallocReplayReport: Sendable {
     public var timeline: [MallocTimelinePoint] = []
 
     /// The fraction of compared steps whose heap size agreed (1 when nothing was compared).
-    public var brkAgreement: Double { self.comparedSteps == 0 ? 1 : Double(self.brkAgreeingSteps) / Double(self.comparedSteps) }
-    public var mmapAgreement: Double { self.mmapCompared == 0 ? 1 : Double(self.mmapAgreeing) / Double(self.mmapCompared) }
+    public var brkAgreement: Double {
+        self.comparedSteps == 0 ? 1 : Double(self.brkAgreeingSteps) / Double(self.comparedSteps)
+    }
+    public var mmapAgreement: Double {
+        self.mmapCompared == 0 ? 1 : Double(self.mmapAgreeing) / Double(self.mmapCompared)
+    }
     public var pointerAgreement: Double {
         self.pointersCompared == 0 ? 1 : Double(self.pointersEqual) / Double(self.pointersCompared)
     }
@@ -108,7 +112,8 @@ public struct MallocReplayReport: Sendable {
                 + "\(String(format2: self.finalOverhead)) at the end",
         ]
         if let peak = self.realPeakHeap, let fin = self.realFinalHeap {
-            lines.append("real process: heap peak \(peak) B, final \(fin) B, \(self.realMmaps) mmapped results")
+            lines.append(
+                "real process: heap peak \(peak) B, final \(fin) B, \(self.realMmaps) mmapped results")
             lines.append(
                 "agreement: heap size after \(pct(self.brkAgreement)) of \(self.comparedSteps) calls "
                     + "(max difference \(self.maxHeapDifference) B, mean \(String(format2: self.meanHeapDifference)) B); "
@@ -116,7 +121,9 @@ public struct MallocReplayReport: Sendable {
                     + "heap pointers \(pct(self.pointerAgreement)) of \(self.pointersCompared)")
         }
         for d in self.disagreements.prefix(5) {
-            lines.append("  line \(d.line): \(d.what) real 0x\(String(d.real, radix: 16)) model 0x\(String(d.model, radix: 16))")
+            lines.append(
+                "  line \(d.line): \(d.what) real 0x\(String(d.real, radix: 16)) model 0x\(String(d.model, radix: 16))"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -144,17 +151,22 @@ public func replayMallocTrace(
     _ reader: AllocationTraceReader, options: MallocReplayOptions = MallocReplayOptions(),
     system: InMemorySystem = InMemorySystem()
 ) throws -> MallocReplayReport {
-    let allocator: any UserAllocator
     if options.allocator == "glibc" {
-        allocator = GlibcMalloc(system: system)
+        return try replayLoop(reader, GlibcMalloc(system: system), options, system)
     } else if let f = FreeListAllocator(name: options.allocator, system: system) {
-        allocator = f
-    } else {
-        throw AllocationTraceError(file: reader.name, line: 0, column: 0, message: "unknown allocator '\(options.allocator)'")
+        return try replayLoop(reader, f, options, system)
     }
+    throw AllocationTraceError(
+        file: reader.name, line: 0, column: 0, message: "unknown allocator '\(options.allocator)'")
+}
+
+/// The replay, specialised for each allocator type.
+func replayLoop<A: UserAllocator>(
+    _ reader: AllocationTraceReader, _ allocator: A, _ options: MallocReplayOptions, _ system: InMemorySystem
+) throws -> MallocReplayReport {
+    let glibc = allocator as? GlibcMalloc
     var report = MallocReplayReport(allocator: allocator.name)
-    var map: [UInt64: UInt64] = [:]
-    map.reserveCapacity(1 << 16)
+    var map = PointerMap()
     let brk0 = system.startBrk
     var realBrk0: UInt64?
     var sumDiff: Double = 0
@@ -163,7 +175,8 @@ public func replayMallocTrace(
 
     func disagree(_ e: AllocationEvent, _ what: String, _ real: UInt64, _ model: UInt64) {
         if report.disagreements.count < options.keepDisagreements {
-            report.disagreements.append(MallocDisagreement(line: e.line, what: what, real: real, model: model))
+            report.disagreements.append(
+                MallocDisagreement(line: e.line, what: what, real: real, model: model))
         }
     }
 
@@ -187,13 +200,13 @@ public func replayMallocTrace(
                 report.reallocs += 1
                 if p == 0 {
                     modelResult = try allocator.realloc(nil, n)
-                } else if let q = map[p] {
+                } else if let q = map.find(p) {
                     if e.result == 0 && n != 0 {
                         // The real realloc failed and kept the block.
                         report.skipped += 1
                         produces = false
                     } else {
-                        map[p] = nil
+                        map.remove(p)
                         modelResult = try allocator.realloc(q, n)
                         if n == 0 { produces = false }
                     }
@@ -211,7 +224,8 @@ public func replayMallocTrace(
                 report.frees += 1
                 produces = false
                 if p != 0 {
-                    if let q = map.removeValue(forKey: p) {
+                    if let q = map.find(p) {
+                        map.remove(p)
                         try allocator.free(q)
                     } else {
                         report.skipped += 1
@@ -228,7 +242,7 @@ public func replayMallocTrace(
         if produces {
             if e.result != 0 {
                 if let q = modelResult {
-                    map[e.result] = q
+                    map.insert(e.result, q)
                     if options.writeAllocations {
                         let n = allocator.usableSize(q)
                         if n > 0 { system.touchByProgram(q, length: n, write: true) }
@@ -241,10 +255,10 @@ public func replayMallocTrace(
 
         let heap = system.currentBrk - brk0
         report.peakHeap = max(report.peakHeap, heap)
-        let s = allocator.stats
-        if s.liveBytes > peakLive {
-            peakLive = s.liveBytes
-            overheadAtPeak = s.overhead
+        let liveNow = allocator.stats.liveBytes
+        if liveNow > peakLive {
+            peakLive = liveNow
+            overheadAtPeak = allocator.stats.overhead
         }
         var realHeap: UInt64?
         if let b = e.brk, let r0 = realBrk0, b >= r0 {
@@ -264,7 +278,7 @@ public func replayMallocTrace(
         }
         if produces, let mm = e.mmapped, e.result != 0 {
             if mm { report.realMmaps += 1 }
-            if let q = modelResult, let g = allocator as? GlibcMalloc, let word = g.sizeWord(of: q) {
+            if let q = modelResult, let g = glibc, let word = g.sizeWord(of: q) {
                 report.mmapCompared += 1
                 let modelMapped = word & 2 != 0
                 if modelMapped == mm {
@@ -285,8 +299,8 @@ public func replayMallocTrace(
         if options.timelineEvery > 0 && report.calls % options.timelineEvery == 0 {
             report.timeline.append(
                 MallocTimelinePoint(
-                    call: report.calls, heap: heap, realHeap: realHeap, mmapped: s.mmappedBytes, live: s.liveBytes,
-                    residentPages: system.residentPages))
+                    call: report.calls, heap: heap, realHeap: realHeap, mmapped: allocator.stats.mmappedBytes,
+                    live: liveNow, residentPages: system.residentPages))
         }
     }
     report.stats = allocator.stats
@@ -298,4 +312,73 @@ public func replayMallocTrace(
     report.finalOverhead = report.stats.overhead
     report.meanHeapDifference = report.comparedSteps == 0 ? 0 : sumDiff / Double(report.comparedSteps)
     return report
+}
+
+/// Real pointer → model pointer: open addressing with linear probing and backward-shift
+/// deletion, as `ChunkStore`'s index (Swift's `Dictionary` hashes with SipHash, several times
+/// slower for this).
+struct PointerMap {
+    var keys = [UInt64](repeating: 0, count: 1 << 12)
+    var values = [UInt64](repeating: 0, count: 1 << 12)
+    var mask = (1 << 12) - 1
+    var count = 0
+
+    @inline(__always) func slot(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((key >> 4) &* 0x9E37_79B9_7F4A_7C15) >> 20) & self.mask
+    }
+
+    func find(_ key: UInt64) -> UInt64? {
+        var s = self.slot(key)
+        while true {
+            let k = self.keys[s]
+            if k == key { return self.values[s] }
+            if k == 0 { return nil }
+            s = (s + 1) & self.mask
+        }
+    }
+
+    /// Sets `key`'s value (a real pointer returned again replaces its old mapping).
+    mutating func insert(_ key: UInt64, _ value: UInt64) {
+        if (self.count + 1) * 2 > self.mask + 1 { self.grow() }
+        var s = self.slot(key)
+        while self.keys[s] != 0 && self.keys[s] != key { s = (s + 1) & self.mask }
+        if self.keys[s] == 0 { self.count += 1 }
+        self.keys[s] = key
+        self.values[s] = value
+    }
+
+    mutating func remove(_ key: UInt64) {
+        var s = self.slot(key)
+        while self.keys[s] != key {
+            if self.keys[s] == 0 { return }
+            s = (s + 1) & self.mask
+        }
+        var hole = s
+        var j = s
+        while true {
+            j = (j + 1) & self.mask
+            let k = self.keys[j]
+            if k == 0 { break }
+            let home = self.slot(k)
+            let between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
+            if !between {
+                self.keys[hole] = k
+                self.values[hole] = self.values[j]
+                hole = j
+            }
+        }
+        self.keys[hole] = 0
+        self.count -= 1
+    }
+
+    mutating func grow() {
+        let oldKeys = self.keys
+        let oldValues = self.values
+        let capacity = (self.mask + 1) * 2
+        self.keys = [UInt64](repeating: 0, count: capacity)
+        self.values = [UInt64](repeating: 0, count: capacity)
+        self.mask = capacity - 1
+        self.count = 0
+        for (k, v) in zip(oldKeys, oldValues) where k != 0 { self.insert(k, v) }
+    }
 }

@@ -25,6 +25,9 @@ public enum MemoryAccessKind: UInt8, Sendable {
     /// count, a perturb fill). Backends that keep one content word per page keep the word: the
     /// program's data in that page is not what changed.
     case write
+    /// A load and then a store of the same bytes (a counter incremented, a list head replaced):
+    /// faults once, as the store (an x86 read-modify-write instruction faults once, for writing).
+    case update
 }
 
 /// The kernel below the C library: the system calls malloc makes, and the memory it touches.
