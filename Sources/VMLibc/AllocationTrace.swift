@@ -103,23 +103,23 @@ public struct AllocationTraceStats: Sendable, Equatable {
 /// invalid UTF-8 end the read the same way, never with a trap.
 public final class AllocationTraceReader {
     public let name: String
-    public private(set) var format: AllocationTraceFormat?
-    public private(set) var stats = AllocationTraceStats()
+    @exclusivity(unchecked) public private(set) var format: AllocationTraceFormat?
+    @exclusivity(unchecked) public private(set) var stats = AllocationTraceStats()
     /// The longest line accepted.
     public static let maxLineLength = 4096
 
     let fd: Int32
     let ownsDescriptor: Bool
-    var buffer: UnsafeMutablePointer<UInt8>
-    var capacity: Int
-    var start = 0
-    var end = 0
-    var eof = false
-    var currentThread = 0
-    var sawCall = false
-    var stopped = false
+    @exclusivity(unchecked) var buffer: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) var capacity: Int
+    @exclusivity(unchecked) var start = 0
+    @exclusivity(unchecked) var end = 0
+    @exclusivity(unchecked) var eof = false
+    @exclusivity(unchecked) var currentThread = 0
+    @exclusivity(unchecked) var sawCall = false
+    @exclusivity(unchecked) var stopped = false
     /// A valgrind `realloc(P,0)free(P)` waits for its ` = 0` line.
-    var pendingReallocFree = false
+    @exclusivity(unchecked) var pendingReallocFree = false
 
     /// Reads the file at `path` ("-" for standard input); nil format detects it from the first
     /// line that decides.
@@ -286,31 +286,46 @@ public final class AllocationTraceReader {
         }
     }
 
+    /// The value of an ASCII digit (hexadecimal when `hex`), or 255.
+    @inline(__always) static func digit(_ b: UInt8, hex: Bool) -> UInt8 {
+        let d = b &- UInt8(ascii: "0")
+        if d < 10 { return d }
+        if hex {
+            let l = (b | 0x20) &- UInt8(ascii: "a")
+            if l < 6 { return l + 10 }
+        }
+        return 255
+    }
+
     func number(_ c: inout Cursor, hex: Bool, what: String) throws(AllocationTraceError) -> UInt64 {
         c.skipSpaces()
         var isHex = hex
-        if c.take("0x") || c.take("0X") { isHex = true }
-        let start = c.i
-        var v: UInt64 = 0
-        while c.i < c.bytes.count {
-            let b = c.bytes[c.i]
-            let d: UInt64
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt64(b - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f") where isHex: d = UInt64(b - UInt8(ascii: "a")) + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F") where isHex: d = UInt64(b - UInt8(ascii: "A")) + 10
-            default: d = 99
-            }
-            if d == 99 { break }
-            let (m, o1) = v.multipliedReportingOverflow(by: isHex ? 16 : 10)
-            let (a, o2) = m.addingReportingOverflow(d)
-            if o1 || o2 { throw self.error(start + 1, "\(what) does not fit in 64 bits") }
-            v = a
-            c.i += 1
+        let bytes = c.bytes
+        if c.i + 1 < bytes.count && bytes[c.i] == UInt8(ascii: "0")
+            && bytes[c.i + 1] | 0x20 == UInt8(ascii: "x")
+        {
+            isHex = true
+            c.i += 2
         }
-        if c.i == start {
+        let start = c.i
+        var end = start
+        while end < bytes.count && Self.digit(bytes[end], hex: isHex) != 255 { end += 1 }
+        if end == start {
             throw self.error(c.column, "expected \(what) (\(isHex ? "hexadecimal" : "decimal"))")
         }
+        var v: UInt64 = 0
+        // Up to 15 hexadecimal or 19 decimal digits cannot overflow.
+        if end - start <= (isHex ? 15 : 19) {
+            for k in start..<end { v = v &* (isHex ? 16 : 10) &+ UInt64(Self.digit(bytes[k], hex: isHex)) }
+        } else {
+            for k in start..<end {
+                let (m, o1) = v.multipliedReportingOverflow(by: isHex ? 16 : 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(Self.digit(bytes[k], hex: isHex)))
+                if o1 || o2 { throw self.error(start + 1, "\(what) does not fit in 64 bits") }
+                v = a
+            }
+        }
+        c.i = end
         return v
     }
 

@@ -95,6 +95,8 @@ public final class GlibcMalloc: UserAllocator {
     @exclusivity(unchecked) var killed = false
     /// Set when glibc would call `malloc_printerr` in the middle of a call.
     @exclusivity(unchecked) var pendingAbort: String?
+    /// Whether the last pointer a call returned is a mapped chunk (for the replay's comparison).
+    @exclusivity(unchecked) var lastResultMapped = false
     /// Bytes between heap segments that a foreign `sbrk` took, counted in `system_mem`.
     @exclusivity(unchecked) var foreignBytes: UInt64 = 0
 
@@ -282,6 +284,7 @@ public final class GlibcMalloc: UserAllocator {
     }
 
     @inline(__always) func noteAllocated(_ p: Int32, _ bytes: UInt64) {
+        self.lastResultMapped = self.store[p].state == .mmapped
         self.store[p].requested = bytes
         self.stats.liveBytes += bytes
         self.stats.liveAllocations += 1

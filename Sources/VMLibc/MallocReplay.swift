@@ -278,9 +278,9 @@ func replayLoop<A: UserAllocator>(
         }
         if produces, let mm = e.mmapped, e.result != 0 {
             if mm { report.realMmaps += 1 }
-            if let q = modelResult, let g = glibc, let word = g.sizeWord(of: q) {
+            if let q = modelResult, let g = glibc {
                 report.mmapCompared += 1
-                let modelMapped = word & 2 != 0
+                let modelMapped = g.lastResultMapped
                 if modelMapped == mm {
                     report.mmapAgreeing += 1
                 } else {
@@ -318,8 +318,8 @@ func replayLoop<A: UserAllocator>(
 /// deletion, as `ChunkStore`'s index (Swift's `Dictionary` hashes with SipHash, several times
 /// slower for this).
 struct PointerMap {
-    var keys = [UInt64](repeating: 0, count: 1 << 12)
-    var values = [UInt64](repeating: 0, count: 1 << 12)
+    /// Key and value interleaved, so a probe touches one cache line.
+    var slots = RawArray<UInt64>(repeating: 0, count: 2 << 12)
     var mask = (1 << 12) - 1
     var count = 0
 
@@ -327,11 +327,11 @@ struct PointerMap {
         Int(truncatingIfNeeded: ((key >> 4) &* 0x9E37_79B9_7F4A_7C15) >> 20) & self.mask
     }
 
-    func find(_ key: UInt64) -> UInt64? {
+    @inline(__always) func find(_ key: UInt64) -> UInt64? {
         var s = self.slot(key)
         while true {
-            let k = self.keys[s]
-            if k == key { return self.values[s] }
+            let k = self.slots[2 * s]
+            if k == key { return self.slots[2 * s + 1] }
             if k == 0 { return nil }
             s = (s + 1) & self.mask
         }
@@ -341,44 +341,42 @@ struct PointerMap {
     mutating func insert(_ key: UInt64, _ value: UInt64) {
         if (self.count + 1) * 2 > self.mask + 1 { self.grow() }
         var s = self.slot(key)
-        while self.keys[s] != 0 && self.keys[s] != key { s = (s + 1) & self.mask }
-        if self.keys[s] == 0 { self.count += 1 }
-        self.keys[s] = key
-        self.values[s] = value
+        while self.slots[2 * s] != 0 && self.slots[2 * s] != key { s = (s + 1) & self.mask }
+        if self.slots[2 * s] == 0 { self.count += 1 }
+        self.slots[2 * s] = key
+        self.slots[2 * s + 1] = value
     }
 
     mutating func remove(_ key: UInt64) {
         var s = self.slot(key)
-        while self.keys[s] != key {
-            if self.keys[s] == 0 { return }
+        while self.slots[2 * s] != key {
+            if self.slots[2 * s] == 0 { return }
             s = (s + 1) & self.mask
         }
         var hole = s
         var j = s
         while true {
             j = (j + 1) & self.mask
-            let k = self.keys[j]
+            let k = self.slots[2 * j]
             if k == 0 { break }
             let home = self.slot(k)
             let between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
             if !between {
-                self.keys[hole] = k
-                self.values[hole] = self.values[j]
+                self.slots[2 * hole] = k
+                self.slots[2 * hole + 1] = self.slots[2 * j + 1]
                 hole = j
             }
         }
-        self.keys[hole] = 0
+        self.slots[2 * hole] = 0
         self.count -= 1
     }
 
     mutating func grow() {
-        let oldKeys = self.keys
-        let oldValues = self.values
+        let old = self.slots
         let capacity = (self.mask + 1) * 2
-        self.keys = [UInt64](repeating: 0, count: capacity)
-        self.values = [UInt64](repeating: 0, count: capacity)
+        self.slots = RawArray(repeating: 0, count: 2 * capacity)
         self.mask = capacity - 1
         self.count = 0
-        for (k, v) in zip(oldKeys, oldValues) where k != 0 { self.insert(k, v) }
+        for i in 0..<(old.count / 2) where old[2 * i] != 0 { self.insert(old[2 * i], old[2 * i + 1]) }
     }
 }

@@ -6,9 +6,11 @@ import VMLibc
     import Glibc
 #endif
 
-let pairs = try MallocBenchmark.mallocFreePairs()
-print("glibc malloc/free pairs, warm heap: \(pairs)")
-for policy in ["freelist:first", "freelist:best"] {
+let replayOnly = getenv("VMLIBC_BENCH_REPLAY_ONLY") != nil
+if !replayOnly {
+    print("glibc malloc/free pairs, warm heap: \(try MallocBenchmark.mallocFreePairs())")
+}
+for policy in ["freelist:first", "freelist:best"] where !replayOnly {
     print(
         "\(policy) malloc/free pairs, warm heap: \(try MallocBenchmark.mallocFreePairs(1_000_000, live: 200, allocator: policy))"
     )
