@@ -80,12 +80,10 @@ extension GlibcMalloc {
     /// (`sysmalloc_mmap_fallback`) and the arena becomes non-contiguous: the old top is fenced
     /// off with two 16-byte fenceposts and freed. Then top is split.
     func sysmalloc(_ nb: UInt64) -> Int32? {
-        var triedMmap = false
+        // (glibc's tried_mmap matters only for non-main arenas, which are not modelled.)
         if nb >= self.mmapThreshold && self.nMmaps < self.nMmapsMax {
             if let p = self.sysmallocMmap(nb) { return p }
-            triedMmap = true
         }
-        _ = triedMmap
 
         let oldTop = self.top
         var oldSize = self.topSize
