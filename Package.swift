@@ -4,6 +4,7 @@ import PackageDescription
 // Layers, dependencies pointing down only (see DESIGN.md):
 //   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
+//   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
 // Only the front ends and the tests import third-party packages, so the core builds fast.
 let package = Package(
     name: "vmsim",
@@ -14,8 +15,10 @@ let package = Package(
         .library(name: "VMPhys", targets: ["VMPhys"]),
         .library(name: "VMTypes", targets: ["VMTypes"]),
         .library(name: "VMTrace", targets: ["VMTrace"]),
+        .library(name: "VMLibc", targets: ["VMLibc"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
+        .executable(name: "vmlibc-bench", targets: ["VMLibcBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +34,7 @@ let package = Package(
         // Line-buffered standard output for the command line (one C call Swift 6 cannot make).
         .target(name: "CStdio"),
         .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"]),
+        .target(name: "VMLibc", dependencies: ["VMTypes"]),
         .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"]),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
@@ -48,6 +52,8 @@ let package = Package(
             ],
             path: "Sources/vmsim-bench"
         ),
+        // Benchmarks of the allocator models (no third-party dependencies).
+        .executableTarget(name: "VMLibcBench", dependencies: ["VMLibc"], path: "Sources/vmlibc-bench"),
         // Counts heap allocations per thread (tests only): proves hot paths allocate nothing.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
@@ -75,6 +81,10 @@ let package = Package(
         .testTarget(
             name: "VMTraceTests",
             dependencies: ["VMTrace", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMLibcTests",
+            dependencies: ["VMLibc", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "VMSimTests",
