@@ -70,7 +70,7 @@ extension Kernel {
     public func directMapCounts() -> [(String, UInt64)] {
         let arch = self.architecture
         let end = min(self.phys.ramBytes, arch.directMapLimit ?? self.phys.ramBytes)
-        let large: UInt64 = arch.paging.entryBytes == 4 ? 4 << 20 : 2 << 20
+        let large: UInt64 = arch.paging.largePageSize ?? arch.pageSize
         let giga: UInt64 = arch.is64Bit ? 1 << 30 : 0
         let small = min(end, large)
         // Whole gigabytes above the first use 1 GiB pages; the first holds the 4k region.
@@ -79,7 +79,7 @@ extension Kernel {
         let largeBytes = rest / large * large
         let smallBytes = small + (rest - largeBytes)
         var result: [(String, UInt64)] = [("DirectMap4k", smallBytes >> 10)]
-        result.append((arch.paging.entryBytes == 4 ? "DirectMap4M" : "DirectMap2M", largeBytes >> 10))
+        result.append(("DirectMap\(large >> 20)M", largeBytes >> 10))
         if arch.is64Bit { result.append(("DirectMap1G", gig >> 10)) }
         return result
     }
@@ -120,7 +120,7 @@ extension Kernel {
         }
         let slabReclaimable = state(.nrSlabReclaimable)
         let slabUnreclaimable = state(.nrSlabUnreclaimable)
-        let hugeSize: UInt64 = self.architecture.paging.entryBytes == 4 ? 4096 : 2048
+        let hugeSize: UInt64 = (self.architecture.paging.largePageSize ?? self.phys.pageSize) >> 10
         fields += [
             MemInfoField("SwapTotal", pages(self.swapTotalPages)),
             MemInfoField("SwapFree", pages(self.swapFreePages)),

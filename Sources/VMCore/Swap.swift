@@ -336,14 +336,7 @@ extension Kernel {
     /// limits an area to 16 TiB anyway — the result is the same on a CPU without the bug.
     public var swapfileMaximumSize: UInt64 {
         let geometry = self.architecture.paging
-        let offsetBits: UInt64
-        if self.architecture.is64Bit {
-            offsetBits = 50
-        } else if geometry.entryBytes == 8 {
-            offsetBits = 26
-        } else {
-            offsetBits = UInt64(32 - 9)
-        }
+        let offsetBits = UInt64(self.architecture.swapOffsetBits)
         let cacheBits: UInt64 = 44
         var l1tf = UInt64(1) << (cacheBits - 1 - UInt64(geometry.pageShift))
         if geometry.levels > 2 { l1tf <<= UInt64(geometry.pageShift) - 9 }

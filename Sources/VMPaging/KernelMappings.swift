@@ -17,7 +17,7 @@ extension PageTableArena {
         guard let root = self.allocTable(level: 0, user: false) else { return nil }
         let directEnd = min(ramBytes, arch.directMapLimit ?? ramBytes)
         let levels = arch.paging.levels
-        let smallEnd: UInt64 = min(directEnd, arch.paging.entryBytes == 4 ? 4 << 20 : 2 << 20)
+        let smallEnd: UInt64 = min(directEnd, arch.paging.largePageSize ?? directEnd)
         var flags: PTEFlags = [.present, .writable, .accessed, .dirty, .global]
         if arch.hasNoExecute { flags.insert(.noExecute) }
         // Large-page levels: x86-64 PUD (1 GiB) and PMD (2 MiB); i386 PGD (4 MiB); PAE PMD (2 MiB).
@@ -55,7 +55,7 @@ extension PageTableArena {
             }
             guard let fresh = self.allocTable(level: l + 1, user: false) else { return false }
             var tableFlags: PTEFlags = [.present, .writable, .accessed, .dirty]
-            if g.levels == 3 && l == 0 && g.entryBytes == 8 && g.addressBits == 32 { tableFlags = [.present] }
+            if l == 0 && g.rootIsPDPT { tableFlags = [.present] }  // PAE PDPTE
             self.writeEntry(table, index, level: l, PTE(pfn: fresh, flags: tableFlags))
             table = fresh
         }

@@ -26,11 +26,7 @@ extension PageTableArena {
             tables += 1
             // Intermediate entries grant everything; the leaf decides (as Linux's _PAGE_TABLE).
             var flags: PTEFlags = [.present, .writable, .user, .accessed, .dirty]
-            if self.geometry.levels == 3 && level == 0 && self.geometry.entryBytes == 8
-                && self.geometry.addressBits == 32
-            {
-                flags = [.present]  // PAE PDPTE
-            }
+            if level == 0 && self.geometry.rootIsPDPT { flags = [.present] }  // PAE PDPTE
             self.writeEntry(table, index, level: level, PTE(pfn: fresh, flags: flags))
             table = fresh
         }

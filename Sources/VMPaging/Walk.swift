@@ -200,18 +200,9 @@ public struct PagingRules: Sendable {
         self.shiftBytes = shifts
         self.bitBytes = bits
         var perms: UInt32 = (1 << UInt32(g.levels)) - 1
+        if g.rootIsPDPT { perms &= ~1 }  // PDPTEs have no R/W, U/S or NX
         var large: UInt32 = 0
-        switch arch.name {
-        case "i386":
-            large = 1 << 0  // 4 MiB pages in the page directory (PSE)
-        case "i386-pae":
-            perms &= ~1  // PDPTEs have no R/W, U/S or NX
-            large = 1 << 1  // 2 MiB pages in the page directory
-        case "x86_64", "x86_64-la57":
-            large = (1 << UInt32(g.levels - 2)) | (1 << UInt32(g.levels - 3))  // 2 MiB (PMD) and 1 GiB (PUD)
-        default:
-            large = 0
-        }
+        for level in g.largePageLevels { large |= 1 << UInt32(level) }
         self.permissionLevels = perms
         self.largePageLevels = large
     }

@@ -58,13 +58,7 @@ public struct MachineConfig: Sendable, Hashable {
     public static let minMemory: UInt64 = 16 << 20
 
     /// The largest RAM this architecture can address (vmsim caps x86-64 at 1 TiB).
-    public static func maxMemory(for arch: Architecture) -> UInt64 {
-        switch arch.name {
-        case "i386": return 4 << 30
-        case "i386-pae": return 64 << 30
-        default: return 1 << 40
-        }
-    }
+    public static func maxMemory(for arch: Architecture) -> UInt64 { arch.maxMemory }
 
     public var pageSize: UInt64 { self.architecture.pageSize }
     public var pageShift: Int { self.architecture.pageShift }

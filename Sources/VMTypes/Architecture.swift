@@ -34,13 +34,32 @@ public struct PagingGeometry: Sendable, Hashable {
     public var entryBytes: Int
     /// Width of a physical address in bits (32 i386, 36 PAE, 52 x86-64).
     public var physicalBits: Int
+    /// Levels (0 = root) whose entries map a large page when PS is set: the page directory on
+    /// i386 (4 MiB, PSE) and PAE (2 MiB), PMD and PUD on x86-64 (2 MiB, 1 GiB); none for
+    /// teaching geometries.
+    public var largePageLevels: [Int]
+    /// The root's entries are PAE PDPTEs: only Present counts (no R/W, U/S, NX, Accessed), and
+    /// a table under one is reached whatever the access (Intel SDM §4.4.1).
+    public var rootIsPDPT: Bool
 
-    public init(addressBits: Int, pageShift: Int, levelBits: [Int], entryBytes: Int, physicalBits: Int) {
+    public init(
+        addressBits: Int, pageShift: Int, levelBits: [Int], entryBytes: Int, physicalBits: Int,
+        largePageLevels: [Int] = [], rootIsPDPT: Bool = false
+    ) {
         self.addressBits = addressBits
         self.pageShift = pageShift
         self.levelBits = levelBits
         self.entryBytes = entryBytes
         self.physicalBits = physicalBits
+        self.largePageLevels = largePageLevels
+        self.rootIsPDPT = rootIsPDPT
+    }
+
+    /// The size of the page an entry at `level` maps (the level's span).
+    public func span(ofLevel level: Int) -> UInt64 { 1 << UInt64(self.shift(ofLevel: level)) }
+    /// The smallest large page (the one above the leaf level: 2 MiB or 4 MiB), if there is one.
+    public var largePageSize: UInt64? {
+        self.largePageLevels.contains(self.levels - 2) ? self.span(ofLevel: self.levels - 2) : nil
     }
 
     public var levels: Int { self.levelBits.count }
@@ -106,11 +125,20 @@ public struct Architecture: Sendable, Hashable, CustomStringConvertible {
     public var kernelStackSize: UInt64
     /// Kernel stacks come from vmalloc (`CONFIG_VMAP_STACK`, x86-64 only) rather than the buddy allocator.
     public var vmapStack: Bool
+    /// A 64-bit kernel (`CONFIG_64BIT`): longs and pointers of 8 bytes.
+    public var is64Bit: Bool
+    /// The most RAM vmsim boots on it: 4 GiB for i386 (32-bit physical addresses), 64 GiB
+    /// for PAE (36 bits, the limit Linux supports), 1 TiB for x86-64 (a vmsim cap).
+    public var maxMemory: UInt64
+    /// Bits of a swap entry's offset that survive the trip swp_entry → swap PTE → swp_entry
+    /// (`generic_max_swapfile_size()`): PTE bits 14…63 on x86-64 (pgtable_64.h), a 32-bit
+    /// `swp_entry_t` minus 5 type bits and the XArray bit on PAE (swapops.h), PTE bits 9…31 on
+    /// i386 (pgtable-2level.h).
+    public var swapOffsetBits: Int
 
     public var description: String { self.name }
     public var pageShift: Int { self.paging.pageShift }
     public var pageSize: UInt64 { self.paging.pageSize }
-    public var is64Bit: Bool { self.paging.entryBytes == 8 && self.paging.addressBits > 36 }
 
     /// Whether `va` is a canonical address (always true where canonical form is not required).
     @inlinable public func isCanonical(_ va: UInt64) -> Bool {
@@ -125,37 +153,45 @@ public struct Architecture: Sendable, Hashable, CustomStringConvertible {
     public static let x86_64 = Architecture(
         name: "x86_64",
         paging: PagingGeometry(
-            addressBits: 48, pageShift: 12, levelBits: [9, 9, 9, 9], entryBytes: 8, physicalBits: 52),
+            addressBits: 48, pageShift: 12, levelBits: [9, 9, 9, 9], entryBytes: 8, physicalBits: 52,
+            largePageLevels: [1, 2]),
         requiresCanonical: true, userTop: 0x0000_7fff_ffff_f000, pageOffset: 0xffff_8880_0000_0000,
         vmallocStart: 0xffff_c900_0000_0000, vmallocEnd: 0xffff_e8ff_ffff_ffff, directMapLimit: nil,
-        zoneLayout: .pc64, hasNoExecute: true, kernelStackSize: 16384, vmapStack: true)
+        zoneLayout: .pc64, hasNoExecute: true, kernelStackSize: 16384, vmapStack: true, is64Bit: true,
+        maxMemory: 1 << 40, swapOffsetBits: 50)
 
     /// x86-64 with 5-level paging (LA57): 57-bit addresses, 64 PiB for user space.
     public static let x86_64LA57 = Architecture(
         name: "x86_64-la57",
         paging: PagingGeometry(
-            addressBits: 57, pageShift: 12, levelBits: [9, 9, 9, 9, 9], entryBytes: 8, physicalBits: 52),
+            addressBits: 57, pageShift: 12, levelBits: [9, 9, 9, 9, 9], entryBytes: 8, physicalBits: 52,
+            largePageLevels: [2, 3]),
         requiresCanonical: true, userTop: 0x00ff_ffff_ffff_f000, pageOffset: 0xff11_0000_0000_0000,
         vmallocStart: 0xffa0_0000_0000_0000, vmallocEnd: 0xffd1_ffff_ffff_ffff, directMapLimit: nil,
-        zoneLayout: .pc64, hasNoExecute: true, kernelStackSize: 16384, vmapStack: true)
+        zoneLayout: .pc64, hasNoExecute: true, kernelStackSize: 16384, vmapStack: true, is64Bit: true,
+        maxMemory: 1 << 40, swapOffsetBits: 50)
 
     /// i386 without PAE: the two-level 10/10/12 tables of the notes, the 3G/1G split at 0xC0000000.
     public static let i386 = Architecture(
         name: "i386",
         paging: PagingGeometry(
-            addressBits: 32, pageShift: 12, levelBits: [10, 10], entryBytes: 4, physicalBits: 32),
+            addressBits: 32, pageShift: 12, levelBits: [10, 10], entryBytes: 4, physicalBits: 32,
+            largePageLevels: [0]),
         requiresCanonical: false, userTop: 0xC000_0000, pageOffset: 0xC000_0000,
         vmallocStart: 0xF880_0000, vmallocEnd: 0xFF7F_DFFF, directMapLimit: 896 << 20,
-        zoneLayout: .pc32, hasNoExecute: false, kernelStackSize: 8192, vmapStack: false)
+        zoneLayout: .pc32, hasNoExecute: false, kernelStackSize: 8192, vmapStack: false, is64Bit: false,
+        maxMemory: 4 << 30, swapOffsetBits: 23)
 
     /// i386 with PAE: 2/9/9/12 with 8-byte entries and NX, 36-bit physical addresses.
     public static let i386PAE = Architecture(
         name: "i386-pae",
         paging: PagingGeometry(
-            addressBits: 32, pageShift: 12, levelBits: [2, 9, 9], entryBytes: 8, physicalBits: 36),
+            addressBits: 32, pageShift: 12, levelBits: [2, 9, 9], entryBytes: 8, physicalBits: 36,
+            largePageLevels: [1], rootIsPDPT: true),
         requiresCanonical: false, userTop: 0xC000_0000, pageOffset: 0xC000_0000,
         vmallocStart: 0xF880_0000, vmallocEnd: 0xFF7F_DFFF, directMapLimit: 896 << 20,
-        zoneLayout: .pc32, hasNoExecute: true, kernelStackSize: 8192, vmapStack: false)
+        zoneLayout: .pc32, hasNoExecute: true, kernelStackSize: 8192, vmapStack: false, is64Bit: false,
+        maxMemory: 64 << 30, swapOffsetBits: 26)
 
     /// The architectures known by name.
     public static let named: [Architecture] = [.x86_64, .x86_64LA57, .i386, .i386PAE]
@@ -178,6 +214,7 @@ public struct Architecture: Sendable, Hashable, CustomStringConvertible {
                 addressBits: addressBits, pageShift: pageShift, levelBits: levelBits,
                 entryBytes: entryBytes, physicalBits: physicalBits ?? addressBits),
             requiresCanonical: false, userTop: top, pageOffset: top, vmallocStart: top, vmallocEnd: top,
-            directMapLimit: nil, zoneLayout: .pc64, hasNoExecute: false, kernelStackSize: 0, vmapStack: false)
+            directMapLimit: nil, zoneLayout: .pc64, hasNoExecute: false, kernelStackSize: 0, vmapStack: false,
+            is64Bit: false, maxMemory: 0, swapOffsetBits: 0)
     }
 }
