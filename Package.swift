@@ -41,7 +41,8 @@ let package = Package(
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "CStdio", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "VMSim", "VMTrace", "CStdio",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
         ),

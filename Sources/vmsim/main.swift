@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import CStdio
+import Foundation
 import VMSim
 
 // One place turns every error into a one-line message and an exit status:
