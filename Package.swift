@@ -6,6 +6,14 @@ import PackageDescription
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
 // Only the front ends and the tests import third-party packages, so the core builds fast.
+// The simulated kernel's state lives in classes whose every stored `var` would otherwise be
+// guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
+// instructions of kernel-mode replay). Release builds of the library modules leave the checks
+// out; debug builds — the test suite — keep them, so an overlapping access still traps there.
+let coreSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "vmsim",
     products: [
@@ -25,17 +33,20 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
-        .target(name: "VMTypes"),
-        .target(name: "VMPhys", dependencies: ["VMTypes"]),
-        .target(name: "VMPaging", dependencies: ["VMTypes", "VMPhys"]),
-        .target(name: "VMCore", dependencies: ["VMTypes", "VMPhys", "VMPaging"]),
+        .target(name: "VMTypes", swiftSettings: coreSettings),
+        .target(name: "VMPhys", dependencies: ["VMTypes"], swiftSettings: coreSettings),
+        .target(name: "VMPaging", dependencies: ["VMTypes", "VMPhys"], swiftSettings: coreSettings),
+        .target(
+            name: "VMCore", dependencies: ["VMTypes", "VMPhys", "VMPaging"], swiftSettings: coreSettings),
         // __builtin_prefetch for the trace replay loops (Swift has no prefetch intrinsic).
         .target(name: "CPrefetch"),
         // Line-buffered standard output for the command line (one C call Swift 6 cannot make).
         .target(name: "CStdio"),
-        .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"]),
+        .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"], swiftSettings: coreSettings),
         .target(name: "VMLibc", dependencies: ["VMTypes"]),
-        .target(name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"]),
+        .target(
+            name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"],
+            swiftSettings: coreSettings),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
         .executableTarget(
