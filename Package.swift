@@ -26,7 +26,6 @@ let package = Package(
         .library(name: "VMLibc", targets: ["VMLibc"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
-        .executable(name: "vmlibc-bench", targets: ["VMLibcBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,14 +44,14 @@ let package = Package(
         .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"], swiftSettings: coreSettings),
         .target(name: "VMLibc", dependencies: ["VMTypes"]),
         .target(
-            name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace"],
+            name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "CStdio",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -60,12 +59,11 @@ let package = Package(
         .executableTarget(
             name: "VMSimBench",
             dependencies: [
-                "VMSim", "VMTrace", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "VMSim", "VMTrace", "VMLibc",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim-bench"
         ),
-        // Benchmarks of the allocator models (no third-party dependencies).
-        .executableTarget(name: "VMLibcBench", dependencies: ["VMLibc"], path: "Sources/vmlibc-bench"),
         // Counts heap allocations per thread (tests only): proves hot paths allocate nothing.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(

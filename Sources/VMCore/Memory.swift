@@ -34,7 +34,13 @@ extension Kernel {
     /// and kernel would handle it: the MMU translates (TLB, walk); a fault goes to
     /// `doUserAddrFault`, and the access is retried once the fault is handled. A write stores
     /// `value` in the frame's content word; a read returns the word. A fatal signal kills the task.
-    public func userAccess(_ task: Task, address: UInt64, access: Access, value: UInt64 = 0) -> AccessResult {
+    ///
+    /// `keepContent` makes a store leave the word as it is: a write by code whose bytes are not
+    /// the page's data (the C library's allocator writing a chunk header in a page of the
+    /// program's data) still faults, dirties and breaks copy-on-write like any store.
+    public func userAccess(
+        _ task: Task, address: UInt64, access: Access, value: UInt64 = 0, keepContent: Bool = false
+    ) -> AccessResult {
         precondition(
             task.state == .running && task.mm != nil, "userAccess: task \(task.pid) cannot run user code")
         self.switchTo(task)
@@ -47,6 +53,7 @@ extension Kernel {
             if pa != MMU.faulted {
                 let pfn = PFN(rawValue: pa >> shift)
                 if access == .write {
+                    if keepContent { return .ok(value: memMap.content(pfn)) }
                     memMap.setContent(pfn, value)
                     return .ok(value: value)
                 }

@@ -65,6 +65,9 @@ public protocol UserAllocator: AnyObject {
     var stats: AllocatorStats { get }
     /// Checks every structural invariant; returns the first violation, or nil.
     func checkInvariants() -> String?
+    /// The child's allocator after `fork(2)`: the same heap state (bins, chunks, thresholds,
+    /// counters) over the child's copy of memory, `system`.
+    func forked(onto system: any MallocSystem) -> any UserAllocator
 }
 
 /// What an allocator has done and holds.

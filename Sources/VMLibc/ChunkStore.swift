@@ -94,6 +94,20 @@ final class RawArray<Element: BitwiseCopyable>: Sequence {
         self.count += 1
     }
 
+    /// An independent copy of the elements (for a forked process's allocator).
+    func copy() -> RawArray<Element> {
+        let c = RawArray(capacity: self.capacity)
+        c.base.initialize(from: self.base, count: self.count)
+        c.count = self.count
+        return c
+    }
+
+    private init(capacity: Int) {
+        self.capacity = capacity
+        self.base = .allocate(capacity: capacity)
+        self.count = 0
+    }
+
     func makeIterator() -> UnsafeBufferPointer<Element>.Iterator {
         UnsafeBufferPointer(start: self.base, count: self.count).makeIterator()
     }
@@ -124,6 +138,23 @@ struct ChunkStore {
         self.keys = RawArray(repeating: 0, count: 1024)
         self.values = RawArray(repeating: -1, count: 1024)
         self.mask = 1023
+    }
+
+    /// An independent copy (records and index), for a forked process's allocator.
+    func copy() -> ChunkStore {
+        var c = self
+        c = ChunkStore(
+            records: self.records.copy(), keys: self.keys.copy(), values: self.values.copy(), mask: self.mask)
+        c.spare = self.spare
+        c.count = self.count
+        return c
+    }
+
+    private init(records: RawArray<ChunkRecord>, keys: RawArray<UInt64>, values: RawArray<Int32>, mask: Int) {
+        self.records = records
+        self.keys = keys
+        self.values = values
+        self.mask = mask
     }
 
     @inline(__always) subscript(i: Int32) -> ChunkRecord {

@@ -56,6 +56,23 @@ public final class FreeListAllocator: UserAllocator {
         self.growth = max(growth ?? system.pageSize, system.pageSize)
     }
 
+    /// The allocator of a child created by `fork(2)`: the same lists over the child's memory.
+    public func forked(onto system: any MallocSystem) -> any UserAllocator {
+        let c = FreeListAllocator(system: system, policy: self.policy, growth: self.growth)
+        c.errno = self.errno
+        c.stats = self.stats
+        c.heapStart = self.heapStart
+        c.heapEnd = self.heapEnd
+        c.freeAddresses = self.freeAddresses
+        c.freeSizes = self.freeSizes
+        c.allocated = self.allocated
+        c.rover = self.rover
+        return c
+    }
+
+    /// The names `init(name:system:)` accepts.
+    public static let names = ["freelist"] + FitPolicy.allCases.map { "freelist:\($0.rawValue)" }
+
     /// Parses `freelist:best` (or `freelist` for first fit).
     public convenience init?(name: String, system: any MallocSystem) {
         let parts = name.split(separator: ":", maxSplits: 1).map(String.init)

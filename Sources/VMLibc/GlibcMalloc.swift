@@ -106,6 +106,48 @@ public final class GlibcMalloc: UserAllocator {
         self.pageSize = system.pageSize
     }
 
+    /// The allocator of a child created by `fork(2)`: every field copied, the tables deep.
+    public func forked(onto system: any MallocSystem) -> any UserAllocator {
+        let c = GlibcMalloc(system: system)
+        c.errno = self.errno
+        c.stats = self.stats
+        c.store = self.store.copy()
+        c.fastbins = self.fastbins.copy()
+        c.top = self.top
+        c.lastRemainder = self.lastRemainder
+        c.binmap = self.binmap.copy()
+        c.haveFastchunks = self.haveFastchunks
+        c.contiguous = self.contiguous
+        c.systemMem = self.systemMem
+        c.maxSystemMem = self.maxSystemMem
+        c.trimThreshold = self.trimThreshold
+        c.topPad = self.topPad
+        c.mmapThreshold = self.mmapThreshold
+        c.arenaTest = self.arenaTest
+        c.arenaMax = self.arenaMax
+        c.nMmapsMax = self.nMmapsMax
+        c.nMmaps = self.nMmaps
+        c.maxNMmaps = self.maxNMmaps
+        c.noDynThreshold = self.noDynThreshold
+        c.mmappedMem = self.mmappedMem
+        c.maxMmappedMem = self.maxMmappedMem
+        c.sbrkBase = self.sbrkBase
+        c.tcacheBins = self.tcacheBins
+        c.tcacheCount = self.tcacheCount
+        c.tcacheUnsortedLimit = self.tcacheUnsortedLimit
+        c.globalMaxFast = self.globalMaxFast
+        c.perturbByte = self.perturbByte
+        c.tcache = self.tcache
+        c.tcacheCounts = self.tcacheCounts.copy()
+        c.tcacheEntries = self.tcacheEntries.copy()
+        c.curbrk = self.curbrk
+        c.segments = self.segments
+        c.pendingAbort = self.pendingAbort
+        c.lastResultMapped = self.lastResultMapped
+        c.foreignBytes = self.foreignBytes
+        return c
+    }
+
     // MARK: Public entry points
 
     /// `malloc(bytes)` (`__libc_malloc`): from the tcache when its bin has a chunk, else

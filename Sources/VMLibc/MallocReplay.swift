@@ -147,9 +147,8 @@ extension String {
 /// thread are skipped and counted. For shim traces the heap size (break minus the initial break)
 /// after each call, the mmapped-or-not decision of each result, and each heap pointer's offset
 /// from the heap start are compared with the real process's.
-public func replayMallocTrace(
-    _ reader: AllocationTraceReader, options: MallocReplayOptions = MallocReplayOptions(),
-    system: InMemorySystem = InMemorySystem()
+public func replayMallocTrace<M: ReplayMemory>(
+    _ reader: AllocationTraceReader, options: MallocReplayOptions = MallocReplayOptions(), system: M
 ) throws -> MallocReplayReport {
     if options.allocator == "glibc" {
         return try replayLoop(reader, GlibcMalloc(system: system), options, system)
@@ -160,9 +159,35 @@ public func replayMallocTrace(
         file: reader.name, line: 0, column: 0, message: "unknown allocator '\(options.allocator)'")
 }
 
+/// `replayMallocTrace` in a fresh in-memory process.
+public func replayMallocTrace(
+    _ reader: AllocationTraceReader, options: MallocReplayOptions = MallocReplayOptions()
+) throws -> MallocReplayReport {
+    try replayMallocTrace(reader, options: options, system: InMemorySystem())
+}
+
+/// A process's memory as a replay sees it: the allocator's `MallocSystem`, plus the program's
+/// own stores and what the replay reports (break, resident pages, faults). `InMemorySystem` is
+/// one; a process of the simulated kernel is another.
+public protocol ReplayMemory: MallocSystem {
+    /// The break before the first allocation.
+    var startBrk: UInt64 { get }
+    /// The break now.
+    var currentBrk: UInt64 { get }
+    var residentPages: Int { get }
+    var peakResidentPages: Int { get }
+    var minorFaults: Int { get }
+    /// The program writing (or reading) its allocation `[address, address + length)`. False if
+    /// the process died.
+    @discardableResult
+    func touchByProgram(_ address: UInt64, length: UInt64, write: Bool) -> Bool
+}
+
+extension InMemorySystem: ReplayMemory {}
+
 /// The replay, specialised for each allocator type.
-func replayLoop<A: UserAllocator>(
-    _ reader: AllocationTraceReader, _ allocator: A, _ options: MallocReplayOptions, _ system: InMemorySystem
+func replayLoop<A: UserAllocator, M: ReplayMemory>(
+    _ reader: AllocationTraceReader, _ allocator: A, _ options: MallocReplayOptions, _ system: M
 ) throws -> MallocReplayReport {
     let glibc = allocator as? GlibcMalloc
     var report = MallocReplayReport(allocator: allocator.name)

@@ -53,7 +53,7 @@ public enum CommandTable {
         MachineCommand.self, SysctlCommand.self, TickCommand.self, ResetCountersCommand.self,
         SpawnCommand.self, ForkCommand.self, ExitCommand.self, WaitCommand.self, OOMScoreAdjCommand.self,
         MmapCommand.self, MunmapCommand.self, MprotectCommand.self, MadviseCommand.self, MlockCommand.self,
-        BrkCommand.self, AccessCommand.self,
+        BrkCommand.self, AccessCommand.self, MallocCommand.self, MallocTuneCommand.self,
         FileCommand.self, MkdirCommand.self, FreadCommand.self, FwriteCommand.self, FsyncCommand.self,
         CloseCommand.self, FadviseCommand.self, MsyncCommand.self, TruncateCommand.self, UnlinkCommand.self,
         SyncCommand.self, DropCachesCommand.self,

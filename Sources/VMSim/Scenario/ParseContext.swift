@@ -15,6 +15,9 @@ public struct ParseContext: Sendable {
     /// A live process's regions and their sizes in bytes (page-rounded).
     public struct ProcessShape: Sendable {
         public var regions: [String: UInt64]
+        /// Allocations freed with `free` (a second `free` of one is a double free, which glibc
+        /// catches — the line must parse so the program can make the mistake).
+        public var freed: Set<String> = []
     }
     public internal(set) var processes: [String: ProcessShape] = [:]
     /// Every process name used so far, live or not (`expect NAME.killed` asks about dead ones).

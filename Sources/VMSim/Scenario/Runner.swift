@@ -1,4 +1,5 @@
 import VMCore
+import VMLibc
 import VMPaging
 import VMPhys
 import VMTypes
@@ -22,6 +23,14 @@ public final class ScenarioRunner {
     var regions: [Int: [String: (start: UInt64, length: UInt64)]] = [:]
     /// Files a process opened with `fread`/`fwrite`/`fsync`/`fadvise`, per pid: path → fd.
     var descriptors: [Int: [String: Int]] = [:]
+    /// Each process's C library allocator (made at its first `malloc`), and the kind
+    /// `spawn … allocator=` asked for.
+    var allocators: [Int: any UserAllocator] = [:]
+    var allocatorKinds: [Int: String] = [:]
+    /// The regions of `regions` that are `malloc` allocations, per pid.
+    var mallocNames: [Int: Set<String>] = [:]
+    /// The last pointer of each freed allocation, per pid (what a second `free` passes).
+    var danglingPointers: [Int: [String: UInt64]] = [:]
     public internal(set) var expectationsPassed = 0
     public private(set) var expectationsFailed = 0
     /// Operations the simulated system refused or that hit a dead process (reported, not fatal).

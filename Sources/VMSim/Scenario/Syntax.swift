@@ -84,8 +84,15 @@ public enum ExpectSubject: Hashable, Sendable, CustomStringConvertible {
     case slab(String)
     /// `time`: the simulated clock (nanoseconds).
     case time
+    /// `p: expect a.ptr`: a C library allocation of a process — `ptr` (the pointer `malloc`
+    /// returned), `size` (what was asked for) or `usable` (`malloc_usable_size`).
+    case allocation(process: String, name: String, field: String)
+    /// `SUBJECT % N`: the subject's value modulo N (`a.ptr % 4096`: the offset in its page).
+    indirect case modulo(ExpectSubject, UInt64)
     public var description: String {
         switch self {
+        case .allocation(_, let name, let f): return "\(name).\(f)"
+        case .modulo(let s, let n): return "\(s) % \(n)"
         case .process(let p, let f): return "\(p).\(f)"
         case .vmstat(let f): return "vmstat.\(f)"
         case .meminfo(let f): return "meminfo.\(f)"

@@ -17,15 +17,19 @@ struct ExpectCommand: ScenarioCommand {
     static let processFields = [
         "minflt", "majflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak", "vmdata", "vmstk",
         "vmexe", "vmpte", "vmswap", "vmlck", "vmhwm", "alive", "killed", "pid", "vmas", "iowait",
+        "heap.size", "heap.live", "heap.mmapped", "heap.top", "heap.brk",
     ]
+    /// Fields of a C library allocation, `p: expect ALLOC.FIELD % N == V`.
+    static let allocationFields = ["ptr", "size", "usable"]
     static let fileFields = ["cached", "dirty", "writeback", "mapped", "size"]
     static let diskFields = ["reads", "writes", "read_bytes", "written_bytes", "seeks", "busy"]
 
     static let syntax = CommandSyntax(
         names: ["expect"], scope: .either, group: .checks,
         usage: [
-            "expect NAME.FIELD|vmstat.NAME|meminfo.NAME|PATH:FIELD|disk.FIELD|slab.NAME|time OP VALUE",
+            "expect NAME.FIELD|vmstat.NAME|meminfo.NAME|PATH:FIELD|disk.FIELD|slab.NAME|time [% N] OP VALUE",
             "NAME: expect REF OP VALUE          (the process loads REF)",
+            "NAME: expect ALLOC.ptr|size|usable [% N] OP VALUE   (a malloc allocation)",
             "NAME: expect FILEREF OP VALUE      (read(2) of the file)",
         ],
         summary: "check a value; OP is == != < <= > >=")
@@ -34,6 +38,11 @@ struct ExpectCommand: ScenarioCommand {
         if context.process != nil {
             guard words.count >= 3 else { throw words.error(words.endColumn, "expected REF == VALUE") }
             let t = try words.next("a reference")
+            if let subject = try Self.allocationSubject(t, words, context) {
+                let s = try Self.modulo(subject, &words, context)
+                let (op, value) = try Self.comparison(&words, context)
+                return ExpectCommand(target: .subject(s), comparison: op, value: value)
+            }
             let target: Target =
                 t.text.hasPrefix("/")
                 ? .file(try context.fileRef(t, words)) : .memory(try context.memoryRef(t, words))
@@ -44,9 +53,41 @@ struct ExpectCommand: ScenarioCommand {
             throw words.error(words.endColumn, "expected SUBJECT OP VALUE, e.g. web.minflt == 1")
         }
         let s = try words.next("a subject")
-        let subject = try Self.subject(s, words, context)
+        let subject = try Self.modulo(try Self.subject(s, words, context), &words, context)
         let (op, value) = try Self.comparison(&words, context)
         return ExpectCommand(target: .subject(subject), comparison: op, value: value)
+    }
+
+    /// `ALLOC.FIELD` in a process's `expect`, if the token names one of its allocations
+    /// (nil: it is a memory reference).
+    static func allocationSubject(_ t: Token, _ words: Words, _ context: ParseContext) throws(ScenarioError)
+        -> ExpectSubject?
+    {
+        guard !t.text.hasPrefix("/"), !t.text.contains("["), let dot = t.text.lastIndex(of: ".") else {
+            return nil
+        }
+        let name = String(t.text[..<dot])
+        let field = String(t.text[t.text.index(after: dot)...])
+        guard context.processes[context.actor]?.regions[name] != nil else { return nil }
+        guard Self.allocationFields.contains(field) else {
+            throw words.error(
+                t.column + name.count + 1,
+                "unknown allocation field '\(field)' (expected \(Self.allocationFields.joined(separator: ", ")))"
+            )
+        }
+        return .allocation(process: context.actor, name: name, field: field)
+    }
+
+    /// An optional `% N` after a subject.
+    static func modulo(_ subject: ExpectSubject, _ words: inout Words, _ context: ParseContext)
+        throws(ScenarioError) -> ExpectSubject
+    {
+        guard words.peek()?.text == "%" else { return subject }
+        _ = try words.next("%")
+        let t = try words.next("a divisor")
+        let n = try words.number(t, pageSize: context.pageSize)
+        guard n > 0 else { throw words.error(at: t, "'% 0' divides by zero") }
+        return .modulo(subject, n)
     }
 
     static func comparison(_ words: inout Words, _ context: ParseContext) throws(ScenarioError) -> (
@@ -247,6 +288,27 @@ extension ScenarioRunner {
             return UInt64(self.kernel.phys.slabCache(id).activeObjects)
         case .time:
             return self.kernel.now
+        case .modulo(let inner, let n):
+            return self.value(of: inner, statement).map { $0 % n }
+        case .allocation(let process, let name, let field):
+            guard let task = self.processes[process] else {
+                self.refuse(statement, "no process '\(process)'")
+                return nil
+            }
+            guard let region = self.regions[task.pid]?[name] else {
+                self.refuse(statement, "\(process) has no allocation '\(name)' now")
+                return nil
+            }
+            switch field {
+            case "ptr": return region.start
+            case "size": return region.length
+            default:
+                guard self.mallocNames[task.pid]?.contains(name) == true else {
+                    self.refuse(statement, "'\(name)' is not a malloc allocation")
+                    return nil
+                }
+                return self.allocator(for: task).usableSize(region.start)
+            }
         case .process(let name, let field):
             guard let task = self.processes[name] else {
                 if field == "alive" { return 0 }
@@ -285,6 +347,15 @@ extension ScenarioRunner {
         case "killed":
             if case .killed(let s) = task.exitReason { return UInt64(s) }
             return 0
+        case "heap.size", "heap.live", "heap.mmapped", "heap.top", "heap.brk":
+            let heap = self.allocator(for: task).heapDump()
+            switch field {
+            case "heap.size": return heap.systemBytes
+            case "heap.live": return heap.liveBytes
+            case "heap.mmapped": return heap.mmappedBytes
+            case "heap.top": return heap.top?.size ?? 0
+            default: return heap.programBreak
+            }
         default: return nil
         }
     }

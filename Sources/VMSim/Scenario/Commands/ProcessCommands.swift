@@ -6,16 +6,24 @@ struct SpawnCommand: ScenarioCommand {
     var name: String
     var path: String?
     var layout: ImageLayout
+    /// The C library allocator the process's `malloc` lines use.
+    var allocator: String?
 
     static let syntax = CommandSyntax(
         names: ["spawn"], scope: .global, group: .processes,
-        usage: ["spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH]"],
+        usage: [
+            "spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH] [allocator=glibc|freelist:best|…]"
+        ],
         summary: "start a process (fork + execve of a static binary)")
 
     static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
         let name = try words.next("a process name")
         try context.checkNewProcessName(name, words)
-        let (opts, _) = try words.options(allowed: ["text", "data", "bss", "image"])
+        let (opts, _) = try words.options(allowed: ["text", "data", "bss", "image", "allocator"])
+        if let a = opts["allocator"], !allocatorNames.contains(a.text) {
+            throw words.error(
+                at: a, "unknown allocator '\(a.text)' (expected \(allocatorNames.joined(separator: ", ")))")
+        }
         var layout = ImageLayout()
         if let t = opts["text"] { layout.text = try words.size(t, pageSize: context.pageSize) }
         if let t = opts["data"] {
@@ -29,7 +37,8 @@ struct SpawnCommand: ScenarioCommand {
                 "text": context.pageRounded(layout.text), "data": context.pageRounded(layout.data),
                 "bss": context.pageRounded(layout.bss), "heap": 0, "stack": 8 << 20,
             ])
-        return SpawnCommand(name: name.text, path: opts["image"]?.text, layout: layout)
+        return SpawnCommand(
+            name: name.text, path: opts["image"]?.text, layout: layout, allocator: opts["allocator"]?.text)
     }
 
     func execute(_ runner: ScenarioRunner, _ statement: Statement) {
@@ -37,6 +46,7 @@ struct SpawnCommand: ScenarioCommand {
             let task = try runner.kernel.spawn(name: self.name, path: self.path, layout: self.layout)
             runner.processes[self.name] = task
             runner.recordExecRegions(task)
+            if let allocator = self.allocator { runner.allocatorKinds[task.pid] = allocator }
         } catch {
             runner.refuse(statement, "spawn failed: \(error)")
         }
@@ -66,6 +76,7 @@ struct ForkCommand: ScenarioCommand {
             runner.processes[self.child] = c
             runner.regions[c.pid] = runner.regions[task.pid]
             runner.descriptors[c.pid] = runner.descriptors[task.pid]
+            runner.forkAllocator(parent: task, child: c)
         } catch {
             runner.refuse(statement, "fork failed: \(error)")
         }

@@ -1,4 +1,5 @@
 import VMCore
+import VMLibc
 import VMPaging
 import VMTypes
 
@@ -6,7 +7,7 @@ import VMTypes
 struct ShowCommand: ScenarioCommand {
     var items: [ShowItem]
 
-    static let processReports = ["maps", "smaps", "status", "pagetable", "pagemap"]
+    static let processReports = ["maps", "smaps", "status", "pagetable", "pagemap", "heap", "mallinfo"]
 
     static let syntax = CommandSyntax(
         names: ["show"], scope: .global, group: .checks,
@@ -111,6 +112,10 @@ extension ScenarioRunner {
             self.write(text, terminator: false)
         case .process(let name, let what, let ref):
             guard let task = self.task(statement, name) else { return }
+            if what == "heap" || what == "mallinfo" {
+                self.showAllocator(what, task, name)
+                return
+            }
             let text: String
             switch what {
             case "maps": text = ProcFS.maps(self.kernel, task)
@@ -125,6 +130,23 @@ extension ScenarioRunner {
             }
             self.write("==> /proc/\(task.pid)/\(what) (\(name)) <==")
             self.write(text, terminator: false)
+        }
+    }
+
+    /// `show p heap` (the allocator's chunks, bins, top and system bytes) and `show p mallinfo`
+    /// (glibc's `mallinfo2()`), as the C library in the process sees its heap.
+    private func showAllocator(_ what: String, _ task: Task, _ name: String) {
+        let allocator = self.allocator(for: task)
+        if what == "heap" {
+            self.write("==> malloc heap (\(name)[\(task.pid)]) <==")
+            self.write(allocator.heapDump().text, terminator: false)
+        } else {
+            self.write("==> mallinfo2() (\(name)[\(task.pid)]) <==")
+            guard let glibc = allocator as? GlibcMalloc else {
+                self.write("(\(allocator.name) is not glibc's allocator: no mallinfo2)")
+                return
+            }
+            self.write(glibc.mallinfo2().description)
         }
     }
 }
