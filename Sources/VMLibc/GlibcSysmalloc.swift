@@ -89,15 +89,22 @@ extension GlibcMalloc {
         var oldSize = self.topSize
         let oldEnd = oldTop < 0 ? 0 : self.store[oldTop].address + oldSize
 
-        var size = Int64(nb + self.topPad + Ptmalloc.minSize)
-        if self.contiguous { size -= Int64(oldSize) }
-        size = Int64(Ptmalloc.alignUp(UInt64(max(size, 0)), self.pageSize))
+        // glibc adds in size_t; for a request near PTRDIFF_MAX the sum is more than sbrk can
+        // give and sbrk fails with ENOMEM. Such a size stays at Int64.max here (sbrk refuses it,
+        // and so would the mmap fallback), so nothing below can overflow.
+        let (want, overflow) = nb.addingReportingOverflow(self.topPad &+ Ptmalloc.minSize)
+        let hopeless = overflow || want > UInt64(Int64.max) / 2
+        var size = hopeless ? Int64.max : Int64(want)
+        if !hopeless {
+            if self.contiguous { size -= Int64(oldSize) }
+            size = Int64(Ptmalloc.alignUp(UInt64(max(size, 0)), self.pageSize))
+        }
 
         var brk: UInt64?
         var sndBrk: UInt64?
         if size > 0 { brk = self.sbrk(size) }
 
-        if brk == nil {
+        if brk == nil && !hopeless {
             // sysmalloc_mmap_fallback: ignore the mmap threshold and count.
             var msize = UInt64(size)
             if self.contiguous { msize = Ptmalloc.alignUp(msize + oldSize, self.pageSize) }

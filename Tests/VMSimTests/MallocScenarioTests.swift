@@ -283,6 +283,26 @@ func expectTruth(
         #expect(output.contains("uordblks="))
     }
 
+    /// Requests no heap can hold get NULL and ENOMEM, as glibc's do (its sums are in size_t and
+    /// sbrk refuses what would wrap), with M_TOP_PAD raised.
+    @Test(arguments: ["9223372036854775807", "9223372036854771712", "16EiB"])
+    func hugeRequestsReturnNull(size: String) {
+        let size = size == "16EiB" ? "18446744073709547520" : size
+        let (runner, output) = runScenario(
+            """
+            spawn p
+            p: mallopt M_TOP_PAD=1MiB
+            p: malloc small 10
+            p: malloc huge \(size)
+            p: calloc huge2 4294967296 4294967296
+            p: memalign huge3 1GiB \(size)
+            p: malloc after 10
+            expect p.alive == 1
+            """)
+        #expect(runner?.expectationsFailed == 0, "\(output)")
+        #expect(output.components(separatedBy: "returned NULL (ENOMEM)").count == 4, "\(output)")
+    }
+
     @Test func doubleFreeAbortsTheProcessWithSIGABRT() {
         let (runner, output) = runScenario(
             """

@@ -125,7 +125,7 @@ struct ScenarioFuzzer {
     /// One line of a scenario.
     mutating func line() -> String {
         let p = self.process()
-        switch Int.random(in: 0..<40, using: &self.rng) {
+        switch Int.random(in: 0..<44, using: &self.rng) {
         case 0, 1:
             let name = self.newName("p")
             self.live.append(name)
@@ -217,6 +217,31 @@ struct ScenarioFuzzer {
         case 37:
             return
                 "sysctl \(self.pick(["vm.swappiness", "vm.dirty_ratio", "vm.page-cluster", "vm.max_map_count", "vm.drop_caches", "block.read_ahead_kb"]))=\(self.number())"
+        case 40, 41:
+            // The C library's allocator: new allocations, and frees/reallocs of old ones (freed
+            // names come back as double frees).
+            let known = self.regions[p] ?? []
+            if !known.isEmpty && self.chance(0.5) {
+                let name = self.pick(known)
+                return self.chance(0.6) ? "\(p): free \(name)" : "\(p): realloc \(name) \(self.size())"
+            }
+            let name = self.newName("m")
+            self.regions[p, default: []].append(name)
+            switch Int.random(in: 0..<3, using: &self.rng) {
+            case 0: return "\(p): calloc \(name) \(self.number()) \(self.size())"
+            case 1: return "\(p): memalign \(name) \(self.pick(["16", "4096", "24", "0", "1GiB"])) \(self.size())"
+            default: return "\(p): malloc \(name) \(self.size())"
+            }
+        case 42:
+            return self.chance(0.5)
+                ? "\(p): malloc_trim" + (self.chance(0.5) ? " \(self.size())" : "")
+                : "\(p): mallopt \(self.pick(["M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_MAX", "M_ARENA_MAX"]))=\(self.pick(["0", "1", "-1", "4096", "1MiB", "2147483647", "-2147483648"]))"
+        case 43:
+            let known = self.regions[p] ?? []
+            let name = known.isEmpty ? "heap" : self.pick(known)
+            return self.chance(0.5)
+                ? "\(p): expect \(name).\(self.pick(["ptr", "size", "usable"])) % \(self.pick(["16", "4096", "0", "1"])) == 0"
+                : "expect \(p).heap.\(self.pick(["size", "live", "mmapped", "top", "brk"])) >= 0"
         case 38:
             let report = self.pick(ProcFS.globalReports)
             return self.chance(0.5) ? "show \(report)" : "show \(p) \(self.pick(ShowCommand.processReports))"
