@@ -122,6 +122,9 @@ struct ScenarioFuzzer {
         return words.joined(separator: " ")
     }
 
+    static let malloptNames = ["M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_MAX", "M_ARENA_MAX"]
+    static let malloptValues = ["0", "1", "-1", "4096", "1MiB", "2147483647", "-2147483648"]
+
     /// One line of a scenario.
     mutating func line() -> String {
         let p = self.process()
@@ -235,7 +238,7 @@ struct ScenarioFuzzer {
         case 42:
             return self.chance(0.5)
                 ? "\(p): malloc_trim" + (self.chance(0.5) ? " \(self.size())" : "")
-                : "\(p): mallopt \(self.pick(["M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_MAX", "M_ARENA_MAX"]))=\(self.pick(["0", "1", "-1", "4096", "1MiB", "2147483647", "-2147483648"]))"
+                : "\(p): mallopt \(self.pick(Self.malloptNames))=\(self.pick(Self.malloptValues))"
         case 43:
             let known = self.regions[p] ?? []
             let name = known.isEmpty ? "heap" : self.pick(known)
