@@ -122,7 +122,9 @@ struct ScenarioFuzzer {
         return words.joined(separator: " ")
     }
 
-    static let malloptNames = ["M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_MAX", "M_ARENA_MAX"]
+    static let malloptNames = [
+        "M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "M_TOP_PAD", "M_MMAP_MAX", "M_ARENA_MAX",
+    ]
     static let malloptValues = ["0", "1", "-1", "4096", "1MiB", "2147483647", "-2147483648"]
 
     /// One line of a scenario.
@@ -232,7 +234,8 @@ struct ScenarioFuzzer {
             self.regions[p, default: []].append(name)
             switch Int.random(in: 0..<3, using: &self.rng) {
             case 0: return "\(p): calloc \(name) \(self.number()) \(self.size())"
-            case 1: return "\(p): memalign \(name) \(self.pick(["16", "4096", "24", "0", "1GiB"])) \(self.size())"
+            case 1:
+                return "\(p): memalign \(name) \(self.pick(["16", "4096", "24", "0", "1GiB"])) \(self.size())"
             default: return "\(p): malloc \(name) \(self.size())"
             }
         case 42:
