@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
   echo 'public enum DemoScenario {'
   echo '    public static let name = "demo"'
   echo '    public static let text = #"""'
-  cat examples/demo.vmsim
+  sed 's/^/        /; s/^ *$//' examples/demo.vmsim
   echo ''
-  echo '"""#'
+  echo '        """#'
   echo '}'
 } > Sources/VMSim/Scenario/Demo.swift

@@ -287,7 +287,7 @@ public enum Signal {
     public static let sigkill = 9
     public static let sigbus = 7
     public static let sigsegv = 11
-    static func name(_ n: Int) -> String {
+    public static func name(_ n: Int) -> String {
         switch n {
         case 7: return "SIGBUS"
         case 9: return "SIGKILL"

@@ -31,6 +31,11 @@ struct Run: ParsableCommand {
     @Flag(help: "Print one line per kernel event (fault, fork, exec, signal, mmap …) as it happens.")
     var trace = false
 
+    @Flag(
+        name: .shortAndLong,
+        help: "Do not narrate: print only what the scenario shows, failures and the one-line result.")
+    var quiet = false
+
     func run() throws {
         let (text, status) = try self.output { line in
             if !self.json { print(line) }
@@ -58,7 +63,13 @@ struct Run: ParsableCommand {
             let scenario = try ScenarioParser.parse(bytes: source, file: name)
             let runner = try ScenarioRunner(
                 scenario: scenario, overrides: self.machine.settings, trace: self.trace, write: write)
+            if !self.quiet || self.json {
+                // Narrated: each line with its effect (in JSON, the effects go in "lines").
+                runner.narrator = Narrator(
+                    source: String(decoding: source, as: UTF8.self), printing: !self.quiet && !self.json)
+            }
             runner.run(scenario)
+            if !self.json { runner.finishNarration() }
             for report in reports {
                 write("==> \(ProcFS.reportPath(report)) <==")
                 var text = ReportName.render(report, runner.kernel)

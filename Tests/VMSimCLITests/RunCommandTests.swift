@@ -29,15 +29,45 @@ func scenarioFile(_ text: String, name: String = "test.vmsim") -> String {
 }
 
 @Suite struct RunCommandTests {
-    @Test func runWithoutArgumentsRunsTheDemoAndPrintsTheReports() {
+    /// The demo narrated: each line with its effect, each expectation with its value, the
+    /// reports it asks for, a summary.
+    @Test func runWithoutArgumentsRunsTheDemoNarrated() {
         let (text, status) = runCommand([])
         #expect(status == 0)
-        for report in ["meminfo", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo"] {
-            #expect(text.contains("==> /proc/\(report) <=="))
-        }
+        #expect(text.contains("      # Demand paging: reading untouched memory maps the shared zero page"))
+        #expect(text.contains("  13  web: read buf[0:1MiB]\n        → 256 minor faults (256 zero page)\n"))
+        #expect(text.contains("  14  expect web.minflt == 256\n        → ✓ 256\n"))
+        #expect(text.contains("→ 16 minor faults (16 COW copy)"))
         #expect(text.contains("==> /proc/3/maps (web) <=="))
-        #expect(text.contains("SIGSEGV at "))
+        #expect(text.contains("SIGSEGV to crasher at 0x"))
+        #expect(text.contains("kswapd ran ×"))
+        #expect(text.contains("summary:\n  process"))
         #expect(text.hasSuffix("demo: 25 expectations passed, 0 failed\n"))
+        #expect(!text.contains("==> /proc/zoneinfo <=="))
+        #expect(text.split(separator: "\n").count < 260)
+    }
+
+    @Test func quietAndJSONRunsAreNotNarrated() throws {
+        let file = scenarioFile("spawn a\na: mmap m 64KiB\na: write m\nexpect a.minflt == 17\n")
+        let quiet = runCommand([file, "--quiet"])
+        #expect(quiet.status == 0)
+        #expect(quiet.text == "\(file): 1 expectation passed, 0 failed\n")
+        let json = runCommand([file, "--json"])
+        let object = try #require(JSONSerialization.jsonObject(with: Data(json.text.utf8)) as? [String: Any])
+        let lines = try #require(object["lines"] as? [[String: Any]])
+        #expect(lines.count == 4)
+        #expect((lines[2]["faultsByHandler"] as? [String: Int])?["do_anonymous_page"] == 16)
+        #expect(lines[3]["expectation"] as? Bool == true && lines[3]["actual"] as? String == "17")
+        #expect(!json.text.contains("→"))
+    }
+
+    /// A failed expectation shows the value it found, on its line.
+    @Test func failedExpectationIsNarratedWithItsValue() {
+        let file = scenarioFile("spawn a\nexpect a.minflt == 5\n")
+        let (text, status) = runCommand([file])
+        #expect(status == 1)
+        #expect(text.contains("   2  expect a.minflt == 5\n"))
+        #expect(text.contains("        → ✗ a.minflt is 1\n"))
     }
 
     @Test func machineFlagsOverrideTheScenario() {
@@ -147,6 +177,36 @@ func scenarioFile(_ text: String, name: String = "test.vmsim") -> String {
         for name in files {
             let (text, status) = runCommand([dir.appendingPathComponent(name).path])
             #expect(status == 0, "\(name): \(text.suffix(300))")
+            // The narrated output is golden (VMSIM_RECORD_GOLDEN=1 re-records; review the diff).
+            let narrated = text.replacingOccurrences(of: dir.path + "/", with: "examples/")
+            checkGolden(narrated, "narrated/\(name.dropLast(6)).txt")
         }
     }
+}
+
+/// Compares `actual` with Tests/VMSimTests/Golden/NAME (the golden files of both test targets
+/// live there), or records it when VMSIM_RECORD_GOLDEN=1.
+func checkGolden(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("VMSimTests/Golden/\(name)")
+    if ProcessInfo.processInfo.environment["VMSIM_RECORD_GOLDEN"] == "1" {
+        try? FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? actual.write(to: url, atomically: true, encoding: .utf8)
+        return
+    }
+    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
+        Issue.record(
+            "missing golden file \(name); run with VMSIM_RECORD_GOLDEN=1", sourceLocation: sourceLocation)
+        return
+    }
+    guard expected != actual else { return }
+    let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+    let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+    let line = zip(e, a).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(e.count, a.count)
+    let want = line < e.count ? String(e[line]) : "<end>"
+    let got = line < a.count ? String(a[line]) : "<end>"
+    Issue.record(
+        Comment(rawValue: "\(name) differs at line \(line + 1): expected '\(want)', got '\(got)'"),
+        sourceLocation: sourceLocation)
 }

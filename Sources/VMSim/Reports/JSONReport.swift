@@ -163,6 +163,8 @@ public struct ScenarioReport: Encodable, Sendable {
     public var expectationsPassed: Int
     public var expectationsFailed: Int
     public var failures: [String]
+    /// Each scenario line with its effect (when the run was narrated).
+    public var lines: [LineEffect]?
 
     public init(runner: ScenarioRunner) {
         let kernel = runner.kernel
@@ -203,6 +205,7 @@ public struct ScenarioReport: Encodable, Sendable {
         self.expectationsPassed = runner.expectationsPassed
         self.expectationsFailed = runner.expectationsFailed
         self.failures = runner.failures
+        self.lines = runner.narrator?.effects
     }
 
     public func json() -> String {

@@ -5,6 +5,7 @@ public enum DemoScenario {
     public static let text = #"""
         # vmsim demo: processes, demand paging, copy-on-write fork, a SIGSEGV, files, shared memory,
         # writeback, memory pressure with kswapd and swap, and the reports.
+        # Each line is echoed with what it did: faults by handler, RSS, free memory, reclaim, swap.
         # Run it with `vmsim run` (built in) or `vmsim run examples/demo.vmsim --trace`.
         machine memory=256MiB arch=x86_64 swap=512MiB
 
@@ -97,9 +98,10 @@ public enum DemoScenario {
         tick 1s
 
         translate web buf[8KiB] write
-        show web maps | web status | web pagetable
-        show pagecache | diskstats | sysvipc/shm | swaps | lru
-        show meminfo | buddyinfo | zoneinfo | slabinfo | vmallocinfo
+        # The reports in the kernel's own format. `vmsim run --show meminfo,buddyinfo,zoneinfo,slabinfo`
+        # adds the system-wide ones at the end.
+        show web maps
+        show swaps
 
         """#
 }

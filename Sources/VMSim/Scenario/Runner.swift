@@ -85,10 +85,23 @@ public final class ScenarioRunner {
         }
         self.write = write
         self.trace = trace
-        if trace {
-            self.kernel.eventSink = { [unowned self] event in
-                self.write("  [trace] " + ScenarioRunner.describe(event))
-            }
+        self.installEventSink()
+    }
+
+    /// Narrates the run from now on: each line with its effect (`narrator.effects` keeps them).
+    public var narrator: Narrator? {
+        didSet { self.installEventSink() }
+    }
+
+    /// Events go to the trace (when tracing) and to the narrator (when narrating).
+    func installEventSink() {
+        guard self.trace || self.narrator != nil else {
+            self.kernel.eventSink = nil
+            return
+        }
+        self.kernel.eventSink = { [unowned self] event in
+            self.narrator?.note(event, self)
+            if self.trace { self.write("  [trace] " + ScenarioRunner.describe(event)) }
         }
     }
 
@@ -103,7 +116,19 @@ public final class ScenarioRunner {
     /// Executes one statement (nothing once the run has stopped).
     public func execute(_ statement: Statement) {
         guard self.stopReason == nil else { return }
+        guard let narrator = self.narrator else {
+            statement.command.execute(self, statement)
+            return
+        }
+        narrator.begin(self, statement)
         statement.command.execute(self, statement)
+        narrator.end(self, statement)
+    }
+
+    /// The narrated run's closing summary (nothing when not narrating).
+    public func finishNarration() {
+        guard let narrator = self.narrator else { return }
+        for line in narrator.finish(self) { self.write(line) }
     }
 
     /// Counts one user access; false (and the run stops, reported as refused) once the access
@@ -131,7 +156,10 @@ public final class ScenarioRunner {
     // MARK: Outcomes
 
     /// An expectation held.
-    func pass() { self.expectationsPassed += 1 }
+    func pass(_ actual: String = "") {
+        self.expectationsPassed += 1
+        self.narrator?.expectation(true, actual: actual)
+    }
 
     /// An expectation did not hold: counted, kept and printed with its line.
     func fail(_ statement: Statement, _ message: String) {
@@ -140,11 +168,13 @@ public final class ScenarioRunner {
             "\(statement.location.file):\(statement.location.line): expectation failed: \(statement.text) — \(message.escapingControlCharacters)"
         self.failures.append(text)
         self.write(text)
+        self.narrator?.expectation(false, actual: message.escapingControlCharacters)
     }
 
     /// The simulated system refused the operation (or it named something gone): counted and printed.
     func refuse(_ statement: Statement, _ message: String) {
         self.runtimeErrors += 1
+        self.narrator?.refused(message)
         self.write(
             "\(statement.location.file):\(statement.location.line): \(statement.text): \(message.escapingControlCharacters)"
         )

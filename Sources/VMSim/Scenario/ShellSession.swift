@@ -17,6 +17,8 @@ public final class ShellSession {
     {
         self.write = write
         self.runner = try ScenarioRunner(scenario: nil, overrides: overrides, trace: trace, write: write)
+        // After every command, its effect (faults, RSS, free memory, reclaim …) on one line.
+        self.runner.narrator = Narrator(source: nil, echo: false)
         self.parser.markStarted()
     }
 

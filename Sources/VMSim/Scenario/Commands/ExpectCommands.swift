@@ -163,7 +163,7 @@ struct ExpectCommand: ScenarioCommand {
         case .subject(let subject):
             guard let actual = runner.value(of: subject, statement) else { return }
             if self.comparison.holds(actual, self.value) {
-                runner.pass()
+                runner.pass(subject.format(actual))
             } else {
                 runner.fail(statement, "\(subject) is \(actual)")
             }
@@ -197,7 +197,7 @@ struct ExpectCommand: ScenarioCommand {
             guard !overflow, next <= range.upperBound else { break }
             address = next
         }
-        runner.pass()
+        runner.pass("every page \(self.comparison.rawValue) \(self.value)")
     }
 
     /// Reads one word per page of the file range with `read(2)`; a range that starts at or past
@@ -231,7 +231,7 @@ struct ExpectCommand: ScenarioCommand {
                 guard !overflow else { break }
                 offset = next
             }
-            runner.pass()
+            runner.pass("every page \(self.comparison.rawValue) \(self.value)")
         } catch {
             runner.refuse(statement, error.description)
         }
@@ -357,6 +357,24 @@ extension ScenarioRunner {
             default: return heap.programBreak
             }
         default: return nil
+        }
+    }
+}
+
+extension ExpectSubject {
+    /// A value of this subject as a person reads it: bytes with a unit, time with one.
+    func format(_ value: UInt64) -> String {
+        switch self {
+        case .time: return ProcFS.duration(value)
+        case .modulo, .vmstat, .slab, .disk: return "\(value)"
+        case .allocation(_, _, let field):
+            return field == "ptr" ? "0x" + String(value, radix: 16) : "\(value)"
+        case .meminfo, .file: return value < 1024 ? "\(value)" : "\(value) (\(ByteSize.human(value)))"
+        case .process(_, let field):
+            let counts = ["minflt", "majflt", "alive", "killed", "pid", "vmas"]
+            if counts.contains(field) || value < 1024 { return "\(value)" }
+            if field == "iowait" { return ProcFS.duration(value) }
+            return "\(value) (\(ByteSize.human(value)))"
         }
     }
 }
