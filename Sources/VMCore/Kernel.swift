@@ -19,8 +19,9 @@ public struct KernelCaches: Sendable {
 
 /// Something that happened inside the kernel, for `--trace` and the visualiser.
 public enum KernelEvent: Sendable {
-    /// A page fault handled (or refused) for `pid` at `address`.
-    case fault(pid: Int, address: UInt64, access: Access, kind: FaultKind, major: Bool)
+    /// A page fault handled for `pid` at `address`: the frame mapped there before (nil: none,
+    /// or not present) and after — a COW shows the old frame and its copy.
+    case fault(pid: Int, address: UInt64, access: Access, kind: FaultKind, major: Bool, old: PFN?, new: PFN?)
     case signal(pid: Int, address: UInt64, signal: Int, reason: String)
     case fork(parent: Int, child: Int)
     case exec(pid: Int, path: String)

@@ -135,17 +135,27 @@ extension Kernel {
         if Kernel.accessError(fault.errorCode, vma.flags) {
             return .signal(Signal.sigsegv, "SEGV_ACCERR: \(vma.flags.permissions) mapping")
         }
+        // The frame mapped before the fault, only when someone listens to events.
+        let oldFrame = self.eventSink == nil ? nil : self.mappedFrame(mm, address)
         let result = self.handleMMFault(mm, slot: slot, address: address, write: fault.access == .write)
         self.phys.count(.pgfault)
         switch result {
         case .minor(let kind):
             task.minorFaults += 1
-            self.emit(.fault(pid: task.pid, address: address, access: fault.access, kind: kind, major: false))
+            self.emit(
+                .fault(
+                    pid: task.pid, address: address, access: fault.access, kind: kind, major: false,
+                    old: oldFrame,
+                    new: self.mappedFrame(mm, address)))
             return .handled
         case .major(let kind):
             task.majorFaults += 1
             self.phys.count(.pgmajfault)
-            self.emit(.fault(pid: task.pid, address: address, access: fault.access, kind: kind, major: true))
+            self.emit(
+                .fault(
+                    pid: task.pid, address: address, access: fault.access, kind: kind, major: true,
+                    old: oldFrame,
+                    new: self.mappedFrame(mm, address)))
             return .handled
         case .sigbus:
             return .signal(Signal.sigbus, "BUS_ADRERR: beyond the end of the object")
@@ -154,6 +164,12 @@ extension Kernel {
         case .oom:
             return .outOfMemory
         }
+    }
+
+    /// The frame a present PTE maps at `address`, if any (for events).
+    func mappedFrame(_ mm: AddressSpace, _ address: UInt64) -> PFN? {
+        let pte = self.pageTables.pte(root: mm.pgd, va: address)
+        return pte.isPresent ? pte.pfn : nil
     }
 
     /// `access_error()` (arch/x86/mm/fault.c): the VMA forbids a write, or a read of a present

@@ -28,8 +28,22 @@ struct Run: ParsableCommand {
     @Flag(help: "Print the final state (processes, VMAs, counters, reports) as one JSON object.")
     var json = false
 
-    @Flag(help: "Print one line per kernel event (fault, fork, exec, signal, mmap …) as it happens.")
+    @Flag(
+        help:
+            "Print kernel events as they happen, runs of one fault handler collapsed. --trace LIST (or --trace=LIST) selects categories: \(EventCategory.allCases.map(\.rawValue).joined(separator: ", "))."
+    )
     var trace = false
+
+    @Option(
+        name: .customLong("trace-only"),
+        help: ArgumentHelp("The categories of --trace (what --trace LIST sets).", visibility: .hidden))
+    var traceOnly: String?
+
+    @Option(
+        help:
+            "Write every kernel event to this file as JSON Lines (schema version \(EventJSON.version), one object per event with its scenario line and time; see docs/SCENARIOS.md)."
+    )
+    var events: String?
 
     @Flag(
         name: .shortAndLong,
@@ -61,8 +75,30 @@ struct Run: ParsableCommand {
             // Settings first, so a bad flag is reported before the scenario is parsed.
             _ = try self.machine.apply(to: MachineConfig())
             let scenario = try ScenarioParser.parse(bytes: source, file: name)
+            var categories = Set(EventCategory.allCases)
+            if let list = self.traceOnly { categories = try EventCategory.parseList(list).get() }
             let runner = try ScenarioRunner(
-                scenario: scenario, overrides: self.machine.settings, trace: self.trace, write: write)
+                scenario: scenario, overrides: self.machine.settings,
+                trace: self.trace || self.traceOnly != nil,
+                write: write)
+            runner.traceCategories = categories
+            var eventFile: UnsafeMutablePointer<FILE>?
+            if let path = self.events {
+                guard let f = fopen(path + ".tmp", "w") else {
+                    throw CLIError(message: "--events: cannot write \(path)")
+                }
+                eventFile = f
+                runner.eventLog = { line in
+                    fputs(line, f)
+                    fputc(10, f)
+                }
+            }
+            defer {
+                if let f = eventFile, let path = self.events {
+                    // Complete or not at all: the file appears when the run has ended.
+                    if fclose(f) == 0 { rename(path + ".tmp", path) } else { unlink(path + ".tmp") }
+                }
+            }
             if !self.quiet || self.json {
                 // Narrated: each line with its effect (in JSON, the effects go in "lines").
                 runner.narrator = Narrator(

@@ -25,7 +25,8 @@ struct VMSimCommand: ParsableCommand {
     /// status the error carries. Help and version go to stdout with status 0.
     static func main() {
         do {
-            var command = try Self.parseAsRoot()
+            var command = try Self.parseAsRoot(
+                Self.rewritingTraceLists(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             let (message, status) = Self.report(for: error)
@@ -38,6 +39,33 @@ struct VMSimCommand: ParsableCommand {
             }
             Foundation.exit(status)
         }
+    }
+
+    /// `--trace fault,reclaim` and `--trace=fault,reclaim` become `--trace --trace-only LIST`
+    /// (the argument parser has no options with an optional value). The word after `--trace`
+    /// is taken as a list only when every comma-separated part is a category, so `--trace FILE`
+    /// still runs FILE.
+    static func rewritingTraceLists(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        func isList(_ s: String) -> Bool {
+            let parts = s.split(separator: ",", omittingEmptySubsequences: false)
+            return !parts.isEmpty
+                && parts.allSatisfy { $0 == "all" || EventCategory(rawValue: String($0)) != nil }
+        }
+        while i < arguments.count {
+            let a = arguments[i]
+            if a.hasPrefix("--trace=") {
+                out += ["--trace", "--trace-only", String(a.dropFirst("--trace=".count))]
+            } else if a == "--trace", i + 1 < arguments.count, isList(arguments[i + 1]) {
+                out += ["--trace", "--trace-only", arguments[i + 1]]
+                i += 1
+            } else {
+                out.append(a)
+            }
+            i += 1
+        }
+        return out
     }
 
     /// The one-line message (or help text, with status 0) and exit status for an error.

@@ -210,3 +210,34 @@ func checkGolden(_ actual: String, _ name: String, sourceLocation: SourceLocatio
         Comment(rawValue: "\(name) differs at line \(line + 1): expected '\(want)', got '\(got)'"),
         sourceLocation: sourceLocation)
 }
+
+@Suite struct TraceArgumentTests {
+    @Test func traceListsAreRewrittenOnlyWhenTheyAreLists() {
+        #expect(
+            VMSimCommand.rewritingTraceLists(["run", "--trace", "fault,reclaim", "x.vmsim"])
+                == ["run", "--trace", "--trace-only", "fault,reclaim", "x.vmsim"])
+        #expect(
+            VMSimCommand.rewritingTraceLists(["run", "--trace=cow"]) == [
+                "run", "--trace", "--trace-only", "cow",
+            ])
+        #expect(
+            VMSimCommand.rewritingTraceLists(["run", "--trace", "x.vmsim"]) == ["run", "--trace", "x.vmsim"])
+        #expect(VMSimCommand.rewritingTraceLists(["run", "--trace"]) == ["run", "--trace"])
+    }
+
+    @Test func eventsFileIsWrittenWholeAndUnknownCategoriesAreErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "vmsim-ev-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let events = dir.appendingPathComponent("e.jsonl").path
+        let file = scenarioFile("spawn a\na: mmap m 8KiB\na: write m\n")
+        let (_, status) = runCommand([file, "--quiet", "--events", events])
+        #expect(status == 0)
+        let lines = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines.last?.contains("\"line\":3") == true)
+        #expect(!FileManager.default.fileExists(atPath: events + ".tmp"))
+        let bad = runCommand([file, "--trace", "--trace-only", "fault,nope"])
+        #expect(bad.status == 2 && bad.text.contains("unknown category 'nope'"))
+    }
+}

@@ -182,7 +182,7 @@ public final class Narrator {
     func note(_ event: KernelEvent, _ runner: ScenarioRunner) {
         guard self.current != nil else { return }
         switch event {
-        case .fault(_, _, _, let kind, _):
+        case .fault(_, _, _, let kind, _, _, _):
             if let name = Self.handlerName(kind) { self.current!.faultsByHandler[name, default: 0] += 1 }
         case .signal(let pid, let address, let signal, let reason):
             let name = runner.processes.first { $0.value.pid == pid }?.key ?? "pid \(pid)"

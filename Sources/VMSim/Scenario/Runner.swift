@@ -14,9 +14,22 @@ import VMTypes
 public final class ScenarioRunner {
     public let kernel: Kernel
     /// Where output goes, line by line.
-    public var write: (String) -> Void
-    /// Print kernel events as they happen.
-    public let trace: Bool
+    let output: (String) -> Void
+    /// Print kernel events as they happen (those of `traceCategories`).
+    public var trace: Bool {
+        didSet { self.installEventSink() }
+    }
+    /// The event kinds `--trace LIST` selected (every kind for a plain `--trace`).
+    public var traceCategories: Set<EventCategory> = Set(EventCategory.allCases)
+    /// Collapses runs of identical faults into one trace line.
+    var collapser: TraceCollapser
+    /// `--events FILE.jsonl`: every event as a JSON line (whatever `--trace` shows).
+    public var eventLog: ((String) -> Void)? {
+        didSet { self.installEventSink() }
+    }
+    var eventSequence = 0
+    /// The scenario line running now, which events are attributed to.
+    public private(set) var currentLine: Int?
     /// Processes by scenario name (kept after they die, for `expect NAME.killed`).
     public internal(set) var processes: [String: Task] = [:]
     /// Named regions per pid: start address and length.
@@ -83,8 +96,9 @@ public final class ScenarioRunner {
                 scenario?.statements.first?.location ?? ScenarioLocation(file: "", line: 0, column: 0)
             throw ScenarioError(location: location, message: "\(error.setting): \(error.message)")
         }
-        self.write = write
+        self.output = write
         self.trace = trace
+        self.collapser = TraceCollapser(pageSize: self.kernel.phys.pageSize)
         self.installEventSink()
     }
 
@@ -95,14 +109,32 @@ public final class ScenarioRunner {
 
     /// Events go to the trace (when tracing) and to the narrator (when narrating).
     func installEventSink() {
-        guard self.trace || self.narrator != nil else {
+        guard self.trace || self.narrator != nil || self.eventLog != nil else {
             self.kernel.eventSink = nil
             return
         }
         self.kernel.eventSink = { [unowned self] event in
             self.narrator?.note(event, self)
-            if self.trace { self.write("  [trace] " + ScenarioRunner.describe(event)) }
+            if let log = self.eventLog {
+                log(
+                    EventJSON.line(
+                        event, seq: self.eventSequence, line: self.currentLine, time: self.kernel.now))
+                self.eventSequence += 1
+            }
+            if self.trace && self.traceCategories.contains(EventCategory.of(event)) {
+                for line in self.collapser.add(event) { self.output("  [trace] " + line) }
+            }
         }
+    }
+
+    /// Writes one line of output (after any trace line still being collapsed).
+    public func write(_ text: String) {
+        self.flushTrace()
+        self.output(text)
+    }
+
+    func flushTrace() {
+        for line in self.collapser.flush() { self.output("  [trace] " + line) }
     }
 
     /// Runs every statement in order.
@@ -116,12 +148,18 @@ public final class ScenarioRunner {
     /// Executes one statement (nothing once the run has stopped).
     public func execute(_ statement: Statement) {
         guard self.stopReason == nil else { return }
+        self.currentLine = statement.location.line
+        defer {
+            self.flushTrace()
+            self.currentLine = nil
+        }
         guard let narrator = self.narrator else {
             statement.command.execute(self, statement)
             return
         }
         narrator.begin(self, statement)
         statement.command.execute(self, statement)
+        self.flushTrace()
         narrator.end(self, statement)
     }
 

@@ -1,3 +1,4 @@
+import Glibc
 import VMCore
 import VMTypes
 
@@ -41,8 +42,38 @@ public final class ShellSession {
         case "history":
             for (i, entry) in self.history.enumerated() { self.write("\(Pad.right(i + 1, 4))  \(entry)") }
             return true
+        case "trace", "trace on":
+            self.runner.traceCategories = Set(EventCategory.allCases)
+            self.runner.trace = true
+            return true
+        case "trace off":
+            self.runner.trace = false
+            return true
         default:
             break
+        }
+        if trimmed.hasPrefix("trace ") {
+            switch EventCategory.parseList(String(trimmed.dropFirst(6))) {
+            case .success(let set):
+                self.runner.traceCategories = set
+                self.runner.trace = true
+            case .failure(let error):
+                self.write("shell: " + error.message.replacingOccurrences(of: "--trace: ", with: "trace: "))
+            }
+            return true
+        }
+        if trimmed.hasPrefix("load ") { return self.load(String(trimmed.dropFirst(5)).trimmingCharacters()) }
+        if trimmed.hasPrefix("save ") {
+            let path = String(trimmed.dropFirst(5)).trimmingCharacters()
+            let text = self.history.joined(separator: "\n") + "\n"
+            if let f = fopen(path, "w") {
+                fputs(text, f)
+                fclose(f)
+                self.write("saved \(self.history.count) lines to \(path)")
+            } else {
+                self.write("shell: cannot write \(path)")
+            }
+            return true
         }
         do {
             guard let statement = try self.parser.parseLine(trimmed, number: self.lineNumber) else {
@@ -60,8 +91,57 @@ public final class ShellSession {
         return true
     }
 
+    /// `load FILE`: runs a scenario file's lines in this session (each checked and run like a
+    /// typed line, errors naming the file's line and column), then the shell goes on.
+    func load(_ path: String) -> Bool {
+        guard let f = fopen(path, "r") else {
+            self.write("shell: cannot open \(path)")
+            return true
+        }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, f)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+            if bytes.count > 64 << 20 { break }
+        }
+        fclose(f)
+        guard bytes.count <= 64 << 20 else {
+            self.write("shell: \(path) is larger than 64 MiB")
+            return true
+        }
+        let lines: [String]
+        do {
+            lines = try ScenarioLexer.lines(bytes, file: path)
+        } catch {
+            self.write(error.description)
+            return true
+        }
+        for (i, line) in lines.enumerated() {
+            do {
+                guard var statement = try self.parser.parseLine(line, number: i + 1) else { continue }
+                statement.location.file = path
+                if statement.command is MachineCommand {
+                    self.write("\(path):\(i + 1): the machine is fixed at start; skipped")
+                    continue
+                }
+                self.history.append(statement.text)
+                self.runner.execute(statement)
+            } catch {
+                // The parser numbers the file's lines; the name is the file's, not the shell's.
+                var e = error
+                e.location.file = path
+                self.write(e.description + " (the rest of \(path) is not run)")
+                break
+            }
+        }
+        return true
+    }
+
     /// `help`: every command of the language (from `CommandTable`) and the shell's own.
     public static var help: String {
-        CommandTable.help + "\nShell: help, history, quit."
+        CommandTable.help
+            + "\nShell: help, history, load FILE, save FILE, trace on|off|CATEGORIES (\(EventCategory.allCases.map(\.rawValue).joined(separator: ",")))), quit."
     }
 }
