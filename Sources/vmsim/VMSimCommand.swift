@@ -16,6 +16,7 @@ struct VMSimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmsim",
         abstract: "The Linux memory manager as a program you can run, step through and measure.",
+        version: "vmsim 0.5.0 (a model of the Linux 6.18 memory manager; glibc 2.36 malloc)",
         subcommands: [
             Run.self, Shell.self, Translate.self, Replay.self, Compare.self, MRC.self, TraceGen.self,
             ReplayMalloc.self,

@@ -165,7 +165,7 @@ struct ExpectCommand: ScenarioCommand {
             if self.comparison.holds(actual, self.value) {
                 runner.pass(subject.format(actual))
             } else {
-                runner.fail(statement, "\(subject) is \(actual)")
+                runner.fail(statement, "\(subject) is \(subject.format(actual))")
             }
         case .memory(let ref): self.expectMemory(ref, runner, statement)
         case .file(let ref): self.expectFile(ref, runner, statement)
