@@ -41,6 +41,15 @@ struct Run: ParsableCommand {
 
     @Option(
         help:
+            "Write a timeline of the run to this file: .csv (every sample: RSS per process, free memory per zone, LRU lists, swap, fault/swap/reclaim counters) or .svg (memory, fault rates and swap traffic over user accesses)."
+    )
+    var timeline: String?
+
+    @Option(help: "User accesses between timeline samples inside a line (1 … 1000000000; default 4096).")
+    var interval: UInt64 = 4096
+
+    @Option(
+        help:
             "Write every kernel event to this file as JSON Lines (schema version \(EventJSON.version), one object per event with its scenario line and time; see docs/SCENARIOS.md)."
     )
     var events: String?
@@ -49,6 +58,15 @@ struct Run: ParsableCommand {
         name: .shortAndLong,
         help: "Do not narrate: print only what the scenario shows, failures and the one-line result.")
     var quiet = false
+
+    func validate() throws {
+        guard (1...1_000_000_000).contains(self.interval) else {
+            throw ValidationError("--interval: \(self.interval) is out of range (1 … 1000000000)")
+        }
+        if let path = self.timeline, !path.hasSuffix(".csv") && !path.hasSuffix(".svg") {
+            throw ValidationError("--timeline: '\(path)' must end in .csv or .svg")
+        }
+    }
 
     func run() throws {
         let (text, status) = try self.output { line in
@@ -104,8 +122,19 @@ struct Run: ParsableCommand {
                 runner.narrator = Narrator(
                     source: String(decoding: source, as: UTF8.self), printing: !self.quiet && !self.json)
             }
+            if self.timeline != nil {
+                runner.timeline = Timeline(interval: self.interval)
+                runner.timeline?.sample(runner)
+            }
             runner.run(scenario)
             if !self.json { runner.finishNarration() }
+            if let path = self.timeline, let timeline = runner.timeline {
+                let text =
+                    path.hasSuffix(".svg") ? timeline.svg(title: "\(name): the run over time") : timeline.csv
+                guard writeWholeFile(path, text) else {
+                    throw CLIError(message: "--timeline: cannot write \(path)")
+                }
+            }
             for report in reports {
                 write("==> \(ProcFS.reportPath(report)) <==")
                 var text = ReportName.render(report, runner.kernel)

@@ -4,6 +4,10 @@ import Testing
 
 @testable import VMSimCLI
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// Runs `vmsim run ARGS` in-process: the printed lines and the exit status.
 func runCommand(_ args: [String]) -> (text: String, status: Int32) {
     var lines: [String] = []
@@ -239,5 +243,63 @@ func checkGolden(_ actual: String, _ name: String, sourceLocation: SourceLocatio
         #expect(!FileManager.default.fileExists(atPath: events + ".tmp"))
         let bad = runCommand([file, "--trace", "--trace-only", "fault,nope"])
         #expect(bad.status == 2 && bad.text.contains("unknown category 'nope'"))
+    }
+}
+
+@Suite struct TimelineTests {
+    static let scenario = """
+        machine memory=64MiB swap=128MiB
+        spawn app
+        app: mmap ws 96MiB
+        app: write ws[0:32MiB] value=1
+        app: write ws[0:80MiB] value=2
+        app: read ws[0:80MiB]
+        """
+
+    /// Every sample in the CSV, with the columns the header names, accesses and time never
+    /// going back, and the major faults of the thrashing pass showing.
+    @Test func csvTimelineHasEverySampleInOrder() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("t.csv").path
+        let (_, status) = runCommand([
+            scenarioFile(Self.scenario), "--quiet", "--timeline", path, "--interval", "1024",
+        ])
+        #expect(status == 0)
+        let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        let header = try #require(rows.first)
+        #expect(header.prefix(3) == ["accesses", "time_ns", "line"])
+        #expect(
+            header.contains("app_anon_kb") && header.contains("free_DMA32_kb")
+                && header.contains("pgmajfault"))
+        #expect(rows.count > 50)
+        var last = (0, 0)
+        for row in rows.dropFirst() {
+            #expect(row.count == header.count)
+            let (a, t) = (Int(row[0]) ?? -1, Int(row[1]) ?? -1)
+            #expect(a >= last.0 && t >= last.1)
+            last = (a, t)
+        }
+        let major = header.firstIndex(of: "pgmajfault")!
+        #expect(Int(rows.last![major])! > 1000)
+    }
+
+    @Test func svgTimelineIsXMLWithItsPanelsAndAxes() throws {
+        let dir = temporaryDirectory()
+        let path = dir.appendingPathComponent("t.svg").path
+        let (_, status) = runCommand([scenarioFile(Self.scenario), "--quiet", "--timeline", path])
+        #expect(status == 0)
+        let data = try #require(FileManager.default.contents(atPath: path))
+        let parser = XMLParser(data: data)
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        let text = String(decoding: data, as: UTF8.self)
+        for title in ["Memory", "Page faults", "Swap traffic", "user accesses", "app RSS", "major faults"] {
+            #expect(text.contains(">\(title)<"), "\(title)")
+        }
+        #expect(text.components(separatedBy: "class=\"x-axis\"").count == 4)
+        #expect(text.components(separatedBy: "class=\"y-axis\"").count == 4)
+        let bad = runCommand([scenarioFile(Self.scenario), "--timeline", "/tmp/x.png"])
+        #expect(bad.status == 2)
     }
 }

@@ -28,6 +28,8 @@ public final class ScenarioRunner {
         didSet { self.installEventSink() }
     }
     var eventSequence = 0
+    /// Samples the machine after each line and every few accesses (`--timeline`).
+    public var timeline: Timeline?
     /// The scenario line running now, which events are attributed to.
     public private(set) var currentLine: Int?
     /// Processes by scenario name (kept after they die, for `expect NAME.killed`).
@@ -151,6 +153,7 @@ public final class ScenarioRunner {
         self.currentLine = statement.location.line
         defer {
             self.flushTrace()
+            self.timeline?.sample(self)
             self.currentLine = nil
         }
         guard let narrator = self.narrator else {
@@ -173,6 +176,7 @@ public final class ScenarioRunner {
     /// limit is used up.
     func chargeAccess(_ statement: Statement) -> Bool {
         self.accesses += 1
+        self.timeline?.maybeSample(self)
         guard let limit = self.accessLimit, self.accesses > limit else { return true }
         if self.stopReason == nil {
             self.stopReason = "stopped: the scenario asked for more than \(limit) memory accesses"
