@@ -251,11 +251,12 @@ extension Kernel {
     }
 
     /// kswapd's deficit is covered by writeback in flight: the node would be balanced if every
-    /// page now under writeback (`nr_writeback`, node-wide) were free. Simplified: the pages
-    /// are not attributed to their zones; each zone is credited with all of them (modern
-    /// kswapd: any eligible zone balanced) or they are shared out (periodic: every zone).
+    /// page reclaim is writing to swap were free. (Dirty file pages reclaim meets are the
+    /// flusher's to write and are not freed when written, so they do not count.) Simplified:
+    /// the pages are not attributed to their zones; each zone is credited with all of them
+    /// (modern kswapd: any eligible zone balanced) or they are shared out (periodic: every zone).
     func writebackCoversDeficit(order: Int, highestZone: Int) -> Bool {
-        let inFlight = self.phys.state(.nrWriteback)
+        let inFlight = self.swap.writebackPages
         guard inFlight > 0 else { return false }
         return self.nodeBalanced(order: order, highestZone: highestZone, counting: inFlight)
     }
@@ -751,7 +752,10 @@ extension Kernel {
                 let io = self.vfs.pendingIO.first?.time
             {
                 self.reclaim.kswapdThrottledUntil = min(io, self.now + 100_000_000)
+                // Resumed, it balances for the same request (the periodic one: every zone).
                 self.reclaim.kswapdWoken = true
+                self.reclaim.kswapdOrder = max(self.reclaim.kswapdOrder, order)
+                self.reclaim.kswapdHighestZone = max(self.reclaim.kswapdHighestZone, highestZone)
                 throttled = true
                 break
             }
