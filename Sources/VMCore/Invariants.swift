@@ -278,7 +278,13 @@ extension Kernel {
             problems.append("nr_dirty \(self.phys.state(.nrDirty)) but \(dirty) page-cache pages are dirty")
         }
         // Swap-cache pages being written to swap count too.
-        writeback += self.swap.cache.values.filter { memMap.test($0, .writeback) }.count
+        let swapWriteback = self.swap.cache.values.filter { memMap.test($0, .writeback) }.count
+        writeback += swapWriteback
+        if swapWriteback != self.swap.writebackPages {
+            problems.append(
+                "\(self.swap.writebackPages) swap writes in flight counted, \(swapWriteback) swap-cache pages under writeback"
+            )
+        }
         if writeback != self.phys.state(.nrWriteback) {
             problems.append(
                 "nr_writeback \(self.phys.state(.nrWriteback)) but \(writeback) pages are under writeback")

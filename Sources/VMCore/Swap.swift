@@ -212,6 +212,9 @@ public final class SwapState {
     var lastReadaheadPages = 0
     /// Round-robin order among areas of equal priority (`swap_avail_head` requeueing).
     var rotation: [Int] = []
+    /// Pages reclaim has written to swap whose write has not completed (`PG_writeback` on swap
+    /// cache pages): on completion they go to the tail of the inactive list to be freed.
+    public internal(set) var writebackPages = 0
 
     static func key(_ e: SwapEntry) -> UInt64 { UInt64(e.type) << 50 | e.offset }
     public var active: [SwapArea] { self.areas.compactMap { $0 } }
@@ -625,6 +628,7 @@ extension Kernel {
         }
         self.phys.count(.pswpout, UInt64(pages.count))
         self.phys.mod(.nrVmscanWrite, pages.count)
+        self.swap.writebackPages += pages.count
         for t in byArea.keys.sorted() {
             let area = self.swap.areas[t]!
             self.submitSwapIO(area, write: true, byArea[t]!.sorted { $0.0 < $1.0 })
@@ -670,6 +674,7 @@ extension Kernel {
                 memMap.removeFlags(pfn, .writeback)
                 self.phys.mod(.nrWriteback, -1)
                 self.phys.mod(.nrWritten, 1)
+                self.swap.writebackPages -= 1
                 if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, -1) }
                 if memMap.test(pfn, .reclaim) {
                     memMap.removeFlags(pfn, .reclaim)

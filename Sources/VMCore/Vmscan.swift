@@ -57,6 +57,8 @@ struct ScanControl {
     var nrToReclaim: Int
     var gfp: GFP
     var reclaimIdx: Int
+    /// The allocation order reclaim works for (kswapd's balance is checked at this order).
+    var order = 0
     var priority = 12
     var isKswapd: Bool
     var maySwap = true
@@ -72,6 +74,9 @@ struct ScanControl {
     var nrWriteback = 0
     var nrUnqueuedDirty = 0
     var nrTaken = 0
+    /// Pages whose writeback this reclaim started (`stat->nr_pageout`, summed over the run):
+    /// reclaimed once their I/O completes and reclaim meets them again at the tail.
+    var nrPageout = 0
     /// Pages scanned over the whole reclaim (`nrScanned` restarts each pass).
     var totalScanned = 0
 }
@@ -188,7 +193,8 @@ extension Kernel {
     }
 
     /// `shrink_lruvec()`: scans the lists in chunks of `SWAP_CLUSTER_MAX` until the counts from
-    /// `get_scan_count()` are used up or enough was reclaimed; then keeps the anonymous
+    /// `get_scan_count()` are used up or enough was reclaimed — counting, in vmsim, the pages
+    /// whose writeback will cover the goal (`writebackCoversGoal`); then keeps the anonymous
     /// inactive list from running low.
     func shrinkLRUVec(_ sc: inout ScanControl) {
         var nr = self.scanCount(sc)
@@ -207,7 +213,7 @@ extension Kernel {
                 nr[list.rawValue] -= n
                 reclaimed += self.shrinkList(list, n, &sc)
             }
-            if reclaimed >= sc.nrToReclaim { break }
+            if reclaimed >= sc.nrToReclaim || self.writebackCoversGoal(sc, reclaimed: reclaimed) { break }
         }
         sc.nrReclaimed += reclaimed
         if self.reclaim.victims == nil && self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
@@ -226,6 +232,33 @@ extension Kernel {
             return 0
         }
         return self.shrinkInactiveList(list, n, &sc)
+    }
+
+    /// Whether writeback in flight will cover what this reclaim is after, so that scanning on
+    /// would only start more writeback than needed. kswapd: the node would be balanced once the
+    /// pages under writeback are freed (`writebackCoversDeficit`); direct reclaim: the pages it
+    /// reclaimed plus those it queued for writeback reach `nr_to_reclaim`.
+    ///
+    /// Simplified: Linux has no such test — it ends the scan on `nr_reclaimed` alone. But there
+    /// the scan takes time and the swap device completes writes meanwhile, so the written pages
+    /// come back to the tail of the inactive list (`folio_rotate_reclaimable()`) and are freed
+    /// within the same run. vmsim's reclaim takes no simulated time, so no write can complete
+    /// during a scan; without this test, lowering the priority while every page is still in
+    /// flight would write out far more than the deficit (the whole swap area for a few MiB).
+    func writebackCoversGoal(_ sc: ScanControl, reclaimed: Int) -> Bool {
+        if sc.isKswapd { return self.writebackCoversDeficit(order: sc.order, highestZone: sc.reclaimIdx) }
+        return sc.nrPageout > 0 && sc.nrReclaimed + reclaimed + sc.nrPageout >= sc.nrToReclaim
+    }
+
+    /// kswapd's deficit is covered by writeback in flight: the node would be balanced if every
+    /// page reclaim is writing to swap were free. (Dirty file pages reclaim meets are the
+    /// flusher's to write and are not freed when written, so they do not count.) Simplified:
+    /// the pages are not attributed to their zones; each zone is credited with all of them
+    /// (modern kswapd: any eligible zone balanced) or they are shared out (periodic: every zone).
+    func writebackCoversDeficit(order: Int, highestZone: Int) -> Bool {
+        let inFlight = self.swap.writebackPages
+        guard inFlight > 0 else { return false }
+        return self.nodeBalanced(order: order, highestZone: highestZone, counting: inFlight)
     }
 
     // MARK: Isolation
@@ -566,6 +599,7 @@ extension Kernel {
             reclaimed += 1
         }
         if !swapOut.isEmpty { self.swapWriteout(swapOut) }
+        sc.nrPageout += swapOut.count
         self.putbackPages(keep, file: list.isFile)
         self.phys.count(sc.isKswapd ? .pgstealKswapd : .pgstealDirect, UInt64(reclaimed))
         self.phys.count(list.isFile ? .pgstealFile : .pgstealAnon, UInt64(reclaimed))
@@ -652,17 +686,21 @@ extension Kernel {
 
     /// `pgdat_balanced()`: modern kswapd stops when any eligible zone has its high watermark
     /// free (plus the lowmem reserve for the allocations that woke it); the periodic one only
-    /// when every zone has.
-    func nodeBalanced(order: Int, highestZone: Int) -> Bool {
+    /// when every zone has. `extra` pages (writeback in flight) are counted as free: for the
+    /// modern check in every zone, for the periodic one shared among the zones short of high.
+    func nodeBalanced(order: Int, highestZone: Int, counting extra: Int = 0) -> Bool {
         let zones = self.phys.zones
         if self.reclaim.mode == .periodic {
-            return zones.indices.allSatisfy { z in
-                zones[z].managedPages == 0 || zones[z].freePages >= zones[z].highWatermark
+            var short = 0
+            for z in zones.indices where zones[z].managedPages > 0 {
+                short += max(0, zones[z].highWatermark - zones[z].freePages)
             }
+            return short <= extra
         }
         for z in 0...min(highestZone, zones.count - 1) where zones[z].managedPages > 0 {
             if self.phys.zoneWatermarkOK(
-                zone: z, order: order, mark: zones[z].highWatermark, highestZone: highestZone, flags: [])
+                zone: z, order: order, mark: zones[z].highWatermark - extra, highestZone: highestZone,
+                flags: [])
             {
                 return true
             }
@@ -672,15 +710,21 @@ extension Kernel {
 
     /// `balance_pgdat()`: from priority 12 down, each pass asks for the high watermark's worth
     /// of pages (at least 32 per zone), ages the anonymous lists, shrinks the node; a pass that
-    /// frees nothing raises the pressure. Ends when the node is balanced. Returns pages reclaimed.
+    /// frees nothing raises the pressure. Ends when the node is balanced. When pages are cycling
+    /// through the LRU under writeback (`PGDAT_WRITEBACK`, `nr_immediate`) or the writeback in
+    /// flight already covers the deficit, kswapd sleeps until some of it completes
+    /// (`reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`, at most 100 ms) and resumes then: the
+    /// run ends with kswapd still woken. Returns pages reclaimed.
     @discardableResult
     func balanceNode(order: Int, highestZone: Int) -> Int {
         self.phys.count(.pageoutrun)
         self.reclaim.kswapdRuns += 1
         var sc = ScanControl(
             nrToReclaim: 0, gfp: .kernel, reclaimIdx: highestZone, isKswapd: true)
+        sc.order = order
         self.reclaim.depth += 1
         defer { self.reclaim.depth -= 1 }
+        var throttled = false
         while sc.priority >= 1 {
             if self.nodeBalanced(order: order, highestZone: highestZone) { break }
             sc.nrScanned = 0
@@ -697,21 +741,34 @@ extension Kernel {
             sc.nrWriteback = 0
             sc.nrTaken = 0
             self.shrinkNode(&sc)
-            // Pages cycling through the LRU faster than they are written: kswapd sleeps until
-            // some writeback completes (at most 100 ms) rather than scan them again.
-            if sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken
-                && sc.nrReclaimed - before < Kernel.swapClusterMax,
+            if self.nodeBalanced(order: order, highestZone: highestZone) { break }
+            // Pages cycling through the LRU faster than they are written, or enough of them
+            // on their way to the disk: sleep until some writeback completes rather than scan
+            // (and write) more.
+            let cycling =
+                sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken
+                && sc.nrReclaimed - before < Kernel.swapClusterMax
+            if cycling || self.writebackCoversDeficit(order: order, highestZone: highestZone),
                 let io = self.vfs.pendingIO.first?.time
             {
                 self.reclaim.kswapdThrottledUntil = min(io, self.now + 100_000_000)
+                // Resumed, it balances for the same request (the periodic one: every zone).
                 self.reclaim.kswapdWoken = true
+                self.reclaim.kswapdOrder = max(self.reclaim.kswapdOrder, order)
+                self.reclaim.kswapdHighestZone = max(self.reclaim.kswapdHighestZone, highestZone)
+                throttled = true
                 break
             }
             // No need to raise the pressure while the scan would meet the target at 100% efficiency.
             let raise = sc.nrScanned < sc.nrToReclaim
             if raise || sc.nrReclaimed == before { sc.priority -= 1 }
         }
-        if sc.nrReclaimed == 0 { self.reclaim.kswapdFailures += 1 } else { self.reclaim.kswapdFailures = 0 }
+        // A run that stopped to wait for writeback has not failed: it resumes when it lands.
+        if sc.nrReclaimed > 0 {
+            self.reclaim.kswapdFailures = 0
+        } else if !throttled {
+            self.reclaim.kswapdFailures += 1
+        }
         self.emit(.reclaim(pid: nil, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
         return sc.nrReclaimed
     }
@@ -761,30 +818,42 @@ extension Kernel {
     // MARK: Direct reclaim
 
     /// `try_to_free_pages()` → `do_try_to_free_pages()`: the allocating task reclaims 32 pages
-    /// itself, raising the pressure from priority 12 to 0. When a pass frees nothing because
-    /// pages are still being written, the task waits for some writeback to complete
-    /// (`reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`) and the pass is repeated.
+    /// itself, raising the pressure from priority 12 to 0. A pass that falls short because
+    /// pages are still being written — those it queued itself cover the 32, or the LRU tail is
+    /// congested with pages under writeback — makes the task wait for some writeback to
+    /// complete (`reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`, at most 100 ms, up to 16 times)
+    /// and repeats the pass, which then frees the pages rotated to the tail. Before it gives up
+    /// with nothing reclaimed at priority 0, it waits for writeback as long as any is in flight:
+    /// pages under writeback are progress in the making, and giving up would send the allocator
+    /// to the OOM killer with them still on their way to the disk.
+    ///
+    /// Simplified: Linux's last-chance wait is the `VMSCAN_THROTTLE_NOPROGRESS` throttle at
+    /// priority 1 (`consider_reclaim_throttle()`) and the allocator's 16 retries with their
+    /// throttles, which in real time outlast the writeback; vmsim waits for it explicitly.
     func tryToFreePages(gfp: GFP, order: Int, highestZone: Int) -> Int {
         guard self.reclaim.depth == 0 else { return 0 }
         self.reclaim.depth += 1
         defer { self.reclaim.depth -= 1 }
         var sc = ScanControl(
             nrToReclaim: Kernel.swapClusterMax, gfp: gfp, reclaimIdx: highestZone, isKswapd: false)
+        sc.order = order
         sc.maySwap = gfp.contains(.io)
         var throttled = 0
-        while sc.priority >= 0 {
+        while true {
             sc.nrWriteback = 0
             sc.nrTaken = 0
             self.shrinkNode(&sc)
             if sc.nrReclaimed >= sc.nrToReclaim { break }
-            // The LRU is congested with pages under writeback (LRUVEC_NODE_CONGESTED): stall for
-            // some writeback to complete (at most 100 ms), then try this priority again.
-            if sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken && throttled < 16 && self.ioInFlight {
+            let queued = sc.nrPageout > 0 && sc.nrReclaimed + sc.nrPageout >= sc.nrToReclaim
+            let congested = sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken
+            let lastChance = sc.priority == 0 && sc.nrReclaimed == 0 && self.phys.state(.nrWriteback) > 0
+            if self.ioInFlight && (((queued || congested) && throttled < 16) || lastChance) {
                 throttled += 1
                 self.phys.count(.pgscanDirectThrottle)
                 self.waitForSomeIO(limit: 100_000_000)
                 continue
             }
+            if sc.priority == 0 { break }
             sc.priority -= 1
         }
         if sc.nrReclaimed > 0 { self.reclaim.kswapdFailures = 0 }
@@ -836,5 +905,15 @@ extension Kernel: ReclaimDelegate {
     public func outOfMemory(gfp: GFP, order: Int) -> Bool {
         guard self.reclaim.depth == 0 else { return false }
         return self.oomKill(gfp: gfp, order: order)
+    }
+
+    /// `zone_reclaimable_pages()` (mm/vmscan.c): the zone's file LRU pages, its anonymous ones
+    /// while swap has room, and — when it has neither — its free pages, so that a zone with
+    /// free memory is not written off.
+    public func reclaimablePages(zone z: Int) -> Int {
+        let zone = self.phys.zones[z]
+        var n = zone.state(.nrZoneInactiveFile) + zone.state(.nrZoneActiveFile)
+        if self.canReclaimAnon { n += zone.state(.nrZoneInactiveAnon) + zone.state(.nrZoneActiveAnon) }
+        return n == 0 ? zone.freePages : n
     }
 }

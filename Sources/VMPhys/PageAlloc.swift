@@ -301,7 +301,17 @@ extension PhysicalMemory {
     public func zoneWatermarkOK(zone z: Int, order: Int, mark: Int, highestZone: Int, flags: AllocFlags)
         -> Bool
     {
-        let freePages = self.zoneStorage[z].counters[ZoneStatItem.nrFreePages.rawValue] - ((1 << order) - 1)
+        self.zoneWatermarkOK(
+            zone: z, order: order, mark: mark, highestZone: highestZone, flags: flags,
+            free: self.zoneStorage[z].counters[ZoneStatItem.nrFreePages.rawValue])
+    }
+
+    /// `__zone_watermark_ok()` with the zone's free pages given (`free_pages`): what
+    /// `should_reclaim_retry()` asks with the reclaimable pages counted as free.
+    func zoneWatermarkOK(zone z: Int, order: Int, mark: Int, highestZone: Int, flags: AllocFlags, free: Int)
+        -> Bool
+    {
+        let freePages = free - ((1 << order) - 1)
         var min = mark
         if !flags.isDisjoint(with: AllocFlags.reserves) {
             if flags.contains(.minReserve) {
@@ -388,8 +398,9 @@ extension PhysicalMemory {
     ///
     /// Fast path: every usable zone checked against its low watermark. Slow path
     /// (`__alloc_pages_slowpath()`): wake kswapd, retry against the min watermark (less for
-    /// `__GFP_HIGH`/atomic callers), then direct reclaim and, for small orders, the OOM killer —
-    /// each only if a `ReclaimDelegate` is installed and the flags allow it. Failure is a value
+    /// `__GFP_HIGH`/atomic callers), then direct reclaim — repeated while `should_reclaim_retry()`
+    /// sees a chance, once only for `__GFP_NORETRY` and costly orders — and, for small orders,
+    /// the OOM killer; each only if a `ReclaimDelegate` is installed and the flags allow it. Failure is a value
     /// (nil) and is logged like `warn_alloc()`. The frame comes back with reference count 1;
     /// with `__GFP_ZERO` its content word is 0, otherwise it holds whatever was there.
     public func allocPages(_ gfp: GFP, order: Int) -> PFN? {
@@ -414,42 +425,45 @@ extension PhysicalMemory {
             return pfn
         }
         if gfp.contains(.directReclaim), let reclaimer = self.reclaimer {
-            // should_reclaim_retry(): MAX_RECLAIM_RETRIES (16) attempts without progress.
-            var noProgress = 0
+            var noProgressLoops = 0
             var ooms = 0
-            while noProgress < 16 {
+            while true {
+                // __alloc_pages_direct_reclaim(): reclaim, then try the free lists, draining the
+                // per-CPU lists once if that fails.
                 let stallEvent = VMEvent(rawValue: VMEvent.allocstallDma.rawValue + highestZone)!
                 self.count(stallEvent)
                 let reclaimed = reclaimer.directReclaim(gfp: gfp, order: order, highestZone: highestZone)
                 if let pfn = self.getPageFromFreelist(
                     gfp, order: order, highestZone: highestZone, flags: flags)
+                    ?? self.drainAndRetry(gfp, order: order, highestZone: highestZone, flags: flags)
                 {
                     self.prepNewPage(pfn, order: order, gfp: gfp)
                     return pfn
                 }
-                if reclaimed > 0 {
-                    noProgress = 0
+                if gfp.contains(.noRetry) || order > self.costlyOrder { break }
+                if self.shouldReclaimRetry(
+                    order: order, highestZone: highestZone, flags: flags, progress: reclaimed > 0,
+                    noProgressLoops: &noProgressLoops, reclaimer)
+                {
                     continue
                 }
-                noProgress += 1
-                if noProgress >= 16 || self.drainedNothingLeftToReclaim() {
-                    guard order <= self.costlyOrder, !gfp.contains(.noRetry), ooms < 64 else { break }
-                    // __alloc_pages_may_oom(): last chance against the high watermark first.
-                    if let pfn = self.getPageFromFreelist(
-                        gfp, order: order, highestZone: highestZone, flags: .wmarkHigh)
-                    {
-                        self.prepNewPage(pfn, order: order, gfp: gfp)
-                        return pfn
-                    }
-                    guard reclaimer.outOfMemory(gfp: gfp, order: order) else { break }
-                    ooms += 1
-                    noProgress = 0
-                    if let pfn = self.getPageFromFreelist(
-                        gfp, order: order, highestZone: highestZone, flags: flags.union(.oom))
-                    {
-                        self.prepNewPage(pfn, order: order, gfp: gfp)
-                        return pfn
-                    }
+                // __alloc_pages_may_oom(): last chance against the high watermark first.
+                guard ooms < 64 else { break }
+                if let pfn = self.getPageFromFreelist(
+                    gfp, order: order, highestZone: highestZone, flags: .wmarkHigh)
+                {
+                    self.prepNewPage(pfn, order: order, gfp: gfp)
+                    return pfn
+                }
+                guard reclaimer.outOfMemory(gfp: gfp, order: order) else { break }
+                // Retry as long as the OOM killer is making progress.
+                ooms += 1
+                noProgressLoops = 0
+                if let pfn = self.getPageFromFreelist(
+                    gfp, order: order, highestZone: highestZone, flags: flags.union(.oom))
+                {
+                    self.prepNewPage(pfn, order: order, gfp: gfp)
+                    return pfn
                 }
             }
         }
@@ -457,12 +471,41 @@ extension PhysicalMemory {
         return nil
     }
 
-    /// Reclaim made no progress: drain per-CPU lists once more (`drain_all_pages()` in
-    /// `__alloc_pages_direct_reclaim()`); true when there was nothing to drain.
-    func drainedNothingLeftToReclaim() -> Bool {
+    /// The free lists failed after reclaim: drain the per-CPU lists (`drain_all_pages()` in
+    /// `__alloc_pages_direct_reclaim()`) and, if that gave pages back, try once more.
+    func drainAndRetry(_ gfp: GFP, order: Int, highestZone: Int, flags: AllocFlags) -> PFN? {
         let before = self.pcp.reduce(0) { $0 + $1.count }
         self.drainAllPages()
-        return before == 0
+        guard before > 0 else { return nil }
+        return self.getPageFromFreelist(gfp, order: order, highestZone: highestZone, flags: flags)
+    }
+
+    /// `should_reclaim_retry()` (mm/page_alloc.c): after `MAX_RECLAIM_RETRIES` (16) reclaim
+    /// rounds in a row without progress, or when no usable zone would meet its min watermark
+    /// even if every reclaimable page were freed, the allocator stops reclaiming and goes to the
+    /// OOM killer. Pages under writeback stay on the LRU lists, so they count as reclaimable:
+    /// writeback in flight keeps the allocator retrying (direct reclaim itself waits for it).
+    func shouldReclaimRetry(
+        order: Int, highestZone: Int, flags: AllocFlags, progress: Bool, noProgressLoops: inout Int,
+        _ reclaimer: any ReclaimDelegate
+    ) -> Bool {
+        if progress && order <= self.costlyOrder { noProgressLoops = 0 } else { noProgressLoops += 1 }
+        guard noProgressLoops <= 16 else { return false }
+        var z = highestZone
+        while z >= 0 {
+            defer { z -= 1 }
+            guard self.zoneStorage[z].managedPages > 0 else { continue }
+            let available =
+                reclaimer.reclaimablePages(zone: z)
+                + self.zoneStorage[z].counters[ZoneStatItem.nrFreePages.rawValue]
+            let mark = self.zoneStorage[z].watermarks[WatermarkLevel.min.rawValue]
+            if self.zoneWatermarkOK(
+                zone: z, order: order, mark: mark, highestZone: highestZone, flags: flags, free: available)
+            {
+                return true
+            }
+        }
+        return false
     }
 
     /// `warn_alloc()`: logs the failed allocation.

@@ -24,6 +24,9 @@ public protocol ReclaimDelegate: AnyObject {
     func directReclaim(gfp: GFP, order: Int, highestZone: Int) -> Int
     /// `__alloc_pages_may_oom()`: returns true if a task was killed (memory will come back).
     func outOfMemory(gfp: GFP, order: Int) -> Bool
+    /// `zone_reclaimable_pages()`: the pages on zone `zone`'s LRU lists reclaim could still
+    /// free — the file lists, and the anonymous ones while swap has room.
+    func reclaimablePages(zone: Int) -> Int
 }
 
 /// A booted machine's physical memory: frame table, zones, buddy allocator, slab and vmalloc.
