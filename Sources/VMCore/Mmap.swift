@@ -272,36 +272,35 @@ extension Kernel {
 
     // MARK: get_unmapped_area
 
-    /// `vm_unmapped_area()` top-down: the highest free gap below `mmap_base` that fits `length`,
-    /// keeping `stack_guard_gap` below a stack; the mapping goes at the top of the gap. A hint is
-    /// used when the range there is free.
+    /// `arch_get_unmapped_area_topdown()` → `vm_unmapped_area()` (mm/mmap.c): the highest free
+    /// gap below `mmap_base` that fits `length`, keeping `stack_guard_gap` below a stack; the
+    /// mapping goes at the top of the gap. A hint, rounded up to a page, is used when the range
+    /// there is free and clear of a stack's guard gap. O(log n) in the number of VMAs (the gap
+    /// search of the maple tree), plus one retry for each stack whose guard gap a found range
+    /// reaches into, as `unmapped_area_topdown()` retries.
     func getUnmappedArea(_ mm: AddressSpace, length: UInt64, hint: UInt64?) -> UInt64? {
         let top = self.architecture.userTop
+        guard length > 0, length <= top else { return nil }
         // `TASK_SIZE - len >= addr`: the hint's end is never computed where it could wrap.
-        if let hint, length <= top, hint >= Kernel.mmapMinAddr, hint & self.pageMask == 0,
-            hint <= top - length
-        {
-            if mm.slots(overlapping: hint..<(hint + length)).isEmpty { return hint }
-        }
-        let vmas = mm.vmas
-        var high = mm.mmapBase
-        // Walk the gaps from the top down: between each VMA below mmap_base and the one above it.
-        var i = vmas.lastIndex { $0.start < high } ?? -1
-        var upperLimit = high
-        if i + 1 < vmas.count {
-            let next = vmas[i + 1]
-            upperLimit = min(high, self.vmStartGap(next))
-        }
-        while true {
-            let lowLimit = i >= 0 ? vmas[i].end : Kernel.mmapMinAddr
-            high = min(upperLimit, high)
-            if high >= length && high - length >= lowLimit && high - length >= Kernel.mmapMinAddr {
-                return (high - length) & ~self.pageMask
+        if let hint, hint > 0 {
+            let addr = self.pageAlign(hint)
+            if top - length >= addr && addr >= Kernel.mmapMinAddr
+                && mm.findVMA(addr).map({ addr + length <= self.vmStartGap($0) }) ?? true
+            {
+                return addr
             }
-            guard i >= 0 else { return nil }
-            upperLimit = self.vmStartGap(vmas[i])
-            high = upperLimit
-            i -= 1
+        }
+        let low = Kernel.mmapMinAddr
+        var high = min(mm.mmapBase, top)
+        while true {
+            guard let gapEnd = mm.highestGap(fitting: length, above: low, below: high) else { return nil }
+            // The range ends at the next VMA or at `high`; a stack above it keeps its guard gap.
+            if let next = mm.findVMA(gapEnd), next.flags.contains(.growsDown), self.vmStartGap(next) < gapEnd
+            {
+                high = self.vmStartGap(next)
+                continue
+            }
+            return (gapEnd - length) & ~self.pageMask
         }
     }
 
