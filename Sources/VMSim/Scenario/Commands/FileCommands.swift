@@ -118,7 +118,8 @@ struct FreadCommand: ScenarioCommand {
             let fd = try runner.descriptor(task, self.ref.path, create: false)
             let range = runner.byteRange(self.ref, size: try runner.fileSize(task, fd))
             guard !range.isEmpty else { return }
-            try runner.kernel.read(task, fd: fd, offset: range.lowerBound, length: range.upperBound - range.lowerBound)
+            try runner.kernel.read(
+                task, fd: fd, offset: range.lowerBound, length: range.upperBound - range.lowerBound)
         }
     }
 }
