@@ -20,7 +20,7 @@ extension Kernel {
     /// `alloc_file()`: a `filp` object for `file`, holding `dentry` (or, for shmem, the inode).
     func allocOpenFile(_ file: SimFile, dentry: Dentry?) -> OpenFile? {
         guard let object = self.phys.kmemCacheAlloc(self.caches.filp, .kernel) else { return nil }
-        let raPages = file.isShmem ? 0 : self.sysctl.readAheadKB * 1024 / self.phys.pageSize
+        let raPages = file.isShmem ? 0 : self.sysctl.readAheadKB >> UInt64(self.phys.pageShift - 10)
         let open = OpenFile(id: self.vfs.nextOpenFile, file: file.id, dentry: dentry, raPages: raPages)
         self.vfs.nextOpenFile += 1
         open.object = object
@@ -100,7 +100,10 @@ extension Kernel {
         let shift = UInt64(self.phys.pageShift)
         let pageSize = self.phys.pageSize
         var pos = offset ?? open.position
-        var remaining = length
+        // filemap_read(): nothing at or past s_maxbytes; the request is cut to end there, so
+        // `pos + remaining` below stays inside the file system's range.
+        guard pos < Kernel.maxFileSize else { return [] }
+        var remaining = min(length, Kernel.maxFileSize - pos)
         var lastPos = open.ra.prevPos
         var words: [UInt64] = []
         let memMap = self.phys.memMap
@@ -283,13 +286,17 @@ extension Kernel {
 
     /// `msync(2)`: with `MS_SYNC`, writes back and waits for the dirty pages of the shared file
     /// mappings in the range (`vfs_fsync_range()`); `MS_ASYNC` does nothing, as since Linux 2.6.19.
-    /// ENOMEM if part of the range is unmapped.
+    /// ENOMEM if part of the range is unmapped, or if it wraps around the 64-bit space; a length
+    /// that page-aligns to 0 (including one that wraps to 0, as in the kernel) does nothing.
     public func msync(_ task: Task, address: UInt64, length: UInt64, sync: Bool) throws(MMError) {
         defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
         self.switchTo(task)
-        let range = address..<(address + self.pageAlign(length))
+        // The kernel's unsigned arithmetic: `end < start` is ENOMEM, `end == start` success.
+        let end = address &+ self.pageAlign(length)
+        guard end >= address else { throw .noMemory("\(hex(address)) + \(length) wraps around") }
+        let range = address..<end
         var cursor = range.lowerBound
         var work: [(FileID, Range<UInt64>)] = []
         for slot in mm.slots(overlapping: range) {
@@ -374,8 +381,10 @@ extension Kernel {
         let open = try self.descriptor(task, fd)
         let file = self.file(open.file)
         let shift = UInt64(self.phys.pageShift)
-        let defaultPages = file.isShmem ? 0 : self.sysctl.readAheadKB * 1024 / self.phys.pageSize
-        let end = length == 0 ? file.size : min(file.size, offset + length)
+        let defaultPages = file.isShmem ? 0 : self.sysctl.readAheadKB >> UInt64(self.phys.pageShift - 10)
+        // generic_fadvise(): a zero length, or one whose end overflows, means "to the end".
+        let (sum, overflow) = offset.addingReportingOverflow(length)
+        let end = length == 0 || overflow ? file.size : min(file.size, sum)
         let first = offset >> shift
         let last = end > offset ? (end - 1) >> shift : first
         switch advice {

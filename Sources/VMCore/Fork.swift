@@ -144,13 +144,31 @@ extension Kernel {
     /// `STACK_TOP` whose top page (argv, envp) is present. The image is created in the page cache
     /// on first use, so every process running it shares its text frames.
     ///
-    /// Simplified: one text, one data segment; no program interpreter or shared libraries.
+    /// Simplified: one text, one data segment; no program interpreter or shared libraries. An
+    /// image whose text, data and bss do not fit between the load address and `[vvar]` is
+    /// refused with ENOMEM before anything changes; Linux finds that out only while mapping the
+    /// segments (`elf_load()`, `vm_brk_flags()`), past the point of no return, and kills the task.
     @discardableResult
     public func exec(_ task: Task, path: String, layout: ImageLayout) throws(MMError) -> AddressSpace {
         let page = self.phys.pageSize
+        let is64 = self.architecture.is64Bit
+        let textStart: UInt64 = is64 ? 0x40_0000 : 0x0804_8000
+        let stackTop = is64 ? 0x7fff_ffff_f000 : self.architecture.userTop
+        let mmapBase = (stackTop - (128 << 20)) & ~self.pageMask
+        // Every size is checked against the room before it is rounded or added, so nothing the
+        // caller passes can overflow.
+        let room = mmapBase - 6 * page - textStart
+        guard layout.text <= room, layout.data <= room, layout.bss <= room else {
+            throw .noMemory(
+                "\(path): an image of \(layout.text) + \(layout.data) + \(layout.bss) bytes does not fit")
+        }
         let text = self.pageAlign(max(layout.text, page))
         let data = self.pageAlign(layout.data)
         let bss = self.pageAlign(layout.bss)
+        guard text + data + bss <= room else {
+            throw .noMemory(
+                "\(path): an image of \(text + data + bss) bytes does not fit below \(hex(mmapBase))")
+        }
         self.switchTo(task)
         // open_exec(): an image that does not exist yet is installed, as if just built, and
         // cached; one created beforehand (a `file` line) is read from disk as it faults in.
@@ -175,10 +193,7 @@ extension Kernel {
         task.name = String(path.split(separator: "/").last.map(String.init)?.prefix(15) ?? "a.out")
         mm.exeFile = exe.id
         self.fget(exe.id)
-        let is64 = self.architecture.is64Bit
-        let textStart: UInt64 = is64 ? 0x40_0000 : 0x0804_8000
-        let stackTop = is64 ? 0x7fff_ffff_f000 : self.architecture.userTop
-        mm.mmapBase = (stackTop - (128 << 20)) & ~self.pageMask
+        mm.mmapBase = mmapBase
         func map(_ start: UInt64, _ size: UInt64, _ flags: VMFlags, _ backing: VMABacking, pgoff: UInt64)
             throws(MMError)
         {

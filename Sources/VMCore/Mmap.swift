@@ -99,8 +99,18 @@ extension Kernel {
     public static let mmapMinAddr: UInt64 = 65536
 
     var pageMask: UInt64 { self.phys.pageSize - 1 }
-    /// Rounds up to a page boundary (`PAGE_ALIGN()`).
-    public func pageAlign(_ x: UInt64) -> UInt64 { (x + self.pageMask) & ~self.pageMask }
+    /// Rounds up to a page boundary (`PAGE_ALIGN()`), wrapping to 0 past the top of the 64-bit
+    /// space as the C macro does: a system call that takes a length from the user checks the
+    /// result the way its kernel counterpart does (`if (!len) return -ENOMEM` in `do_mmap()`,
+    /// `end <= start` in `mprotect()`), so an overflow becomes an errno, never a trap.
+    public func pageAlign(_ x: UInt64) -> UInt64 { (x &+ self.pageMask) & ~self.pageMask }
+
+    /// `vm_start_gap()`: the lowest address a stack VMA keeps free below itself
+    /// (`stack_guard_gap` under a `VM_GROWSDOWN` area), saturating at 0.
+    func vmStartGap(_ vma: VMA) -> UInt64 {
+        guard vma.flags.contains(.growsDown) else { return vma.start }
+        return vma.start >= self.stackGuardGap ? vma.start - self.stackGuardGap : 0
+    }
 
     // MARK: Accounting
 
@@ -231,18 +241,24 @@ extension Kernel {
         return lower
     }
 
+    /// The first address of `range` that no VMA covers, or nil when all of it is mapped.
+    /// O(k log n) for the k VMAs in the range.
+    func firstHole(_ mm: AddressSpace, _ range: Range<UInt64>) -> UInt64? {
+        var cursor = range.lowerBound
+        for slot in mm.slots(overlapping: range) {
+            if mm.vma(slot).start > cursor { return cursor }
+            cursor = mm.vma(slot).end
+        }
+        return cursor < range.upperBound ? cursor : nil
+    }
+
     /// Splits VMAs so that `range` starts and ends on VMA boundaries; returns the slots inside it.
     /// Fails with ENOMEM if any part of the range is unmapped (when `requireMapped`).
     func isolateRange(_ mm: AddressSpace, _ range: Range<UInt64>, requireMapped: Bool) throws(MMError)
         -> [Int]
     {
-        if requireMapped {
-            var cursor = range.lowerBound
-            for slot in mm.slots(overlapping: range) {
-                if mm.vma(slot).start > cursor { throw .noMemory("\(hex(cursor)) is not mapped") }
-                cursor = mm.vma(slot).end
-            }
-            if cursor < range.upperBound { throw .noMemory("\(hex(cursor)) is not mapped") }
+        if requireMapped, let hole = self.firstHole(mm, range) {
+            throw .noMemory("\(hex(hole)) is not mapped")
         }
         var slots = mm.slots(overlapping: range)
         if let first = slots.first, mm.vma(first).start < range.lowerBound {
@@ -256,35 +272,35 @@ extension Kernel {
 
     // MARK: get_unmapped_area
 
-    /// `vm_unmapped_area()` top-down: the highest free gap below `mmap_base` that fits `length`,
-    /// keeping `stack_guard_gap` below a stack; the mapping goes at the top of the gap. A hint is
-    /// used when the range there is free.
+    /// `arch_get_unmapped_area_topdown()` → `vm_unmapped_area()` (mm/mmap.c): the highest free
+    /// gap below `mmap_base` that fits `length`, keeping `stack_guard_gap` below a stack; the
+    /// mapping goes at the top of the gap. A hint, rounded up to a page, is used when the range
+    /// there is free and clear of a stack's guard gap. O(log n) in the number of VMAs (the gap
+    /// search of the maple tree), plus one retry for each stack whose guard gap a found range
+    /// reaches into, as `unmapped_area_topdown()` retries.
     func getUnmappedArea(_ mm: AddressSpace, length: UInt64, hint: UInt64?) -> UInt64? {
         let top = self.architecture.userTop
-        if let hint, hint >= Kernel.mmapMinAddr, hint & self.pageMask == 0, hint + length <= top,
-            hint + length > hint
-        {
-            if mm.slots(overlapping: hint..<(hint + length)).isEmpty { return hint }
-        }
-        let vmas = mm.vmas
-        var high = mm.mmapBase
-        // Walk the gaps from the top down: between each VMA below mmap_base and the one above it.
-        var i = vmas.lastIndex { $0.start < high } ?? -1
-        var upperLimit = high
-        if i + 1 < vmas.count {
-            let next = vmas[i + 1]
-            upperLimit = min(high, next.start - (next.flags.contains(.growsDown) ? self.stackGuardGap : 0))
-        }
-        while true {
-            let lowLimit = i >= 0 ? vmas[i].end : Kernel.mmapMinAddr
-            high = min(upperLimit, high)
-            if high >= length && high - length >= lowLimit && high - length >= Kernel.mmapMinAddr {
-                return (high - length) & ~self.pageMask
+        guard length > 0, length <= top else { return nil }
+        // `TASK_SIZE - len >= addr`: the hint's end is never computed where it could wrap.
+        if let hint, hint > 0 {
+            let addr = self.pageAlign(hint)
+            if top - length >= addr && addr >= Kernel.mmapMinAddr
+                && mm.findVMA(addr).map({ addr + length <= self.vmStartGap($0) }) ?? true
+            {
+                return addr
             }
-            guard i >= 0 else { return nil }
-            upperLimit = vmas[i].start - (vmas[i].flags.contains(.growsDown) ? self.stackGuardGap : 0)
-            high = upperLimit
-            i -= 1
+        }
+        let low = Kernel.mmapMinAddr
+        var high = min(mm.mmapBase, top)
+        while true {
+            guard let gapEnd = mm.highestGap(fitting: length, above: low, below: high) else { return nil }
+            // The range ends at the next VMA or at `high`; a stack above it keeps its guard gap.
+            if let next = mm.findVMA(gapEnd), next.flags.contains(.growsDown), self.vmStartGap(next) < gapEnd
+            {
+                high = self.vmStartGap(next)
+                continue
+            }
+            return (gapEnd - length) & ~self.pageMask
         }
     }
 
@@ -313,8 +329,12 @@ extension Kernel {
         defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard request.length > 0 else { throw .invalid("length 0") }
+        // do_mmap(): PAGE_ALIGN() wrapping to 0 is ENOMEM; __get_unmapped_area(): so is a
+        // length beyond TASK_SIZE.
         let length = self.pageAlign(request.length)
-        guard length <= self.architecture.userTop else { throw .noMemory("length beyond user space") }
+        guard length > 0, length <= self.architecture.userTop else {
+            throw .noMemory("length \(request.length) is beyond user space")
+        }
         guard mm.mapCount <= self.maxMapCount else {
             throw .noMemory("max_map_count (\(self.maxMapCount)) reached")
         }
@@ -355,7 +375,8 @@ extension Kernel {
             guard address >= Kernel.mmapMinAddr else {
                 throw .notPermitted("\(hex(address)) is below mmap_min_addr")
             }
-            guard address + length <= self.architecture.userTop, address + length > address else {
+            // __get_unmapped_area(): `addr > TASK_SIZE - len`, which cannot overflow.
+            guard address <= self.architecture.userTop - length else {
                 throw .noMemory("\(hex(address)) + \(length) is beyond user space")
             }
             if !mm.slots(overlapping: address..<(address + length)).isEmpty {
@@ -477,11 +498,17 @@ extension Kernel {
 
     // MARK: munmap
 
-    /// `munmap(2)`: splits partly covered VMAs, zaps and frees everything in the range.
+    /// `munmap(2)`: splits partly covered VMAs, zaps and frees everything in the range. EINVAL
+    /// for an unaligned address, a zero length or a range past `TASK_SIZE`
+    /// (`do_vmi_munmap()`).
     public func munmap(_ task: Task, address: UInt64, length: UInt64) throws(MMError) {
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
         guard length > 0 else { throw .invalid("length 0") }
+        let top = self.architecture.userTop
+        guard address <= top, length <= top - address else {
+            throw .invalid("\(hex(address)) + \(length) is beyond user space")
+        }
         let range = address..<(address + self.pageAlign(length))
         let slots = try self.isolateRange(mm, range, requireMapped: false)
         guard !slots.isEmpty else { return }
@@ -500,13 +527,18 @@ extension Kernel {
     /// `mprotect(2)`: new protection for every VMA in the range (all of it must be mapped; EACCES
     /// beyond what a mapping may have). Present PTEs are rewritten (`change_protection()`); a
     /// private page this process alone owns, and a dirty shared page, become writable at once.
+    /// A zero length does nothing; a range that wraps, or reaches past `TASK_SIZE`, is ENOMEM.
     public func mprotect(_ task: Task, address: UInt64, length: UInt64, protection: Protection)
         throws(MMError)
     {
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
-        let range = address..<(address + self.pageAlign(length))
-        guard !range.isEmpty else { return }
+        guard length > 0 else { return }
+        // do_mprotect_pkey(): `end <= start` after PAGE_ALIGN() (a wrap) is ENOMEM; so is any
+        // part of the range past TASK_SIZE, where nothing is mapped.
+        let end = address &+ self.pageAlign(length)
+        guard end > address else { throw .noMemory("\(hex(address)) + \(length) wraps around") }
+        let range = address..<end
         for slot in mm.slots(overlapping: range) {
             let flags = mm.vma(slot).flags
             let wanted = protection.vmFlags
@@ -565,6 +597,8 @@ extension Kernel {
         defer { self.returnToUser(task) }
         guard let mm = task.mm else { return 0 }
         guard newBrk >= mm.startBrk else { return mm.brk }
+        // check_brk_limits() → get_unmapped_area(): a break past TASK_SIZE is refused.
+        guard newBrk <= self.architecture.userTop else { return mm.brk }
         let oldEnd = self.pageAlign(mm.brk)
         let newEnd = self.pageAlign(newBrk)
         if newEnd == oldEnd {
@@ -577,8 +611,7 @@ extension Kernel {
             return newBrk
         }
         if let next = mm.findVMA(oldEnd) {
-            let limit = next.start - (next.flags.contains(.growsDown) ? self.stackGuardGap : 0)
-            if newEnd + self.phys.pageSize > limit { return mm.brk }
+            if newEnd + self.phys.pageSize > self.vmStartGap(next) { return mm.brk }
         }
         // do_brk_flags()
         guard mm.mapCount <= self.maxMapCount,
@@ -601,12 +634,24 @@ extension Kernel {
     /// tables are freed). FREE makes private anonymous pages lazily freeable: clean, kept until
     /// reclaim needs them. WILLNEED reads file pages into the page cache. RANDOM, SEQUENTIAL and
     /// NORMAL set the read-ahead hint; DONTFORK/DOFORK and WIPEONFORK/KEEPONFORK what fork copies.
+    /// EINVAL for a length or range that wraps around the 64-bit space; ENOMEM when part of the
+    /// range is not mapped (after advising the rest, except for the flag changes, which vmsim
+    /// applies all or nothing).
     public func madvise(_ task: Task, address: UInt64, length: UInt64, advice: Advice) throws(MMError) {
         defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
         guard address & self.pageMask == 0 else { throw .invalid("address is not page-aligned") }
-        let range = address..<(address + self.pageAlign(length))
+        // madvise_should_skip(): a length PAGE_ALIGN() wraps to 0, and a range that wraps, are
+        // EINVAL; an empty one does nothing.
+        let aligned = self.pageAlign(length)
+        guard length == 0 || aligned > 0 else { throw .invalid("length \(length) wraps around") }
+        let end = address &+ aligned
+        guard end >= address else { throw .invalid("\(hex(address)) + \(length) wraps around") }
+        let range = address..<end
         guard !range.isEmpty else { return }
+        // madvise_walk_vmas(): the advice applies to what is mapped; a hole anywhere in the
+        // range (a range past TASK_SIZE included) makes the call fail with ENOMEM afterwards.
+        let hole = self.firstHole(mm, range)
         switch advice {
         case .dontneed:
             for slot in mm.slots(overlapping: range) where mm.vma(slot).flags.contains(.locked) {
@@ -618,6 +663,7 @@ extension Kernel {
                     mm, max(vma.start, range.lowerBound)..<min(vma.end, range.upperBound),
                     leafTablesOnly: true)
             }
+            if let hole { throw .noMemory("\(hex(hole)) is not mapped") }
         case .free:
             for slot in mm.slots(overlapping: range) where !mm.vma(slot).isAnonymous {
                 throw .invalid("MADV_FREE on a non-anonymous mapping")
@@ -626,6 +672,7 @@ extension Kernel {
                 let vma = mm.vma(slot)
                 self.markLazyFree(mm, max(vma.start, range.lowerBound)..<min(vma.end, range.upperBound))
             }
+            if let hole { throw .noMemory("\(hex(hole)) is not mapped") }
         case .willneed:
             for slot in mm.slots(overlapping: range) {
                 // Readahead allocates: a task killed meanwhile has no areas left to advise.
@@ -640,6 +687,7 @@ extension Kernel {
                 let count = (hi - lo) >> UInt64(self.phys.pageShift)
                 self.forcePageCacheReadahead(self.file(id), open.ra, start: first, count: count)
             }
+            if let hole { throw .noMemory("\(hex(hole)) is not mapped") }
         case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork:
             try self.changeVMAFlags(mm, range) { flags in
                 var f = flags
@@ -719,8 +767,14 @@ extension Kernel {
     public func mlock(_ task: Task, address: UInt64, length: UInt64, lock: Bool) throws(MMError) {
         defer { self.returnToUser(task) }
         guard let mm = task.mm else { throw .invalid("kernel threads have no address space") }
+        // do_mlock() / apply_vma_lock_flags(), in the kernel's unsigned arithmetic: the length
+        // grows by the address's offset in its page and is page-aligned, both wrapping; an end
+        // below the start is EINVAL, an empty range (a length that wrapped to 0 included)
+        // succeeds doing nothing.
         let start = address & ~self.pageMask
-        let range = start..<self.pageAlign(address + length)
+        let end = start &+ self.pageAlign(length &+ (address & self.pageMask))
+        guard end >= start else { throw .invalid("\(hex(address)) + \(length) wraps around") }
+        let range = start..<end
         guard !range.isEmpty else { return }
         let slots = try self.isolateRange(mm, range, requireMapped: true)
         for slot in slots {

@@ -8,6 +8,12 @@
 /// Deletion removes empty nodes but does not rebalance half-empty ones, so the height is that
 /// of the largest size the tree has had: still logarithmic, and every leaf stays at the same
 /// depth.
+///
+/// Each entry also carries a `gap` (0 unless set), and every internal node keeps the largest
+/// gap below each child — the maple tree's `ma_gaps`, which lets `mas_empty_area_rev()` find the
+/// highest free range of a size without visiting every VMA. The address space stores in each
+/// VMA's entry the free space below that VMA, so `lastEntry(before:gapAtLeast:)` is the
+/// top-down search of `get_unmapped_area()` in O(log n).
 public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable {
     static var capacity: Int { 16 }
 
@@ -15,6 +21,8 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
         var keys: [Key] = []
         /// Leaves: the values. Internal nodes: empty.
         var values: [Value] = []
+        /// Leaves: each entry's gap. Internal nodes: the largest gap under each child.
+        var gaps: [UInt64] = []
         /// Internal nodes: child node numbers; `keys[i]` is the smallest key under `children[i]`.
         var children: [Int] = []
         var isLeaf: Bool { self.children.isEmpty }
@@ -153,6 +161,61 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
         return result
     }
 
+    // MARK: Gaps
+
+    /// The largest gap in node `n` (its entries' or its children's).
+    func maxGap(_ n: Int) -> UInt64 { self.nodes[n].gaps.max() ?? 0 }
+
+    /// Recomputes the children's largest gaps along `path`, bottom-up, ending at `leaf`.
+    mutating func refreshGaps(_ path: [(Int, Int)], leaf: Int) {
+        var child = leaf
+        for (node, slot) in path.reversed() {
+            self.nodes[node].gaps[slot] = self.maxGap(child)
+            child = node
+        }
+    }
+
+    /// The gap stored with `key`, or nil when the key is absent.
+    public func gap(_ key: Key) -> UInt64? {
+        let leaf = self.descend(key).leaf
+        let i = OrderedTree.floorIndex(self.nodes[leaf].keys, key)
+        return i >= 0 && self.nodes[leaf].keys[i] == key ? self.nodes[leaf].gaps[i] : nil
+    }
+
+    /// Sets the gap of the entry under `key` (which must exist). O(log n).
+    public mutating func setGap(_ key: Key, _ gap: UInt64) {
+        let (leaf, path) = self.descend(key)
+        let i = OrderedTree.floorIndex(self.nodes[leaf].keys, key)
+        precondition(i >= 0 && self.nodes[leaf].keys[i] == key, "OrderedTree.setGap: no entry for \(key)")
+        guard self.nodes[leaf].gaps[i] != gap else { return }
+        self.nodes[leaf].gaps[i] = gap
+        self.refreshGaps(path, leaf: leaf)
+    }
+
+    /// The entry with the greatest key ≤ `bound` whose gap is at least `size`. O(log n): only
+    /// the child holding `bound` can hold a large gap above it, so at most two children are
+    /// searched on each level.
+    public func lastEntry(atOrBelow bound: Key, gapAtLeast size: UInt64) -> (key: Key, value: Value)? {
+        func search(_ n: Int) -> (key: Key, value: Value)? {
+            let node = self.nodes[n]
+            var i = OrderedTree.floorIndex(node.keys, bound)
+            if node.isLeaf {
+                while i >= 0 {
+                    if node.gaps[i] >= size { return (node.keys[i], node.values[i]) }
+                    i -= 1
+                }
+                return nil
+            }
+            // keys[i] is the smallest key under children[i]; children past i lie above bound.
+            while i >= 0 {
+                if node.gaps[i] >= size, let found = search(node.children[i]) { return found }
+                i -= 1
+            }
+            return nil
+        }
+        return search(self.root)
+    }
+
     // MARK: Update
 
     mutating func newNode(_ node: Node) -> Int {
@@ -164,16 +227,19 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
         return self.nodes.count - 1
     }
 
-    /// Stores `value` under `key`, replacing any value already there.
-    public mutating func insert(_ key: Key, _ value: Value) {
+    /// Stores `value` under `key` with `gap`, replacing any entry already there.
+    public mutating func insert(_ key: Key, _ value: Value, gap: UInt64 = 0) {
         let (leaf, path) = self.descend(key)
         let i = OrderedTree.floorIndex(self.nodes[leaf].keys, key)
         if i >= 0 && self.nodes[leaf].keys[i] == key {
             self.nodes[leaf].values[i] = value
+            self.nodes[leaf].gaps[i] = gap
+            self.refreshGaps(path, leaf: leaf)
             return
         }
         self.nodes[leaf].keys.insert(key, at: i + 1)
         self.nodes[leaf].values.insert(value, at: i + 1)
+        self.nodes[leaf].gaps.insert(gap, at: i + 1)
         self.count += 1
         // A new smallest key must become the separator on the way down.
         if i + 1 == 0 {
@@ -181,7 +247,14 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
                 if self.nodes[node].keys[slot] > key { self.nodes[node].keys[slot] = key }
             }
         }
-        self.splitIfNeeded(leaf, path: path)
+        if self.nodes[leaf].keys.count > OrderedTree.capacity {
+            self.splitIfNeeded(leaf, path: path)
+            // Splits set the gaps of the nodes they made; the ancestors above are redone.
+            let (newLeaf, newPath) = self.descend(key)
+            self.refreshGaps(newPath, leaf: newLeaf)
+        } else {
+            self.refreshGaps(path, leaf: leaf)
+        }
     }
 
     mutating func splitIfNeeded(_ node: Int, path: [(Int, Int)]) {
@@ -190,6 +263,8 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
         var right = Node()
         right.keys = Array(self.nodes[node].keys[half...])
         self.nodes[node].keys.removeSubrange(half...)
+        right.gaps = Array(self.nodes[node].gaps[half...])
+        self.nodes[node].gaps.removeSubrange(half...)
         if self.nodes[node].isLeaf {
             right.values = Array(self.nodes[node].values[half...])
             self.nodes[node].values.removeSubrange(half...)
@@ -198,15 +273,19 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
             self.nodes[node].children.removeSubrange(half...)
         }
         let separator = right.keys[0]
+        let rightGap = right.gaps.max() ?? 0
         let r = self.newNode(right)
         if let (parent, slot) = path.last {
             self.nodes[parent].keys.insert(separator, at: slot + 1)
             self.nodes[parent].children.insert(r, at: slot + 1)
+            self.nodes[parent].gaps[slot] = self.maxGap(node)
+            self.nodes[parent].gaps.insert(rightGap, at: slot + 1)
             self.splitIfNeeded(parent, path: Array(path.dropLast()))
         } else {
             var newRoot = Node()
             newRoot.keys = [self.nodes[node].keys[0], separator]
             newRoot.children = [node, r]
+            newRoot.gaps = [self.maxGap(node), rightGap]
             self.root = self.newNode(newRoot)
         }
     }
@@ -218,6 +297,7 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
         let i = OrderedTree.floorIndex(self.nodes[leaf].keys, key)
         guard i >= 0 && self.nodes[leaf].keys[i] == key else { return nil }
         self.nodes[leaf].keys.remove(at: i)
+        self.nodes[leaf].gaps.remove(at: i)
         let value = self.nodes[leaf].values.remove(at: i)
         self.count -= 1
         var node = leaf
@@ -228,10 +308,12 @@ public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable
             if self.nodes[node].keys.isEmpty {
                 self.nodes[parent].keys.remove(at: slot)
                 self.nodes[parent].children.remove(at: slot)
+                self.nodes[parent].gaps.remove(at: slot)
                 self.nodes[node] = Node()
                 self.freeNodes.append(node)
             } else {
                 self.nodes[parent].keys[slot] = self.nodes[node].keys[0]
+                self.nodes[parent].gaps[slot] = self.maxGap(node)
             }
             node = parent
             level -= 1

@@ -110,9 +110,10 @@ extension Kernel {
             let segment = self.vfs.shmSegments.values.first(where: { $0.file == fileID })
         else { throw .invalid("no segment attached at \(hex(address))") }
         // The attachment's areas: from address on, the areas of this segment's file.
+        // The segment is at most SHMMAX and the address below TASK_SIZE: the sum cannot wrap.
         let end = address + self.pageAlign(segment.size)
-        for other in mm.vmas where other.start >= address && other.start < end && other.backing == vma.backing
-        {
+        let areas = mm.slots(overlapping: address..<end).map { mm.vma($0) }
+        for other in areas where other.start >= address && other.backing == vma.backing {
             try self.munmap(task, address: other.start, length: other.size)
         }
         segment.detachTime = self.now

@@ -90,7 +90,11 @@ public enum MMCounter: Int, CaseIterable, Sendable {
 ///
 /// Models `struct mm_struct` (include/linux/mm_types.h). The VMAs live in an `OrderedTree` keyed
 /// by start address (Linux: the maple tree `mm_mt`); `findVMA(_:)` returns the first VMA that
-/// ends above an address, exactly as `find_vma()` does.
+/// ends above an address, exactly as `find_vma()` does. Each VMA's entry carries the free space
+/// just below it (from the previous VMA's end, or from 0), the maple tree's gap tracking, so
+/// `highestGap(fitting:above:below:)` finds room for a mapping in O(log n). Every per-VMA
+/// operation — lookup, insertion, removal, a change of bounds — is O(log n) in the number of
+/// VMAs; walks over a range cost O(log n) per VMA in it.
 public final class AddressSpace {
     public let id: Int
     /// `pgd`: the root table's frame (what CR3 holds while this mm runs).
@@ -194,6 +198,41 @@ public final class AddressSpace {
     func prevSlot(of slot: Int) -> Int? { self.tree.lower(self.slots[slot]!.start)?.value }
     func nextSlot(of slot: Int) -> Int? { self.tree.higher(self.slots[slot]!.start)?.value }
 
+    /// Stores in the tree the free space below the VMA in `slot` (`vma.start` minus the end of
+    /// the VMA before it, or minus 0).
+    func refreshGap(_ slot: Int) {
+        let vma = self.slots[slot]!
+        let below = self.tree.lower(vma.start).map { self.slots[$0.value]!.end } ?? 0
+        precondition(below <= vma.start, "AddressSpace.refreshGap: VMAs overlap at \(hex(vma.start))")
+        self.tree.setGap(vma.start, vma.start - below)
+    }
+
+    /// Refreshes the gap of the VMA that starts at or above `address` (after the VMA below it
+    /// changed its end, appeared or went).
+    func refreshGap(above address: UInt64) {
+        if let (_, slot) = self.tree.ceiling(address) { self.refreshGap(slot) }
+    }
+
+    /// The end of the highest free range that leaves at least `length` bytes between `low` and
+    /// `high` once clipped to them (`vma_iter_area_highest()` → `mas_empty_area_rev()`), or nil.
+    /// The range's end is clipped to `high`. O(log n).
+    func highestGap(fitting length: UInt64, above low: UInt64, below high: UInt64) -> UInt64? {
+        guard high >= low, high - low >= length else { return nil }
+        // The free range at the top, ending at `high` (or at a VMA that contains `high - 1`).
+        var bound: UInt64
+        if let (start, slot) = self.tree.lower(high) {
+            let below = self.slots[slot]!
+            if below.end < high && high - max(below.end, low) >= length { return high }
+            bound = start
+        } else {
+            return high
+        }
+        // Below the VMA at `bound`: the highest VMA at or under it with that much room below.
+        guard let (start, _) = self.tree.lastEntry(atOrBelow: bound, gapAtLeast: length) else { return nil }
+        // Lower gaps are clipped further by `low`: if this one does not fit, none does.
+        return start >= low && start - low >= length ? start : nil
+    }
+
     /// Adds a VMA (caller has checked it overlaps nothing); returns its slot.
     func insert(_ vma: VMA) -> Int {
         let slot: Int
@@ -205,6 +244,8 @@ public final class AddressSpace {
             self.slots.append(vma)
         }
         self.tree.insert(vma.start, slot)
+        self.refreshGap(slot)
+        self.refreshGap(above: vma.end)
         self.mapCount += 1
         return slot
     }
@@ -219,6 +260,7 @@ public final class AddressSpace {
         self.slots[slot] = nil
         self.freeSlots.append(slot)
         self.mapCount -= 1
+        self.refreshGap(above: vma.end)
         return vma
     }
 
@@ -232,6 +274,12 @@ public final class AddressSpace {
             self.tree.insert(vma.start, slot)
         }
         self.slots[slot] = vma
+        if old.start != vma.start { self.refreshGap(slot) }
+        if old.end != vma.end {
+            // The VMA above now has more or less room below it (a VMA split at `old.end`…
+            // is already its own entry, found the same way).
+            self.refreshGap(above: min(old.end, vma.end))
+        }
     }
 
     func vma(_ slot: Int) -> VMA { self.slots[slot]! }
@@ -251,6 +299,12 @@ public final class AddressSpace {
             if vma.start < lastEnd { problems.append("mm \(self.id): VMAs overlap at \(hex(vma.start))") }
             lastEnd = vma.end
             total += vma.pages(pageShift: pageShift)
+        }
+        for (start, slot) in self.tree.entries {
+            let below = self.tree.lower(start).map { self.slots[$0.value]!.end } ?? 0
+            if self.tree.gap(start) != start &- below {
+                problems.append("mm \(self.id): VMA at \(hex(start)) (slot \(slot)) has a stale gap")
+            }
         }
         if self.tree.count != self.mapCount {
             problems.append("mm \(self.id): map_count \(self.mapCount) but \(self.tree.count) VMAs")

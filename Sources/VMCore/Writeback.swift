@@ -39,6 +39,11 @@ extension Kernel {
         guard let n = Int(value), n >= 0 else {
             throw .invalid("\(name): '\(value)' is not a non-negative integer")
         }
+        // The vm.* knobs are C ints (proc_dointvec_minmax()): a value beyond INT_MAX is EINVAL,
+        // so no product of a knob and a count later can overflow.
+        guard name.hasPrefix("block.") || n <= Int(Int32.max) else {
+            throw .invalid("\(name): \(n) is beyond INT_MAX")
+        }
         func range(_ r: ClosedRange<Int>) throws(MMError) {
             guard r.contains(n) else {
                 throw .invalid("\(name): \(n) is outside \(r.lowerBound)…\(r.upperBound)")
@@ -66,7 +71,8 @@ extension Kernel {
             try range(0...200)
             self.sysctl.swappiness = n
         case "vm.page-cluster":
-            try range(0...Int.max)
+            // page_cluster_max (mm/swap.c): 31.
+            try range(0...31)
             self.sysctl.pageCluster = n
         case "vm.vfs_cache_pressure":
             self.sysctl.vfsCachePressure = n

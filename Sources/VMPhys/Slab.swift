@@ -287,20 +287,26 @@ extension PhysicalMemory {
     /// `allocate_slab()`: frames for a new slab at the cache's order, falling back to the minimum
     /// order (quietly, without retrying) if that fails.
     func allocateSlab(_ id: SlabCacheID, _ gfp: GFP) -> Int? {
-        let cache = self.slab.caches[id.rawValue]
+        // Only the cache's constants are read here: a copy of the whole `SlabCache` held across
+        // the append below would share its `slabs` buffer and make the append copy every slab,
+        // O(slabs) per new slab.
+        let (reclaimable, minOrder, size) = (
+            self.slab.caches[id.rawValue].reclaimable, self.slab.caches[id.rawValue].minOrder,
+            self.slab.caches[id.rawValue].size
+        )
         var flags = gfp.subtracting(.highmem).union(.comp)
-        if cache.reclaimable { flags.insert(.reclaimable) }
-        var order = cache.order
+        if reclaimable { flags.insert(.reclaimable) }
+        var order = self.slab.caches[id.rawValue].order
         var pfn: PFN?
-        if order > cache.minOrder {
+        if order > minOrder {
             pfn = self.allocPages(flags.union([.noWarn, .noRetry]), order: order)
         }
         if pfn == nil {
-            order = cache.minOrder
+            order = minOrder
             pfn = self.allocPages(flags, order: order)
         }
         guard let pfn else { return nil }
-        let objects = (Int(self.pageSize) << order) / cache.size
+        let objects = (Int(self.pageSize) << order) / size
         let slabID: Int
         if let reused = self.slab.caches[id.rawValue].freeSlabIDs.popLast() {
             slabID = reused
@@ -320,7 +326,7 @@ extension PhysicalMemory {
         self.slab.caches[id.rawValue].slabCount += 1
         self.slab.caches[id.rawValue].totalObjects += objects
         self.slab.caches[id.rawValue].pages += 1 << order
-        self.mod(cache.reclaimable ? .nrSlabReclaimable : .nrSlabUnreclaimable, 1 << order)
+        self.mod(reclaimable ? .nrSlabReclaimable : .nrSlabUnreclaimable, 1 << order)
         return slabID
     }
 

@@ -55,7 +55,7 @@ struct Bench: ParsableCommand {
         commandName: "vmsim-bench",
         abstract: "Measure vmsim's hot paths. Prints one line per workload with its rate.")
 
-    @Argument(help: "Workloads to run: phys, paging, proc, files, reclaim, malloc, trace (default: all).")
+    @Argument(help: "Workloads to run: phys, paging, proc, vmas, files, reclaim, malloc, trace (default: all).")
     var suites: [String] = []
 
     @Option(
@@ -76,7 +76,7 @@ struct Bench: ParsableCommand {
     var scale: Double = 1
 
     func run() throws {
-        let all = ["phys", "paging", "proc", "files", "reclaim", "malloc", "trace"]
+        let all = ["phys", "paging", "proc", "vmas", "files", "reclaim", "malloc", "trace"]
         let chosen = self.suites.isEmpty ? all : self.suites
         for suite in chosen where !all.contains(suite) {
             throw ValidationError("unknown workload '\(suite)' (expected \(all.joined(separator: ", ")))")
@@ -89,6 +89,7 @@ struct Bench: ParsableCommand {
             case "phys": self.phys()
             case "paging": self.paging()
             case "proc": self.proc()
+            case "vmas": self.vmaScaling()
             case "files": self.files()
             case "reclaim": self.reclaimBench()
             case "malloc": try self.mallocBench()

@@ -43,3 +43,50 @@ import Testing
         #expect(tree.entries(in: 2000..<3000).isEmpty)
     }
 }
+
+/// The gap augmentation (the maple tree's `ma_gaps`): `lastEntry(atOrBelow:gapAtLeast:)`
+/// agrees with a linear scan after any mix of inserts, removes and gap changes.
+@Suite struct OrderedTreeGapTests {
+    @Test func gapSearchAgreesWithALinearScan() async {
+        await propertyCheck(count: 60, input: Gen.int(in: 0...50_000).array(of: 1...800)) { ops in
+            var tree = OrderedTree<UInt64, Int>()
+            var model: [UInt64: UInt64] = [:]
+            for op in ops {
+                let key = UInt64(op % 2000)
+                let gap = UInt64(op / 2000)
+                switch op % 4 {
+                case 0: #expect((tree.remove(key) != nil) == (model.removeValue(forKey: key) != nil))
+                case 1 where model[key] != nil:
+                    tree.setGap(key, gap)
+                    model[key] = gap
+                default:
+                    tree.insert(key, Int(key), gap: gap)
+                    model[key] = gap
+                }
+            }
+            let sorted = model.keys.sorted()
+            for key in sorted { #expect(tree.gap(key) == model[key]) }
+            for bound in stride(from: UInt64(0), through: 2001, by: 37) {
+                for size in [0, 1, 5, 12, 20, 25, 26] as [UInt64] {
+                    let expected = sorted.last { $0 <= bound && model[$0]! >= size }
+                    #expect(tree.lastEntry(atOrBelow: bound, gapAtLeast: size)?.key == expected)
+                }
+            }
+        }
+    }
+
+    /// 100,000 entries with one large gap: the search finds it among small ones.
+    @Test func aLargeGapIsFoundAmongManySmallOnes() {
+        var tree = OrderedTree<UInt64, Int>()
+        for k in UInt64(0)..<100_000 { tree.insert(k * 2, Int(k), gap: 1) }
+        tree.setGap(2 * 777, 50)
+        tree.setGap(2 * 99_000, 40)
+        #expect(tree.lastEntry(atOrBelow: .max, gapAtLeast: 45)?.key == 2 * 777)
+        #expect(tree.lastEntry(atOrBelow: .max, gapAtLeast: 30)?.key == 2 * 99_000)
+        #expect(tree.lastEntry(atOrBelow: 2 * 98_999, gapAtLeast: 30)?.key == 2 * 777)
+        #expect(tree.lastEntry(atOrBelow: 2 * 776, gapAtLeast: 30) == nil)
+        #expect(tree.lastEntry(atOrBelow: 10, gapAtLeast: 1)?.key == 10)
+        tree.remove(2 * 777)
+        #expect(tree.lastEntry(atOrBelow: 2 * 98_999, gapAtLeast: 30) == nil)
+    }
+}

@@ -221,10 +221,24 @@ extension ProcFS {
             "Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\n"
         let cpus = kernel.config.cpus
         out +=
-            "Cpus_allowed:\t\(hexDigits((1 << UInt64(cpus)) - 1, width: 1))\nCpus_allowed_list:\t\(cpus == 1 ? "0" : "0-\(cpus - 1)")\n"
+            "Cpus_allowed:\t\(Self.cpuMask(cpus))\nCpus_allowed_list:\t\(cpus == 1 ? "0" : "0-\(cpus - 1)")\n"
         out += "Mems_allowed:\t1\nMems_allowed_list:\t0\n"
         out += "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
         return out
+    }
+
+    /// A mask of the first `cpus` CPUs as `%*pb` prints it (`bitmap_string()`, lib/vsprintf.c):
+    /// 32-bit hexadecimal chunks, most significant first, separated by commas, each zero-padded
+    /// to its width — `3` for 2 CPUs, `ffffffff,ffffffff` for 64. Never shifts by 64.
+    static func cpuMask(_ cpus: Int) -> String {
+        var chunks: [String] = []
+        var remaining = cpus
+        while remaining > 0 {
+            let bits = remaining % 32 == 0 ? 32 : remaining % 32
+            chunks.append(hexDigits((UInt64(1) << UInt64(bits)) - 1, width: (bits + 3) / 4))
+            remaining -= bits
+        }
+        return chunks.isEmpty ? "0" : chunks.joined(separator: ",")
     }
 
     /// `/proc/PID/pagemap` decoded, one line per page of `range` (or of every VMA): the 64-bit

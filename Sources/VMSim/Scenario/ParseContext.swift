@@ -27,6 +27,14 @@ public struct ParseContext: Sendable {
     /// The process the line acts for (`NAME:` prefix), if any.
     public internal(set) var process: String?
 
+    /// What the line being parsed changed, to undo it if the line turns out to be bad.
+    enum Change: Sendable {
+        case region(process: String, name: String, old: UInt64?)
+        case process(name: String, old: ProcessShape?, wasSeen: Bool)
+    }
+    var journal: [Change] = []
+    var lineStart: (process: String?, sawCommand: Bool) = (nil, false)
+
     public init(file: String, pageSize: UInt64 = 4096) {
         self.file = file
         self.pageSize = pageSize
@@ -80,15 +88,44 @@ public struct ParseContext: Sendable {
     }
 
     mutating func setRegion(_ name: String, size: UInt64?, of process: String? = nil) {
-        self.processes[process ?? self.actor]?.regions[name] = size
+        let owner = process ?? self.actor
+        guard self.processes[owner] != nil else { return }
+        self.journal.append(.region(process: owner, name: name, old: self.processes[owner]?.regions[name]))
+        self.processes[owner]?.regions[name] = size
     }
 
     mutating func startProcess(_ name: String, regions: [String: UInt64]) {
+        self.journal.append(
+            .process(name: name, old: self.processes[name], wasSeen: self.everSeen.contains(name)))
         self.processes[name] = ProcessShape(regions: regions)
         self.everSeen.insert(name)
     }
 
-    mutating func endProcess(_ name: String) { self.processes[name] = nil }
+    mutating func endProcess(_ name: String) {
+        self.journal.append(
+            .process(name: name, old: self.processes[name], wasSeen: self.everSeen.contains(name)))
+        self.processes[name] = nil
+    }
+
+    /// Starts a line: its changes are journaled from here.
+    mutating func beginLine() {
+        self.journal.removeAll(keepingCapacity: true)
+        self.lineStart = (self.process, self.sawCommand)
+    }
+
+    /// Undoes every change since `beginLine()`, newest first.
+    mutating func rollBack() {
+        for change in self.journal.reversed() {
+            switch change {
+            case .region(let process, let name, let old): self.processes[process]?.regions[name] = old
+            case .process(let name, let old, let wasSeen):
+                self.processes[name] = old
+                if !wasSeen { self.everSeen.remove(name) }
+            }
+        }
+        self.journal.removeAll(keepingCapacity: true)
+        (self.process, self.sawCommand) = self.lineStart
+    }
 
     // MARK: References
 

@@ -118,7 +118,8 @@ struct FreadCommand: ScenarioCommand {
             let fd = try runner.descriptor(task, self.ref.path, create: false)
             let range = runner.byteRange(self.ref, size: try runner.fileSize(task, fd))
             guard !range.isEmpty else { return }
-            try runner.kernel.read(task, fd: fd, offset: range.lowerBound, length: UInt64(range.count))
+            try runner.kernel.read(
+                task, fd: fd, offset: range.lowerBound, length: range.upperBound - range.lowerBound)
         }
     }
 }
@@ -149,7 +150,7 @@ struct FwriteCommand: ScenarioCommand {
                 throw .invalid("nothing to write: give a range, e.g. \(self.ref.path)[0:64KiB]")
             }
             try runner.kernel.write(
-                task, fd: fd, offset: range.lowerBound, length: UInt64(range.count),
+                task, fd: fd, offset: range.lowerBound, length: range.upperBound - range.lowerBound,
                 value: self.value ?? UInt64(task.pid))
         }
     }
