@@ -221,10 +221,27 @@ extension ProcFS {
             "Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\n"
         let cpus = kernel.config.cpus
         out +=
-            "Cpus_allowed:\t\(hexDigits((1 << UInt64(cpus)) - 1, width: 1))\nCpus_allowed_list:\t\(cpus == 1 ? "0" : "0-\(cpus - 1)")\n"
+            "Cpus_allowed:\t\(Self.cpuMask(cpus))\nCpus_allowed_list:\t\(cpus == 1 ? "0" : "0-\(cpus - 1)")\n"
         out += "Mems_allowed:\t1\nMems_allowed_list:\t0\n"
         out += "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n"
         return out
+    }
+
+    /// A mask of CPUs 0 … `cpus` − 1 as `%*pb` prints a cpumask of `nr_cpu_ids` bits
+    /// (`bitmap_string()`, lib/vsprintf.c): hex in 32-bit chunks separated by commas, the first
+    /// chunk as wide as its bits need — `3` for 2 CPUs, `1,ffffffff` for 33, `ffffffff,ffffffff`
+    /// for 64. Every CPU is allowed (no affinity is modelled).
+    static func cpuMask(_ cpus: Int) -> String {
+        precondition(cpus >= 1, "cpuMask: no CPUs")
+        var chunks: [String] = []
+        var bits = cpus
+        while bits > 0 {
+            let chunk = bits % 32 == 0 ? 32 : bits % 32
+            let value: UInt64 = (1 << UInt64(chunk)) - 1
+            chunks.append(hexDigits(value, width: chunks.isEmpty ? (chunk + 3) / 4 : 8))
+            bits -= chunk
+        }
+        return chunks.joined(separator: ",")
     }
 
     /// `/proc/PID/pagemap` decoded, one line per page of `range` (or of every VMA): the 64-bit
