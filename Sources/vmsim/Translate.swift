@@ -27,19 +27,24 @@ struct Translate: ParsableCommand {
     @Option(
         help: "Segmentation: flat (Linux), protected (i386 textbook descriptors), real (8086, no paging).")
     var segmentation: String = "flat"
-    @Option(name: .customLong("address-bits"), help: "Teaching geometry: virtual address width.")
+    @Option(
+        name: .customLong("address-bits"), help: "Teaching geometry: virtual address width (4 … 32 bits).")
     var addressBits: Int?
-    @Option(name: .customLong("page-size"), help: "Teaching geometry: page size (e.g. 32 or 32B).")
+    @Option(
+        name: .customLong("page-size"), help: "Teaching geometry: page size, a power of two (e.g. 32 or 32B)."
+    )
     var pageSize: String?
     @Option(
         name: .customLong("level-bits"),
-        help: "Teaching geometry: index bits per level, root first (e.g. 5,5).")
+        help: "Teaching geometry: index bits per level (1 … 16 each), root first (e.g. 5,5).")
     var levelBits: String?
-    @Option(name: .customLong("entry-bytes"), help: "Teaching geometry: bytes per entry (default 1).")
+    @Option(name: .customLong("entry-bytes"), help: "Teaching geometry: bytes per entry (1 … 8, default 1).")
     var entryBytes: Int = 1
     @Option(
         name: .customLong("physical-pages"),
-        help: "Teaching geometry: pages of physical memory (default 128).")
+        help:
+            "Teaching geometry: pages of physical memory (4 … 65536, at most what an entry can name; default 128)."
+    )
     var physicalPages: Int = 128
 
     func run() throws {
