@@ -180,6 +180,13 @@ public struct MachineConfig: Sendable, Hashable {
                 throw ConfigError(
                     setting: "kernel-image", message: "must be a positive multiple of the page size")
             }
+            // Before the sum below, which a kernel image near 2^64 would overflow.
+            guard self.kernelImage < memory else {
+                throw ConfigError(
+                    setting: "kernel-image",
+                    message:
+                        "\(ByteSize.human(self.kernelImage)) does not fit in RAM (\(ByteSize.human(memory)))")
+            }
             let memmapBytes = (memory >> UInt64(self.pageShift)) * 64
             let needed = UInt64(1 << 20) + self.kernelImage + memmapBytes + (1 << 20)
             guard needed <= min(memory, arch.directMapLimit ?? memory) else {

@@ -105,7 +105,7 @@ struct Translate: ParsableCommand {
         guard (4...32).contains(bits), levels.reduce(shift, +) == bits else {
             throw CLIError(
                 message:
-                    "--level-bits: \(levels.map(String.init).joined(separator: "+")) index bits + \(shift) offset bits must equal --address-bits \(bits)"
+                    "--level-bits: \(levels.map(String.init).joined(separator: "+")) index bits + \(shift) offset bits (--page-size \(page)) must equal --address-bits \(bits) (4…32)"
             )
         }
         guard (1...8).contains(self.entryBytes) else {

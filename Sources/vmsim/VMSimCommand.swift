@@ -94,6 +94,15 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "kswapd model: modern (woken by allocations) or periodic (every second, as in 2.4).")
     var kswapd: String?
 
+    /// Each flag's syntax and the range it has whatever else is set, before any work; ranges that
+    /// depend on other settings (RAM against the architecture, zones against RAM, a scenario's
+    /// `machine` line) are checked when the machine boots. Errors name the flag.
+    func validate() throws {
+        do { _ = try self.apply(to: MachineConfig()) } catch let error as CLIError {
+            throw ValidationError(error.message)
+        }
+    }
+
     /// The flags as (setting, value) pairs, in the order arch first (others depend on its page size).
     var settings: [(String, String)] {
         var result: [(String, String)] = []
