@@ -183,9 +183,10 @@ public struct MachineConfig: Sendable, Hashable {
             // Before the sum below, which a kernel image near 2^64 would overflow.
             guard self.kernelImage < memory else {
                 throw ConfigError(
-                    setting: "kernel-image",
+                    setting: "memory",
                     message:
-                        "\(ByteSize.human(self.kernelImage)) does not fit in RAM (\(ByteSize.human(memory)))")
+                        "\(ByteSize.human(memory)) is smaller than the kernel image (\(ByteSize.human(self.kernelImage)))"
+                )
             }
             let memmapBytes = (memory >> UInt64(self.pageShift)) * 64
             let needed = UInt64(1 << 20) + self.kernelImage + memmapBytes + (1 << 20)
