@@ -26,6 +26,19 @@ import Testing
     /// Boundaries for fractional flags: the integers and what only a floating-point parser takes.
     static let reals = integers + ["0.5", "nan", "inf", "-inf", "1e400", "1e-300"]
 
+    /// Each flag's documented limits and the numbers just past them, tried besides the boundaries.
+    static let documentedLimits: [String: [String]] = [
+        "memory": ["16MiB", "1TiB", "1025GiB"], "cpus": ["64", "65"],
+        "watermark-scale-factor": ["3000", "3001"], "min-free-kbytes": ["1073741824", "1073741825"],
+        "frames": ["1099511627776", "1099511627777", "100%", "0.0000001"],
+        "page-size": ["16", "1073741824", "2147483648"], "points": ["10000", "10001"], "count": ["64", "65"],
+        "phases": ["2147483648", "2147483649"], "pages": ["2147483649"], "length": ["1099511627777"],
+        "csv-id-column": ["65536", "65537"], "csv-op-column": ["65536", "65537"],
+        "shards": ["1", "1.0000001"],
+        "alpha": ["100", "100.5"], "write-ratio": ["1", "1.0000001"], "entry-bytes": ["8", "9"],
+        "physical-pages": ["65536", "65537"], "address-bits": ["32", "33"],
+    ]
+
     /// One flag of one command: the command line without the flag, and how a value is written.
     struct Flag: Sendable {
         var base: [String]
@@ -284,6 +297,9 @@ import Testing
             var values = flag.values
             if flag.sampled && !long {
                 values = (0..<3).map { flag.values[(k * 3 + $0) % flag.values.count] }
+            } else if flag.values.count > 4 {
+                // Not for the four large sizes --frames gets per policy.
+                values += Self.documentedLimits[flag.name] ?? []
             }
             for v in values { cases.append((flag.arguments(v), [flag.name], flag.input)) }
         }
@@ -363,5 +379,22 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// The documented maximums together, in process: a machine at every upper limit boots, runs and
+/// prints its reports (`--cpus 64` once overflowed `Cpus_allowed` in /proc/PID/status).
+@Suite struct DocumentedLimitTests {
+    @Test func aMachineAtEveryDocumentedMaximumRuns() {
+        let file = scenarioFile("spawn a\na: mmap buf 1MiB anon\na: write buf value=7\nshow a status\n")
+        let (text, status) = runCommand([
+            file, "--memory", "1TiB", "--cpus", "64", "--watermark-scale-factor", "3000", "--swap", "1TiB",
+            "--show", "meminfo,swaps",
+        ])
+        #expect(status == 0, "\(text)")
+        #expect(text.contains("Cpus_allowed:\tffffffff,ffffffff\nCpus_allowed_list:\t0-63\n"))
+        let odd = runCommand([file, "--cpus", "33"])
+        #expect(odd.text.contains("Cpus_allowed:\t1,ffffffff\n"))
+        #expect(runCommand([file, "--cpus", "2"]).text.contains("Cpus_allowed:\t3\n"))
     }
 }
