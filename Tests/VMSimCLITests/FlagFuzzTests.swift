@@ -11,9 +11,10 @@ import Testing
 /// before any work); one that parses runs as the built `vmsim`, out of process, so a trap or a
 /// hang is seen, not suffered.
 ///
-/// CI runs every boundary value of each flag on the command that owns it, and a rotating
-/// three of them where an option group is shared (machine flags on `shell` and `replay
-/// --kernel`, trace-reading flags on `compare` and `mrc`). `VMSIM_FUZZ=N` runs every value
+/// CI runs every boundary value of each flag on the command that owns it, and a rotating two
+/// of them where an option group is shared (machine flags on `shell` and `replay --kernel`,
+/// trace-reading flags on `compare` and `mrc`), and one of the four sizes that once allocated
+/// by frame count for each policy (PolicySizingTests covers them all in process). `VMSIM_FUZZ=N` runs every value
 /// everywhere plus N random combinations of several flags, for a longer local run.
 @Suite struct FlagFuzzTests {
     static var longRun: Int? { ProcessInfo.processInfo.environment["VMSIM_FUZZ"].flatMap(Int.init) }
@@ -46,8 +47,9 @@ import Testing
         var values: [String]
         /// The value as the flag takes it (`Normal=V` for --zones).
         var spell: @Sendable (String) -> String = { $0 }
-        /// Only a rotating three values in CI (an option group already covered elsewhere).
-        var sampled = false
+        /// In CI, only this many of the values, rotating (an option group or a size that is
+        /// covered elsewhere); nil: all of them.
+        var sampled: Int? = nil
         /// Standard input (shell).
         var input: String?
 
@@ -90,7 +92,7 @@ import Testing
         let f = Self.fixtures
         let i = Self.integers
         let r = Self.reals
-        func machine(_ base: [String], sampled: Bool, input: String? = nil) -> [Flag] {
+        func machine(_ base: [String], sampled: Int?, input: String? = nil) -> [Flag] {
             ["memory", "min-free-kbytes", "watermark-scale-factor", "kernel-image", "cpus", "swap"].map {
                 Flag(base: base, name: $0, values: i, sampled: sampled, input: input)
             } + [
@@ -103,7 +105,7 @@ import Testing
                     sampled: sampled, input: input),
             ]
         }
-        func reading(_ base: [String], _ csvBase: [String], sampled: Bool) -> [Flag] {
+        func reading(_ base: [String], _ csvBase: [String], sampled: Int?) -> [Flag] {
             [
                 Flag(base: base, name: "page-size", values: i, sampled: sampled),
                 Flag(base: csvBase, name: "csv-id-column", values: i, sampled: sampled),
@@ -116,8 +118,8 @@ import Testing
             "clockpro",
             "s3fifo", "sieve", "opt", "random", "linux",
         ]
-        var flags: [Flag] = machine(["run", f.scenario], sampled: false)
-        flags += machine(["shell"], sampled: true, input: "spawn a\nshow a status\nquit\n")
+        var flags: [Flag] = machine(["run", f.scenario], sampled: nil)
+        flags += machine(["shell"], sampled: 2, input: "spawn a\nshow a status\nquit\n")
         flags += [
             Flag(base: ["translate"], name: "seed", values: i),
             Flag(base: ["translate"], name: "count", values: i),
@@ -140,16 +142,16 @@ import Testing
             flags.append(
                 Flag(
                     base: ["replay", f.txt, "--policy", p], name: "frames",
-                    values: ["2147483648", "4294967296", "1099511627776", "9223372036854775807"]))
+                    values: ["4294967296", "1099511627776", "2147483648", "9223372036854775807"], sampled: 1))
         }
         flags.append(
             Flag(base: ["replay", f.txt, "--frames", "8", "--policy", "random"], name: "seed", values: i))
         flags += reading(
             ["replay", f.lackey, "--frames", "8"], ["replay", f.csv, "--frames", "8", "--format", "csv"],
-            sampled: false)
+            sampled: nil)
         // Kernel mode: the machine flags and the trace's page size (the lackey trace ends in the
         // last pages of user space and of the 64-bit space).
-        flags += machine(["replay", f.lackey, "--kernel", "--memory", "32MiB"], sampled: true).map {
+        flags += machine(["replay", f.lackey, "--kernel", "--memory", "32MiB"], sampled: 2).map {
             var flag = $0
             if flag.name == "memory" { flag.base.removeLast(2) }
             return flag
@@ -163,13 +165,13 @@ import Testing
         flags += reading(
             ["compare", f.lackey, "--policies", "lru"],
             ["compare", f.csv, "--policies", "lru", "--format", "csv"],
-            sampled: true)
+            sampled: 2)
         flags += [
             Flag(base: ["mrc", f.txt, "--policies", "fifo,opt"], name: "points", values: i),
             Flag(base: ["mrc", f.txt], name: "shards", values: r),
             Flag(base: ["mrc", f.txt, "--policies", "random"], name: "seed", values: i),
         ]
-        flags += reading(["mrc", f.lackey], ["mrc", f.csv, "--format", "csv"], sampled: true)
+        flags += reading(["mrc", f.lackey], ["mrc", f.csv, "--format", "csv"], sampled: 2)
         // trace-gen: a valid huge --length or --pages writes to /dev/full, so it stops at the
         // first write (ENOSPC, exit 2) instead of generating for hours.
         func generator(_ pattern: String, _ name: String, _ values: [String], out: String = "/dev/null")
@@ -238,10 +240,13 @@ import Testing
             timedOut: timedOut.value, stderr: String(decoding: data, as: UTF8.self))
     }
 
-    /// Whether a refusal's one-line message names one of `flags`, a place (`file:line:col`) or
-    /// a file of the command line.
+    /// Whether a refusal's one-line message names one of `flags` (as `--flag`, or in words: "the
+    /// kernel image"), a place (`file:line:col`) or a file of the command line.
     static func namesTheCause(_ message: String, flags: [String], args: [String]) -> Bool {
-        flags.contains { message.contains("--\($0)") || message.contains("'\($0)'") }
+        flags.contains {
+            message.contains("--\($0)") || message.contains("'\($0)'")
+                || message.contains($0.replacingOccurrences(of: "-", with: " "))  // "the kernel image"
+        }
             || message.range(of: #":[0-9]+:[0-9]+: "#, options: .regularExpression) != nil
             || args.contains { $0.hasPrefix("/") && message.hasPrefix("vmsim: \($0): ") }
     }
@@ -295,8 +300,8 @@ import Testing
         var cases: [(args: [String], flags: [String], input: String?)] = []
         for (k, flag) in Self.flags.enumerated() {
             var values = flag.values
-            if flag.sampled && !long {
-                values = (0..<3).map { flag.values[(k * 3 + $0) % flag.values.count] }
+            if let n = flag.sampled, !long {
+                values = (0..<n).map { flag.values[(k * n + $0) % flag.values.count] }
             } else if flag.values.count > 4 {
                 // Not for the four large sizes --frames gets per policy.
                 values += Self.documentedLimits[flag.name] ?? []
