@@ -203,6 +203,16 @@ public struct MachineConfig: Sendable, Hashable {
                 throw ConfigError(
                     setting: "min-free-kbytes", message: "expected 0…1073741824, got \(minFreeKbytes)")
             }
+            // A reserve of all of RAM leaves nothing to boot with (not even the kernel's page
+            // tables): refused here, naming the setting, rather than as a failed boot.
+            let ram = self.zoneSizes == nil ? self.effectiveMemory : (self.memory ?? UInt64.max)
+            guard UInt64(minFreeKbytes) << 10 < ram / 2 else {
+                throw ConfigError(
+                    setting: "min-free-kbytes",
+                    message:
+                        "\(ByteSize.human(UInt64(minFreeKbytes) << 10)) is more than half of RAM (\(ByteSize.human(ram)))"
+                )
+            }
         }
         guard (1...3000).contains(self.watermarkScaleFactor) else {
             throw ConfigError(

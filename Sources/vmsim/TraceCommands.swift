@@ -213,7 +213,7 @@ struct Replay: ParsableCommand {
     )
     var policy: String?
 
-    @Option(help: "Seed of the random policy.")
+    @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Flag(help: "Print one JSON object instead of the text report.")
@@ -360,7 +360,7 @@ struct Compare: ParsableCommand {
     )
     var frames: String = "1%,10%,50%"
 
-    @Option(help: "Seed of the random policy.")
+    @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Flag(help: "Print CSV (policy,frames,accesses,hits,misses,missRatio,evictions,dirtyEvictions).")
@@ -478,7 +478,7 @@ struct MRC: ParsableCommand {
     @Option(help: "Write the curves as an SVG plot to this file.")
     var svg: String?
 
-    @Option(help: "Seed of the random policy.")
+    @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Flag(help: "Print the time taken to standard error.")
@@ -677,7 +677,7 @@ struct TraceGen: ParsableCommand {
         name: .customLong("write-ratio"), help: "Fraction of accesses that are writes (0 … 1, default 0).")
     var writeRatio: Double = 0
 
-    @Option(help: "Random seed.")
+    @Option(help: "Random seed (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Option(

@@ -16,7 +16,7 @@ struct Translate: ParsableCommand {
 
     @Option(help: "Architecture: x86_64, x86_64-la57, i386, i386-pae.")
     var arch: String = "i386"
-    @Option(help: "Seed of the exercise (same seed, same exercise).")
+    @Option(help: "Seed of the exercise, 0 … 2^64 − 1 (same seed, same exercise).")
     var seed: UInt64 = 1
     @Option(help: "Number of addresses to translate (1…64).")
     var count: Int = 6
@@ -46,6 +46,16 @@ struct Translate: ParsableCommand {
             "Teaching geometry: pages of physical memory (4 … 65536, at most what an entry can name; default 128)."
     )
     var physicalPages: Int = 128
+
+    /// The ranges of the numeric flags and the teaching geometry, before anything is built.
+    func validate() throws {
+        guard (1...64).contains(self.count) else {
+            throw ValidationError("--count: expected 1…64 questions, got \(self.count)")
+        }
+        do { _ = try self.architecture() } catch let error as CLIError {
+            throw ValidationError(error.message)
+        }
+    }
 
     func run() throws {
         print(try self.output(), terminator: "")
