@@ -180,6 +180,14 @@ public struct MachineConfig: Sendable, Hashable {
                 throw ConfigError(
                     setting: "kernel-image", message: "must be a positive multiple of the page size")
             }
+            // Before the sum below, which a kernel image near 2^64 would overflow.
+            guard self.kernelImage < memory else {
+                throw ConfigError(
+                    setting: "memory",
+                    message:
+                        "\(ByteSize.human(memory)) is smaller than the kernel image (\(ByteSize.human(self.kernelImage)))"
+                )
+            }
             let memmapBytes = (memory >> UInt64(self.pageShift)) * 64
             let needed = UInt64(1 << 20) + self.kernelImage + memmapBytes + (1 << 20)
             guard needed <= min(memory, arch.directMapLimit ?? memory) else {
@@ -194,6 +202,16 @@ public struct MachineConfig: Sendable, Hashable {
             guard minFreeKbytes >= 0 && minFreeKbytes <= 1 << 30 else {
                 throw ConfigError(
                     setting: "min-free-kbytes", message: "expected 0…1073741824, got \(minFreeKbytes)")
+            }
+            // A reserve of all of RAM leaves nothing to boot with (not even the kernel's page
+            // tables): refused here, naming the setting, rather than as a failed boot.
+            let ram = self.zoneSizes == nil ? self.effectiveMemory : (self.memory ?? UInt64.max)
+            guard UInt64(minFreeKbytes) << 10 < ram / 2 else {
+                throw ConfigError(
+                    setting: "min-free-kbytes",
+                    message:
+                        "\(ByteSize.human(UInt64(minFreeKbytes) << 10)) is more than half of RAM (\(ByteSize.human(ram)))"
+                )
             }
         }
         guard (1...3000).contains(self.watermarkScaleFactor) else {

@@ -20,7 +20,7 @@ public enum MachineSpec {
     {
         switch name {
         case "memory":
-            config.memory = try self.size(value, setting: name)
+            config.memory = try self.size(value, setting: name, atMost: self.maxMemory)
         case "arch":
             guard let arch = Architecture.named(value) else {
                 throw ConfigError(
@@ -33,19 +33,19 @@ public enum MachineSpec {
         case "zones":
             config.zoneSizes = try self.zones(value, pageSize: config.pageSize)
         case "min-free-kbytes":
-            config.minFreeKbytes = try self.integer(value, setting: name)
+            config.minFreeKbytes = try self.integer(value, setting: name, in: 0...(1 << 30))
         case "watermark-scale-factor":
-            config.watermarkScaleFactor = try self.integer(value, setting: name)
+            config.watermarkScaleFactor = try self.integer(value, setting: name, in: 1...3000)
         case "lowmem-reserve-ratio":
             var ratios: [Int] = []
             for part in value.split(whereSeparator: { $0 == "," || $0 == " " }) {
-                ratios.append(try self.integer(String(part), setting: name))
+                ratios.append(try self.integer(String(part), setting: name, in: 0...Int.max))
             }
             config.lowmemReserveRatio = ratios
         case "kernel-image":
-            config.kernelImage = try self.size(value, setting: name)
+            config.kernelImage = try self.size(value, setting: name, atMost: self.maxMemory)
         case "cpus":
-            config.cpus = try self.integer(value, setting: name)
+            config.cpus = try self.integer(value, setting: name, in: 1...64)
         case "disk":
             guard let disk = DiskKind(rawValue: value) else {
                 throw ConfigError(
@@ -70,17 +70,38 @@ public enum MachineSpec {
         }
     }
 
-    static func size(_ text: String, setting: String) throws(ConfigError) -> UInt64 {
+    /// The most RAM any architecture boots with (x86-64's 1 TiB); each one's own limit is
+    /// checked at boot, once the architecture is known.
+    static var maxMemory: UInt64 { Architecture.named.map(\.maxMemory).max() ?? 1 << 40 }
+
+    /// A size, at most `limit` when one is given. Ranges that hold whatever else is set are
+    /// checked here, as a flag or a `machine` line is read; the rest (RAM against the
+    /// architecture, zones against RAM) when the machine boots.
+    static func size(_ text: String, setting: String, atMost limit: UInt64? = nil) throws(ConfigError)
+        -> UInt64
+    {
+        let value: UInt64
         do {
-            return try ByteSize.parse(text)
+            value = try ByteSize.parse(text)
         } catch {
             throw ConfigError(setting: setting, message: error.description)
         }
+        if let limit, value > limit {
+            throw ConfigError(
+                setting: setting, message: "\(ByteSize.human(value)) is more than \(ByteSize.human(limit))")
+        }
+        return value
     }
 
-    static func integer(_ text: String, setting: String) throws(ConfigError) -> Int {
+    static func integer(_ text: String, setting: String, in range: ClosedRange<Int>) throws(ConfigError)
+        -> Int
+    {
         guard let n = Int(text) else {
             throw ConfigError(setting: setting, message: "'\(text)' is not an integer")
+        }
+        guard range.contains(n) else {
+            let upper = range.upperBound == Int.max ? "" : "\(range.upperBound)"
+            throw ConfigError(setting: setting, message: "expected \(range.lowerBound)…\(upper), got \(n)")
         }
         return n
     }

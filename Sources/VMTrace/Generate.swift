@@ -100,7 +100,9 @@ public struct TraceGenerator {
         case .phases:
             let k = max(1, self.spec.phases)
             let w = min(n, self.spec.workingSet > 0 ? self.spec.workingSet : max(1, n / 4))
-            let phase = min(k - 1, i * k / max(self.spec.length, 1))
+            // i × k / length in full width: both can be up to 2^63 − 1; the quotient is below k.
+            let wide = i.multipliedFullWidth(by: k)
+            let phase = min(k - 1, max(self.spec.length, 1).dividingFullWidth(wide).quotient)
             let stride = k > 1 ? (n - w) / (k - 1) : 0
             page = phase * stride + Int(self.rng.below(UInt64(w)))
         }
@@ -235,7 +237,8 @@ public func generateTrace(_ spec: TraceSpec, format: TraceFormat, path: String, 
     if format == .oracleGeneral {
         var pages: [UInt32] = []
         var writes: [Bool] = []
-        pages.reserveCapacity(spec.length)
+        // Grown as generated: a huge --length fails only as far as the memory it really needs.
+        pages.reserveCapacity(min(spec.length, 1 << 20))
         while let a = gen.next() {
             pages.append(UInt32(truncatingIfNeeded: a.page))
             writes.append(a.write)

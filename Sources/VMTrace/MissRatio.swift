@@ -378,8 +378,9 @@ public func compare(
     return results.withLock { $0.map { $0! } }
 }
 
-/// Parses sizes like `64,1%,10%,0.5`: plain integers are frames; `N%` and fractions below 1
-/// are shares of the trace's distinct pages (at least one frame).
+/// Parses sizes like `64,1%,10%,0.5`: plain integers are frames (1 … `PolicyKind.maxFrames`,
+/// 2^40: more can make no difference to a trace of at most 2^31 pages); `N%` and fractions
+/// below 1 are shares of the trace's distinct pages (at least one frame).
 public func parseSizes(_ text: String, distinct: Int) throws -> [Int] {
     var sizes: [Int] = []
     for raw in text.split(separator: ",") {
@@ -399,10 +400,12 @@ public func parseSizes(_ text: String, distinct: Int) throws -> [Int] {
             }
             sizes.append(max(1, Int(Double(distinct) * v)))
         } else {
-            guard let v = Int(token), v > 0 else {
+            guard let v = Int(token), v > 0, v <= PolicyKind.maxFrames else {
                 throw TraceError(
                     file: "--frames", line: 0, column: 0,
-                    message: "bad size '\(token)': expected a positive frame count, N% or a fraction")
+                    message:
+                        "bad size '\(token)': expected a frame count 1…\(PolicyKind.maxFrames) (2^40), N% or a fraction"
+                )
             }
             sizes.append(v)
         }

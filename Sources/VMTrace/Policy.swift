@@ -32,6 +32,26 @@ public enum PolicyKind: String, CaseIterable, Sendable {
     public var needsFuture: Bool { self == .opt }
 }
 
+extension PolicyKind {
+    /// The most frames a policy is sized for; larger counts are treated as this one.
+    ///
+    /// Exact, not an approximation: a trace has at most 2^31 distinct pages (ids are 32-bit),
+    /// and every policy here evicts only when its frames are full, so with 2^40 frames — and
+    /// every share of them a policy derives: S3-FIFO's 10 %, 2Q's quarter, LIRS's 1 % — nothing
+    /// is ever evicted and any larger count gives the same hits. Kernel mode sizes a policy by
+    /// RAM (at most 2^28 pages). Clamping here keeps the derived sizes (`2 × frames + 16`, …)
+    /// far from overflow.
+    public static let maxFrames = 1 << 40
+}
+
+/// `frames` as a policy keeps it: at least 1, at most `PolicyKind.maxFrames`.
+func policyFrames(_ frames: Int) -> Int { min(max(frames, 1), PolicyKind.maxFrames) }
+
+/// The slots a table of `limit` entries needs once ids below `seen` exist: no more than the
+/// pages seen (a page is in a list at most once), and 1024 before any `reserve`, so tests that
+/// never reserve can use ids below 1024.
+func slotsFor(limit: Int, seen: Int) -> Int { max(1, min(limit, max(seen, 1024))) }
+
 /// Options a policy may take.
 public struct PolicyOptions: Sendable {
     /// Seed of the random policy.
@@ -42,6 +62,10 @@ public struct PolicyOptions: Sendable {
 /// A page-replacement policy over dense ids (the pages of a trace numbered in order of first
 /// appearance) with a fixed number of frames.
 ///
+/// Host memory follows the pages a policy sees, never the frame count: per-page state and every
+/// table sized by frames (rings, heaps, lazy queues, ghost lists) grow in `reserve(_:)` to at
+/// most the ids that exist, so `--frames 4294967296` costs what `--frames 100` does.
+///
 /// Follows libCacheSim's `cache_get_base()`: a request is a hit if the page is resident; on a
 /// miss, if the policy can take the page, pages are evicted while the frames are full, then the
 /// page is inserted. Ghost entries (ARC, 2Q, S3-FIFO, LIRS) are never hits.
@@ -50,7 +74,8 @@ public protocol ReplacementPolicy: AnyObject {
     /// One access to `id`; `next` is the (0-based) position of the next access to the same
     /// page, or `Int64.max` if there is none (only OPT uses it). Returns true on a hit.
     func access(_ id: Int32, write: Bool, next: Int64) -> Bool
-    /// Makes room for ids below `count`.
+    /// Makes room for ids below `count` (called before the first access to any id at or above
+    /// 1024, and again as more ids appear); grows frame-sized tables to at most `count` entries.
     func reserve(_ count: Int)
     /// Frees one frame on demand from outside — kernel-mode reclaim asking the policy for its
     /// victim: evicts the page the policy would evict next (running its hands, moving pages

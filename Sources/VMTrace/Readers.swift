@@ -150,6 +150,8 @@ final class LineReader<F: LineFormat>: TraceReader {
     var parser: F
     let skipBad: Bool
     var stats = ReaderStats()
+    /// Skipping the rest of an over-long line (`skipBad`).
+    var discarding = false
     var format: TraceFormat { F.format }
     var name: String { self.source.name }
 
@@ -159,6 +161,11 @@ final class LineReader<F: LineFormat>: TraceReader {
         self.skipBad = skipBad
     }
 
+    /// The longest line read: 1 MiB (the read chunk), far more than any trace format needs. A
+    /// longer one is an error (or, with `skipBad`, skipped), so a file without newlines cannot
+    /// make the reader hold all of it.
+    static var maxLineBytes: Int { 1 << 20 }
+
     func read(into batch: AccessBatch) throws -> Bool {
         batch.count = 0
         batch.hasNext = false
@@ -166,6 +173,29 @@ final class LineReader<F: LineFormat>: TraceReader {
         while batch.count <= room {
             // Complete lines available?
             var limit = self.completeLinesEnd()
+            if limit < 0 && self.discarding {
+                // The rest of an over-long line: drop what was read and look further.
+                self.source.start = self.source.end
+                if self.source.eof { break }
+                try self.source.refill()
+                continue
+            }
+            if self.discarding {
+                self.source.start = self.nextLineStart()
+                self.discarding = false
+                continue
+            }
+            if limit < 0 && !self.source.eof && self.source.available >= Self.maxLineBytes {
+                let error = TraceError(
+                    file: self.source.name, line: self.stats.lines + 1, column: 1,
+                    message: "line longer than \(Self.maxLineBytes >> 20) MiB (is this a trace?)")
+                self.stats.lines += 1
+                if !self.skipBad { throw error }
+                self.stats.bad += 1
+                if self.stats.firstBad.count < 5 { self.stats.firstBad.append(error) }
+                self.discarding = true
+                continue
+            }
             if limit < 0 {
                 if self.source.eof {
                     if self.source.available == 0 { break }
@@ -181,6 +211,14 @@ final class LineReader<F: LineFormat>: TraceReader {
             try self.parseLines(upTo: limit, batch: batch, room: room)
         }
         return batch.count > 0
+    }
+
+    /// One past the first newline in the unconsumed bytes (which hold one).
+    func nextLineStart() -> Int {
+        let s = self.source
+        var i = s.start
+        while s.buffer[i] != UInt8(ascii: "\n") { i += 1 }
+        return i + 1
     }
 
     /// One past the last newline in the unconsumed bytes, or -1.

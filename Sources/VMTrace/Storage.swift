@@ -304,8 +304,8 @@ extension NodeTable {
 /// and records the slot in the page's record; removal only clears the record, leaving a stale
 /// slot that the tail end skips. The valid slots, in order, are exactly a linked list's, but an
 /// operation touches only the page itself, never its neighbours — which is what limits speed
-/// when the pages do not fit in the CPU's caches. When the slots run out, the valid ones (at
-/// most `limit`) are compacted to the front, so the queue needs `2 × limit + 64` slots.
+/// when the pages do not fit in the CPU's caches. When the slots run out, the valid ones are
+/// compacted to the front, and the slots double when more than half of them were valid.
 ///
 /// A page's record holds slot + 1 in field `slotField` (0: not on the list). Lists that share
 /// one slot field (a page is on at most one of them) tell theirs apart by a tag in the low 4
@@ -320,11 +320,14 @@ struct LazyList {
     @usableFromInline let slotField: Int
     @usableFromInline let tag: Int32
 
-    /// A list of at most `limit` pages.
+    /// A list of at most `limit` pages. Its slots start at 2 × min(limit, 1024) + 64 and double
+    /// as compaction finds the list more than half full of valid pages, so they follow the pages
+    /// actually on the list, never the limit (a policy with 2^32 frames and 100 pages holds a
+    /// few KiB).
     init(slotField: Int = 0, tag: Int32 = 0, limit: Int) {
         self.slotField = slotField
         self.tag = tag
-        self.capacity = 2 * max(limit, 1) + 64
+        self.capacity = 2 * min(max(limit, 1), 1024) + 64
         self.items = .allocate(capacity: self.capacity)
     }
 

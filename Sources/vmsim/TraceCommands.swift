@@ -13,7 +13,9 @@ struct TraceReadOptions: ParsableArguments {
             "Trace format: lackey, text, txt, csv, oracleGeneral, din (default: detected from the name and content).",
             valueName: "format"))
     var format: String?
-    @Option(name: .customLong("page-size"), help: "Page size in bytes for address traces (default 4096).")
+    @Option(
+        name: .customLong("page-size"),
+        help: "Page size in bytes for address traces: a power of two, 16 … 2^30 (default 4096).")
     var pageSize: Int = 4096
     @Flag(
         name: .customLong("no-instructions"),
@@ -28,13 +30,13 @@ struct TraceReadOptions: ParsableArguments {
     @Option(
         name: .customLong("csv-id-column"),
         help:
-            "CSV: 1-based column of the page or object id (default: the header's id/obj_id/page/key column, else 1)."
+            "CSV: 1-based column (1 … 65536) of the page or object id (default: the header's id/obj_id/page/key column, else 1)."
     )
     var csvIDColumn: Int?
     @Option(
         name: .customLong("csv-op-column"),
         help:
-            "CSV: 1-based column of the operation (w…, s…, 1 = write; default: the header's op/type/rw column)."
+            "CSV: 1-based column (1 … 65536) of the operation (w…, s…, 1 = write; default: the header's op/type/rw column)."
     )
     var csvOpColumn: Int?
     @Option(
@@ -42,6 +44,17 @@ struct TraceReadOptions: ParsableArguments {
     var csvDelimiter: String?
     @Option(name: .customLong("csv-header"), help: "CSV: yes or no (default: detected).")
     var csvHeader: String?
+
+    /// The largest page size a trace may name: 1 GiB, x86's largest page. Larger ones would only
+    /// push page numbers toward the ends of the address space.
+    static let maxPageSize = 1 << 30
+    /// The highest CSV column a trace may name (libCacheSim's readers take far fewer).
+    static let maxColumn = 1 << 16
+
+    /// Every flag checked before any file is opened; errors name the flag.
+    func validate() throws {
+        do { _ = try self.options() } catch let error as CLIError { throw ValidationError(error.message) }
+    }
 
     func options() throws -> TraceOptions {
         var o = TraceOptions()
@@ -54,19 +67,24 @@ struct TraceReadOptions: ParsableArguments {
             }
             o.format = format
         }
-        guard self.pageSize >= 16 && self.pageSize & (self.pageSize - 1) == 0 else {
-            throw CLIError(message: "--page-size: \(self.pageSize) is not a power of two of at least 16")
+        guard (16...Self.maxPageSize).contains(self.pageSize) && self.pageSize & (self.pageSize - 1) == 0
+        else {
+            throw CLIError(message: "--page-size: \(self.pageSize) is not a power of two from 16 to 2^30")
         }
         o.pageSize = self.pageSize
         o.instructions = !self.noInstructions
         o.pageNumbers = self.pageNumbers
         o.skipBad = self.skipBad
         if let id = self.csvIDColumn {
-            guard id >= 1 else { throw CLIError(message: "--csv-id-column: columns count from 1") }
+            guard (1...Self.maxColumn).contains(id) else {
+                throw CLIError(message: "--csv-id-column: expected a column 1…\(Self.maxColumn), got \(id)")
+            }
             o.csvIDColumn = id
         }
         if let op = self.csvOpColumn {
-            guard op >= 1 else { throw CLIError(message: "--csv-op-column: columns count from 1") }
+            guard (1...Self.maxColumn).contains(op) else {
+                throw CLIError(message: "--csv-op-column: expected a column 1…\(Self.maxColumn), got \(op)")
+            }
             o.csvOpColumn = op
         }
         if let d = self.csvDelimiter {
@@ -95,6 +113,14 @@ struct TraceReadOptions: ParsableArguments {
         } catch let error as TraceError {
             throw CLIError(message: error.description)
         }
+    }
+}
+
+/// Checks a `--frames` list (syntax and the range of each size) without a trace; returns the
+/// number of sizes. Errors name the flag.
+func checkSizes(_ text: String) throws -> Int {
+    do { return try parseSizes(text, distinct: 1).count } catch let error as TraceError {
+        throw ValidationError(error.description)
     }
 }
 
@@ -176,7 +202,9 @@ struct Replay: ParsableCommand {
 
     @OptionGroup var read: TraceReadOptions
 
-    @Option(help: "Frames: a count, or a share of the trace's distinct pages (10%, 0.1). Policy mode.")
+    @Option(
+        help:
+            "Frames: a count (1 … 2^40), or a share of the trace's distinct pages (10%, 0.1). Policy mode.")
     var frames: String?
 
     @Option(
@@ -185,7 +213,7 @@ struct Replay: ParsableCommand {
     )
     var policy: String?
 
-    @Option(help: "Seed of the random policy.")
+    @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Flag(help: "Print one JSON object instead of the text report.")
@@ -214,6 +242,12 @@ struct Replay: ParsableCommand {
         }
         if !self.kernel && (self.maps != nil || self.show != nil || !self.machine.settings.isEmpty) {
             throw ValidationError("--maps, --show and machine flags need --kernel")
+        }
+        if let frames = self.frames {
+            // The syntax and range of every size, before the trace is read (shares need the
+            // trace's page count, so they are computed later).
+            let sizes = try checkSizes(frames)
+            guard sizes == 1 else { throw ValidationError("--frames: one size (compare takes several)") }
         }
     }
 
@@ -321,10 +355,12 @@ struct Compare: ParsableCommand {
     var policies: String = "lru,fifo,clock,arc,lirs,s3fifo,sieve,opt"
 
     @Option(
-        help: "Sizes, comma-separated: frame counts or shares of the distinct pages (default 1%,10%,50%).")
+        help:
+            "Sizes, comma-separated: frame counts (1 … 2^40) or shares of the distinct pages (default 1%,10%,50%)."
+    )
     var frames: String = "1%,10%,50%"
 
-    @Option(help: "Seed of the random policy.")
+    @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Flag(help: "Print CSV (policy,frames,accesses,hits,misses,missRatio,evictions,dirtyEvictions).")
@@ -338,6 +374,7 @@ struct Compare: ParsableCommand {
 
     func validate() throws {
         if self.csv && self.json { throw ValidationError("--csv and --json exclude each other") }
+        _ = try checkSizes(self.frames)
     }
 
     func run() throws {
@@ -428,10 +465,11 @@ struct MRC: ParsableCommand {
     @Option(help: "Policies besides exact LRU to simulate, comma-separated (e.g. fifo,clock,arc,opt).")
     var policies: String?
 
-    @Option(help: "Sizes at which to simulate the other policies and print the table (default 20).")
+    @Option(
+        help: "Sizes at which to simulate the other policies and print the table (1 … 10000, default 20).")
     var points: Int = 20
 
-    @Option(help: "Add the SHARDS estimate of the LRU curve at this sampling rate (e.g. 0.01).")
+    @Option(help: "Add the SHARDS estimate of the LRU curve at this sampling rate (0 < rate ≤ 1, e.g. 0.01).")
     var shards: Double?
 
     @Option(help: "Write the curves as CSV to this file ('-' for standard output, instead of the table).")
@@ -440,7 +478,7 @@ struct MRC: ParsableCommand {
     @Option(help: "Write the curves as an SVG plot to this file.")
     var svg: String?
 
-    @Option(help: "Seed of the random policy.")
+    @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Flag(help: "Print the time taken to standard error.")
@@ -618,50 +656,71 @@ struct TraceGen: ParsableCommand {
     @Option(help: "Pattern: \(TracePattern.allCases.map(\.rawValue).joined(separator: ", ")).")
     var pattern: String
 
-    @Option(help: "Number of accesses.")
+    @Option(help: "Number of accesses (0 … 2^40).")
     var length: Int
 
-    @Option(help: "Number of distinct pages.")
+    @Option(help: "Number of distinct pages (1 … 2^31).")
     var pages: Int
 
-    @Option(help: "Zipf exponent α (default 0.9).")
+    @Option(help: "Zipf exponent α (0 … 100, default 0.9).")
     var alpha: Double = 0.9
 
-    @Option(help: "Phases: number of phases (default 4).")
+    @Option(help: "Phases: number of phases (1 … 2^31, default 4).")
     var phases: Int = 4
 
-    @Option(name: .customLong("working-set"), help: "Phases: pages per phase (default pages/4).")
+    @Option(
+        name: .customLong("working-set"),
+        help: "Phases: pages per phase (1 … --pages; 0, the default: pages/4).")
     var workingSet: Int = 0
 
-    @Option(name: .customLong("write-ratio"), help: "Fraction of accesses that are writes (default 0).")
+    @Option(
+        name: .customLong("write-ratio"), help: "Fraction of accesses that are writes (0 … 1, default 0).")
     var writeRatio: Double = 0
 
-    @Option(help: "Random seed.")
+    @Option(help: "Random seed (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
     @Option(
         help: "Output format: \(TraceFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default txt).")
     var format: String = "txt"
 
-    @Option(name: .customLong("page-size"), help: "Page size for address formats (default 4096).")
+    @Option(
+        name: .customLong("page-size"),
+        help: "Page size for address formats: a power of two, 16 … 2^30 (default 4096).")
     var pageSize: Int = 4096
 
     @Option(name: [.short, .long], help: "Output file ('-' for standard output, the default).")
     var output: String = "-"
 
+    /// The longest trace generated: 2^40 accesses (hours of output; more is not a request
+    /// anyone can replay).
+    static let maxLength = 1 << 40
+
     func validate() throws {
-        guard self.length >= 0 else { throw ValidationError("--length: must not be negative") }
-        guard self.pages >= 1 else { throw ValidationError("--pages: at least 1") }
-        guard self.pages <= 1 << 31 else { throw ValidationError("--pages: at most 2^31") }
+        guard (0...Self.maxLength).contains(self.length) else {
+            throw ValidationError("--length: expected 0…2^40 accesses, got \(self.length)")
+        }
+        guard (1...(1 << 31)).contains(self.pages) else {
+            throw ValidationError("--pages: expected 1…2^31 (page ids are 32-bit), got \(self.pages)")
+        }
         guard (0...1).contains(self.writeRatio) else {
             throw ValidationError("--write-ratio: between 0 and 1")
         }
-        guard self.alpha >= 0 && self.alpha.isFinite else {
-            throw ValidationError("--alpha: a finite number ≥ 0")
+        guard (0...100).contains(self.alpha) else {
+            throw ValidationError("--alpha: expected 0…100, got \(self.alpha)")
         }
-        guard self.phases >= 1 else { throw ValidationError("--phases: at least 1") }
-        guard self.pageSize >= 16 && self.pageSize & (self.pageSize - 1) == 0 else {
-            throw ValidationError("--page-size: a power of two of at least 16")
+        guard (1...(1 << 31)).contains(self.phases) else {
+            throw ValidationError("--phases: expected 1…2^31, got \(self.phases)")
+        }
+        // 0 is the default (pages / 4).
+        guard (0...self.pages).contains(self.workingSet) else {
+            throw ValidationError("--working-set: expected 1…--pages (\(self.pages)), got \(self.workingSet)")
+        }
+        guard
+            (16...TraceReadOptions.maxPageSize).contains(self.pageSize)
+                && self.pageSize & (self.pageSize - 1) == 0
+        else {
+            throw ValidationError("--page-size: a power of two from 16 to 2^30, got \(self.pageSize)")
         }
     }
 

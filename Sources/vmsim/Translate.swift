@@ -16,7 +16,7 @@ struct Translate: ParsableCommand {
 
     @Option(help: "Architecture: x86_64, x86_64-la57, i386, i386-pae.")
     var arch: String = "i386"
-    @Option(help: "Seed of the exercise (same seed, same exercise).")
+    @Option(help: "Seed of the exercise, 0 … 2^64 − 1 (same seed, same exercise).")
     var seed: UInt64 = 1
     @Option(help: "Number of addresses to translate (1…64).")
     var count: Int = 6
@@ -27,20 +27,35 @@ struct Translate: ParsableCommand {
     @Option(
         help: "Segmentation: flat (Linux), protected (i386 textbook descriptors), real (8086, no paging).")
     var segmentation: String = "flat"
-    @Option(name: .customLong("address-bits"), help: "Teaching geometry: virtual address width.")
+    @Option(
+        name: .customLong("address-bits"), help: "Teaching geometry: virtual address width (4 … 32 bits).")
     var addressBits: Int?
-    @Option(name: .customLong("page-size"), help: "Teaching geometry: page size (e.g. 32 or 32B).")
+    @Option(
+        name: .customLong("page-size"), help: "Teaching geometry: page size, a power of two (e.g. 32 or 32B)."
+    )
     var pageSize: String?
     @Option(
         name: .customLong("level-bits"),
-        help: "Teaching geometry: index bits per level, root first (e.g. 5,5).")
+        help: "Teaching geometry: index bits per level (1 … 16 each), root first (e.g. 5,5).")
     var levelBits: String?
-    @Option(name: .customLong("entry-bytes"), help: "Teaching geometry: bytes per entry (default 1).")
+    @Option(name: .customLong("entry-bytes"), help: "Teaching geometry: bytes per entry (1 … 8, default 1).")
     var entryBytes: Int = 1
     @Option(
         name: .customLong("physical-pages"),
-        help: "Teaching geometry: pages of physical memory (default 128).")
+        help:
+            "Teaching geometry: pages of physical memory (4 … 65536, at most what an entry can name; default 128)."
+    )
     var physicalPages: Int = 128
+
+    /// The ranges of the numeric flags and the teaching geometry, before anything is built.
+    func validate() throws {
+        guard (1...64).contains(self.count) else {
+            throw ValidationError("--count: expected 1…64 questions, got \(self.count)")
+        }
+        do { _ = try self.architecture() } catch let error as CLIError {
+            throw ValidationError(error.message)
+        }
+    }
 
     func run() throws {
         print(try self.output(), terminator: "")
@@ -100,7 +115,7 @@ struct Translate: ParsableCommand {
         guard (4...32).contains(bits), levels.reduce(shift, +) == bits else {
             throw CLIError(
                 message:
-                    "--level-bits: \(levels.map(String.init).joined(separator: "+")) index bits + \(shift) offset bits must equal --address-bits \(bits)"
+                    "--level-bits: \(levels.map(String.init).joined(separator: "+")) index bits + \(shift) offset bits (--page-size \(page)) must equal --address-bits \(bits) (4…32)"
             )
         }
         guard (1...8).contains(self.entryBytes) else {

@@ -96,26 +96,42 @@ struct MachineOptions: ParsableArguments {
     var arch: String?
     @Option(help: "Explicit zone sizes in managed pages, e.g. DMA=3840,DMA32=772917,Normal=5394266.")
     var zones: String?
-    @Option(name: .customLong("min-free-kbytes"), help: "vm.min_free_kbytes (default: the kernel's formula).")
+    @Option(
+        name: .customLong("min-free-kbytes"),
+        help: "vm.min_free_kbytes (0 … 1073741824; default: the kernel's formula).")
     var minFreeKbytes: String?
     @Option(
         name: .customLong("watermark-scale-factor"), help: "vm.watermark_scale_factor (1…3000, default 10).")
     var watermarkScaleFactor: String?
     @Option(
         name: .customLong("lowmem-reserve-ratio"),
-        help: "vm.lowmem_reserve_ratio, one per zone, e.g. 256,256,32,0,0.")
+        help: "vm.lowmem_reserve_ratio, one per zone (each ≥ 0; 0 reserves nothing), e.g. 256,256,32,0,0.")
     var lowmemReserveRatio: String?
     @Option(
-        name: .customLong("kernel-image"), help: "Size of the kernel image reserved at boot (default 12MiB).")
+        name: .customLong("kernel-image"),
+        help:
+            "Size of the kernel image reserved at boot: whole pages, and it must fit in RAM (default 12MiB).")
     var kernelImage: String?
-    @Option(help: "Possible CPUs; sizes per-CPU lists and slab orders (default 2).")
+    @Option(help: "Possible CPUs (1 … 64); sizes per-CPU lists and slab orders (default 2).")
     var cpus: String?
     @Option(help: "The disk under the file system: hdd, ssd, nvme (default ssd).")
     var disk: String?
-    @Option(help: "A swap partition of this size, enabled at boot (e.g. 512MiB; default none).")
+    @Option(
+        help:
+            "A swap partition of this size, enabled at boot (e.g. 512MiB; default none). Like Linux, swapon uses at most the slots a swap entry can name."
+    )
     var swap: String?
     @Option(help: "kswapd model: modern (woken by allocations) or periodic (every second, as in 2.4).")
     var kswapd: String?
+
+    /// Each flag's syntax and the range it has whatever else is set, before any work; ranges that
+    /// depend on other settings (RAM against the architecture, zones against RAM, a scenario's
+    /// `machine` line) are checked when the machine boots. Errors name the flag.
+    func validate() throws {
+        do { _ = try self.apply(to: MachineConfig()) } catch let error as CLIError {
+            throw ValidationError(error.message)
+        }
+    }
 
     /// The flags as (setting, value) pairs, in the order arch first (others depend on its page size).
     var settings: [(String, String)] {

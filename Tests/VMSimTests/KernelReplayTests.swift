@@ -3,6 +3,7 @@ import Testing
 import VMCore
 import VMPhys
 import VMTrace
+import VMTypes
 
 @testable import VMSim
 
@@ -99,5 +100,37 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
         #expect(linux >= UInt64(2 * pages * 95 / 100))
         #expect(mru < lru * 85 / 100)
         #expect(opt <= mru + UInt64(pages / 50))
+    }
+
+    /// An access the process cannot make — beyond user space, beyond the CPU's address width, or
+    /// a page number with no 64-bit address once moved up — ends the replay with SIGSEGV at that
+    /// access, as the real process would end; nothing traps, and the areas built for the other
+    /// pages stop at the top of user space.
+    @Test(arguments: [
+        // (pages of 4 KiB, architecture, the index of the access that faults, its address, why)
+        ([0x400, 0xfffffffffffff], "x86_64", 1, UInt64(0xffff_ffff_ffff_f000), "SEGV_MAPERR"),
+        ([0x400, 0x7ffffffff], "x86_64", 1, UInt64(0x7fff_ffff_f000), "SEGV_MAPERR"),
+        ([1, 0xfffffffffffff], "x86_64", 1, UInt64(0), "moved up by 0x10000000, is beyond the 64-bit"),
+        ([0x400, 1 << 63], "x86_64", 1, UInt64(0), "is beyond the 64-bit address space"),
+        ([0x400, 0x7ffffffff], "i386", 1, UInt64(0), "is beyond the 32-bit address space"),
+    ])
+    func accessesOutsideTheAddressSpaceAreASegfault(
+        pages: [UInt64], arch: String, access: Int, address: UInt64, why: String
+    ) throws {
+        var config = MachineConfig()
+        config.memory = 32 << 20
+        config.architecture = Architecture.named(arch)!
+        let kernel = try Kernel(config: config)
+        let trace = DenseTrace(name: "edge", pages: pages + [0x400], writes: [true, true, true])
+        let r = try KernelReplay.run(kernel: kernel, trace: trace, traceShift: 12, maps: nil)
+        guard case .signal(let signal, let at, let reason, let index) = r.outcome else {
+            Issue.record("\(pages): \(r.outcome)")
+            return
+        }
+        #expect(signal == 11 && at == address && index == access, "\(reason)")
+        #expect(reason.contains(why), "\(reason)")
+        #expect(r.performed == access)
+        #expect(r.areas.allSatisfy { $0.end <= kernel.architecture.userTop })
+        #expect(kernel.checkInvariants(deep: true).isEmpty)
     }
 }

@@ -544,3 +544,47 @@ final class BruteClockPro {
         #expect(Array(opt.suffix(3)) == [1, 3, 5])
     }
 }
+
+/// Host memory follows the pages a policy sees, never its frame count.
+@Suite struct PolicySizingTests {
+    /// With at least as many frames as pages nothing is evicted, so every count above that gives
+    /// the same hits — and sizing a table by 2^40 frames (terabytes) would fail outright, so
+    /// passing proves the tables follow the pages seen. `Int.max` is clamped, not overflowed.
+    @Test(arguments: PolicyKind.allCases)
+    func framesBeyondThePagesSeenCostNothingAndChangeNothing(kind: PolicyKind) {
+        let trace = randomTrace(seed: 42, length: 6000, universe: 3000)
+        let distinct = Set(trace).count
+        let expected = hitString(kind, frames: distinct, trace: trace)
+        for frames in [1 << 32, PolicyKind.maxFrames, Int.max] {
+            #expect(
+                hitString(kind, frames: frames, trace: trace) == expected, "\(kind) with \(frames) frames")
+        }
+        let counts = simulate(kind, frames: Int.max, trace: DenseTrace(name: "t", pages: trace))
+        #expect(counts.evictions == 0 && counts.misses == distinct)
+    }
+
+    /// Tables that grow while pages are resident (a ring that has wrapped, a heap, lazy lists
+    /// mid-compaction) keep every page: reserving a few ids at a time gives the same hits as
+    /// reserving them all up front.
+    @Test(arguments: PolicyKind.allCases)
+    func growingTablesMidRunKeepTheirPages(kind: PolicyKind) {
+        let trace = randomTrace(seed: 7, length: 20000, universe: 2500)
+        let dense = DenseTrace(name: "t", pages: trace)
+        let next = dense.nextUse()
+        for frames in [3, 700, 1500, 1 << 32] {
+            let policy = makePolicy(kind, frames: frames)
+            var reserved = 0
+            var s = ""
+            for i in 0..<dense.count {
+                let id = Int(dense.ids[i])
+                if id >= reserved {
+                    reserved = id + 1 + i % 5
+                    policy.reserve(reserved)
+                }
+                let n = next[i] == .max ? Int64.max : Int64(next[i])
+                s += policy.access(Int32(id), write: dense.isWrite(i), next: n) ? "H" : "m"
+            }
+            #expect(s == hitString(kind, frames: frames, trace: trace), "\(kind) with \(frames) frames")
+        }
+    }
+}

@@ -227,18 +227,21 @@ extension ProcFS {
         return out
     }
 
-    /// A mask of the first `cpus` CPUs as `%*pb` prints it (`bitmap_string()`, lib/vsprintf.c):
-    /// 32-bit hexadecimal chunks, most significant first, separated by commas, each zero-padded
-    /// to its width — `3` for 2 CPUs, `ffffffff,ffffffff` for 64. Never shifts by 64.
+    /// A mask of CPUs 0 … `cpus` − 1 as `%*pb` prints a cpumask of `nr_cpu_ids` bits
+    /// (`bitmap_string()`, lib/vsprintf.c): hex in 32-bit chunks separated by commas, the first
+    /// chunk as wide as its bits need — `3` for 2 CPUs, `1,ffffffff` for 33, `ffffffff,ffffffff`
+    /// for 64. Every CPU is allowed (no affinity is modelled).
     static func cpuMask(_ cpus: Int) -> String {
+        guard cpus >= 1 else { return "0" }
         var chunks: [String] = []
-        var remaining = cpus
-        while remaining > 0 {
-            let bits = remaining % 32 == 0 ? 32 : remaining % 32
-            chunks.append(hexDigits((UInt64(1) << UInt64(bits)) - 1, width: (bits + 3) / 4))
-            remaining -= bits
+        var bits = cpus
+        while bits > 0 {
+            let chunk = bits % 32 == 0 ? 32 : bits % 32
+            let value: UInt64 = (1 << UInt64(chunk)) - 1
+            chunks.append(hexDigits(value, width: chunks.isEmpty ? (chunk + 3) / 4 : 8))
+            bits -= chunk
         }
-        return chunks.isEmpty ? "0" : chunks.joined(separator: ",")
+        return chunks.joined(separator: ",")
     }
 
     /// `/proc/PID/pagemap` decoded, one line per page of `range` (or of every VMA): the 64-bit

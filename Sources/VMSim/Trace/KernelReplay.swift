@@ -13,6 +13,9 @@ public struct MapsEntry: Sendable, Equatable {
     public var exec: Bool
     public var shared: Bool
     public var name: String
+    /// Where the entry was read: the maps file and its 1-based line (for errors).
+    public var file = ""
+    public var line = 0
 
     /// Parses a maps file (`start-end perms offset dev inode [path]` per line); errors name the
     /// line and column.
@@ -66,7 +69,7 @@ public struct MapsEntry: Sendable, Equatable {
             entries.append(
                 MapsEntry(
                     start: start, end: end, read: p[0] == "r", write: p[1] == "w", exec: p[2] == "x",
-                    shared: p[3] == "s", name: name))
+                    shared: p[3] == "s", name: name, file: file, line: n + 1))
         }
         return entries
     }
@@ -137,6 +140,7 @@ final class PolicyVictims: ReclaimVictimSource {
     func nextVictim() -> (mm: AddressSpace, address: UInt64)? {
         guard let id = self.policy.evict() else { return nil }
         self.named += 1
+        // The policy only sees accesses that were performed, so the page has an address.
         return (self.mm, (self.keys[Int(id)] << self.shift) &+ self.relocation)
     }
 }
@@ -161,6 +165,19 @@ final class PolicyVictims: ReclaimVictimSource {
 public enum KernelReplay {
     /// Pages closer than this share one area.
     public static let mergeGap: UInt64 = 1 << 20
+
+    /// The address of trace key `key` (a page number of `1 << shift` bytes) moved up by
+    /// `relocation`, or nil when it has none below 2^`bits` (64 on x86-64, whose registers hold
+    /// any such address; 32 on i386) — a page number of a `--page-numbers` or txt trace, or an
+    /// address of a 64-bit program replayed on i386, can be anything up to 2^64 − 1.
+    @inline(__always) static func address(
+        ofKey key: UInt64, shift: UInt64, relocation: UInt64, bits: Int = 64
+    ) -> UInt64? {
+        guard key <= UInt64.max >> shift else { return nil }
+        let (address, overflow) = (key << shift).addingReportingOverflow(relocation)
+        guard !overflow, bits >= 64 || address >> UInt64(bits) == 0 else { return nil }
+        return address
+    }
 
     /// Sets the process up and replays `trace` (its keys are page numbers of `1 << traceShift`
     /// bytes).
@@ -187,31 +204,59 @@ public enum KernelReplay {
                 file: trace.name, line: 0, column: 0, message: "cannot clear the address space: \(error)")
         }
         var areas:
-            [(start: UInt64, end: UInt64, read: Bool, write: Bool, exec: Bool, shared: Bool, name: String)] =
-                []
+            [(
+                start: UInt64, end: UInt64, read: Bool, write: Bool, exec: Bool, shared: Bool, name: String,
+                line: Int
+            )] = []
+        let shift = UInt64(traceShift)
+        let span = UInt64(1) << shift
+        let bits = kernel.architecture.is64Bit ? 64 : kernel.architecture.paging.addressBits
         if let maps {
             for m in maps {
-                areas.append((m.start, m.end, m.read, m.write, m.exec, m.shared, m.name))
+                // A maps file describes user space in whole pages above mmap_min_addr; anything
+                // else cannot be mapped (checked here, before the kernel's own arithmetic sees it).
+                func refuse(_ why: String) -> TraceError {
+                    TraceError(
+                        file: m.file, line: m.line, column: 1,
+                        message: "cannot map \(hex(m.start))-\(hex(m.end)): \(why)")
+                }
+                guard m.start & (page - 1) == 0 && m.end & (page - 1) == 0 else {
+                    throw refuse("not page-aligned (\(ByteSize.format(page)) pages)")
+                }
+                guard m.end <= userTop else {
+                    throw refuse("beyond the user address space (which ends at \(hex(userTop)))")
+                }
+                guard m.start >= Kernel.mmapMinAddr else {
+                    throw refuse("below mmap_min_addr (\(hex(Kernel.mmapMinAddr)))")
+                }
+                areas.append((m.start, m.end, m.read, m.write, m.exec, m.shared, m.name, m.line))
             }
         } else {
             let keys = trace.keys.sorted()
-            if let lowest = keys.first, lowest << UInt64(traceShift) < Kernel.mmapMinAddr {
+            if let lowest = keys.first, let a = Self.address(ofKey: lowest, shift: shift, relocation: 0),
+                a < Kernel.mmapMinAddr
+            {
                 result.relocation = 256 << 20
             }
             var current: (start: UInt64, end: UInt64)?
             for key in keys {
-                let address = (key << UInt64(traceShift)) &+ result.relocation
+                // Beyond user space (or beyond 64 bits): no area; those accesses fault.
+                guard
+                    let address = Self.address(
+                        ofKey: key, shift: shift, relocation: result.relocation, bits: bits),
+                    address < userTop, userTop - address >= span
+                else { continue }
                 let start = address & ~(page - 1)
-                let end = (address + (UInt64(1) << UInt64(traceShift)) + page - 1) & ~(page - 1)
-                guard end <= userTop else { continue }  // beyond user space: those accesses fault
+                let last = address + span - 1  // ≤ userTop − 1: no overflow, nor in the round-up
+                let end = (last | (page - 1)) + 1
                 if let c = current, start <= c.end + Self.mergeGap {
                     current = (c.start, max(c.end, end))
                 } else {
-                    if let c = current { areas.append((c.start, c.end, true, true, false, false, "")) }
+                    if let c = current { areas.append((c.start, c.end, true, true, false, false, "", 0)) }
                     current = (start, end)
                 }
             }
-            if let c = current { areas.append((c.start, c.end, true, true, false, false, "")) }
+            if let c = current { areas.append((c.start, c.end, true, true, false, false, "", 0)) }
         }
         for a in areas {
             var request = MapRequest(
@@ -225,13 +270,13 @@ public enum KernelReplay {
             do {
                 _ = try kernel.mmap(task, request)
             } catch {
+                let entry = maps?.first { $0.line == a.line }
                 throw TraceError(
-                    file: trace.name, line: 0, column: 0,
+                    file: entry?.file ?? trace.name, line: entry?.line ?? 0, column: entry == nil ? 0 : 1,
                     message: "cannot map \(hex(a.start))-\(hex(a.end)) for the trace: \(error)")
             }
             result.areas.append((a.start, a.end, a.name))
         }
-        let shift = UInt64(traceShift)
         let relocation = result.relocation
         var policy: (any ReplacementPolicy)?
         var victims: PolicyVictims?
@@ -258,7 +303,21 @@ public enum KernelReplay {
         trace.ids.withUnsafeBufferPointer { ids in
             trace.keys.withUnsafeBufferPointer { keys in
                 for i in 0..<ids.count {
-                    let address = (keys[Int(ids[i])] << shift) &+ relocation
+                    let key = keys[Int(ids[i])]
+                    guard
+                        let address = Self.address(
+                            ofKey: key, shift: shift, relocation: relocation, bits: bits)
+                    else {
+                        // No address the CPU can issue: x86 raises #GP for it as for any
+                        // non-canonical address, and Linux reports SIGSEGV with si_addr 0.
+                        let moved = relocation == 0 ? "" : ", moved up by \(hex(relocation)),"
+                        result.outcome = .signal(
+                            11, address: 0,
+                            reason:
+                                "general protection: page \(hex(key)) of \(ByteSize.human(span))\(moved) is beyond the \(bits)-bit address space",
+                            access: i)
+                        break
+                    }
                     let write = trace.isWrite(i)
                     let r = kernel.userAccess(task, address: address, access: write ? .write : .read)
                     switch r {

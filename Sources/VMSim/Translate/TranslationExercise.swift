@@ -109,12 +109,13 @@ public final class TranslationExercise {
                     setting: "geometry",
                     message: "address bits must equal page bits plus the level bits, entries 1…8 bytes")
             }
-            let maxFrames = 1 << (architecture.paging.entryBytes * 8 - 1)
-            guard physicalPages >= 4 && physicalPages <= min(maxFrames, 1 << 16) else {
+            // Entries hold (8 × bytes − 1)-bit frame numbers; 1 << 63 would be negative as an Int.
+            let frameBits = architecture.paging.entryBytes * 8 - 1
+            let maxFrames = frameBits >= 16 ? 1 << 16 : 1 << frameBits
+            guard physicalPages >= 4 && physicalPages <= maxFrames else {
                 throw ExerciseError(
                     setting: "physical-pages",
-                    message:
-                        "expected 4…\(min(maxFrames, 1 << 16)) pages (entries hold \(architecture.paging.entryBytes * 8 - 1)-bit frame numbers)"
+                    message: "expected 4…\(maxFrames) pages (entries hold \(frameBits)-bit frame numbers)"
                 )
             }
             self.store = nil

@@ -27,7 +27,7 @@ public final class ARCPolicy: ReplacementPolicy {
     static let dirty: Int32 = 16
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.t1 = LazyList(tag: 1, limit: self.frames)
         self.t2 = LazyList(tag: 2, limit: self.frames)
         self.b1 = LazyList(tag: 3, limit: 2 * self.frames)
@@ -187,7 +187,7 @@ public final class TwoQPolicy: ReplacementPolicy {
     static let dirty: Int32 = 16
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.inSize = Int(Double(self.frames) * 0.25)
         self.outSize = Int(Double(self.frames) * 0.5)
         self.mainSize = self.frames - self.inSize
@@ -308,7 +308,7 @@ public final class S3FIFOPolicy: ReplacementPolicy {
     static let dirty: Int32 = 64
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.smallSize = Int(Double(self.frames) * 0.1)
         self.mainSize = self.frames - self.smallSize
         self.ghostSize = Int(Double(self.frames) * 0.9)

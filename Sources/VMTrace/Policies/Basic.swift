@@ -13,16 +13,19 @@ public final class FIFOPolicy: ReplacementPolicy {
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.state = Slab(count: 1024, fill: 0)
-        self.ring = IDRing(capacity: self.frames)
+        self.ring = IDRing(capacity: slotsFor(limit: self.frames, seen: 0))
     }
     deinit {
         self.state.free()
         self.ring.free()
     }
     public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
-    public func reserve(_ count: Int) { self.state.grow(to: count) }
+    public func reserve(_ count: Int) {
+        self.state.grow(to: count)
+        self.ring.grow(to: slotsFor(limit: self.frames, seen: count))
+    }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
         let dirty: UInt8 = write ? 2 : 0
@@ -47,19 +50,33 @@ public final class FIFOPolicy: ReplacementPolicy {
     }
 }
 
-/// A ring of page ids with a fixed capacity: push at the back, pop at the front.
+/// A ring of page ids: push at the back, pop at the front. Its capacity grows with the pages
+/// the policy has seen (a page is in the ring at most once), up to the frame count.
 @usableFromInline
 struct IDRing {
     @usableFromInline var items: Slab<Int32>
     @usableFromInline var front = 0
     @usableFromInline var count = 0
-    @usableFromInline let capacity: Int
+    @usableFromInline var capacity: Int
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
         self.items = Slab(count: self.capacity, fill: -1)
     }
     func free() { self.items.free() }
+
+    /// Makes room for at least `n` ids, keeping their order (the ring is unrolled to start at
+    /// slot 0). O(count) when it grows.
+    mutating func grow(to n: Int) {
+        guard n > self.capacity else { return }
+        let size = max(n, min(2 * self.capacity, Int.max / 8))
+        let fresh = Slab<Int32>(count: size, fill: -1)
+        for k in 0..<self.count { fresh[k] = self.peek(k) }
+        self.items.free()
+        self.items = fresh
+        self.front = 0
+        self.capacity = size
+    }
 
     /// Appends `id` (there must be room).
     @inline(__always) mutating func pushBack(_ id: Int32) {
@@ -92,8 +109,8 @@ struct IDRing {
 /// and records that slot as the page's position; eviction pops from the front, skipping slots a
 /// later access made stale. The order of valid slots is exactly the LRU list's, but an access
 /// touches one page's state instead of three neighbours', which is what limits speed when the
-/// pages do not fit in the CPU's caches. The queue holds at most 2 × frames + 64 slots: when
-/// full, its valid slots (at most `frames`) are compacted to the front.
+/// pages do not fit in the CPU's caches. The queue holds 2 × min(frames, pages seen) + 64 slots:
+/// when full, its valid slots (at most that minimum) are compacted to the front.
 public final class LRUPolicy: ReplacementPolicy {
     let frames: Int
     @exclusivity(unchecked) var queue: LazyQueue
@@ -104,15 +121,19 @@ public final class LRUPolicy: ReplacementPolicy {
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
-        self.queue = LazyQueue(capacity: 2 * self.frames + 64)
+        self.frames = policyFrames(frames)
+        self.queue = LazyQueue(capacity: 2 * slotsFor(limit: self.frames, seen: 0) + 64)
         self.slot = Slab(count: 1024, fill: 0)
     }
     deinit {
         self.queue.free()
         self.slot.free()
     }
-    public func reserve(_ count: Int) { self.slot.grow(to: count) }
+    public func reserve(_ count: Int) {
+        self.slot.grow(to: count)
+        // Slot numbers share a 32-bit word with the dirty bit: at most 2^31 − 1 slots.
+        self.queue.grow(to: min(2 * slotsFor(limit: self.frames, seen: count) + 64, Int(Int32.max)))
+    }
     public func prefetch(_ id: Int32) { vmsim_prefetch(self.slot.base + Int(id)) }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
@@ -146,7 +167,7 @@ struct LazyQueue {
     @usableFromInline var items: Slab<Int32>
     @usableFromInline var front = 0
     @usableFromInline var back = 0
-    let capacity: Int
+    var capacity: Int
     static let dirty: UInt32 = 1 << 31
 
     init(capacity: Int) {
@@ -155,6 +176,13 @@ struct LazyQueue {
     }
 
     func free() { self.items.free() }
+
+    /// Makes at least `n` slots available; slot numbers stay valid (the storage only grows).
+    mutating func grow(to n: Int) {
+        guard n > self.capacity else { return }
+        self.items.grow(to: n)
+        self.capacity = self.items.count
+    }
 
     /// Appends `id` and points `slot[id]` at it, keeping `dirty` (compacting first when full).
     @inline(__always) mutating func append(_ id: Int32, _ slot: Slab<UInt32>, dirty: UInt32) {
@@ -203,7 +231,7 @@ public final class MRUPolicy: ReplacementPolicy {
     @exclusivity(unchecked) var list = NodeList(link: 0)
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
-    public init(frames: Int, options: PolicyOptions) { self.frames = max(frames, 1) }
+    public init(frames: Int, options: PolicyOptions) { self.frames = policyFrames(frames) }
     deinit { self.nodes.free() }
     public func reserve(_ count: Int) { self.nodes.grow(to: count) }
 
@@ -253,18 +281,21 @@ public final class ClockPolicy: ReplacementPolicy {
 
     /// `bits` up to 8; `initialFrequency` up to 255.
     public init(frames: Int, bits: Int, initialFrequency: Int) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.maxFrequency = UInt16((1 << min(max(bits, 1), 8)) - 1)
         self.initialFrequency = UInt16(min(max(initialFrequency, 0), 255))
         self.state = Slab(count: 1024, fill: 0)
-        self.ring = IDRing(capacity: self.frames)
+        self.ring = IDRing(capacity: slotsFor(limit: self.frames, seen: 0))
     }
     deinit {
         self.state.free()
         self.ring.free()
     }
     public func prefetch(_ id: Int32) { vmsim_prefetch(self.state.base + Int(id)) }
-    public func reserve(_ count: Int) { self.state.grow(to: count) }
+    public func reserve(_ count: Int) {
+        self.state.grow(to: count)
+        self.ring.grow(to: slotsFor(limit: self.frames, seen: count))
+    }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
         let dirty: UInt16 = write ? 2 : 0
@@ -311,7 +342,7 @@ public final class SievePolicy: ReplacementPolicy {
     @exclusivity(unchecked) var hand: Int32 = -1
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
-    public init(frames: Int, options: PolicyOptions) { self.frames = max(frames, 1) }
+    public init(frames: Int, options: PolicyOptions) { self.frames = policyFrames(frames) }
     deinit { self.nodes.free() }
     public func prefetch(_ id: Int32) { self.nodes.prefetch(id) }
     public func reserve(_ count: Int) { self.nodes.grow(to: count) }
@@ -362,8 +393,8 @@ public final class RandomPolicy: ReplacementPolicy {
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
-        self.residents = Slab(count: self.frames, fill: -1)
+        self.frames = policyFrames(frames)
+        self.residents = Slab(count: slotsFor(limit: self.frames, seen: 0), fill: -1)
         self.position = Slab(count: 1024, fill: 0)
         self.dirty = DirtyBits(capacity: 1024)
         self.rng = SeededGenerator(seed: options.seed)
@@ -376,6 +407,7 @@ public final class RandomPolicy: ReplacementPolicy {
     public func reserve(_ count: Int) {
         self.position.grow(to: count)
         self.dirty.grow(to: count)
+        self.residents.grow(to: slotsFor(limit: self.frames, seen: count))
     }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {

@@ -43,7 +43,7 @@ public final class ClockProPolicy: ReplacementPolicy {
     static let hot: Int32 = 3
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.coldTarget = self.frames
     }
     deinit { self.nodes.free() }

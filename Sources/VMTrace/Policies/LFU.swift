@@ -21,8 +21,9 @@ public final class LFUPolicy: ReplacementPolicy {
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
-        let buckets = min(self.frames, 1 << 20) + 1
+        self.frames = policyFrames(frames)
+        // Buckets grow on demand (`makeBucket`); start with room for the first pages.
+        let buckets = min(self.frames, 1024) + 1
         self.count = Slab(count: buckets, fill: 0)
         self.pages = Slab(count: buckets, fill: NodeList(link: 0))
         self.bucketPrev = Slab(count: buckets, fill: -1)

@@ -35,7 +35,7 @@ public final class LIRSPolicy: ReplacementPolicy {
     static let flags = 3
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         self.hirsLimit = max(1, Int(0.01 * Double(self.frames)))
         self.lirsLimit = self.frames - self.hirsLimit
         // S is bounded to 2c entries after each access; within one access it can pass that by

@@ -15,9 +15,9 @@ public final class OPTPolicy: ReplacementPolicy {
     @exclusivity(unchecked) public private(set) var stats = PolicyStats()
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
-        self.heapKey = Slab(count: self.frames, fill: 0)
-        self.heapID = Slab(count: self.frames, fill: -1)
+        self.frames = policyFrames(frames)
+        self.heapKey = Slab(count: slotsFor(limit: self.frames, seen: 0), fill: 0)
+        self.heapID = Slab(count: slotsFor(limit: self.frames, seen: 0), fill: -1)
     }
     deinit {
         self.heapKey.free()
@@ -25,7 +25,12 @@ public final class OPTPolicy: ReplacementPolicy {
         self.pages.free()
     }
     public func prefetch(_ id: Int32) { self.pages.prefetch(id) }
-    public func reserve(_ count: Int) { self.pages.grow(to: count) }
+    public func reserve(_ count: Int) {
+        self.pages.grow(to: count)
+        // The heap holds resident pages only: at most min(frames, pages seen).
+        self.heapKey.grow(to: slotsFor(limit: self.frames, seen: count))
+        self.heapID.grow(to: slotsFor(limit: self.frames, seen: count))
+    }
 
     public func access(_ id: Int32, write: Bool, next: Int64) -> Bool {
         if write { self.pages[id, 1] = 1 }
@@ -159,7 +164,7 @@ public final class LinuxLRUPolicy: ReplacementPolicy {
     static let dirty: Int32 = 16
 
     public init(frames: Int, options: PolicyOptions) {
-        self.frames = max(frames, 1)
+        self.frames = policyFrames(frames)
         let gb = self.frames >> 18
         self.inactiveRatio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
     }
