@@ -17,7 +17,8 @@ struct VMSimCommand: ParsableCommand {
         commandName: "vmsim",
         abstract: "The Linux memory manager as a program you can run, step through and measure.",
         subcommands: [
-            Run.self, Shell.self, Translate.self, Replay.self, Compare.self, MRC.self, TraceGen.self, Sweep.self,
+            Run.self, Shell.self, Translate.self, Replay.self, Compare.self, MRC.self, TraceGen.self,
+            Sweep.self,
         ])
 
     /// Parses and runs; prints errors in one line to stderr and exits 2 (bad input) or the
