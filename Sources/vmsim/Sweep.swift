@@ -204,6 +204,9 @@ struct SweepSlurm: ParsableCommand {
     @Option(help: "sbatch --account.")
     var account: String?
 
+    @Option(name: .customLong("sbatch"), help: "A further #SBATCH line, e.g. --sbatch=--qos=low (repeatable).")
+    var sbatchLines: [String] = []
+
     @Option(help: "The vmsim binary the tasks run (default: this one).")
     var vmsim: String?
 
@@ -232,6 +235,10 @@ struct SweepSlurm: ParsableCommand {
         options.memory = self.mem
         options.maxParallel = self.maxParallel
         options.account = self.account
+        options.extra = self.sbatchLines
+        for line in self.sbatchLines where line.contains("\n") {
+            throw CLIError(message: "--sbatch: '\(line)' holds a line break")
+        }
         let executable = try self.vmsim ?? currentExecutable()
         let array = SlurmArray(
             plan: plan, store: store, options: options, executable: executable,
