@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: one `vmsim sweep run` against the same cells as separate `vmsim replay` runs.
 #
-#   scripts/bench-sweep.sh [LENGTH] [REPEATS]     (default 10000000 accesses per trace, 3 repeats)
+#   scripts/bench-sweep.sh [LENGTH] [REPEATS] [FORMAT]
+#       (default 10000000 accesses per trace, 3 repeats, oracleGeneral; FORMAT txt for text traces)
 #
-# Three synthetic traces in libCacheSim's oracleGeneral format (the ones `vmsim-bench trace`
+# Three synthetic traces (in libCacheSim's oracleGeneral format by default) (the ones `vmsim-bench trace`
 # uses: uniform over 100k pages, Zipf 0.9 over 1M, a loop over 50k), 5 policies × 20 sizes (5% …
 # 100% of each trace's distinct pages): 300 cells. The sweep runs them on every core; the separate
 # runs go through `xargs -P $(nproc)`, as many at once as there are cores, so both use the whole
@@ -13,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LENGTH=${1:-10000000}
 REPEATS=${2:-3}
+FORMAT=${3:-oracleGeneral}
 CORES=$(nproc)
 swift build -c release --product vmsim >/dev/null
 VMSIM=$(swift build -c release --show-bin-path)/vmsim
@@ -20,8 +22,8 @@ WORK=${VMSIM_BENCH_DIR:-/tmp/vmsim-bench-sweep}
 mkdir -p "$WORK"
 
 gen() { # name pattern pages
-    local path="$WORK/$1-$LENGTH.oracleGeneral.bin"
-    [ -s "$path" ] || "$VMSIM" trace-gen --pattern "$2" --length "$LENGTH" --pages "$3" --format oracleGeneral -o "$path"
+    local path="$WORK/$1-$LENGTH.$FORMAT"
+    [ -s "$path" ] || "$VMSIM" trace-gen --pattern "$2" --length "$LENGTH" --pages "$3" --format "$FORMAT" -o "$path"
 }
 gen uniform-100k uniform 100000
 gen zipf0.9-1M zipf 1000000
@@ -31,9 +33,9 @@ POLICIES="lru fifo clock arc sieve"
 cat >"$WORK/sweep.yaml" <<YAML
 sweep: bench-$LENGTH
 kind: replay
-fixed: {format: oracleGeneral}
+fixed: {format: $FORMAT}
 axes:
-  trace: [uniform-100k-$LENGTH.oracleGeneral.bin, zipf0.9-1M-$LENGTH.oracleGeneral.bin, loop-50k-$LENGTH.oracleGeneral.bin]
+  trace: [uniform-100k-$LENGTH.$FORMAT, zipf0.9-1M-$LENGTH.$FORMAT, loop-50k-$LENGTH.$FORMAT]
   policy: [$(echo $POLICIES | sed 's/ /, /g')]
   frames: {from: 5%, to: 100%, step: 5%}
 metrics: [frames, misses, missRatio]
@@ -42,7 +44,7 @@ YAML
 : >"$WORK/cells.txt"
 for t in uniform-100k zipf0.9-1M loop-50k; do
     for p in $POLICIES; do
-        for f in $(seq 5 5 100); do echo "$WORK/$t-$LENGTH.oracleGeneral.bin $p $f%" >>"$WORK/cells.txt"; done
+        for f in $(seq 5 5 100); do echo "$WORK/$t-$LENGTH.$FORMAT $p $f%" >>"$WORK/cells.txt"; done
     done
 done
 CELLS=$(wc -l <"$WORK/cells.txt")
@@ -52,18 +54,18 @@ now() { date +%s.%N; }
 
 sweep_times=()
 for r in $(seq "$REPEATS"); do
-    rm -rf "$WORK/out"
+    rm -rf "$WORK/out"; sync
     s=$(now)
     "$VMSIM" sweep run "$WORK/sweep.yaml" --out "$WORK/out" --no-progress >/dev/null
     e=$(now)
     sweep_times+=("$(echo "$e - $s" | bc)")
 done
 one() { # trace policy frames → "trace policy frames misses"
-    "$VMSIM" replay "$1" --format oracleGeneral --policy "$2" --frames "$3" --json |
+    "$VMSIM" replay "$1" --format "$FORMAT" --policy "$2" --frames "$3" --json |
         sed -E 's/.*"misses": ([0-9]+).*/\1/' | sed "s|^|$(basename "$1") $2 $3 |"
 }
 export -f one
-export VMSIM
+export VMSIM FORMAT
 separate_times=()
 for r in $(seq "$REPEATS"); do
     s=$(now)
@@ -74,7 +76,7 @@ done
 
 S=$(printf '%s\n' "${sweep_times[@]}" | median)
 P=$(printf '%s\n' "${separate_times[@]}" | median)
-echo "cells: $CELLS ($LENGTH accesses per trace), $CORES cores"
+echo "cells: $CELLS ($LENGTH accesses per trace, $FORMAT), $CORES cores"
 echo "sweep run:          ${sweep_times[*]} s → median $S s"
 echo "separate replays:   ${separate_times[*]} s → median $P s"
 echo "speed-up:           $(echo "scale=2; $P / $S" | bc)×"

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import VMSweep
@@ -87,9 +88,10 @@ func onPath(_ program: String) -> Bool {
     }
 }
 
-/// Runs a program to completion: its exit status and standard output.
+/// Runs a program to completion: its exit status and standard output. A program still running
+/// after `timeout` seconds is killed (status -1), so a stuck scheduler cannot hang the tests.
 @discardableResult
-func runProgram(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
+func runProgram(_ path: String, _ args: [String], timeout: Double = 600) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -97,9 +99,18 @@ func runProgram(_ path: String, _ args: [String]) throws -> (status: Int32, outp
     p.standardOutput = pipe
     p.standardError = FileHandle.nullDevice
     try p.run()
+    let pid = p.processIdentifier
+    let timedOut = Atomic<Bool>(false)
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+        if p.isRunning {
+            timedOut.store(true, ordering: .relaxed)
+            kill(pid, SIGKILL)
+        }
+    }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let status = timedOut.load(ordering: .relaxed) ? -1 : p.terminationStatus
+    return (status, String(decoding: data, as: UTF8.self))
 }
 
 func read(_ path: String) -> String {
