@@ -204,7 +204,8 @@ struct SweepSlurm: ParsableCommand {
     @Option(help: "sbatch --account.")
     var account: String?
 
-    @Option(name: .customLong("sbatch"), help: "A further #SBATCH line, e.g. --sbatch=--qos=low (repeatable).")
+    @Option(
+        name: .customLong("sbatch"), help: "A further #SBATCH line, e.g. --sbatch=--qos=low (repeatable).")
     var sbatchLines: [String] = []
 
     @Option(help: "The vmsim binary the tasks run (default: this one).")

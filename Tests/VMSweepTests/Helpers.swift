@@ -91,7 +91,9 @@ func onPath(_ program: String) -> Bool {
 /// Runs a program to completion: its exit status and standard output. A program still running
 /// after `timeout` seconds is killed (status -1), so a stuck scheduler cannot hang the tests.
 @discardableResult
-func runProgram(_ path: String, _ args: [String], timeout: Double = 600) throws -> (status: Int32, output: String) {
+func runProgram(_ path: String, _ args: [String], timeout: Double = 600) throws -> (
+    status: Int32, output: String
+) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args

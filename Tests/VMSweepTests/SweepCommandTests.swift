@@ -29,10 +29,14 @@ func sweepCommand(_ args: [String]) -> (status: Int32, message: String) {
 
     @Test func badFlagsExitTwo() {
         let (dir, spec) = sweepFixture("kind: replay\naxes:\n  trace: [a.txt]\n  frames: [4]\n")
-        #expect(sweepCommand(["run", spec, "--out", dir + "/o", "--shard", "3/3"]).message.contains("--shard: expected"))
+        #expect(
+            sweepCommand(["run", spec, "--out", dir + "/o", "--shard", "3/3"]).message.contains(
+                "--shard: expected"))
         #expect(sweepCommand(["run", spec, "--out", dir + "/o", "--memory-limit", "lots"]).status == 2)
         #expect(sweepCommand(["status", dir + "/nothing"]).message.contains("no sweep here"))
-        #expect(sweepCommand(["slurm", spec, "--out", dir + "/o", "--wait"]).message.contains("--wait needs --submit"))
+        #expect(
+            sweepCommand(["slurm", spec, "--out", dir + "/o", "--wait"]).message.contains(
+                "--wait needs --submit"))
     }
 
     @Test func aRunWithAFailedCellExitsOne() {
