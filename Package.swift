@@ -5,7 +5,8 @@ import PackageDescription
 //   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
-// Only the front ends and the tests import third-party packages, so the core builds fast.
+//   VMSweep (sweep specs, runs, Slurm arrays, collection)  →  VMSim, VMTrace; Yams
+// Only the front ends, VMSweep and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
 // instructions of kernel-mode replay). Release builds of the library modules leave the checks
@@ -24,12 +25,15 @@ let package = Package(
         .library(name: "VMTypes", targets: ["VMTypes"]),
         .library(name: "VMTrace", targets: ["VMTrace"]),
         .library(name: "VMLibc", targets: ["VMLibc"]),
+        .library(name: "VMSweep", targets: ["VMSweep"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // YAML for sweep specs, with the line and column of every node (VMSweep only).
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         .target(name: "VMTypes", swiftSettings: coreSettings),
@@ -46,12 +50,15 @@ let package = Package(
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
+        // Sweeps: a YAML spec crossed into cells, run on all cores or as a Slurm job array, and
+        // collected. The one library module with a third-party dependency (Yams), kept out of the core.
+        .target(name: "VMSweep", dependencies: ["VMSim", "VMCore", "VMPhys", "VMTrace", "VMTypes", "Yams"]),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "CStdio",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -105,6 +112,8 @@ let package = Package(
             name: "VMSimCLITests",
             dependencies: ["VMSimCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The sweep tests; VMSimCLI so the vmsim binary is built for the Slurm and kill tests.
+        .testTarget(name: "VMSweepTests", dependencies: ["VMSweep", "VMSimCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )
