@@ -5,6 +5,7 @@ import PackageDescription
 //   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
+//   VMTrace, VMLibc  →  TraceInput (files read plain, gzip or zstd)  →  zlib, libzstd (system)
 // Only the front ends and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
@@ -41,8 +42,15 @@ let package = Package(
         .target(name: "CPrefetch"),
         // Line-buffered standard output for the command line (one C call Swift 6 cannot make).
         .target(name: "CStdio"),
-        .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"], swiftSettings: coreSettings),
-        .target(name: "VMLibc", dependencies: ["VMTypes"]),
+        // zlib and libzstd from the system (Debian zlib1g-dev, libzstd-dev), for compressed traces.
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .target(name: "TraceInput", dependencies: ["CZlib", "CZstd"], swiftSettings: coreSettings),
+        .target(
+            name: "VMTrace", dependencies: ["VMTypes", "CPrefetch", "TraceInput"], swiftSettings: coreSettings),
+        .target(name: "VMLibc", dependencies: ["VMTypes", "TraceInput"]),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
@@ -92,6 +100,7 @@ let package = Package(
             name: "VMTraceTests",
             dependencies: ["VMTrace", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
+        .testTarget(name: "TraceInputTests", dependencies: ["TraceInput"]),
         .testTarget(
             name: "VMLibcTests",
             dependencies: ["VMLibc", .product(name: "PropertyBased", package: "swift-property-based")]
