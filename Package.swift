@@ -49,7 +49,8 @@ let package = Package(
             name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .target(name: "TraceInput", dependencies: ["CZlib", "CZstd"], swiftSettings: coreSettings),
         .target(
-            name: "VMTrace", dependencies: ["VMTypes", "CPrefetch", "TraceInput"], swiftSettings: coreSettings),
+            name: "VMTrace", dependencies: ["VMTypes", "CPrefetch", "TraceInput"], swiftSettings: coreSettings
+        ),
         .target(name: "VMLibc", dependencies: ["VMTypes", "TraceInput"]),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],

@@ -136,7 +136,8 @@ final class ZstdDecoder {
                     if rc != 0 {
                         throw InputError(
                             file: input.name,
-                            message: "the zstd stream is truncated (it ends at byte \(input.position.consumed))")
+                            message:
+                                "the zstd stream is truncated (it ends at byte \(input.position.consumed))")
                     }
                 }
                 self.finished = true

@@ -23,7 +23,9 @@ public enum Compression: String, Sendable, Equatable {
             guard n >= 3 && p[2] == 8 else {
                 throw InputError(
                     file: file,
-                    message: "gzip header with compression method \(n >= 3 ? "\(p[2])" : "missing"), not deflate (8)")
+                    message:
+                        "gzip header with compression method \(n >= 3 ? "\(p[2])" : "missing"), not deflate (8)"
+                )
             }
             return .gzip
         }

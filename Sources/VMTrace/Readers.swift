@@ -797,7 +797,9 @@ func makeReader(_ source: ByteSource, options: TraceOptions) throws -> any Trace
         if given == .oracleGeneral && !guess.binary && !sample.isEmpty {
             throw TraceError(
                 file: source.name, line: 0, column: 0,
-                message: "--format oracleGeneral contradicts the content: the file is text, not 24-byte binary records")
+                message:
+                    "--format oracleGeneral contradicts the content: the file is text, not 24-byte binary records"
+            )
         }
         if given != .oracleGeneral && guess.binary {
             throw TraceError(
@@ -927,7 +929,9 @@ func guessFormat(_ sample: UnsafeBufferPointer<UInt8>, name: String) -> FormatGu
         if let f = classifyLine(text) {
             votes[f, default: 0] += 1
             if firstVote[f] == nil {
-                firstVote[f] = (lineNumber, "'" + String(text.prefix(40)) + (text.count > 40 ? "…" : "") + "'")
+                firstVote[f] = (
+                    lineNumber, "'" + String(text.prefix(40)) + (text.count > 40 ? "…" : "") + "'"
+                )
             }
         }
     }

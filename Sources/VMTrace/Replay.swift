@@ -68,6 +68,9 @@ public final class DenseTrace: @unchecked Sendable {
 
     public var count: Int { self.ids.count }
 
+    /// How many accesses are writes.
+    public var writes: Int { self.writeBits.reduce(0) { $0 + $1.nonzeroBitCount } }
+
     @inline(__always) public func isWrite(_ i: Int) -> Bool {
         self.writeBits[i >> 6] >> UInt64(i & 63) & 1 != 0
     }

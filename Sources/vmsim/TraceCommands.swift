@@ -10,7 +10,7 @@ import VMTypes
 struct TraceReadOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Trace format: lackey, text, txt, csv, oracleGeneral, din (default: detected from the name and content).",
+            "Trace format: lackey, text, txt, csv, oracleGeneral, din (default: detected from the content).",
             valueName: "format"))
     var format: String?
     @Option(name: .customLong("page-size"), help: "Page size in bytes for address traces (default 4096).")
@@ -167,8 +167,8 @@ struct Replay: ParsableCommand {
             Policy mode (the default) runs the trace's page stream against --frames frames with --policy, \
             like libCacheSim. Kernel mode (--kernel) runs it as a process in the simulated kernel — VMAs from \
             the touched regions (or --maps), page tables, TLB, faults, reclaim and swap — and prints the \
-            faults, TLB hit rate, swap traffic and /proc views. TRACE '-' reads standard input; for a \
-            compressed trace, pipe it in (zcat t.gz | vmsim replay - …).
+            faults, TLB hit rate, swap traffic and /proc views. TRACE '-' reads standard input; gzip and \
+            zstd traces are read directly (told by their magic number, not their name).
             """)
 
     @Argument(help: "The trace file ('-' for standard input).")
@@ -205,6 +205,14 @@ struct Replay: ParsableCommand {
     @Option(help: "Kernel mode: reports to print at the end, comma-separated (meminfo, vmstat, swaps, …).")
     var show: String?
 
+    @Option(
+        name: .customLong("first-touch"),
+        help: ArgumentHelp(
+            "Kernel mode: 'write' replays each page's first access as a store (for traces without writes, "
+                + "whose reads would all map the zero page); 'trace' (the default) as the trace says.",
+            valueName: "write|trace"))
+    var firstTouch: String?
+
     func validate() throws {
         if !self.kernel && self.frames == nil {
             throw ValidationError("policy mode needs --frames (or use --kernel)")
@@ -214,6 +222,12 @@ struct Replay: ParsableCommand {
         }
         if !self.kernel && (self.maps != nil || self.show != nil || !self.machine.settings.isEmpty) {
             throw ValidationError("--maps, --show and machine flags need --kernel")
+        }
+        if let t = self.firstTouch {
+            guard self.kernel else { throw ValidationError("--first-touch needs --kernel") }
+            guard t == "write" || t == "trace" else {
+                throw ValidationError("--first-touch: expected write or trace, not '\(t)'")
+            }
         }
     }
 
@@ -712,12 +726,20 @@ extension Replay {
         let progress = Progress(label: "reading")
         let dense = try traceErrors { try DenseTrace(reader: reader, progress: progress) }
         progress.finish()
+        let firstTouchWrites = self.firstTouch == "write"
+        if dense.count > 0 && dense.writes == 0 && !firstTouchWrites {
+            writeStderr(
+                "vmsim: warning: \(self.trace) has no writes: every page it touches maps the shared zero page "
+                    + "(no RSS, nothing to reclaim or swap); --first-touch write replays each page's first "
+                    + "access as a store\n")
+        }
         let replayProgress = Progress(label: "kernel replay")
         let start = monotonicSeconds()
         let result = try traceErrors {
             try KernelReplay.run(
                 kernel: kernel, trace: dense, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
-                policy: policy, options: options, progress: replayProgress)
+                policy: policy, options: options, firstTouchWrites: firstTouchWrites, progress: replayProgress
+            )
         }
         replayProgress.finish()
         let seconds = monotonicSeconds() - start
@@ -752,6 +774,7 @@ extension Replay {
                 ("pswpout", "\(result.pswpout)"),
                 ("pgscan", "\(result.pgscan)"), ("pgsteal", "\(result.pgsteal)"),
                 ("simulatedNanoseconds", "\(result.simulatedNanoseconds)"),
+                ("stores", "\(result.stores)"), ("firstTouchStores", "\(result.firstTouchStores)"),
             ]
             // Policy-mode names for the same quantities, so scripts can read either mode.
             fields.append(("hits", "\(result.performed - result.minorFaults - result.majorFaults)"))
@@ -796,6 +819,9 @@ extension Replay {
         } else {
             out.append("policy     linux (the kernel's active/inactive LRU lists)")
         }
+        out.append(
+            "stores     \(result.stores) of the accesses"
+                + (firstTouchWrites ? " (\(result.firstTouchStores) first touches made stores)" : ""))
         out.append("outcome    \(outcome)")
         out.append(
             "faults     \(result.minorFaults + result.majorFaults) (\(result.minorFaults) minor, \(result.majorFaults) major)"
