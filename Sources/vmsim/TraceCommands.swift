@@ -257,7 +257,10 @@ struct Replay: ParsableCommand {
                 throw CLIError(message: "--frames: one size (compare takes several)")
             }
             frames = sizes[0]
-            counts = simulate(policy, frames: frames, trace: dense, options: options)
+            progress.finish()
+            let simulating = Progress(label: "replay", total: dense.count)
+            counts = simulate(policy, frames: frames, trace: dense, options: options, progress: simulating)
+            simulating.finish()
             distinct = dense.distinct
             stats = dense.stats
         } else {
@@ -366,11 +369,9 @@ struct Compare: ParsableCommand {
         sizes = sizes.filter { seen.insert($0).inserted }
         var options = PolicyOptions()
         options.seed = self.seed
-        let tty = isatty(2) != 0
-        let cells = compare(dense, policies: policies, sizes: sizes, options: options) { done, total in
-            if tty { writeStderr("\rsimulating: \(done)/\(total)   ") }
-        }
-        if tty { writeStderr("\r\u{1B}[K") }
+        let simulating = Progress(label: "simulating \(policies.count * sizes.count) runs")
+        let cells = compare(dense, policies: policies, sizes: sizes, options: options, progress: simulating)
+        simulating.finish()
         if self.timing {
             let seconds = monotonicSeconds() - start
             let work = dense.count * cells.count
@@ -492,7 +493,9 @@ struct MRC: ParsableCommand {
             progress.finish()
             t1 = monotonicSeconds()
             dense = trace
-            distances = lruStackDistances(trace)
+            let exact = Progress(label: "exact LRU curve")
+            distances = lruStackDistances(trace, progress: exact)
+            exact.finish()
             estimate = self.shards.map { VMTrace.shards(trace, rate: $0) }
             m = trace.distinct
         }
@@ -518,7 +521,13 @@ struct MRC: ParsableCommand {
         }
         var options = PolicyOptions()
         options.seed = self.seed
-        let cells = dense.map { compare($0, policies: policies, sizes: sizes, options: options) } ?? []
+        let simulating = Progress(label: "simulating \(policies.count * sizes.count) runs")
+        let cells =
+            dense.map {
+                compare($0, policies: policies, sizes: sizes, options: options, progress: simulating)
+            }
+            ?? []
+        simulating.finish()
         let t3 = monotonicSeconds()
         if self.timing {
             let curveTime = dense == nil ? "read and " : "read \(fixed(t1 - t0, 3)) s; "
@@ -698,9 +707,15 @@ struct TraceGen: ParsableCommand {
         spec.workingSet = self.workingSet
         spec.writeRatio = self.writeRatio
         spec.seed = self.seed
+        // No progress line when the trace itself goes to the terminal.
+        let progress = Progress(
+            label: "trace-gen", total: self.length,
+            enabled: isatty(2) != 0 && (self.output != "-" || isatty(1) == 0))
         try traceErrors {
-            try generateTrace(spec, format: format, path: self.output, pageSize: self.pageSize)
+            try generateTrace(
+                spec, format: format, path: self.output, pageSize: self.pageSize, progress: progress)
         }
+        progress.finish()
     }
 }
 

@@ -181,6 +181,7 @@ public enum KernelReplay {
     ) throws -> KernelReplayResult {
         var result = KernelReplayResult()
         result.accesses = trace.count
+        progress?.setTotal(trace.count)
         let task: Task
         do {
             task = try kernel.spawn(name: name)
