@@ -99,12 +99,16 @@ let package = Package(
         ),
         .testTarget(
             name: "VMTraceTests",
-            dependencies: ["VMTrace", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "VMTrace", "TraceInput", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(name: "TraceInputTests", dependencies: ["TraceInput"]),
         .testTarget(
             name: "VMLibcTests",
-            dependencies: ["VMLibc", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "VMLibc", "TraceInput", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "VMSimTests",

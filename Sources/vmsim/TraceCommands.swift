@@ -119,6 +119,19 @@ func parsePolicies(_ text: String, flag: String) throws -> [PolicyKind] {
     return list
 }
 
+/// Notes under a table of miss ratios: the policies whose tiny-cache rule makes them cache
+/// nothing at some of the sizes (their miss ratio there is 1 by that rule, not by the trace).
+func tinyCacheNotes(_ policies: [PolicyKind], _ sizes: [Int]) -> [String] {
+    var notes: [String] = []
+    for p in policies {
+        let at = sizes.filter { p.cachesNothingRule(frames: $0) != nil }
+        guard let first = at.first, let rule = p.cachesNothingRule(frames: first) else { continue }
+        let list = at.map(String.init).joined(separator: ", ")
+        notes.append("note: \(p.rawValue) at \(list) frame\(at == [1] ? "" : "s"): \(rule)")
+    }
+    return notes
+}
+
 /// The lines the reader skipped or refused, for the report.
 func readerSummary(_ stats: ReaderStats) -> [String] {
     var lines: [String] = []
@@ -417,6 +430,7 @@ struct Compare: ParsableCommand {
             }
             out.append(row)
         }
+        out += tinyCacheNotes(policies, sizes)
         out += readerSummary(dense.stats)
         print(out.joined(separator: "\n"))
     }
@@ -454,6 +468,9 @@ struct MRC: ParsableCommand {
 
     @Option(help: "Write the curves as an SVG plot to this file.")
     var svg: String?
+
+    @Flag(name: .customLong("log-x"), help: "SVG: memory size on a log scale.")
+    var logX = false
 
     @Option(help: "Seed of the random policy.")
     var seed: UInt64 = 1
@@ -539,18 +556,20 @@ struct MRC: ParsableCommand {
         func ratio(_ p: PolicyKind, _ s: Int) -> Double {
             cells.first { $0.policy == p && $0.frames == s }!.counts.missRatio
         }
-        // CSV: every size for exact LRU (and SHARDS); the simulated policies at their sizes.
+        // CSV, one row per point: exact LRU (and SHARDS) at every size, each simulated policy at
+        // each size it was simulated at.
         if let path = self.csv {
-            var header = "frames,lru"
-            if estimate != nil { header += ",lru_shards" }
-            for p in policies { header += ",\(p.rawValue)" }
-            var rows = [header]
-            let simulated = Set(sizes)
+            var rows = ["policy,frames,miss_ratio"]
             for c in 1...max(m, 1) {
-                var row = "\(c),\(fixed(Double(curve[min(c, curve.count - 1)]) / Double(n), 6))"
-                if let est = estimate { row += ",\(fixed(est.missRatio(frames: c), 6))" }
-                for p in policies { row += simulated.contains(c) ? ",\(fixed(ratio(p, c), 6))" : "," }
-                rows.append(row)
+                rows.append("lru,\(c),\(fixed(Double(curve[min(c, curve.count - 1)]) / Double(n), 6))")
+            }
+            if let est = estimate {
+                for c in 1...max(m, 1) {
+                    rows.append("lru_shards,\(c),\(fixed(est.missRatio(frames: c), 6))")
+                }
+            }
+            for p in policies {
+                for c in sizes { rows.append("\(p.rawValue),\(c),\(fixed(ratio(p, c), 6))") }
             }
             try self.write(rows.joined(separator: "\n") + "\n", to: path)
         }
@@ -561,23 +580,25 @@ struct MRC: ParsableCommand {
                     name: "LRU (exact)",
                     points: (0...max(m, 1)).map {
                         (Double($0), Double(curve[min($0, curve.count - 1)]) / Double(n))
-                    }))
+                    }, scaleFrom: 2))
             if let est = estimate {
                 series.append(
                     PlotSeries(
                         name: "LRU (SHARDS \(fixed(est.rate * 100, 2))%)",
-                        points: (1...max(m, 1)).map { (Double($0), est.missRatio(frames: $0)) }, dashed: true)
+                        points: (1...max(m, 1)).map { (Double($0), est.missRatio(frames: $0)) }, dashed: true,
+                        scaleFrom: 2)
                 )
             }
             for p in policies {
                 series.append(
                     PlotSeries(
-                        name: p.rawValue.uppercased(), points: sizes.map { (Double($0), ratio(p, $0)) }))
+                        name: p.rawValue.uppercased(), points: sizes.map { (Double($0), ratio(p, $0)) },
+                        scaleFrom: Double(max(2, p.smallestCachingSize))))
             }
             let svg = renderPlotSVG(
                 title: "Miss-ratio curve: \((self.trace as NSString).lastPathComponent)",
                 subtitle: "\(count) accesses to \(m) distinct pages (\(format.rawValue))",
-                xLabel: "memory size (frames)", yLabel: "miss ratio", series: series)
+                xLabel: "memory size (frames)", yLabel: "miss ratio", series: series, logX: self.logX)
             try self.write(svg, to: path)
         }
         if self.csv == "-" { return }
@@ -607,6 +628,7 @@ struct MRC: ParsableCommand {
             }
             out.append(row)
         }
+        out += tinyCacheNotes(policies, sizes)
         out += readerSummary(reader.stats)
         print(out.joined(separator: "\n"))
     }
