@@ -6,6 +6,7 @@ import PackageDescription
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
 //   VMSweep (sweep specs, runs, Slurm arrays, collection)  →  VMSim, VMTrace; Yams
+//   VMTrace, VMLibc  →  TraceInput (files read plain, gzip or zstd)  →  zlib, libzstd (system)
 // Only the front ends, VMSweep and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
@@ -45,8 +46,16 @@ let package = Package(
         .target(name: "CPrefetch"),
         // Line-buffered standard output for the command line (one C call Swift 6 cannot make).
         .target(name: "CStdio"),
-        .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"], swiftSettings: coreSettings),
-        .target(name: "VMLibc", dependencies: ["VMTypes"]),
+        // zlib and libzstd from the system (Debian zlib1g-dev, libzstd-dev), for compressed traces.
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .target(name: "TraceInput", dependencies: ["CZlib", "CZstd"], swiftSettings: coreSettings),
+        .target(
+            name: "VMTrace", dependencies: ["VMTypes", "CPrefetch", "TraceInput"], swiftSettings: coreSettings
+        ),
+        .target(name: "VMLibc", dependencies: ["VMTypes", "TraceInput"]),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
@@ -97,11 +106,16 @@ let package = Package(
         ),
         .testTarget(
             name: "VMTraceTests",
-            dependencies: ["VMTrace", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "VMTrace", "TraceInput", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
+        .testTarget(name: "TraceInputTests", dependencies: ["TraceInput"]),
         .testTarget(
             name: "VMLibcTests",
-            dependencies: ["VMLibc", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "VMLibc", "TraceInput", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "VMSimTests",

@@ -1,3 +1,5 @@
+import TraceInput
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -108,8 +110,8 @@ public final class AllocationTraceReader {
     /// The longest line accepted.
     public static let maxLineLength = 4096
 
-    let fd: Int32
-    let ownsDescriptor: Bool
+    /// The file, decompressed when it is gzip or zstd; nil for bytes in memory.
+    let input: InputFile?
     @exclusivity(unchecked) var buffer: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) var capacity: Int
     @exclusivity(unchecked) var start = 0
@@ -121,22 +123,15 @@ public final class AllocationTraceReader {
     /// A valgrind `realloc(P,0)free(P)` waits for its ` = 0` line.
     @exclusivity(unchecked) var pendingReallocFree = false
 
-    /// Reads the file at `path` ("-" for standard input); nil format detects it from the first
-    /// line that decides.
+    /// Reads the file at `path` ("-" for standard input), plain or gzip/zstd-compressed (told
+    /// by its magic number); nil format detects it from the first line that decides.
     public init(path: String, format: AllocationTraceFormat? = nil) throws(AllocationTraceError) {
         self.name = path
         self.format = format
-        if path == "-" {
-            self.fd = 0
-            self.ownsDescriptor = false
-        } else {
-            let fd = open(path, O_RDONLY)
-            if fd < 0 {
-                throw AllocationTraceError(
-                    file: path, line: 0, column: 0, message: String(cString: strerror(errno)))
-            }
-            self.fd = fd
-            self.ownsDescriptor = true
+        do {
+            self.input = try InputFile(path: path)
+        } catch {
+            throw AllocationTraceError(file: path, line: 0, column: 0, message: error.message)
         }
         self.capacity = 1 << 20
         self.buffer = .allocate(capacity: self.capacity)
@@ -146,8 +141,7 @@ public final class AllocationTraceReader {
     public init(bytes: [UInt8], name: String, format: AllocationTraceFormat? = nil) {
         self.name = name
         self.format = format
-        self.fd = -1
-        self.ownsDescriptor = false
+        self.input = nil
         self.capacity = max(bytes.count, 1)
         self.buffer = .allocate(capacity: self.capacity)
         bytes.withUnsafeBufferPointer { b in
@@ -157,10 +151,7 @@ public final class AllocationTraceReader {
         self.eof = true
     }
 
-    deinit {
-        if self.ownsDescriptor { close(self.fd) }
-        self.buffer.deallocate()
-    }
+    deinit { self.buffer.deallocate() }
 
     /// Reads every call.
     public func readAll() throws(AllocationTraceError) -> [AllocationEvent] {
@@ -206,11 +197,15 @@ public final class AllocationTraceReader {
                 self.start = 0
                 self.end = rest
             }
-            let n = read(self.fd, self.buffer + self.end, self.capacity - self.end)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw AllocationTraceError(
-                    file: self.name, line: 0, column: 0, message: String(cString: strerror(errno)))
+            guard let input = self.input else {
+                self.eof = true
+                continue
+            }
+            let n: Int
+            do {
+                n = try input.read(into: self.buffer + self.end, count: self.capacity - self.end)
+            } catch {
+                throw AllocationTraceError(file: self.name, line: 0, column: 0, message: error.message)
             }
             if n == 0 { self.eof = true } else { self.end += n }
         }

@@ -231,9 +231,13 @@ public final class TraceWriter {
 /// Generates `spec` into `path` in `format`. oracleGeneral needs each access's next use, so
 /// that format is generated into memory first (12 bytes per access) and written backwards-
 /// computed; the others stream.
-public func generateTrace(_ spec: TraceSpec, format: TraceFormat, path: String, pageSize: Int = 4096) throws {
+public func generateTrace(
+    _ spec: TraceSpec, format: TraceFormat, path: String, pageSize: Int = 4096, progress: Progress? = nil
+) throws {
     let writer = try TraceWriter(path: path, format: format, pageSize: pageSize)
     var gen = TraceGenerator(spec)
+    progress?.setTotal(spec.length)
+    var done = 0
     if format == .oracleGeneral {
         var pages: [UInt32] = []
         var writes: [Bool] = []
@@ -242,6 +246,8 @@ public func generateTrace(_ spec: TraceSpec, format: TraceFormat, path: String, 
         while let a = gen.next() {
             pages.append(UInt32(truncatingIfNeeded: a.page))
             writes.append(a.write)
+            done += 1
+            if done & 0xFFFF == 0 { progress?.update(done / 2) }
         }
         // traceConv's convention: the 1-based index of the next request to the object, -1 if none.
         var next = [Int64](repeating: -1, count: pages.count)
@@ -250,9 +256,16 @@ public func generateTrace(_ spec: TraceSpec, format: TraceFormat, path: String, 
             next[i] = last[Int(pages[i])]
             last[Int(pages[i])] = Int64(i + 1)
         }
-        for i in 0..<pages.count { try writer.write(page: UInt64(pages[i]), write: writes[i], next: next[i]) }
+        for i in 0..<pages.count {
+            try writer.write(page: UInt64(pages[i]), write: writes[i], next: next[i])
+            if i & 0xFFFF == 0 { progress?.update((pages.count + i) / 2) }
+        }
     } else {
-        while let a = gen.next() { try writer.write(page: a.page, write: a.write) }
+        while let a = gen.next() {
+            try writer.write(page: a.page, write: a.write)
+            done += 1
+            if done & 0xFFFF == 0 { progress?.update(done) }
+        }
     }
     try writer.flush()
 }

@@ -170,6 +170,7 @@ public func lruStackDistances(_ trace: DenseTrace, progress: Progress? = nil) ->
     result.counts = [Int](repeating: 0, count: trace.distinct + 1)
     var counter = StackDistanceCounter(distinct: trace.distinct)
     var cold = 0
+    progress?.setTotal(trace.count)
     result.counts.withUnsafeMutableBufferPointer { counts in
         trace.ids.withUnsafeBufferPointer { ids in
             for i in 0..<ids.count {
@@ -326,7 +327,7 @@ public func streamedCurves(reader: any TraceReader, shardsRate: Double?, progres
         if mapper.count > Int(Int32.max) {
             throw TraceError(file: reader.name, line: 0, column: 0, message: "more than 2^31 distinct pages")
         }
-        progress?.update(n)
+        progress?.update(n, input: reader.position)
     }
     var distances = StackDistances()
     let size = mapper.count + 1
@@ -359,21 +360,21 @@ public struct CompareCell: Sendable, Equatable {
 }
 
 /// Runs every policy at every size over `trace`, in parallel on all cores (each cell its own
-/// policy; the trace is shared read-only). Cells come back in policies-major order.
+/// policy; the trace is shared read-only). Cells come back in policies-major order. `progress`
+/// counts simulated accesses, of cells × accesses in all.
 public func compare(
     _ trace: DenseTrace, policies: [PolicyKind], sizes: [Int], options: PolicyOptions = PolicyOptions(),
-    progress: (@Sendable (Int, Int) -> Void)? = nil
+    progress: Progress? = nil
 ) -> [CompareCell] {
     let next = policies.contains(.opt) ? trace.nextUse() : nil
     let jobs = policies.flatMap { p in sizes.map { (p, $0) } }
+    progress?.setTotal(jobs.count * trace.count)
     let results = Mutex<[CompareCell?]>([CompareCell?](repeating: nil, count: jobs.count))
-    let done = Atomic<Int>(0)
     DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
         let (policy, frames) = jobs[j]
-        let counts = simulate(policy, frames: frames, trace: trace, next: next, options: options)
+        let counts = simulate(
+            policy, frames: frames, trace: trace, next: next, options: options, progress: progress)
         results.withLock { $0[j] = CompareCell(policy: policy, frames: frames, counts: counts) }
-        let n = done.add(1, ordering: .relaxed).newValue
-        progress?(n, jobs.count)
     }
     return results.withLock { $0.map { $0! } }
 }

@@ -138,3 +138,35 @@ public func makePolicy(_ kind: PolicyKind, frames: Int, options: PolicyOptions =
     case .linux: return LinuxLRUPolicy(frames: frames, options: options)
     }
 }
+
+extension PolicyKind {
+    /// The smallest number of frames with which the policy caches anything: below it, libCacheSim's
+    /// sizing rules (followed exactly, see each policy's doc comment) leave a list of size 0 and
+    /// every access misses.
+    public var smallestCachingSize: Int {
+        switch self {
+        case .twoq: return 4
+        case .s3fifo: return 20
+        case .lirs: return 2
+        default: return 1
+        }
+    }
+
+    /// Why the policy caches nothing at `frames` frames (every access misses), or nil if it does
+    /// cache: the rule, as a note under a table.
+    public func cachesNothingRule(frames: Int) -> String? {
+        guard frames < self.smallestCachingSize else { return nil }
+        switch self {
+        case .twoq:
+            return
+                "twoq caches nothing below 4 frames: A1in gets ⌊25% × frames⌋ = 0 of them (libCacheSim TwoQ.c)"
+        case .s3fifo:
+            return "s3fifo caches nothing below 20 frames: its small FIFO gets ⌊10% × frames⌋ ≤ 1 and a "
+                + "page is refused then (libCacheSim S3FIFO.c)"
+        case .lirs:
+            return "lirs caches nothing with 1 frame: the LIR set gets frames − 1 = 0 (libCacheSim LIRS.c)"
+        default:
+            return nil
+        }
+    }
+}

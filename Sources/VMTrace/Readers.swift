@@ -1,3 +1,5 @@
+import TraceInput
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -118,6 +120,10 @@ public protocol TraceReader: AnyObject {
     /// Replaces the batch's contents with the next accesses; false when the trace is over (the
     /// batch is then empty).
     func read(into batch: AccessBatch) throws -> Bool
+    /// How far reading has got in the file (compressed bytes for a compressed file), for progress.
+    var position: InputPosition { get }
+    /// How the file is compressed (told by its magic number).
+    var compression: Compression { get }
 }
 
 // MARK: - Text formats
@@ -154,6 +160,8 @@ final class LineReader<F: LineFormat>: TraceReader {
     var discarding = false
     var format: TraceFormat { F.format }
     var name: String { self.source.name }
+    var position: InputPosition { self.source.position }
+    var compression: Compression { self.source.compression }
 
     init(source: ByteSource, parser: F, skipBad: Bool) {
         self.source = source
@@ -730,6 +738,8 @@ final class OracleReader: TraceReader {
     var stats = ReaderStats()
     let format = TraceFormat.oracleGeneral
     var name: String { self.source.name }
+    var position: InputPosition { self.source.position }
+    var compression: Compression { self.source.compression }
     static let recordSize = 24
 
     init(source: ByteSource, skipBad: Bool) {
@@ -805,10 +815,42 @@ func makeReader(_ source: ByteSource, options: TraceOptions) throws -> any Trace
     }
     if source.available == 0 && !source.eof { try source.refill() }
     let sample = UnsafeBufferPointer(start: source.buffer + source.start, count: source.available)
+    if source.compression != .none, let inner = Compression.named(inMagicOf: sample) {
+        throw TraceError(
+            file: source.name, line: 0, column: 0,
+            message: "the \(source.compression.rawValue) stream holds \(inner)-compressed data "
+                + "(compressed twice?); vmsim undoes one layer")
+    }
+    let guess = guessFormat(sample, name: source.name)
     var format = options.format
-    if format == nil {
-        format = detectFormat(sample, name: source.name)
+    if let given = format {
+        if let seen = guess.format, formatContradicts(given: given, content: seen) {
+            var what = "it looks like \(seen.rawValue)"
+            if let (line, text) = guess.evidence { what += " (line \(line): \(text))" }
+            throw TraceError(
+                file: source.name, line: 0, column: 0,
+                message: "--format \(given.rawValue) contradicts the content: \(what); "
+                    + "leave out --format to read it as \(seen.rawValue)")
+        }
+        if given == .oracleGeneral && !guess.binary && !sample.isEmpty {
+            throw TraceError(
+                file: source.name, line: 0, column: 0,
+                message:
+                    "--format oracleGeneral contradicts the content: the file is text, not 24-byte binary records"
+            )
+        }
+        if given != .oracleGeneral && guess.binary {
+            throw TraceError(
+                file: source.name, line: 0, column: 0,
+                message: "--format \(given.rawValue) contradicts the content: the file is binary, not text"
+                    + (guess.problem.map { " (\($0))" } ?? ""))
+        }
+    } else {
+        format = guess.format
         if format == nil {
+            if let problem = guess.problem {
+                throw TraceError(file: source.name, line: 0, column: 0, message: problem)
+            }
             throw TraceError(
                 file: source.name, line: 1, column: 1,
                 message: "cannot tell the trace format; name it with --format "
@@ -861,22 +903,52 @@ func makeReader(_ source: ByteSource, options: TraceOptions) throws -> any Trace
     }
 }
 
-/// Guesses the format from the file name and the first chunk: binary content (or a name with
-/// "oracleGeneral") is oracleGeneral; then the first lines that are not blank or `==PID==` noise
-/// decide — lackey's `I  addr,size` / ` L addr,size`, din's `label address`, comma-separated
-/// rows, `0x…`/`… R|W` addresses, and plain decimal ids (txt).
+/// What the first chunk of a trace says about its format.
+struct FormatGuess {
+    var format: TraceFormat?
+    /// Binary content (a NUL byte, or bytes that are not UTF-8).
+    var binary = false
+    /// The first line (1-based) that voted for `format`, quoted.
+    var evidence: (Int, String)?
+    /// Why no format fits, when that is known.
+    var problem: String?
+}
+
+/// Guesses the format from the first chunk (decompressed), the name only breaking ties: binary
+/// content is oracleGeneral if its first records are plausible ones (times that never go back,
+/// next accesses -1 or later than the record); then the first 64 lines that are not blank,
+/// comments or `==PID==` noise vote — lackey's `I  addr,size` / ` L addr,size`, din's
+/// `label address`, comma-separated rows, `0x…`/`… R|W` addresses, plain decimal ids (txt) —
+/// and a format needs more than half of them. A `.din` or `.csv` name (before `.gz`/`.zst`)
+/// decides an empty file or a vote without a majority.
 public func detectFormat(_ sample: UnsafeBufferPointer<UInt8>, name: String) -> TraceFormat? {
-    if name.contains("oracleGeneral") { return .oracleGeneral }
+    guessFormat(sample, name: name).format
+}
+
+func guessFormat(_ sample: UnsafeBufferPointer<UInt8>, name: String) -> FormatGuess {
+    var base = Substring(name)
+    for suffix in [".gz", ".zst", ".zstd"] where base.hasSuffix(suffix) { base = base.dropLast(suffix.count) }
+    let named: TraceFormat? = base.hasSuffix(".din") ? .din : base.hasSuffix(".csv") ? .csv : nil
+    var guess = FormatGuess()
     if sample.isEmpty {
-        return name.hasSuffix(".din") ? .din : name.hasSuffix(".csv") ? .csv : .txt
+        guess.format = named ?? .txt
+        return guess
     }
-    let probe = sample.prefix(4096)
-    if probe.contains(0) || probe.contains(where: { $0 >= 0x80 }) { return .oracleGeneral }
-    if name.hasSuffix(".din") { return .din }
-    if name.hasSuffix(".csv") { return .csv }
+    let probe = UnsafeBufferPointer(rebasing: sample.prefix(4096))
+    if probe.contains(0) || !isUTF8(probe) {
+        guess.binary = true
+        if let problem = oracleGeneralProblem(sample) {
+            guess.problem = "binary data that is not an oracleGeneral trace (\(problem))"
+        } else {
+            guess.format = .oracleGeneral
+        }
+        return guess
+    }
     var votes: [TraceFormat: Int] = [:]
+    var firstVote: [TraceFormat: (Int, String)] = [:]
     var seen = 0
     var lineStart = 0
+    var lineNumber = 0
     let bytes = Array(sample.prefix(1 << 16))
     while lineStart < bytes.count && seen < 64 {
         var end = lineStart
@@ -885,20 +957,91 @@ public func detectFormat(_ sample: UnsafeBufferPointer<UInt8>, name: String) -> 
         var line = Array(bytes[lineStart..<end])
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         lineStart = end + 1
+        lineNumber += 1
         let text = String(decoding: line, as: UTF8.self)
         let trimmed = text.drop(while: { $0 == " " || $0 == "\t" })
         if trimmed.isEmpty || trimmed.hasPrefix("==") || trimmed.hasPrefix("#") || trimmed.hasPrefix("--") {
             continue
         }
         seen += 1
-        if let f = classifyLine(text) { votes[f, default: 0] += 1 }
+        if let f = classifyLine(text) {
+            votes[f, default: 0] += 1
+            if firstVote[f] == nil {
+                firstVote[f] = (
+                    lineNumber, "'" + String(text.prefix(40)) + (text.count > 40 ? "…" : "") + "'"
+                )
+            }
+        }
     }
-    guard seen > 0 else { return .lackey }
+    guard seen > 0 else {
+        guess.format = named ?? .lackey
+        return guess
+    }
     let ranked = votes.sorted {
         $0.value != $1.value ? $0.value > $1.value : $0.key.rawValue < $1.key.rawValue
     }
-    guard let best = ranked.first, best.value * 2 > seen else { return nil }
-    return best.key
+    if let best = ranked.first, best.value * 2 > seen {
+        guess.format = best.key
+        guess.evidence = firstVote[best.key]
+    } else if let named {
+        guess.format = named
+    }
+    return guess
+}
+
+/// Whether the bytes are UTF-8 text (a sequence cut at the end of the sample is allowed).
+func isUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    var i = 0
+    while i < b.count {
+        let c = b[i]
+        if c < 0x80 {
+            i += 1
+            continue
+        }
+        let n = c >= 0xF0 && c < 0xF5 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0
+        if n == 0 || (c >= 0xE0 && c < 0xF0 && n != 3) { return false }
+        for k in 1..<n {
+            if i + k >= b.count { return true }
+            if b[i + k] & 0xC0 != 0x80 { return false }
+        }
+        i += n
+    }
+    return true
+}
+
+/// Why the first records of binary data are not oracleGeneral ones, or nil if they look right:
+/// at least one whole record; times (u32) that never go back; next accesses (i64) that are -1
+/// or later than the record itself (libCacheSim's `next_access_vtime`).
+func oracleGeneralProblem(_ sample: UnsafeBufferPointer<UInt8>) -> String? {
+    let size = OracleReader.recordSize
+    let records = min(sample.count / size, 256)
+    guard records > 0 else { return "\(sample.count) bytes, less than one 24-byte record" }
+    let raw = UnsafeRawBufferPointer(sample)
+    var lastTime: UInt32 = 0
+    for r in 0..<records {
+        let time = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: r * size, as: UInt32.self))
+        let next = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: r * size + 16, as: Int64.self))
+        if time < lastTime {
+            return "record \(r + 1)'s time \(time) is before the previous record's \(lastTime)"
+        }
+        if next != -1 && next <= Int64(r) {
+            return "record \(r + 1)'s next access \(next) is not after it"
+        }
+        lastTime = time
+    }
+    return nil
+}
+
+/// Whether reading content that looks like `content` as `given` would give a wrong answer
+/// rather than an error — or an error less clear than saying so. Ambiguous pairs are allowed:
+/// decimal numbers (txt) read as text addresses or a one-column CSV, and din-looking rows as a
+/// tab-separated CSV; and lackey's parser names the first line that is not lackey itself.
+func formatContradicts(given: TraceFormat, content: TraceFormat) -> Bool {
+    if given == content || given == .lackey { return false }
+    switch (content, given) {
+    case (.txt, .text), (.txt, .csv), (.txt, .din), (.din, .csv): return false
+    default: return true
+    }
 }
 
 func classifyLine(_ line: String) -> TraceFormat? {

@@ -43,7 +43,7 @@ public final class DenseTrace: @unchecked Sendable {
                 throw TraceError(
                     file: reader.name, line: 0, column: 0, message: "more than 2^31 distinct pages")
             }
-            progress?.update(n)
+            progress?.update(n, input: reader.position)
         }
         if n & 63 != 0 { self.writeBits.append(bits) }
         self.distinct = mapper.count
@@ -67,6 +67,9 @@ public final class DenseTrace: @unchecked Sendable {
     }
 
     public var count: Int { self.ids.count }
+
+    /// How many accesses are writes.
+    public var writes: Int { self.writeBits.reduce(0) { $0 + $1.nonzeroBitCount } }
 
     @inline(__always) public func isWrite(_ i: Int) -> Bool {
         self.writeBits[i >> 6] >> UInt64(i & 63) & 1 != 0
@@ -104,33 +107,45 @@ public struct ReplayCounts: Sendable, Equatable {
     public init() {}
 }
 
-/// Runs `policy` over a dense trace. `next` (OPT) gives each access's next use.
-func runDense<P: ReplacementPolicy>(_ policy: P, _ trace: DenseTrace, next: [UInt32]?) -> ReplayCounts {
+/// Runs `policy` over a dense trace. `next` (OPT) gives each access's next use. Reports to
+/// `progress` every 2^20 accesses (`advance`, so parallel runs can share one).
+func runDense<P: ReplacementPolicy>(
+    _ policy: P, _ trace: DenseTrace, next: [UInt32]?, progress: Progress? = nil
+) -> ReplayCounts {
     var counts = ReplayCounts()
     policy.reserve(trace.distinct)
     var hits = 0
+    let block = 1 << 20
     trace.ids.withUnsafeBufferPointer { ids in
         trace.writeBits.withUnsafeBufferPointer { bits in
-            if let next {
-                next.withUnsafeBufferPointer { next in
-                    for i in 0..<ids.count {
+            var from = 0
+            while from < ids.count {
+                let to = min(from + block, ids.count)
+                if let next {
+                    next.withUnsafeBufferPointer { next in
+                        for i in from..<to {
+                            if i &+ lookAhead < ids.count {
+                                policy.prefetch(Int32(bitPattern: ids[i &+ lookAhead]))
+                            }
+                            let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
+                            let n = next[i]
+                            let hit = policy.access(
+                                Int32(bitPattern: ids[i]), write: w, next: n == .max ? Int64.max : Int64(n))
+                            hits &+= hit ? 1 : 0
+                        }
+                    }
+                } else {
+                    for i in from..<to {
                         if i &+ lookAhead < ids.count {
                             policy.prefetch(Int32(bitPattern: ids[i &+ lookAhead]))
                         }
                         let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
-                        let n = next[i]
-                        let hit = policy.access(
-                            Int32(bitPattern: ids[i]), write: w, next: n == .max ? Int64.max : Int64(n))
+                        let hit = policy.access(Int32(bitPattern: ids[i]), write: w, next: 0)
                         hits &+= hit ? 1 : 0
                     }
                 }
-            } else {
-                for i in 0..<ids.count {
-                    if i &+ lookAhead < ids.count { policy.prefetch(Int32(bitPattern: ids[i &+ lookAhead])) }
-                    let w = bits[i >> 6] >> UInt64(i & 63) & 1 != 0
-                    let hit = policy.access(Int32(bitPattern: ids[i]), write: w, next: 0)
-                    hits &+= hit ? 1 : 0
-                }
+                progress?.advance(by: to - from)
+                from = to
             }
         }
     }
@@ -191,7 +206,7 @@ func runStream<P: ReplacementPolicy>(
             }
         }
         accesses += n
-        progress?.update(accesses)
+        progress?.update(accesses, input: reader.position)
     }
     counts.accesses = accesses
     counts.hits = hits
@@ -203,26 +218,35 @@ func runStream<P: ReplacementPolicy>(
 /// Simulates `kind` with `frames` frames over a dense trace.
 public func simulate(
     _ kind: PolicyKind, frames: Int, trace: DenseTrace, next: [UInt32]? = nil,
-    options: PolicyOptions = PolicyOptions()
+    options: PolicyOptions = PolicyOptions(), progress: Progress? = nil
 ) -> ReplayCounts {
     let f = max(frames, 1)
     switch kind {
-    case .fifo: return runDense(FIFOPolicy(frames: f, options: options), trace, next: nil)
-    case .lru: return runDense(LRUPolicy(frames: f, options: options), trace, next: nil)
-    case .mru: return runDense(MRUPolicy(frames: f, options: options), trace, next: nil)
-    case .lfu: return runDense(LFUPolicy(frames: f, options: options), trace, next: nil)
-    case .clock, .secondChance: return runDense(ClockPolicy(frames: f, options: options), trace, next: nil)
+    case .fifo: return runDense(FIFOPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .lru: return runDense(LRUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .mru: return runDense(MRUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .lfu: return runDense(LFUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .clock, .secondChance:
+        return runDense(ClockPolicy(frames: f, options: options), trace, next: nil, progress: progress)
     case .clock2:
-        return runDense(ClockPolicy(frames: f, bits: 2, initialFrequency: 0), trace, next: nil)
-    case .arc: return runDense(ARCPolicy(frames: f, options: options), trace, next: nil)
-    case .twoq: return runDense(TwoQPolicy(frames: f, options: options), trace, next: nil)
-    case .lirs: return runDense(LIRSPolicy(frames: f, options: options), trace, next: nil)
-    case .clockpro: return runDense(ClockProPolicy(frames: f, options: options), trace, next: nil)
-    case .s3fifo: return runDense(S3FIFOPolicy(frames: f, options: options), trace, next: nil)
-    case .sieve: return runDense(SievePolicy(frames: f, options: options), trace, next: nil)
-    case .opt: return runDense(OPTPolicy(frames: f, options: options), trace, next: next ?? trace.nextUse())
-    case .random: return runDense(RandomPolicy(frames: f, options: options), trace, next: nil)
-    case .linux: return runDense(LinuxLRUPolicy(frames: f, options: options), trace, next: nil)
+        return runDense(
+            ClockPolicy(frames: f, bits: 2, initialFrequency: 0), trace, next: nil, progress: progress)
+    case .arc: return runDense(ARCPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .twoq: return runDense(TwoQPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .lirs: return runDense(LIRSPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .clockpro:
+        return runDense(ClockProPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .s3fifo:
+        return runDense(S3FIFOPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .sieve:
+        return runDense(SievePolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .opt:
+        return runDense(
+            OPTPolicy(frames: f, options: options), trace, next: next ?? trace.nextUse(), progress: progress)
+    case .random:
+        return runDense(RandomPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .linux:
+        return runDense(LinuxLRUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
     }
 }
 
@@ -279,7 +303,13 @@ public func simulate(
                 OPTPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
         } else {
             let trace = try DenseTrace(reader: reader, progress: progress)
-            return (simulate(.opt, frames: f, trace: trace, options: options), trace.distinct)
+            progress?.finish()
+            let simulating = progress.map {
+                Progress(label: $0.label + " (opt)", total: trace.count, enabled: $0.enabled)
+            }
+            let counts = simulate(.opt, frames: f, trace: trace, options: options, progress: simulating)
+            simulating?.finish()
+            return (counts, trace.distinct)
         }
     case .random:
         counts = try runStream(
@@ -289,40 +319,6 @@ public func simulate(
             LinuxLRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
     }
     return (counts, mapper.count)
-}
-
-/// A progress line on standard error — only when it is a terminal — with accesses per second,
-/// at most ten times a second. Never part of the (deterministic) output.
-public final class Progress: @unchecked Sendable {
-    let label: String
-    let enabled: Bool
-    let start: Double
-    var lastPrint: Double
-    var printed = false
-
-    public init(label: String, enabled: Bool = isatty(2) != 0) {
-        self.label = label
-        self.enabled = enabled
-        self.start = monotonicSeconds()
-        self.lastPrint = self.start
-    }
-
-    public func update(_ done: Int) {
-        guard self.enabled else { return }
-        let now = monotonicSeconds()
-        guard now - self.lastPrint >= 0.1 else { return }
-        self.lastPrint = now
-        let rate = Double(done) / max(now - self.start, 1e-9)
-        let line = "\r\(self.label): \(formatCount(done)) accesses, \(formatCount(Int(rate)))/s   "
-        writeStderr(line)
-        self.printed = true
-    }
-
-    /// Clears the line.
-    public func finish() {
-        if self.printed { writeStderr("\r\u{1B}[K") }
-        self.printed = false
-    }
 }
 
 /// Writes to file descriptor 2.
@@ -343,14 +339,6 @@ public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
-/// 1234567 → "1.23M".
-public func formatCount(_ n: Int) -> String {
-    if n < 10_000 { return "\(n)" }
-    if n < 10_000_000 { return fixed(Double(n) / 1e3, 1) + "k" }
-    if n < 10_000_000_000 { return fixed(Double(n) / 1e6, 2) + "M" }
-    return fixed(Double(n) / 1e9, 2) + "G"
 }
 
 /// `v` with exactly `digits` decimals, rounded half away from zero; deterministic and free of

@@ -1,3 +1,5 @@
+import TraceInput
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -26,12 +28,11 @@ public struct TraceError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Reads a file (or standard input, named "-") in large chunks through `read(2)`: constant
-/// memory for any size of trace.
+/// Reads a file (or standard input, named "-") in large chunks — decompressed first when it is
+/// gzip or zstd (`TraceInput`) — : constant memory for any size of trace.
 final class ByteSource {
     let name: String
-    let fd: Int32
-    let ownsDescriptor: Bool
+    let input: InputFile
     /// `capacity` bytes plus one spare, so a last line without a newline can be given one.
     var buffer: UnsafeMutablePointer<UInt8>
     var capacity: Int
@@ -43,50 +44,40 @@ final class ByteSource {
     var offset: Int64 = 0
 
     init(path: String, chunk: Int = 1 << 20) throws {
-        if path == "-" {
-            self.name = "<stdin>"
-            self.fd = 0
-            self.ownsDescriptor = false
-        } else {
-            self.name = path
-            let fd = open(path, O_RDONLY)
-            if fd < 0 {
-                throw TraceError(
-                    file: path, line: 0, column: 0,
-                    message: "cannot open: \(String(cString: strerror(errno)))")
-            }
-            var st = stat()
-            if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-                close(fd)
-                throw TraceError(file: path, line: 0, column: 0, message: "is a directory")
-            }
-            self.fd = fd
-            self.ownsDescriptor = true
+        do {
+            self.input = try InputFile(path: path)
+        } catch {
+            throw TraceError(file: error.file, line: 0, column: 0, message: error.message)
         }
+        self.name = self.input.name
         self.capacity = chunk
         self.buffer = .allocate(capacity: chunk + 1)
     }
 
-    /// For tests: a source over bytes in memory.
-    init(name: String, bytes: [UInt8]) {
-        self.name = name
-        self.fd = -1
-        self.ownsDescriptor = false
-        self.capacity = max(bytes.count, 1)
-        self.buffer = .allocate(capacity: self.capacity + 1)
-        bytes.withUnsafeBufferPointer { b in
-            if let base = b.baseAddress { self.buffer.update(from: base, count: b.count) }
+    /// For tests: a source over bytes in memory (compressed or not).
+    init(name: String, bytes: [UInt8]) throws {
+        do {
+            self.input = try InputFile(name: name, bytes: bytes)
+        } catch {
+            throw TraceError(file: error.file, line: 0, column: 0, message: error.message)
         }
-        self.end = bytes.count
-        self.eof = true
+        self.name = name
+        self.capacity = max(bytes.count, 1 << 16)
+        self.buffer = .allocate(capacity: self.capacity + 1)
     }
 
-    deinit {
-        self.buffer.deallocate()
-        if self.ownsDescriptor { close(self.fd) }
-    }
+    deinit { self.buffer.deallocate() }
+
+    /// The longest line a text trace may have.
+    static let maxLine = 64 << 20
 
     var available: Int { self.end - self.start }
+
+    /// How the file is compressed.
+    var compression: Compression { self.input.compression }
+
+    /// Where reading stands in the file (compressed bytes for a compressed file).
+    var position: InputPosition { self.input.position }
 
     /// Moves the unconsumed bytes to the front and reads until the buffer is full or the input
     /// ends. Returns the number of new bytes.
@@ -100,7 +91,13 @@ final class ByteSource {
             self.end = n
         }
         if self.end == self.capacity && !self.eof {
-            // A line longer than the buffer: grow it.
+            // A line longer than the buffer: grow it, up to a bound (a file without newlines,
+            // or a decompression bomb, must not take all memory).
+            guard self.capacity < Self.maxLine else {
+                throw TraceError(
+                    file: self.name, line: 0, column: 0,
+                    message: "a line longer than \(Self.maxLine >> 20) MiB: not a text trace")
+            }
             let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity * 2 + 1)
             bigger.update(from: self.buffer, count: self.end)
             self.buffer.deallocate()
@@ -109,12 +106,11 @@ final class ByteSource {
         }
         var total = 0
         while !self.eof && self.end < self.capacity {
-            let n = read(self.fd, self.buffer + self.end, self.capacity - self.end)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TraceError(
-                    file: self.name, line: 0, column: 0,
-                    message: "read failed: \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try self.input.read(into: self.buffer + self.end, count: self.capacity - self.end)
+            } catch {
+                throw TraceError(file: error.file, line: 0, column: 0, message: error.message)
             }
             if n == 0 {
                 self.eof = true

@@ -15,7 +15,8 @@ struct ReplayMalloc: ParsableCommand {
             "Replay a program's malloc/free trace through glibc's allocator inside a simulated process.",
         discussion: """
             TRACE is a log of tools/malloc-trace/shim.c (LD_PRELOAD) or the output of \
-            valgrind --trace-malloc=yes ('-' reads standard input: zcat t.malloc.gz | vmsim replay-malloc -). \
+            valgrind --trace-malloc=yes, plain or gzip/zstd-compressed (told by the magic number); '-' reads \
+            standard input. \
             Every call runs through the model of glibc 2.36's malloc (or --allocator freelist:best …) in a \
             process of the simulated kernel: brk, mmap, munmap and madvise are its system calls and every \
             header the allocator writes is a real access, so faults and RSS follow. Prints the calls and \

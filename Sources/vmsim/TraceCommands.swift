@@ -10,7 +10,7 @@ import VMTypes
 struct TraceReadOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Trace format: lackey, text, txt, csv, oracleGeneral, din (default: detected from the name and content).",
+            "Trace format: lackey, text, txt, csv, oracleGeneral, din (default: detected from the content).",
             valueName: "format"))
     var format: String?
     @Option(
@@ -145,6 +145,19 @@ func parsePolicies(_ text: String, flag: String) throws -> [PolicyKind] {
     return list
 }
 
+/// Notes under a table of miss ratios: the policies whose tiny-cache rule makes them cache
+/// nothing at some of the sizes (their miss ratio there is 1 by that rule, not by the trace).
+func tinyCacheNotes(_ policies: [PolicyKind], _ sizes: [Int]) -> [String] {
+    var notes: [String] = []
+    for p in policies {
+        let at = sizes.filter { p.cachesNothingRule(frames: $0) != nil }
+        guard let first = at.first, let rule = p.cachesNothingRule(frames: first) else { continue }
+        let list = at.map(String.init).joined(separator: ", ")
+        notes.append("note: \(p.rawValue) at \(list) frame\(at == [1] ? "" : "s"): \(rule)")
+    }
+    return notes
+}
+
 /// The lines the reader skipped or refused, for the report.
 func readerSummary(_ stats: ReaderStats) -> [String] {
     var lines: [String] = []
@@ -193,8 +206,8 @@ struct Replay: ParsableCommand {
             Policy mode (the default) runs the trace's page stream against --frames frames with --policy, \
             like libCacheSim. Kernel mode (--kernel) runs it as a process in the simulated kernel — VMAs from \
             the touched regions (or --maps), page tables, TLB, faults, reclaim and swap — and prints the \
-            faults, TLB hit rate, swap traffic and /proc views. TRACE '-' reads standard input; for a \
-            compressed trace, pipe it in (zcat t.gz | vmsim replay - …).
+            faults, TLB hit rate, swap traffic and /proc views. TRACE '-' reads standard input; gzip and \
+            zstd traces are read directly (told by their magic number, not their name).
             """)
 
     @Argument(help: "The trace file ('-' for standard input).")
@@ -233,6 +246,14 @@ struct Replay: ParsableCommand {
     @Option(help: "Kernel mode: reports to print at the end, comma-separated (meminfo, vmstat, swaps, …).")
     var show: String?
 
+    @Option(
+        name: .customLong("first-touch"),
+        help: ArgumentHelp(
+            "Kernel mode: 'write' replays each page's first access as a store (for traces without writes, "
+                + "whose reads would all map the zero page); 'trace' (the default) as the trace says.",
+            valueName: "write|trace"))
+    var firstTouch: String?
+
     func validate() throws {
         if !self.kernel && self.frames == nil {
             throw ValidationError("policy mode needs --frames (or use --kernel)")
@@ -248,6 +269,12 @@ struct Replay: ParsableCommand {
             // trace's page count, so they are computed later).
             let sizes = try checkSizes(frames)
             guard sizes == 1 else { throw ValidationError("--frames: one size (compare takes several)") }
+        }
+        if let t = self.firstTouch {
+            guard self.kernel else { throw ValidationError("--first-touch needs --kernel") }
+            guard t == "write" || t == "trace" else {
+                throw ValidationError("--first-touch: expected write or trace, not '\(t)'")
+            }
         }
     }
 
@@ -277,7 +304,10 @@ struct Replay: ParsableCommand {
                 throw CLIError(message: "--frames: one size (compare takes several)")
             }
             frames = sizes[0]
-            counts = simulate(policy, frames: frames, trace: dense, options: options)
+            progress.finish()
+            let simulating = Progress(label: "replay", total: dense.count)
+            counts = simulate(policy, frames: frames, trace: dense, options: options, progress: simulating)
+            simulating.finish()
             distinct = dense.distinct
             stats = dense.stats
         } else {
@@ -389,11 +419,9 @@ struct Compare: ParsableCommand {
         sizes = sizes.filter { seen.insert($0).inserted }
         var options = PolicyOptions()
         options.seed = self.seed
-        let tty = isatty(2) != 0
-        let cells = compare(dense, policies: policies, sizes: sizes, options: options) { done, total in
-            if tty { writeStderr("\rsimulating: \(done)/\(total)   ") }
-        }
-        if tty { writeStderr("\r\u{1B}[K") }
+        let simulating = Progress(label: "simulating \(policies.count * sizes.count) runs")
+        let cells = compare(dense, policies: policies, sizes: sizes, options: options, progress: simulating)
+        simulating.finish()
         if self.timing {
             let seconds = monotonicSeconds() - start
             let work = dense.count * cells.count
@@ -439,6 +467,7 @@ struct Compare: ParsableCommand {
             }
             out.append(row)
         }
+        out += tinyCacheNotes(policies, sizes)
         out += readerSummary(dense.stats)
         print(out.joined(separator: "\n"))
     }
@@ -478,6 +507,9 @@ struct MRC: ParsableCommand {
     @Option(help: "Write the curves as an SVG plot to this file.")
     var svg: String?
 
+    @Flag(name: .customLong("log-x"), help: "SVG: memory size on a log scale.")
+    var logX = false
+
     @Option(help: "Seed of the random policy (0 … 2^64 − 1).")
     var seed: UInt64 = 1
 
@@ -516,7 +548,9 @@ struct MRC: ParsableCommand {
             progress.finish()
             t1 = monotonicSeconds()
             dense = trace
-            distances = lruStackDistances(trace)
+            let exact = Progress(label: "exact LRU curve")
+            distances = lruStackDistances(trace, progress: exact)
+            exact.finish()
             estimate = self.shards.map { VMTrace.shards(trace, rate: $0) }
             m = trace.distinct
         }
@@ -542,7 +576,13 @@ struct MRC: ParsableCommand {
         }
         var options = PolicyOptions()
         options.seed = self.seed
-        let cells = dense.map { compare($0, policies: policies, sizes: sizes, options: options) } ?? []
+        let simulating = Progress(label: "simulating \(policies.count * sizes.count) runs")
+        let cells =
+            dense.map {
+                compare($0, policies: policies, sizes: sizes, options: options, progress: simulating)
+            }
+            ?? []
+        simulating.finish()
         let t3 = monotonicSeconds()
         if self.timing {
             let curveTime = dense == nil ? "read and " : "read \(fixed(t1 - t0, 3)) s; "
@@ -554,18 +594,20 @@ struct MRC: ParsableCommand {
         func ratio(_ p: PolicyKind, _ s: Int) -> Double {
             cells.first { $0.policy == p && $0.frames == s }!.counts.missRatio
         }
-        // CSV: every size for exact LRU (and SHARDS); the simulated policies at their sizes.
+        // CSV, one row per point: exact LRU (and SHARDS) at every size, each simulated policy at
+        // each size it was simulated at.
         if let path = self.csv {
-            var header = "frames,lru"
-            if estimate != nil { header += ",lru_shards" }
-            for p in policies { header += ",\(p.rawValue)" }
-            var rows = [header]
-            let simulated = Set(sizes)
+            var rows = ["policy,frames,miss_ratio"]
             for c in 1...max(m, 1) {
-                var row = "\(c),\(fixed(Double(curve[min(c, curve.count - 1)]) / Double(n), 6))"
-                if let est = estimate { row += ",\(fixed(est.missRatio(frames: c), 6))" }
-                for p in policies { row += simulated.contains(c) ? ",\(fixed(ratio(p, c), 6))" : "," }
-                rows.append(row)
+                rows.append("lru,\(c),\(fixed(Double(curve[min(c, curve.count - 1)]) / Double(n), 6))")
+            }
+            if let est = estimate {
+                for c in 1...max(m, 1) {
+                    rows.append("lru_shards,\(c),\(fixed(est.missRatio(frames: c), 6))")
+                }
+            }
+            for p in policies {
+                for c in sizes { rows.append("\(p.rawValue),\(c),\(fixed(ratio(p, c), 6))") }
             }
             try self.write(rows.joined(separator: "\n") + "\n", to: path)
         }
@@ -576,23 +618,25 @@ struct MRC: ParsableCommand {
                     name: "LRU (exact)",
                     points: (0...max(m, 1)).map {
                         (Double($0), Double(curve[min($0, curve.count - 1)]) / Double(n))
-                    }))
+                    }, scaleFrom: 2))
             if let est = estimate {
                 series.append(
                     PlotSeries(
                         name: "LRU (SHARDS \(fixed(est.rate * 100, 2))%)",
-                        points: (1...max(m, 1)).map { (Double($0), est.missRatio(frames: $0)) }, dashed: true)
+                        points: (1...max(m, 1)).map { (Double($0), est.missRatio(frames: $0)) }, dashed: true,
+                        scaleFrom: 2)
                 )
             }
             for p in policies {
                 series.append(
                     PlotSeries(
-                        name: p.rawValue.uppercased(), points: sizes.map { (Double($0), ratio(p, $0)) }))
+                        name: p.rawValue.uppercased(), points: sizes.map { (Double($0), ratio(p, $0)) },
+                        scaleFrom: Double(max(2, p.smallestCachingSize))))
             }
             let svg = renderPlotSVG(
                 title: "Miss-ratio curve: \((self.trace as NSString).lastPathComponent)",
                 subtitle: "\(count) accesses to \(m) distinct pages (\(format.rawValue))",
-                xLabel: "memory size (frames)", yLabel: "miss ratio", series: series)
+                xLabel: "memory size (frames)", yLabel: "miss ratio", series: series, logX: self.logX)
             try self.write(svg, to: path)
         }
         if self.csv == "-" { return }
@@ -622,6 +666,7 @@ struct MRC: ParsableCommand {
             }
             out.append(row)
         }
+        out += tinyCacheNotes(policies, sizes)
         out += readerSummary(reader.stats)
         print(out.joined(separator: "\n"))
     }
@@ -743,9 +788,15 @@ struct TraceGen: ParsableCommand {
         spec.workingSet = self.workingSet
         spec.writeRatio = self.writeRatio
         spec.seed = self.seed
+        // No progress line when the trace itself goes to the terminal.
+        let progress = Progress(
+            label: "trace-gen", total: self.length,
+            enabled: isatty(2) != 0 && (self.output != "-" || isatty(1) == 0))
         try traceErrors {
-            try generateTrace(spec, format: format, path: self.output, pageSize: self.pageSize)
+            try generateTrace(
+                spec, format: format, path: self.output, pageSize: self.pageSize, progress: progress)
         }
+        progress.finish()
     }
 }
 
@@ -771,12 +822,20 @@ extension Replay {
         let progress = Progress(label: "reading")
         let dense = try traceErrors { try DenseTrace(reader: reader, progress: progress) }
         progress.finish()
+        let firstTouchWrites = self.firstTouch == "write"
+        if dense.count > 0 && dense.writes == 0 && !firstTouchWrites {
+            writeStderr(
+                "vmsim: warning: \(self.trace) has no writes: every page it touches maps the shared zero page "
+                    + "(no RSS, nothing to reclaim or swap); --first-touch write replays each page's first "
+                    + "access as a store\n")
+        }
         let replayProgress = Progress(label: "kernel replay")
         let start = monotonicSeconds()
         let result = try traceErrors {
             try KernelReplay.run(
                 kernel: kernel, trace: dense, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
-                policy: policy, options: options, progress: replayProgress)
+                policy: policy, options: options, firstTouchWrites: firstTouchWrites, progress: replayProgress
+            )
         }
         replayProgress.finish()
         let seconds = monotonicSeconds() - start
@@ -811,6 +870,7 @@ extension Replay {
                 ("pswpout", "\(result.pswpout)"),
                 ("pgscan", "\(result.pgscan)"), ("pgsteal", "\(result.pgsteal)"),
                 ("simulatedNanoseconds", "\(result.simulatedNanoseconds)"),
+                ("stores", "\(result.stores)"), ("firstTouchStores", "\(result.firstTouchStores)"),
             ]
             // Policy-mode names for the same quantities, so scripts can read either mode.
             fields.append(("hits", "\(result.performed - result.minorFaults - result.majorFaults)"))
@@ -855,6 +915,9 @@ extension Replay {
         } else {
             out.append("policy     linux (the kernel's active/inactive LRU lists)")
         }
+        out.append(
+            "stores     \(result.stores) of the accesses"
+                + (firstTouchWrites ? " (\(result.firstTouchStores) first touches made stores)" : ""))
         out.append("outcome    \(outcome)")
         out.append(
             "faults     \(result.minorFaults + result.majorFaults) (\(result.minorFaults) minor, \(result.majorFaults) major)"

@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import TraceInput
 
 @testable import VMLibc
 
@@ -117,6 +118,22 @@ let header = "# vmsim malloc trace v1 pid=7 tid=7 brk0=555555559000 exe=/usr/bin
     ])
     func malformedLinesAreReportedWithTheirPlace(_ text: String, _ message: String) {
         #expect(traceError(text) == message)
+    }
+
+    /// gzip and zstd traces are read directly (by their magic number): the same calls as the
+    /// plain file.
+    @Test func compressedTracesReadLikeThePlainOne() throws {
+        let gz = repositoryRoot.appendingPathComponent("examples/traces/python-json.malloc.gz").path
+        let packed = try AllocationTraceReader(path: gz).readAll()
+        #expect(packed.count == 596_855)
+        #expect(packed == (try AllocationTraceReader(path: pythonTrace).readAll()))
+        let sort = repositoryRoot.appendingPathComponent("examples/traces/sort.valgrind").path
+        let plain = try AllocationTraceReader(path: sort).readAll()
+        let zst = FileManager.default.temporaryDirectory.appendingPathComponent("vmlibc-sort-\(getpid()).zst")
+        defer { try? FileManager.default.removeItem(at: zst) }
+        let bytes = try #require(zstdCompress(Array(try Data(contentsOf: URL(fileURLWithPath: sort)))))
+        try Data(bytes).write(to: zst)
+        #expect(try AllocationTraceReader(path: zst.path).readAll() == plain)
     }
 
     @Test func aMissingFileIsAnError() {

@@ -125,12 +125,13 @@ func jsonFields(_ text: String) throws -> [String: Any] {
         let mrc = try vmsim(["mrc", trace, "--csv", "-", "--svg", svg, "--policies", "fifo"])
         #expect(mrc.status == 0)
         let curve = mrc.out.split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
-        #expect(curve.first?.prefix(2) == ["frames", "lru"])
+        #expect(curve.first == ["policy", "frames", "miss_ratio"])
         for size in ["7", "50", "200"] {
-            let exact = try #require(curve.first { $0[0] == size }, "no row for \(size) frames")
+            let exact = try #require(
+                curve.first { $0[0] == "lru" && $0[1] == size }, "no row for \(size) frames")
             let r = try jsonFields(
                 try vmsim(["replay", trace, "--frames", size, "--policy", "lru", "--json"]).out)
-            #expect(abs(Double(exact[1])! - (r["missRatio"] as! Double)) < 1e-6, "\(size) frames")
+            #expect(abs(Double(exact[2])! - (r["missRatio"] as! Double)) < 1e-6, "\(size) frames")
         }
         let picture = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(picture.hasPrefix("<svg") && picture.contains("LRU (exact)") && picture.contains("FIFO"))
@@ -170,5 +171,100 @@ func jsonFields(_ text: String) throws -> [String: Any] {
         #expect(text.out.contains("MemTotal:"))
         let wrong = try vmsim(["replay", "examples/traces/touch.lackey", "--frames", "4", "--kernel"])
         #expect(wrong.status != 0 && wrong.err.contains("--frames is for policy mode"))
+    }
+
+    /// The committed .gz and .zst copies of touch.lackey replay exactly like the plain trace,
+    /// in policy mode, kernel mode, compare and mrc.
+    @Test func compressedTracesGiveIdenticalResults() throws {
+        let base = "examples/traces/touch.lackey"
+        let commands: [[String]] = [
+            ["replay", "TRACE", "--frames", "16", "--policy", "lru", "--json"],
+            ["replay", "TRACE", "--kernel", "--json"],
+            ["compare", "TRACE", "--policies", "lru,arc,opt", "--frames", "10%,50%", "--csv"],
+            ["mrc", "TRACE", "--csv", "-", "--policies", "fifo"],
+        ]
+        for command in commands {
+            let plain = try vmsim(command.map { $0 == "TRACE" ? base : $0 })
+            #expect(plain.status == 0, "\(command)")
+            for suffix in [".gz", ".zst"] {
+                let packed = try vmsim(command.map { $0 == "TRACE" ? base + suffix : $0 })
+                #expect(packed.status == 0 && packed.err.isEmpty, "\(command) \(suffix): \(packed.err)")
+                #expect(
+                    packed.out.replacingOccurrences(of: base + suffix, with: base) == plain.out,
+                    "\(command) \(suffix)")
+            }
+        }
+    }
+
+    /// --format that contradicts the content, and binary data that is no trace, are refused.
+    @Test func contradictingFormatsAreRefused() throws {
+        let csv = try vmsim(["replay", "examples/traces/touch.lackey.gz", "--format", "csv", "--frames", "4"])
+        #expect(csv.status == 2)
+        #expect(csv.err.contains("--format csv contradicts the content: it looks like lackey"))
+        let binary = try vmsim([
+            "replay", "examples/traces/touch.c", "--frames", "4", "--format", "oracleGeneral",
+        ])
+        #expect(binary.status == 2 && binary.err.contains("the file is text"))
+    }
+
+    /// Kernel mode warns when a trace has no writes (every page would be the zero page), and
+    /// --first-touch write turns each page's first access into a store.
+    @Test func kernelModeWarnsOfTracesWithoutWrites() throws {
+        let dir = temporaryDirectory()
+        let trace = dir.appendingPathComponent("u.txt").path
+        let gen = try vmsim([
+            "trace-gen", "--pattern", "uniform", "--length", "5000", "--pages", "2000", "-o", trace,
+        ])
+        #expect(gen.status == 0)
+        let plain = try vmsim(["replay", trace, "--kernel", "--json"])
+        #expect(plain.status == 0)
+        #expect(plain.err.contains("has no writes: every page it touches maps the shared zero page"))
+        #expect(plain.err.contains("--first-touch write"))
+        let zero = try jsonFields(plain.out)
+        #expect(zero["stores"] as? Int == 0)
+        let touched = try vmsim(["replay", trace, "--kernel", "--json", "--first-touch", "write"])
+        #expect(touched.status == 0 && touched.err.isEmpty)
+        let fields = try jsonFields(touched.out)
+        #expect(fields["stores"] as? Int == 2000 && fields["firstTouchStores"] as? Int == 2000)
+        let text = try vmsim(["replay", trace, "--kernel", "--first-touch", "write"])
+        #expect(text.out.contains("VmRSS:\t    8000 kB"))
+        let lackey = try vmsim(["replay", "examples/traces/touch.lackey", "--kernel"])
+        #expect(lackey.err.isEmpty)
+        let policyMode = try vmsim(["replay", trace, "--frames", "4", "--first-touch", "write"])
+        #expect(policyMode.status == 2 && policyMode.err.contains("--first-touch needs --kernel"))
+        let bad = try vmsim(["replay", trace, "--kernel", "--first-touch", "read"])
+        #expect(bad.status == 2 && bad.err.contains("--first-touch: expected write or trace"))
+    }
+
+    /// compare's table notes the policies whose tiny-cache rule makes them cache nothing, with the rule.
+    @Test func compareNotesTinyCacheRules() throws {
+        let r = try vmsim([
+            "compare", "examples/traces/touch.lackey", "--policies", "lru,lirs,s3fifo,twoq", "--frames",
+            "1,3,30",
+        ])
+        #expect(r.status == 0)
+        #expect(r.out.contains("note: lirs at 1 frame: lirs caches nothing with 1 frame"))
+        #expect(r.out.contains("note: s3fifo at 1, 3 frames: s3fifo caches nothing below 20 frames"))
+        #expect(r.out.contains("note: twoq at 1, 3 frames: twoq caches nothing below 4 frames"))
+        #expect(!r.out.contains("note: lru"))
+    }
+
+    /// mrc's CSV has every simulated point of every policy, and exact LRU at every size; the
+    /// SVG parses and --log-x labels its axis.
+    @Test func mrcCSVHasEveryPoint() throws {
+        let dir = temporaryDirectory()
+        let svg = dir.appendingPathComponent("m.svg").path
+        let r = try vmsim([
+            "mrc", "examples/traces/touch.lackey.zst", "--csv", "-", "--svg", svg, "--log-x", "--policies",
+            "s3fifo,opt", "--points", "13",
+        ])
+        #expect(r.status == 0)
+        let rows = r.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        #expect(rows.filter { $0[0] == "lru" }.map { Int($0[1])! } == Array(1...65))
+        let s3 = rows.filter { $0[0] == "s3fifo" }.map { Int($0[1])! }
+        #expect(s3.count == 13 && s3 == rows.filter { $0[0] == "opt" }.map { Int($0[1])! })
+        #expect(rows.allSatisfy { $0.count == 3 && Double($0[2]) != nil })
+        let picture = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(picture.contains("memory size (frames) (log scale)") && picture.contains("id=\"x-axis\""))
     }
 }

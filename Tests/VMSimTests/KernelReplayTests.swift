@@ -19,6 +19,28 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
 }
 
 @Suite struct KernelReplayTests {
+    /// A trace of reads only maps the shared zero page for every page (no RSS); replayed with
+    /// `firstTouchWrites`, each page's first access is a store that allocates a frame, and the
+    /// later reads are as the trace says.
+    @Test func firstTouchWritesGiveTheProcessItsPages() throws {
+        let pages = (0..<300).map { UInt64($0 % 150) + 0x10000 }
+        let trace = DenseTrace(name: "reads", pages: pages)
+        #expect(trace.writes == 0)
+        func rss(_ kernel: Kernel, _ r: KernelReplayResult) -> String {
+            let status = ProcFS.status(kernel, kernel.tasks[r.pid]!)
+            return String(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? "")
+        }
+        let k1 = try bootForReplay(memory: 64 << 20)
+        let reads = try KernelReplay.run(kernel: k1, trace: trace, traceShift: 12, maps: nil)
+        #expect(reads.minorFaults == 150 && reads.stores == 0 && reads.firstTouchStores == 0)
+        #expect(rss(k1, reads) == "VmRSS:\t       0 kB")
+        let k2 = try bootForReplay(memory: 64 << 20)
+        let stores = try KernelReplay.run(
+            kernel: k2, trace: trace, traceShift: 12, maps: nil, firstTouchWrites: true)
+        #expect(stores.minorFaults == 150 && stores.stores == 150 && stores.firstTouchStores == 150)
+        #expect(rss(k2, stores) == "VmRSS:\t     600 kB")
+    }
+
     func touchTrace(instructions: Bool) throws -> DenseTrace {
         var options = TraceOptions()
         options.instructions = instructions

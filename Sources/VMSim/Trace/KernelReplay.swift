@@ -110,6 +110,11 @@ public struct KernelReplayResult: Sendable {
     public var pgscan: UInt64 = 0
     public var pgsteal: UInt64 = 0
     public var simulatedNanoseconds: UInt64 = 0
+    /// Accesses replayed as stores: the trace's writes, and with `firstTouchWrites` each page's
+    /// first access.
+    public var stores = 0
+    /// First accesses to a page that were reads in the trace and replayed as stores.
+    public var firstTouchStores = 0
     /// The replacement policy that chose reclaim's anonymous victims (nil: the kernel's LRU).
     public var policy: PolicyKind?
     /// The frames the policy was sized for (what the process can hold at most).
@@ -162,6 +167,11 @@ final class PolicyVictims: ReclaimVictimSource {
 /// decides what. It is sized for the most pages the process can hold: the free pages once the
 /// process is set up, less the zones' min watermarks (allocations stop there). OPT learns each
 /// access's next use from a pre-pass over the trace.
+///
+/// `firstTouchWrites` replays the first access to each page as a store whatever the trace says:
+/// traces without writes (libCacheSim's txt and oracleGeneral carry none) would otherwise map
+/// every page to the shared zero page (`do_anonymous_page()`'s read path, mm/memory.c), so the
+/// process would have no RSS and reclaim nothing to do.
 public enum KernelReplay {
     /// Pages closer than this share one area.
     public static let mergeGap: UInt64 = 1 << 20
@@ -184,10 +194,11 @@ public enum KernelReplay {
     public static func run(
         kernel: Kernel, trace: DenseTrace, traceShift: Int, maps: [MapsEntry]?, name: String = "trace",
         policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(),
-        progress: Progress? = nil
+        firstTouchWrites: Bool = false, progress: Progress? = nil
     ) throws -> KernelReplayResult {
         var result = KernelReplayResult()
         result.accesses = trace.count
+        progress?.setTotal(trace.count)
         let task: Task
         do {
             task = try kernel.spawn(name: name)
@@ -300,6 +311,11 @@ public enum KernelReplay {
         let startTime = kernel.now
         let skippedBefore = kernel.reclaim.victimsSkipped
         var performed = 0
+        var stores = 0
+        var firstTouchStores = 0
+        // Dense ids are numbered in order of first appearance: an access is its page's first
+        // exactly when its id is the next one not seen yet.
+        var unseen: UInt32 = 0
         trace.ids.withUnsafeBufferPointer { ids in
             trace.keys.withUnsafeBufferPointer { keys in
                 for i in 0..<ids.count {
@@ -318,7 +334,15 @@ public enum KernelReplay {
                             access: i)
                         break
                     }
-                    let write = trace.isWrite(i)
+                    var write = trace.isWrite(i)
+                    if ids[i] == unseen {
+                        unseen &+= 1
+                        if firstTouchWrites && !write {
+                            write = true
+                            firstTouchStores += 1
+                        }
+                    }
+                    if write { stores += 1 }
                     let r = kernel.userAccess(task, address: address, access: write ? .write : .read)
                     switch r {
                     case .ok:
@@ -339,6 +363,8 @@ public enum KernelReplay {
             }
         }
         result.performed = performed
+        result.stores = stores
+        result.firstTouchStores = firstTouchStores
         result.minorFaults = task.minorFaults
         result.majorFaults = task.majorFaults
         result.tlb = kernel.mmu.tlb.stats

@@ -1,0 +1,2 @@
+// libzstd (Debian: libzstd-dev), for reading zstd-compressed traces.
+#include <zstd.h>
