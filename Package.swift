@@ -5,6 +5,7 @@ import PackageDescription
 //   vmsim, vmsim-bench (front ends)  →  VMSim  →  VMCore  →  VMPaging  →  VMPhys  →  VMTypes
 //                                         VMSim  →  VMTrace (traces, policies, curves)  →  VMTypes
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
+//   VMExercise (OSTEP's homework scripts reproduced byte for byte; CPython's random)  →  nothing
 // Only the front ends and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
@@ -24,6 +25,7 @@ let package = Package(
         .library(name: "VMTypes", targets: ["VMTypes"]),
         .library(name: "VMTrace", targets: ["VMTrace"]),
         .library(name: "VMLibc", targets: ["VMLibc"]),
+        .library(name: "VMExercise", targets: ["VMExercise"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
     ],
@@ -43,6 +45,7 @@ let package = Package(
         .target(name: "CStdio"),
         .target(name: "VMTrace", dependencies: ["VMTypes", "CPrefetch"], swiftSettings: coreSettings),
         .target(name: "VMLibc", dependencies: ["VMTypes"]),
+        .target(name: "VMExercise"),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
@@ -51,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "CStdio",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMExercise", "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -95,6 +98,11 @@ let package = Package(
         .testTarget(
             name: "VMLibcTests",
             dependencies: ["VMLibc", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "VMExerciseTests",
+            dependencies: ["VMExercise"],
+            exclude: ["OSTEPCorpus"]
         ),
         .testTarget(
             name: "VMSimTests",
