@@ -7,6 +7,7 @@ import PackageDescription
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
 //   VMSweep (sweep specs, runs, Slurm arrays, collection)  →  VMSim, VMTrace; Yams
 //   VMTrace, VMLibc  →  TraceInput (files read plain, gzip or zstd)  →  zlib, libzstd (system)
+//   VMExercise (OSTEP's homework scripts reproduced byte for byte; CPython's random)  →  nothing
 // Only the front ends, VMSweep and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
@@ -27,6 +28,7 @@ let package = Package(
         .library(name: "VMTrace", targets: ["VMTrace"]),
         .library(name: "VMLibc", targets: ["VMLibc"]),
         .library(name: "VMSweep", targets: ["VMSweep"]),
+        .library(name: "VMExercise", targets: ["VMExercise"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
     ],
@@ -56,6 +58,7 @@ let package = Package(
             name: "VMTrace", dependencies: ["VMTypes", "CPrefetch", "TraceInput"], swiftSettings: coreSettings
         ),
         .target(name: "VMLibc", dependencies: ["VMTypes", "TraceInput"]),
+        .target(name: "VMExercise"),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
@@ -67,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "CStdio",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "VMExercise", "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -116,6 +119,11 @@ let package = Package(
             dependencies: [
                 "VMLibc", "TraceInput", .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "VMExerciseTests",
+            dependencies: ["VMExercise"],
+            exclude: ["OSTEPCorpus"]
         ),
         .testTarget(
             name: "VMSimTests",

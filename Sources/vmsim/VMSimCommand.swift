@@ -19,12 +19,16 @@ struct VMSimCommand: ParsableCommand {
         version: "vmsim 0.5.0 (a model of the Linux 6.18 memory manager; glibc 2.36 malloc)",
         subcommands: [
             Run.self, Shell.self, Translate.self, Replay.self, Compare.self, MRC.self, TraceGen.self,
-            ReplayMalloc.self, Sweep.self,
+            ReplayMalloc.self, Sweep.self, Exercise.self,
         ])
 
     /// Parses and runs; prints errors in one line to stderr and exits 2 (bad input) or the
     /// status the error carries. Help and version go to stdout with status 0.
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.count >= 2 && arguments[0] == "exercise" && arguments[1] == "ostep" {
+            OSTEPExercise.main(arguments: Array(arguments.dropFirst(2)))
+        }
         do {
             var command = try Self.parseAsRoot(
                 Self.rewritingTraceLists(Array(CommandLine.arguments.dropFirst())))
