@@ -25,7 +25,7 @@ public func renderPanelsSVG(title: String, subtitle: String, xLabel: String, pan
     let height = top + Double(panels.count) * panelH + Double(max(panels.count - 1, 0)) * gap + bottom
     let plotW = width - left - right
     let xMax = max(1, panels.flatMap { $0.series.flatMap { $0.points.map(\.x) } }.max() ?? 1)
-    let xTicks = niceTicks(max: xMax)
+    let xTicks = niceTicks(from: 0, to: xMax)
     let xEnd = xTicks.last ?? xMax
     func px(_ x: Double) -> Double { left + x / xEnd * plotW }
     let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -40,7 +40,7 @@ public func renderPanelsSVG(title: String, subtitle: String, xLabel: String, pan
     for (p, panel) in panels.enumerated() {
         let y0 = top + Double(p) * (panelH + gap)
         let yTop = niceCeiling(max(1e-9, panel.series.flatMap { $0.points.map(\.y) }.max() ?? 1))
-        let yTicks = niceTicks(max: yTop)
+        let yTicks = niceTicks(from: 0, to: yTop)
         let yEnd = max(yTicks.last ?? yTop, 1e-9)
         func py(_ y: Double) -> Double { y0 + panelH - y / yEnd * panelH }
         s += "<g class=\"panel\">\n"

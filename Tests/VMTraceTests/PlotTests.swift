@@ -59,10 +59,13 @@ final class SVGOutline: NSObject, XMLParserDelegate {
     /// A curve that starts at 1 (0 frames) and falls to 0.05–0.10: the y range comes from the
     /// sizes people look at, not from the degenerate points.
     @Test func theYRangeIgnoresDegenerateSizes() throws {
-        let lru = PlotSeries(
-            name: "LRU (exact)",
-            points: (0...200).map { (Double($0), $0 == 0 ? 1 : $0 == 1 ? 0.9 : 0.1 - Double($0) / 4000) },
-            scaleFrom: 2)
+        func ratio(_ frames: Int) -> Double {
+            if frames == 0 { return 1 }
+            if frames == 1 { return 0.9 }
+            return 0.1 - Double(frames) / 4000
+        }
+        let points: [(x: Double, y: Double)] = (0...200).map { (x: Double($0), y: ratio($0)) }
+        let lru = PlotSeries(name: "LRU (exact)", points: points, scaleFrom: 2)
         let s3 = PlotSeries(
             name: "S3FIFO", points: [(10, 1), (50, 0.08), (100, 0.07), (200, 0.06)], scaleFrom: 20)
         let svg = renderPlotSVG(
