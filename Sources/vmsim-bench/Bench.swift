@@ -55,7 +55,8 @@ struct Bench: ParsableCommand {
         commandName: "vmsim-bench",
         abstract: "Measure vmsim's hot paths. Prints one line per workload with its rate.")
 
-    @Argument(help: "Workloads to run: phys, paging, proc, vmas, files, reclaim, malloc, trace (default: all).")
+    @Argument(
+        help: "Workloads to run: phys, paging, proc, vmas, files, reclaim, malloc, trace (default: all).")
     var suites: [String] = []
 
     @Option(
