@@ -3,6 +3,7 @@
 #
 #   scripts/bench-sweep.sh [LENGTH] [REPEATS] [FORMAT]
 #       (default 10000000 accesses per trace, 3 repeats, oracleGeneral; FORMAT txt for text traces)
+#   POLICIES="lru fifo …" STEP=10 scripts/bench-sweep.sh …   other policies, sizes every STEP%
 #
 # Three synthetic traces (in libCacheSim's oracleGeneral format by default) (the ones `vmsim-bench trace`
 # uses: uniform over 100k pages, Zipf 0.9 over 1M, a loop over 50k), 5 policies × 20 sizes (5% …
@@ -29,7 +30,8 @@ gen uniform-100k uniform 100000
 gen zipf0.9-1M zipf 1000000
 gen loop-50k loop 50000
 
-POLICIES="lru fifo clock arc sieve"
+POLICIES=${POLICIES:-lru fifo clock arc sieve}
+STEP=${STEP:-5}
 cat >"$WORK/sweep.yaml" <<YAML
 sweep: bench-$LENGTH
 kind: replay
@@ -37,14 +39,14 @@ fixed: {format: $FORMAT}
 axes:
   trace: [uniform-100k-$LENGTH.$FORMAT, zipf0.9-1M-$LENGTH.$FORMAT, loop-50k-$LENGTH.$FORMAT]
   policy: [$(echo $POLICIES | sed 's/ /, /g')]
-  frames: {from: 5%, to: 100%, step: 5%}
+  frames: {from: $STEP%, to: 100%, step: $STEP%}
 metrics: [frames, misses, missRatio]
 YAML
 
 : >"$WORK/cells.txt"
 for t in uniform-100k zipf0.9-1M loop-50k; do
     for p in $POLICIES; do
-        for f in $(seq 5 5 100); do echo "$WORK/$t-$LENGTH.$FORMAT $p $f%" >>"$WORK/cells.txt"; done
+        for f in $(seq "$STEP" "$STEP" 100); do echo "$WORK/$t-$LENGTH.$FORMAT $p $f%" >>"$WORK/cells.txt"; done
     done
 done
 CELLS=$(wc -l <"$WORK/cells.txt")

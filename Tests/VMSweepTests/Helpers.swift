@@ -88,6 +88,13 @@ func onPath(_ program: String) -> Bool {
     }
 }
 
+/// Whether a Slurm controller answers: `sbatch` is on PATH and `sinfo` succeeds within 20 s.
+func slurmAnswers() -> Bool {
+    guard onPath("sbatch"), onPath("sinfo") else { return false }
+    let result = try? runProgram("/usr/bin/env", ["sinfo", "-h"], timeout: 20)
+    return result?.status == 0
+}
+
 /// Runs a program to completion: its exit status and standard output. A program still running
 /// after `timeout` seconds is killed (status -1), so a stuck scheduler cannot hang the tests.
 @discardableResult

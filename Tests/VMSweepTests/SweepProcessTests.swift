@@ -47,6 +47,7 @@ import Testing
         .tags(.slurm),
         .enabled(
             if: onPath("sbatch"), "sbatch is not on PATH: start a one-node Slurm with scripts/slurm-up.sh"),
+        .enabled(if: slurmAnswers(), "no Slurm controller answers sinfo: start one with scripts/slurm-up.sh"),
         .enabled(if: vmsimBinary() != nil, "the vmsim binary is not built next to the tests"))
     func aSlurmJobArrayGivesTheLocalRunsTable() throws {
         let vmsim = vmsimBinary()!
