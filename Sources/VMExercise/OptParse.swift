@@ -74,7 +74,7 @@ struct OptionParser {
                 let option = self.options.first { $0.longNames.contains(name) }!
                 var value: String?
                 if option.takesValue {
-                    if rargs.isEmpty { try self.error("\(name) option requires 1 argument", io) }
+                    if rargs.isEmpty { try self.error(self.requiresArgument(name, io), io) }
                     value = rargs.removeFirst()
                 } else if explicit {
                     try self.error("\(name) option does not take a value", io)
@@ -97,7 +97,7 @@ struct OptionParser {
                             rargs.insert(String(characters[i...]), at: 0)
                             stop = true
                         }
-                        if rargs.isEmpty { try self.error("\(name) option requires 1 argument", io) }
+                        if rargs.isEmpty { try self.error(self.requiresArgument(name, io), io) }
                         value = rargs.removeFirst()
                     }
                     try self.process(option, name, value, &values, io)
@@ -136,9 +136,14 @@ struct OptionParser {
                     "option \(name): invalid integer value: \(pythonRepr(value!, python: io.python))", io)
             }
         case .help:
-            io.write(self.formatHelp(columns: io.columns))
+            io.write(self.formatHelp(columns: io.columns, python: io.python))
             throw ScriptExit(status: 0)
         }
+    }
+
+    /// Python 3's ngettext message, or Python 2.7's.
+    private func requiresArgument(_ name: String, _ io: ScriptIO) -> String {
+        io.python == .three ? "\(name) option requires 1 argument" : "\(name) option requires an argument"
     }
 
     /// `OptionParser.error`: usage and message on standard error, exit status 2.
@@ -148,7 +153,7 @@ struct OptionParser {
     }
 
     /// `format_help()` of `IndentedHelpFormatter(width: columns - 2)`.
-    func formatHelp(columns: Int) -> String {
+    func formatHelp(columns: Int, python: PythonVersion = .three) -> String {
         let width = columns - 2
         let strings = self.options.map { option -> String in
             let metavar = option.dest.uppercased()
@@ -157,7 +162,8 @@ struct OptionParser {
             return (shorts + longs).joined(separator: ", ")
         }
         let maxLength = strings.map { $0.count + 2 }.max() ?? 0
-        let helpPosition = min(maxLength + 2, 24)
+        // IndentedHelpFormatter: max_help_position = min(24, max(width - 20, 2 * indent_increment)).
+        let helpPosition = min(maxLength + 2, min(24, max(width - 20, 4)))
         let helpWidth = max(width - helpPosition, 11)
         var out = "Usage: \(self.prog) [options]\n\nOptions:\n"
         for (option, opts) in zip(self.options, strings) {
@@ -171,7 +177,7 @@ struct OptionParser {
                 indentFirst = 0
             }
             if let help = option.help {
-                let lines = pythonTextWrap(help, width: helpWidth)
+                let lines = pythonTextWrap(help, width: helpWidth, python: python)
                 out += String(repeating: " ", count: indentFirst) + (lines.first ?? "") + "\n"
                 for line in lines.dropFirst() {
                     out += String(repeating: " ", count: helpPosition) + line + "\n"

@@ -113,7 +113,12 @@ public func pythonInt(_ text: String, base: Int = 10, python: PythonVersion) thr
     func invalid() -> PyException {
         let shown: String
         if python == .two {
-            shown = pythonRepr(String(decoding: Array(text.utf8.prefix(200)), as: UTF8.self), python: .two)
+            // PyInt_FromString quotes the text from its first non-space character.
+            let start = text.unicodeScalars.drop { isPythonSpace($0, python: .two) }
+            shown = pythonRepr(
+                String(
+                    decoding: Array(String(String.UnicodeScalarView(start)).utf8.prefix(200)), as: UTF8.self),
+                python: .two)
         } else {
             shown = String(pythonRepr(text, python: .three).unicodeScalars.prefix(200).map(Character.init))
         }
@@ -126,6 +131,8 @@ public func pythonInt(_ text: String, base: Int = 10, python: PythonVersion) thr
     if i < end && (scalars[i] == "+" || scalars[i] == "-") {
         negative = scalars[i] == "-"
         i += 1
+        // Python 2's PyOS_strtoul skips spaces again after the sign.
+        if python == .two { while i < end && isPythonSpace(scalars[i], python: python) { i += 1 } }
     }
     // A prefix that names the base may precede the digits (and, in Python 3, an underscore).
     var underscoreAllowed = false
