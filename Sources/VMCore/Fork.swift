@@ -345,6 +345,13 @@ extension Kernel {
             if failed { break }
             self.flushTLB(pmm, range: pvma.start..<pvma.end)
         }
+        // dup_mmap() copies the areas one by one and never merges them: clearing VM_LOCKED can
+        // make two neighbours the parent keeps apart (part of an area mlocked) identical in the
+        // child, and Linux leaves them apart. The invariant checker is told which they are.
+        let copied = mm.vmas
+        for (a, b) in zip(copied, copied.dropFirst()) where self.canMerge(a, b) {
+            mm.unmergedAtFork.insert(b.start)
+        }
         mm.hiwaterRSS = mm.rssPages
         mm.hiwaterVM = mm.totalVM
         if failed {

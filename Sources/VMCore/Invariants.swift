@@ -16,7 +16,8 @@ extension Kernel {
         for mm in self.addressSpaces.values.sorted(by: { $0.id < $1.id }) {
             problems += mm.checkVMAs(pageShift: self.phys.pageShift)
             let vmas = mm.vmas
-            for (a, b) in zip(vmas, vmas.dropFirst()) where self.canMerge(a, b) {
+            for (a, b) in zip(vmas, vmas.dropFirst())
+            where self.canMerge(a, b) && !mm.unmergedAtFork.contains(b.start) {
                 problems.append("mm \(mm.id): VMAs \(hex(a.start)) and \(hex(b.start)) could be merged")
             }
             var rss = [0, 0, 0, 0]

@@ -236,6 +236,7 @@ extension Kernel {
             low = mm.vma(lower)
         }
         low.end = up.end
+        mm.unmergedAtFork.remove(up.start)
         self.deleteVMA(mm, upper)
         mm.update(lower, low)
         return lower

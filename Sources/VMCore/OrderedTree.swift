@@ -12,7 +12,7 @@
 /// Each entry also carries a `gap` (0 unless set), and every internal node keeps the largest
 /// gap below each child — the maple tree's `ma_gaps`, which lets `mas_empty_area_rev()` find the
 /// highest free range of a size without visiting every VMA. The address space stores in each
-/// VMA's entry the free space below that VMA, so `lastEntry(before:gapAtLeast:)` is the
+/// VMA's entry the free space below that VMA, so `lastEntry(atOrBelow:gapAtLeast:)` is the
 /// top-down search of `get_unmapped_area()` in O(log n).
 public struct OrderedTree<Key: Comparable & Sendable, Value: Sendable>: Sendable {
     static var capacity: Int { 16 }

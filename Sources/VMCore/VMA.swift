@@ -100,6 +100,9 @@ public final class AddressSpace {
     /// `pgd`: the root table's frame (what CR3 holds while this mm runs).
     public internal(set) var pgd: PFN
     var tree = OrderedTree<UInt64, Int>()
+    /// Starts of VMAs that `fork()` left next to a neighbour they could merge with (see
+    /// `Kernel.fork`); a later merge there forgets the address.
+    var unmergedAtFork: Set<UInt64> = []
     var slots: [VMA?] = []
     var freeSlots: [Int] = []
     /// `map_count`: number of VMAs.

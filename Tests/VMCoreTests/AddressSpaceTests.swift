@@ -215,4 +215,22 @@ import VMTypes
                 == .signal(Signal.sigsegv, address: 0xC000_1000, reason: "SEGV_MAPERR: no mapping"))
         #expect(k.checkInvariants().isEmpty)
     }
+
+    /// `dup_mmap()` clears VM_LOCKED in the child and never merges: the two halves of a text
+    /// area whose first page the parent mlocked stay two areas in the child (as /proc/PID/maps
+    /// shows on Linux), and the invariant checker accepts them; a later mprotect merges them.
+    @Test func aForkedChildKeepsAreasThatDifferedOnlyByMlock() throws {
+        let k = bootKernel()
+        let t = try k.spawn(name: "parent")
+        let text = t.mm!.startCode
+        try k.mlock(t, address: text, length: 4096, lock: true)
+        let c = try k.fork(t)
+        let childText = c.mm!.vmas.filter { $0.start >= text && $0.end <= t.mm!.endCode }
+        #expect(childText.count == 2)
+        #expect(childText.allSatisfy { !$0.flags.contains(.locked) })
+        #expect(k.checkInvariants().isEmpty)
+        try k.mprotect(c, address: text, length: 4096, protection: [.read, .exec])
+        #expect(c.mm!.vmas.filter { $0.start >= text && $0.end <= t.mm!.endCode }.count == 1)
+        #expect(k.checkInvariants().isEmpty)
+    }
 }

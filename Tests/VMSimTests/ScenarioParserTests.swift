@@ -83,6 +83,44 @@ import VMCore
         }
     }
 
+    /// A line that fails leaves the static picture as it was: the changes it made before the
+    /// error (a region named, a process started or ended) are undone from the journal, since
+    /// the picture is changed in place rather than copied for every line.
+    @Test func aBadLineLeavesThePictureAsItWas() throws {
+        func picture(_ c: ParseContext) -> [String: [String: UInt64]] { c.processes.mapValues(\.regions) }
+        var parser = ScenarioParser(file: "s")
+        for line in ["spawn web", "web: mmap buf 1MiB", "web: mmap old 2p", "spawn db"] {
+            _ = try parser.parseLine(line, number: 1)
+        }
+        let before = picture(parser.context)
+        let seen = parser.context.everSeen
+        for bad in [
+            "web: mmap new 1MiB bogus=1", "web: fork child frobnicate", "spawn cache text=1.5",
+            "web: munmap old extra", "web: exit 256", "db: shm seg 1MiB key=x",
+        ] {
+            #expect(throws: ScenarioError.self) { try parser.parseLine(bad, number: 2) }
+            #expect(picture(parser.context) == before, "\(bad)")
+            #expect(parser.context.everSeen == seen, "\(bad)")
+        }
+        // The journal itself: every kind of change, undone newest first.
+        var context = parser.context
+        context.beginLine()
+        context.process = "web"
+        context.setRegion("buf", size: nil)
+        context.setRegion("fresh", size: 4096)
+        context.startProcess("child", regions: ["x": 1])
+        context.endProcess("db")
+        context.endProcess("web")
+        context.rollBack()
+        #expect(picture(context) == before)
+        #expect(context.everSeen == seen)
+        #expect(context.process == nil)
+        // A good line after bad ones still sees everything.
+        _ = try parser.parseLine("web: munmap old", number: 3)
+        #expect(parser.context.processes["web"]?.regions["old"] == nil)
+        #expect(parser.context.processes["web"]?.regions["buf"] == 1 << 20)
+    }
+
     @Test func commentsBlankLinesAndRangesParse() throws {
         let s = try ScenarioParser.parse(
             """
