@@ -235,9 +235,10 @@ extension Kernel {
     }
 
     /// Whether writeback in flight will cover what this reclaim is after, so that scanning on
-    /// would only start more writeback than needed. kswapd: the node would be balanced once the
-    /// pages under writeback are freed (`writebackCoversDeficit`); direct reclaim: the pages it
-    /// reclaimed plus those it queued for writeback reach `nr_to_reclaim`.
+    /// would only start more writeback than needed: the pages reclaimed plus those on their way
+    /// to swap reach `nr_to_reclaim`. For kswapd (which asks for the high watermark's worth per
+    /// pass) the pages in flight are all of reclaim's swap writes, whoever started them; for
+    /// direct reclaim the ones it queued itself. `reclaimed` is this pass's count.
     ///
     /// Simplified: Linux has no such test — it ends the scan on `nr_reclaimed` alone. But there
     /// the scan takes time and the swap device completes writes meanwhile, so the written pages
@@ -246,19 +247,11 @@ extension Kernel {
     /// during a scan; without this test, lowering the priority while every page is still in
     /// flight would write out far more than the deficit (the whole swap area for a few MiB).
     func writebackCoversGoal(_ sc: ScanControl, reclaimed: Int) -> Bool {
-        if sc.isKswapd { return self.writebackCoversDeficit(order: sc.order, highestZone: sc.reclaimIdx) }
+        if sc.isKswapd {
+            let inFlight = self.swap.writebackPages
+            return inFlight > 0 && reclaimed + inFlight >= sc.nrToReclaim
+        }
         return sc.nrPageout > 0 && sc.nrReclaimed + reclaimed + sc.nrPageout >= sc.nrToReclaim
-    }
-
-    /// kswapd's deficit is covered by writeback in flight: the node would be balanced if every
-    /// page reclaim is writing to swap were free. (Dirty file pages reclaim meets are the
-    /// flusher's to write and are not freed when written, so they do not count.) Simplified:
-    /// the pages are not attributed to their zones; each zone is credited with all of them
-    /// (modern kswapd: any eligible zone balanced) or they are shared out (periodic: every zone).
-    func writebackCoversDeficit(order: Int, highestZone: Int) -> Bool {
-        let inFlight = self.swap.writebackPages
-        guard inFlight > 0 else { return false }
-        return self.nodeBalanced(order: order, highestZone: highestZone, counting: inFlight)
     }
 
     // MARK: Isolation
@@ -686,21 +679,17 @@ extension Kernel {
 
     /// `pgdat_balanced()`: modern kswapd stops when any eligible zone has its high watermark
     /// free (plus the lowmem reserve for the allocations that woke it); the periodic one only
-    /// when every zone has. `extra` pages (writeback in flight) are counted as free: for the
-    /// modern check in every zone, for the periodic one shared among the zones short of high.
-    func nodeBalanced(order: Int, highestZone: Int, counting extra: Int = 0) -> Bool {
+    /// when every zone has.
+    func nodeBalanced(order: Int, highestZone: Int) -> Bool {
         let zones = self.phys.zones
         if self.reclaim.mode == .periodic {
-            var short = 0
-            for z in zones.indices where zones[z].managedPages > 0 {
-                short += max(0, zones[z].highWatermark - zones[z].freePages)
+            return zones.indices.allSatisfy { z in
+                zones[z].managedPages == 0 || zones[z].freePages >= zones[z].highWatermark
             }
-            return short <= extra
         }
         for z in 0...min(highestZone, zones.count - 1) where zones[z].managedPages > 0 {
             if self.phys.zoneWatermarkOK(
-                zone: z, order: order, mark: zones[z].highWatermark - extra, highestZone: highestZone,
-                flags: [])
+                zone: z, order: order, mark: zones[z].highWatermark, highestZone: highestZone, flags: [])
             {
                 return true
             }
@@ -711,8 +700,8 @@ extension Kernel {
     /// `balance_pgdat()`: from priority 12 down, each pass asks for the high watermark's worth
     /// of pages (at least 32 per zone), ages the anonymous lists, shrinks the node; a pass that
     /// frees nothing raises the pressure. Ends when the node is balanced. When pages are cycling
-    /// through the LRU under writeback (`PGDAT_WRITEBACK`, `nr_immediate`) or the writeback in
-    /// flight already covers the deficit, kswapd sleeps until some of it completes
+    /// through the LRU under writeback (`PGDAT_WRITEBACK`, `nr_immediate`) or the pass's goal is
+    /// covered by writes to swap in flight (`writebackCoversGoal`), kswapd sleeps until some of it completes
     /// (`reclaim_throttle(VMSCAN_THROTTLE_WRITEBACK)`, at most 100 ms) and resumes then: the
     /// run ends with kswapd still woken. Returns pages reclaimed.
     @discardableResult
@@ -748,7 +737,7 @@ extension Kernel {
             let cycling =
                 sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken
                 && sc.nrReclaimed - before < Kernel.swapClusterMax
-            if cycling || self.writebackCoversDeficit(order: order, highestZone: highestZone),
+            if cycling || self.writebackCoversGoal(sc, reclaimed: sc.nrReclaimed - before),
                 let io = self.vfs.pendingIO.first?.time
             {
                 self.reclaim.kswapdThrottledUntil = min(io, self.now + 100_000_000)
