@@ -204,7 +204,7 @@ func jsonFields(_ text: String) throws -> [String: Any] {
         let binary = try vmsim([
             "replay", "examples/traces/touch.c", "--frames", "4", "--format", "oracleGeneral",
         ])
-        #expect(binary.status == 2 && binary.err.contains("the file is text"))
+        #expect(binary.status == 2 && binary.err.contains("--format oracleGeneral contradicts the content"))
     }
 
     /// Kernel mode warns when a trace has no writes (every page would be the zero page), and

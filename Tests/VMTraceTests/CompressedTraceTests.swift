@@ -69,7 +69,7 @@ func traceError(_ body: () throws -> Void) -> String {
         #expect(plain.format == format)
         for (packed, kind) in [(gzipCompress(bytes), Compression.gzip), (zstdCompress(bytes), .zstd)] {
             let file = dir + "/trace-\(kind.rawValue)"
-            FileManager.default.createFile(atPath: file, contents: Data(try #require(packed)))
+            _ = FileManager.default.createFile(atPath: file, contents: Data(try #require(packed)))
             let got = try readFile(file)
             #expect(got.compression == kind)
             #expect(got.format == format)
