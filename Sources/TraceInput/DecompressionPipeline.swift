@@ -89,7 +89,9 @@ final class DecompressionPipeline: @unchecked Sendable {
         self.finished.signal()
     }
 
-    var position: InputPosition { InputPosition(consumed: self.readerPosition, size: self.file.position.size) }
+    var position: InputPosition {
+        InputPosition(consumed: self.readerPosition, size: self.file.size)
+    }
 
     func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError) -> Int {
         guard count > 0 && !self.atEnd else { return 0 }
