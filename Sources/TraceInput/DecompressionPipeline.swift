@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Decompresses a file on a second thread, a bounded number of chunks ahead of the reader: the
 /// producer fills free chunks with decompressed bytes, the reader empties full ones — a ring of
@@ -37,7 +38,11 @@ final class DecompressionPipeline: @unchecked Sendable {
         self.lengths.initialize(repeating: 0, count: Self.slots)
         self.positions = .allocate(capacity: Self.slots)
         self.positions.initialize(repeating: 0, count: Self.slots)
-        DispatchQueue.global().async { self.produce() }
+        // A thread of its own, not a Dispatch worker: the producer blocks, and a pool of as many
+        // workers as cores could be taken up by blocked producers of files read at once.
+        let thread = Thread { self.produce() }
+        thread.name = "vmsim-decompress"
+        thread.start()
     }
 
     deinit {
