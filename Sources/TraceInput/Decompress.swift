@@ -27,7 +27,7 @@ final class GzipDecoder {
         self.stream.deallocate()
     }
 
-    func read(_ input: InputFile, into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError)
+    func read(_ input: FileBytes, into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError)
         -> Int
     {
         if self.finished { return 0 }
@@ -117,7 +117,7 @@ final class ZstdDecoder {
 
     deinit { ZSTD_freeDStream(self.stream) }
 
-    func read(_ input: InputFile, into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError)
+    func read(_ input: FileBytes, into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError)
         -> Int
     {
         if self.finished { return 0 }
@@ -153,7 +153,7 @@ final class ZstdDecoder {
         }
     }
 
-    func failure(_ input: InputFile, _ rc: Int) -> InputError {
+    func failure(_ input: FileBytes, _ rc: Int) -> InputError {
         let reason = String(cString: ZSTD_getErrorName(rc))
         var message = "corrupt zstd data near byte \(input.position.consumed): \(reason)"
         if reason.contains("memory") || reason.contains("indow") {

@@ -88,13 +88,47 @@ public struct InputPosition: Sendable, Equatable {
 /// A file (or standard input, named "-"), or bytes in memory, read as one stream of bytes —
 /// decompressed on the fly when it is gzip or zstd, detected by its magic number.
 ///
-/// Memory is bounded whatever the input: one 256 KiB buffer of file bytes plus the
+/// A compressed file is decompressed on a second thread, up to four 1 MiB chunks ahead of the
+/// reader (`DecompressionPipeline`), so inflating and parsing overlap on two cores. Memory is
+/// bounded whatever the input: a 256 KiB buffer of file bytes, the four chunks, and the
 /// decompressor's state (zlib: a 32 KiB window; zstd: the frame's window, which libzstd refuses
 /// beyond 128 MiB, `ZSTD_WINDOWLOG_LIMIT_DEFAULT`). A corrupt or truncated compressed stream is
 /// an `InputError` naming the byte offset, never a partial result passed off as whole.
 public final class InputFile {
-    public let name: String
-    public private(set) var compression = Compression.none
+    let file: FileBytes
+    let pipeline: DecompressionPipeline?
+
+    /// Opens `path` ("-": standard input) and reads its first bytes to tell the compression.
+    public init(path: String) throws(InputError) {
+        self.file = try FileBytes(path: path)
+        self.pipeline = self.file.compression == .none ? nil : DecompressionPipeline(self.file)
+    }
+
+    /// Bytes in memory (tests, fuzzing), compressed or not, named `name` in errors.
+    public init(name: String, bytes: [UInt8]) throws(InputError) {
+        self.file = try FileBytes(name: name, bytes: bytes)
+        self.pipeline = self.file.compression == .none ? nil : DecompressionPipeline(self.file)
+    }
+
+    deinit { self.pipeline?.shutDown() }
+
+    public var name: String { self.file.name }
+    public var compression: Compression { self.file.compression }
+
+    /// How far reading has got, in file bytes (for a compressed file: as of the chunk being read).
+    public var position: InputPosition { self.pipeline?.position ?? self.file.position }
+
+    /// Reads up to `count` (decompressed) bytes into `buffer`; returns how many, 0 only at the end.
+    public func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError) -> Int {
+        if let p = self.pipeline { return try p.read(into: buffer, count: count) }
+        return try self.file.read(into: buffer, count: count)
+    }
+}
+
+/// The bytes of a file or of memory, decompressed in the calling thread.
+final class FileBytes {
+    let name: String
+    private(set) var compression = Compression.none
     let fd: Int32
     let ownsDescriptor: Bool
     let size: Int64?
@@ -111,8 +145,7 @@ public final class InputFile {
 
     public static let chunk = 1 << 18
 
-    /// Opens `path` ("-": standard input) and reads its first bytes to tell the compression.
-    public init(path: String) throws(InputError) {
+    init(path: String) throws(InputError) {
         if path == "-" {
             self.name = "<stdin>"
             self.fd = 0
@@ -146,8 +179,7 @@ public final class InputFile {
         try self.startDecoder()
     }
 
-    /// Bytes in memory (tests, fuzzing), compressed or not, named `name` in errors.
-    public init(name: String, bytes: [UInt8]) throws(InputError) {
+    init(name: String, bytes: [UInt8]) throws(InputError) {
         self.name = name
         self.fd = -1
         self.ownsDescriptor = false
@@ -179,12 +211,12 @@ public final class InputFile {
     }
 
     /// How far reading has got, in file bytes.
-    public var position: InputPosition {
+    var position: InputPosition {
         InputPosition(consumed: self.rawRead - Int64(self.rawEnd - self.rawStart), size: self.size)
     }
 
     /// Reads up to `count` (decompressed) bytes into `buffer`; returns how many, 0 only at the end.
-    public func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError) -> Int {
+    func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError) -> Int {
         guard count > 0 else { return 0 }
         switch self.compression {
         case .none:

@@ -57,7 +57,7 @@ func errorMessage(_ body: () throws -> Void) -> String? {
         let plain = sampleText(200_000)
         let path = NSTemporaryDirectory() + "vmsim-input-\(getpid()).zst"
         defer { unlink(path) }
-        FileManager.default.createFile(atPath: path, contents: Data(try #require(zstdCompress(plain))))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(try #require(zstdCompress(plain))))
         let file = try InputFile(path: path)
         #expect(file.compression == .zstd)
         let size = try #require(file.position.size)

@@ -69,7 +69,7 @@ func traceError(_ body: () throws -> Void) -> String {
         #expect(plain.format == format)
         for (packed, kind) in [(gzipCompress(bytes), Compression.gzip), (zstdCompress(bytes), .zstd)] {
             let file = dir + "/trace-\(kind.rawValue)"
-            FileManager.default.createFile(atPath: file, contents: Data(try #require(packed)))
+            _ = FileManager.default.createFile(atPath: file, contents: Data(try #require(packed)))
             let got = try readFile(file)
             #expect(got.compression == kind)
             #expect(got.format == format)
@@ -114,9 +114,8 @@ func traceError(_ body: () throws -> Void) -> String {
             readError("0x1000 R\n0x2000 W\n", .txt).hasPrefix("t.trace: --format txt contradicts the content")
         )
         #expect(
-            readError("1\n2\n", .oracleGeneral)
-                == "t.trace: --format oracleGeneral contradicts the content: the file is text, not 24-byte binary records"
-        )
+            readError("1\n2\n", .oracleGeneral).hasPrefix(
+                "t.trace: --format oracleGeneral contradicts the content: it looks like txt"))
         var spec = TraceSpec(pattern: .loop, length: 10, pages: 3)
         spec.seed = 1
         let path = NSTemporaryDirectory() + "vmsim-oracle-\(getpid())"
