@@ -38,7 +38,7 @@ struct ReplayMalloc: ParsableCommand {
 
     @Flag(
         inversion: .prefixedNo,
-        help: "Run inside a process of the simulated kernel (default) or over a bare address space.")
+        help: "Run inside a process of the simulated kernel, or (--no-kernel) over a bare address space.")
     var kernel = true
 
     @OptionGroup var machine: MachineOptions

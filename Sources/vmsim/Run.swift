@@ -45,7 +45,7 @@ struct Run: ParsableCommand {
     )
     var timeline: String?
 
-    @Option(help: "User accesses between timeline samples inside a line (1 … 1000000000; default 4096).")
+    @Option(help: "User accesses between timeline samples inside a line (1 … 1000000000).")
     var interval: UInt64 = 4096
 
     @Option(

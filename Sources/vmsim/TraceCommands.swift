@@ -15,7 +15,7 @@ struct TraceReadOptions: ParsableArguments {
     var format: String?
     @Option(
         name: .customLong("page-size"),
-        help: "Page size in bytes for address traces: a power of two, 16 … 2^30 (default 4096).")
+        help: "Page size in bytes for address traces: a power of two, 16 … 2^30.")
     var pageSize: Int = 4096
     @Flag(
         name: .customLong("no-instructions"),
@@ -356,7 +356,7 @@ struct Replay: ParsableCommand {
         lines.append("read       \(lineNote)")
         lines.append("accesses   \(counts.accesses) to \(distinct) distinct pages")
         lines.append(
-            "policy     \(policy.rawValue) with \(frames) frames\(policy == .random ? " (seed \(self.seed))" : "")"
+            "policy     \(policy.rawValue) with \(frames) frame\(frames == 1 ? "" : "s")\(policy == .random ? " (seed \(self.seed))" : "")"
         )
         lines.append("hits       \(counts.hits)")
         lines.append("misses     \(counts.misses) (miss ratio \(fixed(counts.missRatio, 4)))")
@@ -726,12 +726,12 @@ struct TraceGen: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(
-        help: "Output format: \(TraceFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default txt).")
+        help: "Output format: \(TraceFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: String = "txt"
 
     @Option(
         name: .customLong("page-size"),
-        help: "Page size for address formats: a power of two, 16 … 2^30 (default 4096).")
+        help: "Page size for address formats: a power of two, 16 … 2^30.")
     var pageSize: Int = 4096
 
     @Option(name: [.short, .long], help: "Output file ('-' for standard output, the default).")

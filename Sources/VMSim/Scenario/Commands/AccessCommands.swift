@@ -66,7 +66,7 @@ struct AccessCommand: ScenarioCommand {
             switch kernel.userAccess(task, address: address, access: self.access, value: word) {
             case .ok: break
             case .signal(let s, let a, let reason): signal = (s, a, reason)
-            case .outOfMemory: signal = (Signal.sigkill, address, "out of memory")
+            case .outOfMemory: signal = (Signal.sigkill, address, "VM_FAULT_OOM: the OOM killer chose it")
             }
             if signal != nil { break }
             let (next, overflow) = address.addingReportingOverflow(step)
