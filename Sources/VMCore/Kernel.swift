@@ -189,6 +189,10 @@ public final class Kernel {
     }
 
     /// Emits an event if anyone listens.
+    /// Whether fault events carry the frames before and after (two page-table lookups per
+    /// fault): only a trace or an event log shows them, so a narrated run does not pay for them.
+    public var eventsCarryFrames = false
+
     @inline(__always) func emit(_ event: @autoclosure () -> KernelEvent) {
         if let sink = self.eventSink { sink(event()) }
     }

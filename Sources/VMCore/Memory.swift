@@ -135,8 +135,9 @@ extension Kernel {
         if Kernel.accessError(fault.errorCode, vma.flags) {
             return .signal(Signal.sigsegv, "SEGV_ACCERR: \(vma.flags.permissions) mapping")
         }
-        // The frame mapped before the fault, only when someone listens to events.
-        let oldFrame = self.eventSink == nil ? nil : self.mappedFrame(mm, address)
+        // The frame mapped before the fault, only when a trace or an event log shows it.
+        let frames = self.eventSink != nil && self.eventsCarryFrames
+        let oldFrame = frames ? self.mappedFrame(mm, address) : nil
         let result = self.handleMMFault(mm, slot: slot, address: address, write: fault.access == .write)
         self.phys.count(.pgfault)
         switch result {
@@ -146,7 +147,7 @@ extension Kernel {
                 .fault(
                     pid: task.pid, address: address, access: fault.access, kind: kind, major: false,
                     old: oldFrame,
-                    new: self.mappedFrame(mm, address)))
+                    new: frames ? self.mappedFrame(mm, address) : nil))
             return .handled
         case .major(let kind):
             task.majorFaults += 1
@@ -155,7 +156,7 @@ extension Kernel {
                 .fault(
                     pid: task.pid, address: address, access: fault.access, kind: kind, major: true,
                     old: oldFrame,
-                    new: self.mappedFrame(mm, address)))
+                    new: frames ? self.mappedFrame(mm, address) : nil))
             return .handled
         case .sigbus:
             return .signal(Signal.sigbus, "BUS_ADRERR: beyond the end of the object")

@@ -168,24 +168,8 @@ func readerSummary(_ stats: ReaderStats) -> [String] {
     return lines
 }
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += "\\u" + String(u.value, radix: 16).leftPadded(4)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal (the event stream's escaping, shared).
+func jsonString(_ s: String) -> String { EventJSON.string(s) }
 
 extension String {
     func leftPadded(_ width: Int, with pad: Character = "0") -> String {

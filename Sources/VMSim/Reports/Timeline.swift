@@ -35,8 +35,8 @@ public final class Timeline {
     var pageSize: UInt64 = 4096
     var nextSampleAt: UInt64
     /// Cumulative counters survive `reset counters` (which zeroes the kernel's).
-    var base = [UInt64](repeating: 0, count: 7)
-    var lastRaw = [UInt64](repeating: 0, count: 7)
+    var base = [UInt64](repeating: 0, count: 6)
+    var lastRaw = [UInt64](repeating: 0, count: 6)
     /// The most samples kept (a long run is thinned: every other sample dropped, the interval
     /// doubled), so memory stays bounded.
     public static let maxSamples = 20_000
@@ -67,7 +67,7 @@ public final class Timeline {
         let raw: [UInt64] = [
             phys.events(.pgfault), phys.events(.pgmajfault), phys.events(.pswpin), phys.events(.pswpout),
             phys.events(.pgscanKswapd) + phys.events(.pgscanDirect),
-            phys.events(.pgstealKswapd) + phys.events(.pgstealDirect), 0,
+            phys.events(.pgstealKswapd) + phys.events(.pgstealDirect),
         ]
         for i in 0..<raw.count where raw[i] < self.lastRaw[i] { self.base[i] += self.lastRaw[i] }
         self.lastRaw = raw

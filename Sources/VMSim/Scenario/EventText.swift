@@ -252,8 +252,9 @@ public enum EventJSON {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    /// A JSON string literal.
-    static func string(_ s: String) -> String {
+    /// A JSON string literal: quotes, backslashes and control characters escaped (the rest of
+    /// Unicode as is).
+    public static func string(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

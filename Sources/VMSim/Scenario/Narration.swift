@@ -135,8 +135,6 @@ public final class Narrator {
 
     func snapshot(_ runner: ScenarioRunner) -> Snapshot {
         let phys = runner.kernel.phys
-        let page = Int(phys.pageSize)
-        _ = page
         let processes = runner.processes.sorted { $0.value.pid < $1.value.pid }.map { name, task in
             (
                 name: name, task: task, minor: task.minorFaults, major: task.majorFaults,
@@ -170,6 +168,7 @@ public final class Narrator {
         }
         self.before = self.snapshot(runner)
         self.current = LineEffect(line: statement.location.line, text: statement.text)
+        for i in self.handlerCounts.indices { self.handlerCounts[i] = 0 }
         if self.printing && self.echo { runner.write(Self.label(statement)) }
     }
 
@@ -183,7 +182,8 @@ public final class Narrator {
         guard self.current != nil else { return }
         switch event {
         case .fault(_, _, _, let kind, _, _, _):
-            if let name = Self.handlerName(kind) { self.current!.faultsByHandler[name, default: 0] += 1 }
+            // Counted in a fixed array per fault; named in `end`.
+            if let i = Self.handlers.firstIndex(of: kind) { self.handlerCounts[i] += 1 }
         case .signal(let pid, let address, let signal, let reason):
             let name = runner.processes.first { $0.value.pid == pid }?.key ?? "pid \(pid)"
             self.current!.signals.append("\(Signal.name(signal)) to \(name) at \(hex(address)) (\(reason))")
@@ -192,6 +192,14 @@ public final class Narrator {
         default: break
         }
     }
+
+    /// The handlers a line's faults are counted by (the signal outcomes are not faults).
+    static let handlers: [FaultKind] = [
+        .anonymous, .zeroPage, .copyOnWrite, .reuse, .sharedWrite, .readFault, .cowFault, .sharedFault,
+        .swapIn,
+        .spurious, .stackGrowth,
+    ]
+    var handlerCounts = [Int](repeating: 0, count: Narrator.handlers.count)
 
     static func handlerName(_ kind: FaultKind) -> String? {
         switch kind {
@@ -221,6 +229,9 @@ public final class Narrator {
         guard let before = self.before, var effect = self.current else { return }
         let after = self.snapshot(runner)
         let page = runner.kernel.phys.pageSize
+        for (i, kind) in Self.handlers.enumerated() where self.handlerCounts[i] > 0 {
+            if let name = Self.handlerName(kind) { effect.faultsByHandler[name] = self.handlerCounts[i] }
+        }
         // Counters a `reset counters` line zeroed count from zero.
         func delta(_ i: Int) -> UInt64 {
             after.events[i] >= before.events[i] ? after.events[i] - before.events[i] : after.events[i]

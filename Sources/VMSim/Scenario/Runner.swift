@@ -111,6 +111,7 @@ public final class ScenarioRunner {
 
     /// Events go to the trace (when tracing) and to the narrator (when narrating).
     func installEventSink() {
+        self.kernel.eventsCarryFrames = self.trace || self.eventLog != nil
         guard self.trace || self.narrator != nil || self.eventLog != nil else {
             self.kernel.eventSink = nil
             return
