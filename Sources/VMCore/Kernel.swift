@@ -68,9 +68,12 @@ public enum FaultKind: String, Sendable {
 /// machine, the page-table arena with the kernel's own tables (`init_mm`: the direct map), the
 /// CPU's MMU and TLB, the tasks and their address spaces, files and their page cache, and the
 /// reverse-map structures. The mechanisms live in extensions named after the kernel files they
-/// model: Memory.swift (mm/memory.c), Mmap.swift (mm/mmap.c, mm/mprotect.c, mm/madvise.c,
-/// mm/mlock.c), Fork.swift (kernel/fork.c, fs/exec.c, kernel/exit.c), Rmap.swift (mm/rmap.c),
-/// PageCache.swift (mm/filemap.c).
+/// model: Memory.swift and Fault.swift (mm/memory.c), Mmap.swift (mm/mmap.c),
+/// VMASplitMerge.swift (mm/vma.c), Mprotect.swift, Madvise.swift, Mlock.swift, Fork.swift
+/// (kernel/fork.c), Exec.swift (fs/exec.c), Exit.swift (kernel/exit.c), Rmap.swift (mm/rmap.c),
+/// PageCache.swift (mm/filemap.c), Swapfile.swift, SwapState.swift, PageIO.swift (mm/swapfile.c,
+/// mm/swap_state.c, mm/page_io.c), Shmem.swift (mm/shmem.c), Vmscan.swift and Kswapd.swift
+/// (mm/vmscan.c), Dcache.swift and Inode.swift (fs/dcache.c, fs/inode.c).
 public final class Kernel {
     public let phys: PhysicalMemory
     /// Every page table of the machine lives in this arena.

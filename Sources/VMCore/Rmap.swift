@@ -182,4 +182,75 @@ extension Kernel {
         }
         return result
     }
+
+    // MARK: References and unmapping
+
+    /// `folio_referenced()`: how many PTEs mapping `pfn` had the Accessed bit, clearing it (as
+    /// `ptep_clear_flush_young()` does on x86: without a TLB flush, so a page hot in the TLB
+    /// looks idle), and the flags of the areas that referenced it (`VM_LOCKED` from any).
+    func pageReferenced(_ pfn: PFN) -> (Int, VMFlags) {
+        var referenced = 0
+        var flags: VMFlags = []
+        for (mm, slot, address) in self.rmapWalk(pfn) {
+            let vma = mm.vma(slot)
+            if vma.flags.contains(.locked) {
+                flags.insert(.locked)
+                continue
+            }
+            var pte = self.pageTables.pte(root: mm.pgd, va: address)
+            if pte.contains(.accessed) {
+                pte.flags.remove(.accessed)
+                _ = self.installPTE(mm, address, pte)
+                referenced += 1
+                flags.formUnion(vma.flags)
+            }
+        }
+        return (referenced, flags)
+    }
+
+    /// `try_to_unmap()`: removes every PTE mapping `pfn`. Anonymous pages leave a swap entry
+    /// (exclusive when the page was), file and shmem pages nothing; a dirty PTE dirties the
+    /// page; MADV_FREE pages are discarded unless written again (then they are swap-backed
+    /// once more and stay). A `VM_LOCKED` area keeps the page (mlocked). Returns false if the
+    /// page is still mapped.
+    func tryToUnmap(_ pfn: PFN) -> Bool {
+        let memMap = self.phys.memMap
+        for (mm, slot, address) in self.rmapWalk(pfn) {
+            let vma = mm.vma(slot)
+            if vma.flags.contains(.locked) {
+                self.mlockPage(pfn)
+                return false
+            }
+            let pte = self.pageTables.pte(root: mm.pgd, va: address)
+            let anon = memMap.test(pfn, .anon)
+            if anon && !memMap.test(pfn, .swapBacked) {
+                // MADV_FREE: written since? Then it is anonymous memory again.
+                if pte.contains(.dirty) || memMap.test(pfn, .dirty) {
+                    memMap.insertFlags(pfn, .swapBacked)
+                    return false
+                }
+                _ = self.installPTE(mm, address, .none)
+                self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
+                self.removeMapping(pfn, mm: mm)
+                continue
+            }
+            if pte.contains(.dirty) { memMap.insertFlags(pfn, .dirty) }
+            if anon {
+                guard let entry = self.swapEntry(of: pfn) else { return false }
+                self.swapDuplicate(entry)
+                let exclusive = memMap.test(pfn, .anonExclusive)
+                _ = self.installPTE(mm, address, PTE(swap: entry, exclusive: exclusive))
+                mm.addRSS(.swapEntries, 1)
+            } else {
+                _ = self.installPTE(mm, address, .none)
+                if pte.contains(.dirty) { self.markPageDirty(pfn) }
+            }
+            self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
+            self.removeMapping(pfn, mm: mm)
+        }
+        if memMap.test(pfn, .anon) && memMap.mapCount(pfn) == 0 { memMap.removeFlags(pfn, .anonExclusive) }
+        return memMap.mapCount(pfn) == 0
+    }
+
+    /// `folio_check_references()`.
 }

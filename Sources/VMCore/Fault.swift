@@ -1,0 +1,358 @@
+import VMPaging
+import VMPhys
+import VMTypes
+
+/// Page-fault handling (mm/memory.c: `handle_mm_fault()` and the handlers it dispatches to —
+/// `do_anonymous_page()`, `do_wp_page()`, `do_read_fault()`/`do_cow_fault()`/`do_shared_fault()`
+/// with fault-around, `do_swap_page()`; arch/x86/mm/fault.c for the access checks).
+/// What `handle_mm_fault()` returned (`vm_fault_t`).
+enum FaultResult {
+    case minor(FaultKind)
+    case major(FaultKind)
+    case sigbus
+    case sigsegv
+    case oom
+}
+
+extension Kernel {
+    // MARK: Faults
+
+    /// The PTE flags a VMA's pages get (`vm_get_page_prot()`): present, user, accessed, NX unless
+    /// executable, writable only for shared writable areas (private ones stay read-only until a
+    /// write fault makes them writable or copies them), PROT_NONE for inaccessible areas.
+    func pageProtection(_ flags: VMFlags) -> PTEFlags {
+        if !flags.isAccessible { return [.global] }  // _PAGE_PROTNONE: not present to the MMU
+        var p: PTEFlags = [.present, .user, .accessed]
+        if flags.contains(.write) && flags.contains(.shared) { p.insert(.writable) }
+        if !flags.contains(.exec) && self.architecture.hasNoExecute { p.insert(.noExecute) }
+        return p
+    }
+
+    /// `maybe_mkwrite()`: writable if the VMA allows writes.
+    func maybeMkwrite(_ p: PTEFlags, _ flags: VMFlags) -> PTEFlags {
+        flags.contains(.write) ? p.union(.writable) : p
+    }
+
+    /// Installs a leaf entry for `address` in `mm`, counting new page-table pages.
+    func installPTE(_ mm: AddressSpace, _ address: UInt64, _ pte: PTE) -> Bool {
+        var tables = 0
+        let old = self.pageTables.setPTE(root: mm.pgd, va: address, pte, tables: &tables)
+        mm.pageTablePages += tables
+        return old != nil
+    }
+
+    /// `handle_mm_fault()` → `handle_pte_fault()`: an empty entry faults in (anonymous page, zero
+    /// page or file page); a swap entry swaps in; a write to a read-only present entry is a
+    /// write-protect fault; anything else was already fixed (a stale TLB entry: spurious).
+    func handleMMFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
+        let pageAddress = address & ~(self.phys.pageSize - 1)
+        var tables = 0
+        guard self.pageTables.leafTable(root: mm.pgd, va: pageAddress, allocate: true, tables: &tables) != nil
+        else { return .oom }
+        mm.pageTablePages += tables
+        let pte = self.pageTables.pte(root: mm.pgd, va: pageAddress)
+        let vma = mm.vma(slot)
+        if pte.isNone {
+            return vma.isAnonymous
+                ? self.doAnonymousPage(mm, slot: slot, address: pageAddress, write: write)
+                : self.doFault(mm, slot: slot, address: pageAddress, write: write)
+        }
+        if pte.isSwap { return self.doSwapPage(mm, slot: slot, address: pageAddress, pte: pte, write: write) }
+        if write && !pte.contains(.writable) {
+            return self.doWPPage(mm, slot: slot, address: pageAddress, pte: pte)
+        }
+        // Entry already allows the access (a stale TLB entry or a PROT_NONE entry left behind):
+        // just refresh Accessed/Dirty as ptep_set_access_flags() does.
+        var updated = pte
+        updated.flags.formUnion(write ? [.accessed, .dirty] : [.accessed])
+        _ = self.installPTE(mm, pageAddress, updated)
+        return .minor(.spurious)
+    }
+
+    /// `do_anonymous_page()`: a read maps the shared zero page (no memory used); a write gets a
+    /// new zeroed page, filed under the VMA's anon_vma, mapped writable and dirty.
+    func doAnonymousPage(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
+        let vma = mm.vma(slot)
+        if vma.flags.contains(.shared) { return .sigbus }
+        let prot = self.pageProtection(vma.flags)
+        if !write {
+            guard self.installPTE(mm, address, PTE(pfn: self.zeroPFN, flags: prot.subtracting(.writable)))
+            else { return .oom }
+            return .minor(.zeroPage)
+        }
+        guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        guard let pfn = self.phys.allocPages(GFP.highUserMovable.union(.zero), order: 0) else { return .oom }
+        self.setPageAnon(pfn, vma: mm.vma(slot), address: address)
+        self.addMapping(pfn, mm: mm, anon: true)
+        guard
+            self.installPTE(
+                mm, address, PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)))
+        else {
+            self.removeMapping(pfn, mm: mm)
+            return .oom
+        }
+        self.lruAddNew(pfn, vma: mm.vma(slot))
+        return .minor(.anonymous)
+    }
+
+    /// `do_wp_page()`: a write to a present, read-only page. Shared mappings become writable;
+    /// an anonymous page with no other user is reused in place (`wp_page_reuse()`: exclusive, or
+    /// reference count 1); anything else — the zero page, a page shared since fork, a page-cache
+    /// page in a private mapping — is copied (`wp_page_copy()`).
+    func doWPPage(_ mm: AddressSpace, slot: Int, address: UInt64, pte: PTE) -> FaultResult {
+        let vma = mm.vma(slot)
+        let memMap = self.phys.memMap
+        let old = pte.pfn
+        let isZero = old == self.zeroPFN
+        if !vma.flags.isDisjoint(with: [.shared, .mayShare]) && !isZero {
+            var updated = pte
+            updated.flags.formUnion([.writable, .dirty, .accessed])
+            _ = self.installPTE(mm, address, updated)
+            self.markPageDirty(old)
+            if !memMap.test(old, .swapBacked) { self.balanceDirtyPages() }
+            return .minor(.sharedWrite)
+        }
+        // wp_can_reuse_anon_folio(): exclusive, or the only reference once a swap copy nobody
+        // else needs is dropped.
+        var reuse = !isZero && memMap.test(old, .anon) && memMap.test(old, .anonExclusive)
+        if !reuse && !isZero && memMap.test(old, .anon)
+            && memMap.refCount(old) <= 1 + (memMap.test(old, .swapCache) ? 1 : 0)
+        {
+            if memMap.test(old, .swapCache) { self.freeSwapCache(old) }
+            reuse = memMap.refCount(old) == 1
+        }
+        if reuse {
+            memMap.insertFlags(old, .anonExclusive)
+            // folio_move_anon_rmap(): the page now belongs to this VMA's anon_vma.
+            if let anon = vma.anonVMA { self.fileAnonPage(old, under: anon) }
+            var updated = pte
+            updated.flags.formUnion([.writable, .dirty, .accessed])
+            _ = self.installPTE(mm, address, updated)
+            self.phys.count(.pgreuse)
+            return .minor(.reuse)
+        }
+        // wp_page_copy(): hold the old page while allocating (reclaim may run), then check the
+        // entry is still the one that faulted (pte_same()).
+        if !isZero { memMap.getPage(old) }
+        defer { if !isZero { self.putPage(old) } }
+        guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        guard
+            let new = self.phys.allocPages(
+                isZero ? GFP.highUserMovable.union(.zero) : .highUserMovable, order: 0)
+        else { return .oom }
+        guard self.pageTables.pte(root: mm.pgd, va: address) == pte else {
+            self.phys.freePages(new, order: 0)
+            return .minor(.spurious)
+        }
+        memMap.setContent(new, isZero ? 0 : memMap.content(old))
+        self.setPageAnon(new, vma: mm.vma(slot), address: address)
+        self.addMapping(new, mm: mm, anon: true)
+        let prot = self.maybeMkwrite(self.pageProtection(vma.flags), vma.flags).union(.dirty)
+        _ = self.installPTE(mm, address, PTE(pfn: new, flags: prot))
+        self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
+        if !isZero { self.removeMapping(old, mm: mm) }
+        self.lruAddNew(new, vma: mm.vma(slot))
+        return .minor(.copyOnWrite)
+    }
+
+    /// `do_fault()`: pages of files and shared memory. Reads map the page-cache page (after
+    /// fault-around); private writes copy it into a new anonymous page (`do_cow_fault()`);
+    /// shared writes map it writable and dirty (`do_shared_fault()`). Beyond end of file: SIGBUS.
+    func doFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
+        let vma = mm.vma(slot)
+        guard let fileID = vma.backing.fileID else {
+            return .sigbus  // special mappings have no ->fault
+        }
+        let file = self.file(fileID)
+        let open = vma.vmFile.flatMap(self.openFile)
+        let index = vma.linearPageIndex(address, pageShift: self.phys.pageShift)
+        let prot = self.pageProtection(vma.flags)
+        if !write {
+            // do_read_fault(): map what the page cache already has around the address first.
+            if self.faultAround(mm, slot: slot, address: address) { return .minor(.readFault) }
+        }
+        // For a private write the copy's anon_vma comes first (it may allocate and reclaim).
+        if write && !vma.flags.contains(.shared) {
+            guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        }
+        // filemap_fault() returns the page with a reference, so reclaim cannot take it.
+        let pfn: PFN
+        let major: Bool
+        switch self.filemapFault(file, open, flags: vma.flags, index: index) {
+        case .sigbus: return .sigbus
+        case .oom: return .oom
+        case .page(let p, let m):
+            pfn = p
+            major = m
+        }
+        let memMap = self.phys.memMap
+        defer { self.putPage(pfn) }
+        // finish_fault(): the entry is still empty (waits and allocations let others run).
+        guard self.pageTables.pte(root: mm.pgd, va: address).isNone else { return .minor(.spurious) }
+        if !write {
+            self.mapFilePage(pfn, file: file, mm: mm, address: address, flags: prot.subtracting(.writable))
+            return major ? .major(.readFault) : .minor(.readFault)
+        }
+        if !vma.flags.contains(.shared) {
+            // do_cow_fault(): a private copy; the page-cache page stays unmapped.
+            guard let copy = self.phys.allocPages(.highUserMovable, order: 0) else { return .oom }
+            guard self.pageTables.pte(root: mm.pgd, va: address).isNone else {
+                self.phys.freePages(copy, order: 0)
+                return .minor(.spurious)
+            }
+            memMap.setContent(copy, memMap.content(pfn))
+            self.setPageAnon(copy, vma: mm.vma(slot), address: address)
+            self.addMapping(copy, mm: mm, anon: true)
+            _ = self.installPTE(
+                mm, address, PTE(pfn: copy, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)))
+            self.lruAddNew(copy, vma: mm.vma(slot))
+            return major ? .major(.cowFault) : .minor(.cowFault)
+        }
+        self.mapFilePage(pfn, file: file, mm: mm, address: address, flags: prot.union([.writable, .dirty]))
+        // fault_dirty_shared_page(): dirty, then the writer may be throttled.
+        self.markPageDirty(pfn)
+        if !file.isShmem { self.balanceDirtyPages() }
+        return major ? .major(.sharedFault) : .minor(.sharedFault)
+    }
+
+    /// `do_fault_around()` + `filemap_map_pages()`: maps, read-only, every page already in the page
+    /// cache and up to date within the `fault_around_bytes`-aligned window around `address`,
+    /// clamped to the VMA, the page table and end of file, skipping entries already set, pages
+    /// still being read and pages carrying the readahead mark (their fault must start the next
+    /// readahead). Never starts I/O. Each page mapped lowers the file's `mmap_miss`. Returns
+    /// whether the faulting address itself got mapped.
+    func faultAround(_ mm: AddressSpace, slot: Int, address: UInt64) -> Bool {
+        let pageSize = self.phys.pageSize
+        let pages = max(self.faultAroundBytes, pageSize) >> UInt64(self.phys.pageShift)
+        guard pages > 1 else { return false }
+        let vma = mm.vma(slot)
+        guard let fileID = vma.backing.fileID else { return false }
+        let file = self.file(fileID)
+        let window = pages * pageSize
+        let tableSpan =
+            UInt64(1) << UInt64(self.architecture.paging.shift(ofLevel: self.architecture.paging.levels - 2))
+        var start = max(address & ~(window - 1), vma.start)
+        start = max(start, address & ~(tableSpan - 1))
+        let end = min(start + window, vma.end, (address & ~(tableSpan - 1)) + tableSpan)
+        let filePages = (file.size + pageSize - 1) >> UInt64(self.phys.pageShift)
+        let prot = self.pageProtection(vma.flags).subtracting(.writable)
+        var mappedTarget = false
+        var mapped = 0
+        let memMap = self.phys.memMap
+        // The window lies in one leaf table (the caller allocated it): walk it once, as
+        // filemap_map_pages() works on vmf->pte.
+        var unused = 0
+        guard
+            let table = self.pageTables.leafTable(root: mm.pgd, va: address, allocate: false, tables: &unused)
+        else { return false }
+        let last = self.architecture.paging.levels - 1
+        var va = start
+        var index = vma.linearPageIndex(start, pageShift: self.phys.pageShift)
+        while va < end {
+            defer {
+                va += pageSize
+                index += 1
+            }
+            guard index < filePages, let pfn = file.pages[index], memMap.test(pfn, .uptodate),
+                !memMap.test(pfn, .locked), !memMap.test(pfn, .readahead)
+            else { continue }
+            let slot = self.architecture.paging.index(of: va, atLevel: last)
+            guard self.pageTables.readEntry(table, slot, level: last).isNone else { continue }
+            memMap.getPage(pfn)
+            self.addMapping(pfn, mm: mm, anon: false)
+            self.pageTables.writeEntry(table, slot, level: last, PTE(pfn: pfn, flags: prot))
+            if !memMap.test(pfn, .workingset) { mapped += 1 }
+            if va == address { mappedTarget = true }
+        }
+        if let open = vma.vmFile.flatMap(self.openFile) {
+            open.ra.mmapMiss = mapped >= open.ra.mmapMiss ? 0 : open.ra.mmapMiss - mapped
+        }
+        return mappedTarget
+    }
+
+    /// Maps a page-cache page into `mm` (`set_pte_range()` + `folio_add_file_rmap_ptes()`).
+    func mapFilePage(_ pfn: PFN, file: SimFile, mm: AddressSpace, address: UInt64, flags: PTEFlags) {
+        self.phys.memMap.getPage(pfn)
+        self.addMapping(pfn, mm: mm, anon: false)
+        _ = self.installPTE(mm, address, PTE(pfn: pfn, flags: flags))
+    }
+
+    // MARK: do_swap_page
+
+    /// `do_swap_page()`: the PTE holds a swap entry. The page comes from the swap cache (a minor
+    /// fault; a page read ahead counts a readahead hit) or is read with VMA readahead (a major
+    /// fault: the task waits for the disk). The PTE maps it again — writable at once on a write
+    /// fault when the entry was exclusive — the slot loses this reference, and the swap copy is
+    /// dropped when nothing else needs it and swap is over half full, the area is locked, or
+    /// a write made the copy stale anyway.
+    func doSwapPage(_ mm: AddressSpace, slot: Int, address: UInt64, pte: PTE, write: Bool) -> FaultResult {
+        guard let entry = pte.swapEntry else { return .sigbus }
+        let memMap = self.phys.memMap
+        // The area had anonymous pages, so it has an anon_vma (fork gives the child one too).
+        guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        var major = false
+        var pfn: PFN
+        if let cached = self.swap.cache[SwapState.key(entry)] {
+            memMap.getPage(cached)
+            pfn = cached
+            if memMap.test(pfn, .readahead) {
+                memMap.removeFlags(pfn, .readahead)
+                self.phys.count(.swapRaHit)
+                var vma = mm.vma(slot)
+                vma.swapReadahead.hits = min(vma.swapReadahead.hits + 1, 255)
+                mm.update(slot, vma)
+            }
+        } else {
+            guard let (p, _) = self.swapVMAReadahead(mm, slot: slot, address: address, entry: entry) else {
+                // The entry changed under us (swapoff, or the slot was freed): retry the access.
+                if self.pageTables.pte(root: mm.pgd, va: address) != pte { return .minor(.spurious) }
+                return .oom
+            }
+            pfn = p
+            major = true
+        }
+        if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+        // pte_same(): reclaim or another fault may have changed the entry meanwhile.
+        guard self.pageTables.pte(root: mm.pgd, va: address) == pte, self.swapEntry(of: pfn) == entry else {
+            self.putPage(pfn)
+            return .minor(.spurious)
+        }
+        let vma = mm.vma(slot)
+        memMap.removeFlags(pfn, .readahead)
+        self.swapFree(entry)
+        // should_try_to_free_swap() → folio_free_swap().
+        if self.swapFull || vma.flags.contains(.locked) || memMap.test(pfn, .mlocked)
+            || (write && memMap.refCount(pfn) == 2)
+        {
+            self.freeSwapCache(pfn)
+        }
+        mm.addRSS(.swapEntries, -1)
+        let exclusive = pte.isSwapExclusive || memMap.refCount(pfn) == 1
+        if !memMap.test(pfn, .anon) {
+            // A page read back: filed anew, under the root anon_vma unless exclusive.
+            self.setPageAnon(pfn, vma: vma, address: address, exclusive: exclusive)
+        } else if exclusive {
+            memMap.insertFlags(pfn, .anonExclusive)
+        }
+        // The fault's reference becomes the PTE's.
+        self.addMapping(pfn, mm: mm, anon: true)
+        var flags = self.pageProtection(vma.flags)
+        var writeDone = false
+        if exclusive && vma.flags.contains(.write) {
+            flags.insert(.writable)
+            if write {
+                flags.insert(.dirty)
+                writeDone = true
+            }
+        }
+        _ = self.installPTE(mm, address, PTE(pfn: pfn, flags: flags))
+        if vma.flags.contains(.locked) { self.mlockPage(pfn) }
+        if write && !writeDone {
+            // Still shared (fork): the write copies it, as do_wp_page() does.
+            let wp = self.doWPPage(
+                mm, slot: slot, address: address, pte: self.pageTables.pte(root: mm.pgd, va: address))
+            if case .oom = wp { return .oom }
+        }
+        return major ? .major(.swapIn) : .minor(.swapIn)
+    }
+}

@@ -1,0 +1,96 @@
+import VMPaging
+import VMPhys
+import VMTypes
+
+/// Reading and writing swap slots (mm/page_io.c: `swap_writepage()`, `swap_read_folio()`, and
+/// their bio completions).
+extension Kernel {
+    // MARK: Swap I/O
+
+    /// The disk block of slot `offset` of `area`.
+    func swapBlock(_ area: SwapArea, _ offset: UInt64) -> UInt64 {
+        if let id = area.file { return self.file(id).block(of: offset)! }
+        return area.startBlock + offset
+    }
+
+    /// `swap_writepage()` for a batch: each page goes under writeback and its word is captured;
+    /// runs of consecutive blocks share a request (the block layer's plug merges them).
+    func swapWriteout(_ pages: [(pfn: PFN, entry: SwapEntry)]) {
+        let memMap = self.phys.memMap
+        var byArea: [Int: [(UInt64, UInt64, PFN)]] = [:]
+        for (pfn, e) in pages {
+            memMap.removeFlags(pfn, .dirty)
+            memMap.insertFlags(pfn, [.writeback, .reclaim])
+            self.phys.mod(.nrWriteback, 1)
+            if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, 1) }
+            byArea[e.type, default: []].append((e.offset, memMap.content(pfn), pfn))
+        }
+        self.phys.count(.pswpout, UInt64(pages.count))
+        self.phys.mod(.nrVmscanWrite, pages.count)
+        self.swap.writebackPages += pages.count
+        for t in byArea.keys.sorted() {
+            let area = self.swap.areas[t]!
+            self.submitSwapIO(area, write: true, byArea[t]!.sorted { $0.0 < $1.0 })
+        }
+    }
+
+    /// Groups (offset, word, page) into requests of consecutive blocks.
+    func submitSwapIO(_ area: SwapArea, write: Bool, _ items: [(UInt64, UInt64, PFN)]) {
+        var run: [(UInt64, UInt64, PFN)] = []
+        var runBlock: UInt64 = 0
+        func flush() {
+            guard !run.isEmpty else { return }
+            self.queueIO(
+                BlockRequest(operation: write ? .write : .read, block: runBlock, count: UInt64(run.count)),
+                .swap(area.type, write: write, run.map { ($0.0, $0.1, $0.2) }))
+            self.phys.count(write ? .pgpgout : .pgpgin, UInt64(run.count) * UInt64(self.phys.pageSize >> 10))
+            run = []
+        }
+        for item in items {
+            let block = self.swapBlock(area, item.0)
+            if let last = run.last, item.0 == last.0 + 1, block == runBlock + UInt64(run.count),
+                UInt64(run.count) < Kernel.maxRequestPages
+            {
+                run.append(item)
+            } else {
+                flush()
+                run = [item]
+                runBlock = block
+            }
+        }
+        flush()
+    }
+
+    /// A swap request completed: a write's words reach the slots and its pages' writeback ends
+    /// (a page reclaim wrote is rotated to the tail of the inactive list, `folio_rotate_reclaimable()`);
+    /// a read's pages become up to date.
+    func completeSwapIO(_ type: Int, write: Bool, _ items: [(UInt64, UInt64, PFN)]) {
+        let memMap = self.phys.memMap
+        let area = self.swap.areas[type]
+        for (offset, word, pfn) in items {
+            if write {
+                if let area, area[offset] != 0 { area.disk[offset] = word }
+                memMap.removeFlags(pfn, .writeback)
+                self.phys.mod(.nrWriteback, -1)
+                self.phys.mod(.nrWritten, 1)
+                self.swap.writebackPages -= 1
+                if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, -1) }
+                if memMap.test(pfn, .reclaim) {
+                    memMap.removeFlags(pfn, .reclaim)
+                    if memMap.test(pfn, .lru) && !memMap.test(pfn, .dirty) && !memMap.test(pfn, .unevictable)
+                    {
+                        self.lruRemove(pfn)
+                        memMap.removeFlags(pfn, .active)
+                        self.lruAddTail(pfn, to: self.lruList(of: pfn))
+                        self.phys.count(.pgrotated)
+                    }
+                }
+            } else {
+                guard memMap.test(pfn, .locked) else { continue }
+                memMap.setContent(pfn, area?.disk[offset] ?? 0)
+                memMap.insertFlags(pfn, .uptodate)
+                memMap.removeFlags(pfn, .locked)
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import VMPaging
+import VMPhys
+import VMTypes
+
+/// shmem pages and swap (mm/shmem.c: `shmem_writeout()` moves an unmapped page to the swap
+/// cache, `shmem_swapin_folio()` brings it back into the file's page cache).
+extension Kernel {
+    // MARK: shmem and swap
+
+    /// `shmem_swapin_folio()`: brings a shmem page back from swap into the file's page cache.
+    /// Returns the page (the fault counts major when it had to be read).
+    func shmemSwapIn(_ file: SimFile, index: UInt64) -> (PFN, major: Bool)? {
+        guard let entry = file.swapped[index] else { return nil }
+        let memMap = self.phys.memMap
+        var major = false
+        let got: (PFN, new: Bool)?
+        if self.swap.cache[SwapState.key(entry)] != nil {
+            got = self.readSwapCacheAsync(entry, readahead: false)
+        } else {
+            got = self.swapClusterReadahead(entry)
+            major = true
+        }
+        guard let (pfn, _) = got else { return nil }
+        if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+        if memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
+        guard file.swapped[index] == entry, self.swapEntry(of: pfn) == entry else {
+            self.putPage(pfn)
+            return file.pages[index].map { ($0, false) }
+        }
+        // Replace the swap entry in the shmem index with the page (shmem_replace_entry()).
+        self.deleteFromSwapCache(pfn)
+        file.swapped[index] = nil
+        self.swapFree(entry)
+        self.lruDelete(pfn)
+        memMap.removeFlags(pfn, .anon)
+        memMap.setMapping(pfn, 0)
+        file.pages[index] = pfn
+        _ = self.syncIndexNodes(file)
+        memMap.setMapping(pfn, UInt32(file.id.rawValue + 1))
+        memMap.setIndex(pfn, index)
+        memMap.insertFlags(pfn, [.swapBacked, .uptodate, .dirty])
+        self.phys.mod(.nrFilePages, 1)
+        self.phys.mod(.nrShmem, 1)
+        self.lruAddNew(pfn, vma: nil)
+        // The fault's reference becomes the page cache's (the swap cache's went with it).
+        return (pfn, major)
+    }
+
+    /// `shmem_writeout()`: an unmapped shmem page leaves its file for the swap cache; the file's
+    /// index keeps the swap entry. Returns the entry, or nil without swap space.
+    func shmemWriteout(_ pfn: PFN) -> SwapEntry? {
+        let memMap = self.phys.memMap
+        guard let file = self.owningFile(pfn), file.isShmem, let entry = self.getSwapSlot() else {
+            return nil
+        }
+        let index = memMap.index(pfn)
+        // The slot is referenced by the shmem index (count 1) and the cache.
+        let area = self.area(entry)
+        area[entry.offset] = 1
+        file.pages[index] = nil
+        _ = self.syncIndexNodes(file)
+        file.swapped[index] = entry
+        self.phys.mod(.nrFilePages, -1)
+        self.phys.mod(.nrShmem, -1)
+        memMap.setMapping(pfn, 0)
+        // The page-cache reference becomes the swap cache's.
+        let freed = memMap.putPageTestZero(pfn)
+        precondition(!freed, "shmemWriteout: \(pfn) freed")
+        self.addToSwapCache(pfn, entry)
+        return entry
+    }
+}
