@@ -36,14 +36,6 @@ public enum LRUList: Int, CaseIterable, Sendable {
     }
 }
 
-/// One LRU list: head (most recently added) and tail (oldest), threaded through `mem_map`'s
-/// `lruPrev`/`lruNext` as Linux threads `folio->lru`.
-public struct LRUListHead: Sendable {
-    public internal(set) var head: UInt32 = 0
-    public internal(set) var tail: UInt32 = 0
-    public internal(set) var count = 0
-}
-
 /// LRU lists (mm/swap.c, mm/vmscan.c's list helpers): pages join at the head; reclaim scans from
 /// the tail. vmsim keeps one set of lists per node, as Linux does without memory cgroups.
 extension Kernel {
@@ -66,16 +58,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(!memMap.test(pfn, .lru), "lruAdd: \(pfn) is already on an LRU list")
         memMap.insertFlags(pfn, .lru)
-        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
-        let head = self.lru[list.rawValue].head
-        memMap.setLRULinks(pfn, prev: 0, next: head)
-        if head != 0 {
-            memMap.setLRUPrev(PFN(rawValue: UInt64(head)), raw)
-        } else {
-            self.lru[list.rawValue].tail = raw
-        }
-        self.lru[list.rawValue].head = raw
-        self.lru[list.rawValue].count += 1
+        self.lruvec.add(pfn, to: list, toTail: false, memMap)
         self.lruCount(pfn, list, 1)
     }
 
@@ -84,21 +67,8 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(memMap.test(pfn, .lru), "lruRemove: \(pfn) is not on an LRU list")
         let list = self.lruList(of: pfn)
-        let prev = memMap.lruPrev(pfn)
-        let next = memMap.lruNext(pfn)
-        if prev != 0 {
-            memMap.setLRUNext(PFN(rawValue: UInt64(prev)), next)
-        } else {
-            self.lru[list.rawValue].head = next
-        }
-        if next != 0 {
-            memMap.setLRUPrev(PFN(rawValue: UInt64(next)), prev)
-        } else {
-            self.lru[list.rawValue].tail = prev
-        }
-        memMap.setLRULinks(pfn, prev: 0, next: 0)
+        self.lruvec.remove(pfn, from: list, memMap)
         memMap.removeFlags(pfn, .lru)
-        self.lru[list.rawValue].count -= 1
         self.lruCount(pfn, list, -1)
     }
 
@@ -127,16 +97,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(!memMap.test(pfn, .lru), "lruAddTail: \(pfn) is already on an LRU list")
         memMap.insertFlags(pfn, .lru)
-        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
-        let tail = self.lru[list.rawValue].tail
-        memMap.setLRULinks(pfn, prev: tail, next: 0)
-        if tail != 0 {
-            memMap.setLRUNext(PFN(rawValue: UInt64(tail)), raw)
-        } else {
-            self.lru[list.rawValue].head = raw
-        }
-        self.lru[list.rawValue].tail = raw
-        self.lru[list.rawValue].count += 1
+        self.lruvec.add(pfn, to: list, toTail: true, memMap)
         self.lruCount(pfn, list, 1)
     }
 
@@ -167,16 +128,9 @@ extension Kernel {
 
     /// Pages on each list, oldest last, for `show lru` and tests.
     public func lruPages(_ list: LRUList) -> [PFN] {
-        var result: [PFN] = []
-        var cur = self.lru[list.rawValue].head
-        while cur != 0 {
-            let pfn = PFN(rawValue: UInt64(cur))
-            result.append(pfn)
-            cur = self.phys.memMap.lruNext(pfn)
-        }
-        return result
+        self.lruvec.pages(list, self.phys.memMap)
     }
 
     /// Number of pages on a list.
-    public func lruSize(_ list: LRUList) -> Int { self.lru[list.rawValue].count }
+    public func lruSize(_ list: LRUList) -> Int { self.lruvec.count(list) }
 }

@@ -16,8 +16,10 @@ public struct PerCPUPages: Sendable {
     public internal(set) var high = 0
     public internal(set) var highMax = 0
     public internal(set) var batch = 1
-    var head: UInt32 = 0
-    var tail: UInt32 = 0
+    /// The free pages (`lists[]` for order 0).
+    var list = PFNList()
+    public var head: UInt32 { self.list.head }
+    public var tail: UInt32 { self.list.tail }
 }
 
 /// Which watermark an allocation attempt checks and which reserves it may use
@@ -51,26 +53,7 @@ extension PhysicalMemory {
 
     /// `__add_to_free_list()`: puts the block at `pfn` on the order's list, at the head or tail.
     func addToFreeList(_ pfn: PFN, order: Int, zone z: Int, toTail: Bool) {
-        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
-        if toTail {
-            let tail = self.zoneStorage[z].areas[order].tail
-            self.memMap.setLRULinks(pfn, prev: tail, next: 0)
-            if tail != 0 {
-                self.memMap.setLRUNext(PFN(rawValue: UInt64(tail)), raw)
-            } else {
-                self.zoneStorage[z].areas[order].head = raw
-            }
-            self.zoneStorage[z].areas[order].tail = raw
-        } else {
-            let head = self.zoneStorage[z].areas[order].head
-            self.memMap.setLRULinks(pfn, prev: 0, next: head)
-            if head != 0 {
-                self.memMap.setLRUPrev(PFN(rawValue: UInt64(head)), raw)
-            } else {
-                self.zoneStorage[z].areas[order].tail = raw
-            }
-            self.zoneStorage[z].areas[order].head = raw
-        }
+        self.zoneStorage[z].areas[order].list.add(pfn, toTail: toTail, self.memMap)
         self.zoneStorage[z].areas[order].count += 1
         self.memMap.insertFlags(pfn, .buddy)
         self.memMap.setOrder(pfn, order)
@@ -79,19 +62,7 @@ extension PhysicalMemory {
 
     /// `__del_page_from_free_list()`: unlinks a block from its list.
     func delFromFreeList(_ pfn: PFN, order: Int, zone z: Int) {
-        let prev = self.memMap.lruPrev(pfn)
-        let next = self.memMap.lruNext(pfn)
-        if prev != 0 {
-            self.memMap.setLRUNext(PFN(rawValue: UInt64(prev)), next)
-        } else {
-            self.zoneStorage[z].areas[order].head = next
-        }
-        if next != 0 {
-            self.memMap.setLRUPrev(PFN(rawValue: UInt64(next)), prev)
-        } else {
-            self.zoneStorage[z].areas[order].tail = prev
-        }
-        self.memMap.setLRULinks(pfn, prev: 0, next: 0)
+        self.zoneStorage[z].areas[order].list.remove(pfn, self.memMap)
         self.memMap.removeFlags(pfn, .buddy)
         self.memMap.setOrder(pfn, 0)
         self.zoneStorage[z].areas[order].count -= 1
@@ -109,9 +80,7 @@ extension PhysicalMemory {
     /// `get_page_from_free_area()` + unlink: the first block of the list, or nil. The max-order
     /// list continues with the zone's untouched boot blocks after its explicit entries.
     func takeFirstFree(order: Int, zone z: Int) -> PFN? {
-        let head = self.zoneStorage[z].areas[order].head
-        if head != 0 {
-            let pfn = PFN(rawValue: UInt64(head))
+        if let pfn = self.zoneStorage[z].areas[order].list.first {
             self.delFromFreeList(pfn, order: order, zone: z)
             return pfn
         }
@@ -203,65 +172,32 @@ extension PhysicalMemory {
     /// `rmqueue_bulk()` + `__rmqueue_pcplist()`: an order-0 page from the per-CPU list of zone `z`,
     /// refilling it with `batch` pages from the buddy lists when empty.
     func rmqueuePCPList(zone z: Int) -> PFN? {
-        if self.pcpStorage[z].head == 0 {
+        if self.pcpStorage[z].list.isEmpty {
             let batch = self.pcpStorage[z].high < self.pcpStorage[z].batch ? 1 : self.pcpStorage[z].batch
             for _ in 0..<batch {
                 guard let pfn = self.rmqueueSmallest(order: 0, zone: z) else { break }
                 self.pcpAdd(pfn, zone: z, toTail: true)
             }
-            if self.pcpStorage[z].head == 0 { return nil }
         }
-        let pfn = PFN(rawValue: UInt64(self.pcpStorage[z].head))
+        guard let pfn = self.pcpStorage[z].list.first else { return nil }
         self.pcpRemove(pfn, zone: z)
         return pfn
     }
 
     func pcpAdd(_ pfn: PFN, zone z: Int, toTail: Bool) {
-        let raw = UInt32(truncatingIfNeeded: pfn.rawValue)
-        if toTail {
-            let tail = self.pcpStorage[z].tail
-            self.memMap.setLRULinks(pfn, prev: tail, next: 0)
-            if tail != 0 {
-                self.memMap.setLRUNext(PFN(rawValue: UInt64(tail)), raw)
-            } else {
-                self.pcpStorage[z].head = raw
-            }
-            self.pcpStorage[z].tail = raw
-        } else {
-            let head = self.pcpStorage[z].head
-            self.memMap.setLRULinks(pfn, prev: 0, next: head)
-            if head != 0 {
-                self.memMap.setLRUPrev(PFN(rawValue: UInt64(head)), raw)
-            } else {
-                self.pcpStorage[z].tail = raw
-            }
-            self.pcpStorage[z].head = raw
-        }
+        self.pcpStorage[z].list.add(pfn, toTail: toTail, self.memMap)
         self.pcpStorage[z].count += 1
     }
 
     func pcpRemove(_ pfn: PFN, zone z: Int) {
-        let prev = self.memMap.lruPrev(pfn)
-        let next = self.memMap.lruNext(pfn)
-        if prev != 0 {
-            self.memMap.setLRUNext(PFN(rawValue: UInt64(prev)), next)
-        } else {
-            self.pcpStorage[z].head = next
-        }
-        if next != 0 {
-            self.memMap.setLRUPrev(PFN(rawValue: UInt64(next)), prev)
-        } else {
-            self.pcpStorage[z].tail = prev
-        }
-        self.memMap.setLRULinks(pfn, prev: 0, next: 0)
+        self.pcpStorage[z].list.remove(pfn, self.memMap)
         self.pcpStorage[z].count -= 1
     }
 
     /// `free_pcppages_bulk()`: returns the `count` oldest pages of the per-CPU list to the buddy lists.
     func freePCPPagesBulk(zone z: Int, count: Int) {
         var n = min(count, self.pcpStorage[z].count)
-        while n > 0, self.pcpStorage[z].tail != 0 {
-            let pfn = PFN(rawValue: UInt64(self.pcpStorage[z].tail))
+        while n > 0, let pfn = self.pcpStorage[z].list.last {
             self.pcpRemove(pfn, zone: z)
             self.freeOnePage(pfn, order: 0, zone: z, toTail: false)
             n -= 1

@@ -53,9 +53,11 @@ public enum WatermarkLevel: Int, Sendable {
 /// Models `struct free_area` (include/linux/mmzone.h) without migrate types: Linux keeps one list
 /// per migrate type, vmsim one list per order (all blocks behave as `MIGRATE_MOVABLE`).
 public struct FreeArea: Sendable {
+    /// The blocks on the list (`free_list`).
+    public internal(set) var list = PFNList()
     /// First and last block on the list (PFNs; 0 = empty).
-    public internal(set) var head: UInt32 = 0
-    public internal(set) var tail: UInt32 = 0
+    public var head: UInt32 { self.list.head }
+    public var tail: UInt32 { self.list.tail }
     /// `nr_free`: number of blocks of this order, including not-yet-touched boot blocks.
     public internal(set) var count: Int = 0
 }
