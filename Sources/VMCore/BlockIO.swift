@@ -1,65 +1,25 @@
 import VMPhys
 import VMTypes
 
-/// What happens when a disk request completes (`bio->bi_end_io`).
-enum IOWork {
-    /// Page-cache pages become up to date and are unlocked (`mpage_read_end_io()`).
-    case read(FileID, [UInt64])
-    /// Pages' writeback ends; the words they held at submission reach the disk
-    /// (`mpage_write_end_io()` → `folio_end_writeback()`).
-    case write(FileID, [(index: UInt64, word: UInt64)])
-    /// Swap slots of area `type` read into or written from pages: (slot, word, page).
-    case swap(Int, write: Bool, [(UInt64, UInt64, PFN)])
-}
-
-/// A request on its way to the disk, with the time it completes.
-struct PendingIO {
-    var time: UInt64
-    var sequence: UInt64
-    var work: IOWork
-}
-
-/// Block I/O and the simulated clock (block/blk-core.c, fs/mpage.c, kernel/time): reads and
-/// writes of page-cache pages become disk requests that complete later; time advances only
-/// when a task waits (for a page under I/O, for writeback) or a scenario says `tick`, and the
-/// events due on the way — I/O completions, flusher wake-ups — run in time order.
+/// Page-cache I/O and the passing of time (fs/mpage.c, fs/buffer.c's waits): reads and writes of
+/// page-cache pages become `BlockLayer` requests that complete later; time (the `Clock`)
+/// advances only when a task runs or waits (for a page under I/O, for writeback) or a scenario
+/// says `tick`, and the events due on the way — I/O completions, the flusher's and the periodic
+/// kswapd's timers — run in time order.
 extension Kernel {
-    /// The largest request the disk takes (`max_sectors_kb` 1280 KiB: `io_pages`).
-    static let maxRequestPages: UInt64 = 320
-
     // MARK: Submitting
 
     /// `submit_bio()` for reads of `indices` (ascending) of `file`, whose pages are already in
     /// the cache, locked and not up to date. Pages in consecutive blocks share a request; pages
     /// in holes are zero-filled at once without I/O, as `mpage_readahead()` does.
     func submitRead(_ file: SimFile, _ indices: [UInt64]) {
-        var run: [UInt64] = []
-        var runBlock: UInt64 = 0
-        func flush() {
-            guard !run.isEmpty else { return }
+        BlockLayer.plugRuns(
+            indices, index: { $0 }, block: { file.block(of: $0) }, hole: { self.readComplete(file, $0) }
+        ) { block, run in
             self.queueIO(
-                BlockRequest(operation: .read, block: runBlock, count: UInt64(run.count)), .read(file.id, run)
-            )
+                BlockRequest(operation: .read, block: block, count: UInt64(run.count)), .read(file.id, run))
             self.phys.count(.pgpgin, UInt64(run.count) * UInt64(self.phys.pageSize >> 10))
-            run = []
         }
-        for index in indices {
-            guard let block = file.block(of: index) else {
-                flush()
-                self.readComplete(file, index)
-                continue
-            }
-            if let last = run.last, index == last + 1, block == runBlock + UInt64(run.count),
-                UInt64(run.count) < Kernel.maxRequestPages
-            {
-                run.append(index)
-            } else {
-                flush()
-                run = [index]
-                runBlock = block
-            }
-        }
-        flush()
     }
 
     /// Submits writes of (index, word) pairs, ascending, of `file`: pages in consecutive blocks
@@ -67,29 +27,11 @@ extension Kernel {
     /// allocation does).
     func submitWrite(_ file: SimFile, _ items: [(index: UInt64, word: UInt64)]) {
         self.allocateBlocks(file, items.map(\.index))
-        var run: [(index: UInt64, word: UInt64)] = []
-        var runBlock: UInt64 = 0
-        func flush() {
-            guard !run.isEmpty else { return }
+        BlockLayer.plugRuns(items, index: \.index, block: { file.block(of: $0.index)! }) { block, run in
             self.queueIO(
-                BlockRequest(operation: .write, block: runBlock, count: UInt64(run.count)),
-                .write(file.id, run))
+                BlockRequest(operation: .write, block: block, count: UInt64(run.count)), .write(file.id, run))
             self.phys.count(.pgpgout, UInt64(run.count) * UInt64(self.phys.pageSize >> 10))
-            run = []
         }
-        for item in items {
-            let block = file.block(of: item.index)!
-            if let last = run.last, item.index == last.index + 1, block == runBlock + UInt64(run.count),
-                UInt64(run.count) < Kernel.maxRequestPages
-            {
-                run.append(item)
-            } else {
-                flush()
-                run = [item]
-                runBlock = block
-            }
-        }
-        flush()
     }
 
     /// Gives blocks to the pages among `indices` that are in holes: consecutive new pages get
@@ -119,29 +61,18 @@ extension Kernel {
 
     /// Hands a request to the disk and remembers what to do when it completes.
     func queueIO(_ request: BlockRequest, _ work: IOWork) {
-        let done = self.vfs.disk.submit(request, now: self.now)
+        let done = self.block.submit(request, work, now: self.now)
         self.emit(
             .blockIO(
                 write: request.operation == .write, block: request.block, pages: request.count,
                 time: self.now,
                 completes: done))
-        self.vfs.ioSequence += 1
-        let io = PendingIO(time: done, sequence: self.vfs.ioSequence, work: work)
-        // Completion order: by time, then submission order.
-        self.vfs.nextDue = min(self.vfs.nextDue, done)
-        var i = self.vfs.pendingIO.count
-        while i > 0,
-            (self.vfs.pendingIO[i - 1].time, self.vfs.pendingIO[i - 1].sequence) > (io.time, io.sequence)
-        {
-            i -= 1
-        }
-        self.vfs.pendingIO.insert(io, at: i)
+        self.clock.noteEvent(at: done)
     }
 
     // MARK: Completing
 
     func complete(_ io: PendingIO) {
-        self.vfs.disk.complete()
         switch io.work {
         case .read(let id, let indices):
             let file = self.file(id)
@@ -174,17 +105,14 @@ extension Kernel {
     /// completions, the flusher, the periodic kswapd) run. Costs charged: 1 ns per user
     /// memory access, 1 µs per page fault handled, 200 ns per page `read(2)`/`write(2)` copies.
     @inline(__always) func chargeCPU(_ ns: UInt64) {
-        self.setNow(self.now &+ ns)
-        if self.now >= self.vfs.nextDue { self.runDueEvents() }
+        self.setNow(self.now > UInt64.max - ns ? .max : self.now + ns)
+        if self.now >= self.clock.nextDue { self.runDueEvents() }
     }
 
     func runDueEvents() {
         while let next = self.nextEventTime(), next <= self.now { self.runNextEvent() }
-        self.vfs.nextDue = self.nextEventTime() ?? .max
+        self.clock.setNextDue(self.nextEventTime())
     }
-
-    /// Something new is scheduled at `time`.
-    func noteEvent(at time: UInt64) { self.vfs.nextDue = min(self.vfs.nextDue, time) }
 
     /// Advances the simulated clock by `nanoseconds`, running what falls due on the way.
     /// The clock saturates at 2⁶⁴−1 ns (584 years) rather than wrapping.
@@ -212,12 +140,12 @@ extension Kernel {
                 continue
             }
             guard let n = next, n <= target else { break }
-            if n == self.reclaim.nextPeriodicWake, self.skipIdlePeriodicWakes(until: target) { continue }
+            if n == self.clock.deadline(.kswapd), self.skipIdlePeriodicWakes(until: target) { continue }
             self.runNextEvent()
             kswapdBlocked = false
         }
         if target > self.now { self.setNow(target) }
-        self.vfs.nextDue = self.nextEventTime() ?? .max
+        self.clock.setNextDue(self.nextEventTime())
     }
 
     /// The periodic kswapd's wakes change nothing while every zone stays above its low
@@ -225,38 +153,38 @@ extension Kernel {
     /// before `target`, jumps the timer to its last wake at or before `target` (so a long `tick`
     /// costs one check, not one per simulated second). Returns whether it skipped.
     func skipIdlePeriodicWakes(until target: UInt64) -> Bool {
-        guard let wake = self.reclaim.nextPeriodicWake, !self.reclaim.kswapdWoken else { return false }
-        let others = [self.vfs.pendingIO.first?.time, self.vfs.flusherWakeAt].compactMap { $0 }.min()
+        guard let wake = self.clock.deadline(.kswapd), !self.reclaim.kswapdWoken else { return false }
+        let others = [self.block.nextCompletion, self.clock.deadline(.flusher)].compactMap { $0 }.min()
         guard others.map({ $0 > target }) ?? true, target - wake >= 2_000_000_000 else { return false }
-        let low = self.phys.zones.contains { $0.managedPages > 0 && $0.freePages < $0.lowWatermark }
+        let low = self.phys.anyZoneBelowLow
         guard !low else { return false }
         let last = wake + (target - wake) / 1_000_000_000 * 1_000_000_000
         guard last > wake else { return false }
-        self.reclaim.nextPeriodicWake = last
+        self.clock.arm(.kswapd, at: last)
         return true
     }
 
     func setNow(_ time: UInt64) {
-        self.now = time
+        self.clock.advance(to: time)
         self.phys.now = time
     }
 
-    /// When the next I/O completes or the flusher wakes, if anything is scheduled.
+    /// When the next I/O completes or a timer fires, if anything is scheduled.
     func nextEventTime() -> UInt64? {
-        [self.vfs.pendingIO.first?.time, self.vfs.flusherWakeAt, self.reclaim.nextPeriodicWake].compactMap {
-            $0
-        }.min()
+        switch (self.block.nextCompletion, self.clock.nextTimer) {
+        case (let io?, let timer?): return min(io, timer)
+        case (let io, let timer): return io ?? timer
+        }
     }
 
     /// Runs the earliest scheduled event, advancing the clock to it.
     func runNextEvent() {
         guard let next = self.nextEventTime() else { return }
         if next > self.now { self.setNow(next) }
-        if let io = self.vfs.pendingIO.first, io.time == next {
-            self.vfs.pendingIO.removeFirst()
-            self.complete(io)
-        } else if self.vfs.flusherWakeAt == next {
-            self.vfs.flusherWakeAt = nil
+        if self.block.nextCompletion == next {
+            self.complete(self.block.completeNext())
+        } else if self.clock.deadline(.flusher) == next {
+            self.clock.cancel(.flusher)
             self.flusherRun()
         } else {
             self.kswapdTimer()
@@ -278,7 +206,7 @@ extension Kernel {
         while !done() {
             // Only I/O completions and the flusher can end a wait; the periodic kswapd's timer
             // alone would tick forever.
-            guard !self.vfs.pendingIO.isEmpty || self.vfs.flusherWakeAt != nil else { return false }
+            guard !self.block.isIdle || self.clock.deadline(.flusher) != nil else { return false }
             self.runNextEvent()
         }
         return true
@@ -300,8 +228,8 @@ extension Kernel {
     func waitOnFileIO(_ file: SimFile) {
         let id = file.id
         self.waitUntil {
-            !self.vfs.pendingIO.contains {
-                switch $0.work {
+            !self.block.hasPending {
+                switch $0 {
                 case .read(let f, _), .write(let f, _): return f == id
                 case .swap: return false
                 }

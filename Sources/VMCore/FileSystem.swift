@@ -152,8 +152,9 @@ public final class OpenFile {
     }
 }
 
-/// The virtual file system's state: the disk, the namespace, the dentry and inode caches, the
-/// open files, the I/O in flight and the flusher's schedule.
+/// The virtual file system's state: the namespace, the dentry and inode caches, the open files,
+/// and the on-disk layout of the one file system, mounted on `disk` (the superblock's `s_bdev`;
+/// its queue is the `BlockLayer`'s).
 public final class VFS {
     public let disk: BlockDevice
     /// The root directory and the block-device inode.
@@ -176,19 +177,6 @@ public final class VFS {
     static let inodesPerBlock = 16
     static let inodeTableBlocks: UInt64 = 4096
     var nextBlock: UInt64 = 1 + 4096
-    /// I/O submitted and not yet completed, in completion order.
-    var pendingIO: [PendingIO] = []
-    var ioSequence: UInt64 = 0
-    /// When the flusher next wakes (nil while nothing is dirty).
-    public internal(set) var flusherWakeAt: UInt64? {
-        didSet { if let t = self.flusherWakeAt { self.nextDue = min(self.nextDue, t) } }
-    }
-    /// The earliest time anything may be scheduled (a cheap check for `chargeCPU`).
-    var nextDue: UInt64 = .max
-    /// SysV shared-memory segments by id, and ids by key.
-    var shmSegments: [Int: ShmSegment] = [:]
-    var shmByKey: [Int: Int] = [:]
-    var nextShmSequence = 0
 
     init(disk: BlockDevice) {
         self.disk = disk

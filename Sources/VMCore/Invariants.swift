@@ -177,7 +177,7 @@ extension Kernel {
                         "\(area.path) slot \(offset): \(refs[key]!) references to a free or missing slot")
                 }
             }
-            for (key, _) in self.swap.cache where Int(key >> 50) == area.type {
+            for (key, _) in self.swap.cache.pages where Int(key >> 50) == area.type {
                 let offset = key & ((1 << 50) - 1)
                 if !area.cached(offset) {
                     problems.append("\(area.path) slot \(offset): cached page without SWAP_HAS_CACHE")
@@ -202,7 +202,7 @@ extension Kernel {
                             "\(area.path) slot \(offset): count \(count), \(refs[key, default: 0]) references"
                         )
                     }
-                    if area.cached(offset) != (self.swap.cache[key] != nil) {
+                    if area.cached(offset) != (self.swap.cache.pages[key] != nil) {
                         problems.append(
                             "\(area.path) slot \(offset): SWAP_HAS_CACHE does not match the swap cache")
                     }
@@ -218,7 +218,7 @@ extension Kernel {
             }
         }
         let memMap = self.phys.memMap
-        for (key, pfn) in self.swap.cache {
+        for (key, pfn) in self.swap.cache.pages {
             if !memMap.test(pfn, .swapCache) || memMap.privateWord(pfn) != key {
                 problems.append("swap cache \(pfn) does not point back at its slot")
             }
@@ -279,7 +279,7 @@ extension Kernel {
             problems.append("nr_dirty \(self.phys.state(.nrDirty)) but \(dirty) page-cache pages are dirty")
         }
         // Swap-cache pages being written to swap count too.
-        let swapWriteback = self.swap.cache.values.filter { memMap.test($0, .writeback) }.count
+        let swapWriteback = self.swap.cache.pages.values.filter { memMap.test($0, .writeback) }.count
         writeback += swapWriteback
         if swapWriteback != self.swap.writebackPages {
             problems.append(
@@ -336,7 +336,7 @@ extension Kernel {
         for open in self.vfs.openFiles.values where open.dentry == nil {
             inodeRefs[open.file, default: 0] += 1
         }
-        for segment in self.vfs.shmSegments.values { inodeRefs[segment.file, default: 0] += 1 }
+        for segment in self.shm.segments { inodeRefs[segment.file, default: 0] += 1 }
         for file in self.files
         where file.inCore && file.id != self.vfs.root && file.id != self.vfs.blockDevice {
             let expected = inodeRefs[file.id, default: 0]

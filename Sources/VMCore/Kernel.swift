@@ -22,7 +22,8 @@ public enum KernelEvent: Sendable {
     /// A page fault handled for `pid` at `address`: the frame mapped there before (nil: none,
     /// or not present) and after — a COW shows the old frame and its copy.
     case fault(pid: Int, address: UInt64, access: Access, kind: FaultKind, major: Bool, old: PFN?, new: PFN?)
-    case signal(pid: Int, address: UInt64, signal: Int, reason: String)
+    /// A fatal fault signal delivered to `pid`.
+    case signal(pid: Int, SignalInfo)
     case fork(parent: Int, child: Int)
     case exec(pid: Int, path: String)
     case exit(pid: Int, reason: ExitReason)
@@ -94,17 +95,14 @@ public final class Kernel {
     /// Address spaces by id.
     public internal(set) var addressSpaces: [Int: AddressSpace] = [:]
     var nextMMID = 1
-    /// Files (inodes) by id, and by path.
+    /// Files (inodes) by id.
     public internal(set) var files: [SimFile] = []
-    var filesByPath: [String: FileID] = [:]
-    var nextInode = 1000
-    /// anon_vmas by id, and how many pages each has filed under it.
+    /// anon_vmas by id (each counts the pages filed under it).
     public internal(set) var anonVMAs: [AnonVMA?] = []
     var freeAnonVMAIDs: [AnonVMAID] = []
-    var anonPagesFiled: [Int: Int] = [:]
 
-    /// The node's LRU lists, indexed by `LRUList`.
-    var lru: [LRUListHead] = Array(repeating: LRUListHead(), count: LRUList.allCases.count)
+    /// The node's LRU lists and reclaim costs.
+    public internal(set) var lruvec = LRUVec()
 
     /// The task running on the CPU.
     public internal(set) var current: Task?
@@ -121,10 +119,16 @@ public final class Kernel {
     public var stackGuardGap: UInt64 = 256 << 12
     /// `fault_around_bytes` (64 KiB: 16 pages).
     public var faultAroundBytes: UInt64 = 65536
+    /// The simulated clock and the kernel's timers.
+    public let clock = Clock()
     /// Simulated time in nanoseconds.
-    public internal(set) var now: UInt64 = 0
-    /// The file system, its caches, the disk and the I/O in flight.
+    public var now: UInt64 { self.clock.now }
+    /// The block layer: the disk and the requests in flight.
+    public let block: BlockLayer
+    /// The file system and its caches.
     public let vfs: VFS
+    /// SysV shared-memory segment ids.
+    public let shm = ShmIDs()
     /// `/proc/sys/vm` settings.
     public internal(set) var sysctl = VMSysctl()
     /// Swap areas and the swap cache.
@@ -162,8 +166,9 @@ public final class Kernel {
             radixTreeNode: phys.kmemCacheCreate(
                 "radix_tree_node", objectSize: 576, size: 584, reclaimable: true))
         // A 256 GiB disk under the root file system.
-        self.vfs = VFS(
-            disk: BlockDevice(kind: config.disk, capacityBlocks: (256 << 30) >> UInt64(config.pageShift)))
+        let disk = BlockDevice(kind: config.disk, capacityBlocks: (256 << 30) >> UInt64(config.pageShift))
+        self.block = BlockLayer(disk: disk)
+        self.vfs = VFS(disk: disk)
         // empty_zero_page lives in the kernel image's .bss; with explicit zones (no image) it is
         // an ordinary page allocated at boot and never freed.
         if let image = phys.boot.kernelImage {

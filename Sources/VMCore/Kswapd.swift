@@ -21,15 +21,15 @@ extension Kernel {
     /// free (plus the lowmem reserve for the allocations that woke it); the periodic one only
     /// when every zone has.
     func nodeBalanced(order: Int, highestZone: Int) -> Bool {
-        let zones = self.phys.zones
+        let phys = self.phys
         if self.reclaim.mode == .periodic {
-            return zones.indices.allSatisfy { z in
-                zones[z].managedPages == 0 || zones[z].freePages >= zones[z].highWatermark
+            return (0..<phys.zoneCount).allSatisfy { z in
+                phys.zone(z).managedPages == 0 || phys.zone(z).freePages >= phys.zone(z).highWatermark
             }
         }
-        for z in 0...min(highestZone, zones.count - 1) where zones[z].managedPages > 0 {
-            if self.phys.zoneWatermarkOK(
-                zone: z, order: order, mark: zones[z].highWatermark, highestZone: highestZone, flags: [])
+        for z in 0...min(highestZone, phys.zoneCount - 1) where phys.zone(z).managedPages > 0 {
+            if phys.zoneWatermarkOK(
+                zone: z, order: order, mark: phys.zone(z).highWatermark, highestZone: highestZone, flags: [])
             {
                 return true
             }
@@ -58,9 +58,8 @@ extension Kernel {
             if self.nodeBalanced(order: order, highestZone: highestZone) { break }
             sc.nrScanned = 0
             sc.nrToReclaim = 0
-            for z in 0...min(highestZone, self.phys.zones.count - 1) where self.phys.zones[z].managedPages > 0
-            {
-                sc.nrToReclaim += max(self.phys.zones[z].highWatermark, Kernel.swapClusterMax)
+            for z in 0...min(highestZone, self.phys.zoneCount - 1) where self.phys.zone(z).managedPages > 0 {
+                sc.nrToReclaim += max(self.phys.zone(z).highWatermark, Kernel.swapClusterMax)
             }
             // age_active_anon()
             if self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
@@ -78,7 +77,7 @@ extension Kernel {
                 sc.nrWriteback > 0 && sc.nrWriteback * 2 >= sc.nrTaken
                 && sc.nrReclaimed - before < Kernel.swapClusterMax
             if cycling || self.writebackCoversGoal(sc, reclaimed: sc.nrReclaimed - before),
-                let io = self.vfs.pendingIO.first?.time
+                let io = self.block.nextCompletion
             {
                 self.reclaim.kswapdThrottledUntil = min(io, self.now + 100_000_000)
                 // Resumed, it balances for the same request (the periodic one: every zone).
@@ -127,20 +126,22 @@ extension Kernel {
 
     /// The periodic kswapd's timer: once a second, reclaim if any zone is below its low watermark.
     func kswapdTimer() {
-        self.reclaim.nextPeriodicWake = self.now + 1_000_000_000
-        self.noteEvent(at: self.now + 1_000_000_000)
-        let low = self.phys.zones.contains { $0.managedPages > 0 && $0.freePages < $0.lowWatermark }
+        self.clock.arm(.kswapd, at: self.now + 1_000_000_000)
+        let low = self.phys.anyZoneBelowLow
         guard low, self.reclaim.depth == 0 else { return }
         let saved = self.current
         self.current = nil
-        self.balanceNode(order: 0, highestZone: self.phys.zones.count - 1)
+        self.balanceNode(order: 0, highestZone: self.phys.zoneCount - 1)
         self.current = saved
     }
 
     /// Selects the kswapd model; the periodic one starts its one-second timer.
     public func setKswapdMode(_ mode: KswapdMode) {
         self.reclaim.mode = mode
-        self.reclaim.nextPeriodicWake = mode == .periodic ? self.now + 1_000_000_000 : nil
-        if mode == .periodic { self.noteEvent(at: self.now + 1_000_000_000) }
+        if mode == .periodic {
+            self.clock.arm(.kswapd, at: self.now + 1_000_000_000)
+        } else {
+            self.clock.cancel(.kswapd)
+        }
     }
 }

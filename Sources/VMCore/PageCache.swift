@@ -98,8 +98,8 @@ extension Kernel {
         file.dirtyPages += 1
         if file.dirtiedWhen == nil {
             file.dirtiedWhen = self.now
-            if self.vfs.flusherWakeAt == nil {
-                self.vfs.flusherWakeAt = self.now + self.sysctl.dirtyWritebackCentisecs * 10_000_000
+            if self.clock.deadline(.flusher) == nil {
+                self.clock.arm(.flusher, at: self.now + self.sysctl.dirtyWritebackCentisecs * 10_000_000)
             }
         }
     }

@@ -36,29 +36,12 @@ extension Kernel {
 
     /// Groups (offset, word, page) into requests of consecutive blocks.
     func submitSwapIO(_ area: SwapArea, write: Bool, _ items: [(UInt64, UInt64, PFN)]) {
-        var run: [(UInt64, UInt64, PFN)] = []
-        var runBlock: UInt64 = 0
-        func flush() {
-            guard !run.isEmpty else { return }
+        BlockLayer.plugRuns(items, index: \.0, block: { self.swapBlock(area, $0.0) }) { block, run in
             self.queueIO(
-                BlockRequest(operation: write ? .write : .read, block: runBlock, count: UInt64(run.count)),
-                .swap(area.type, write: write, run.map { ($0.0, $0.1, $0.2) }))
+                BlockRequest(operation: write ? .write : .read, block: block, count: UInt64(run.count)),
+                .swap(area.type, write: write, run))
             self.phys.count(write ? .pgpgout : .pgpgin, UInt64(run.count) * UInt64(self.phys.pageSize >> 10))
-            run = []
         }
-        for item in items {
-            let block = self.swapBlock(area, item.0)
-            if let last = run.last, item.0 == last.0 + 1, block == runBlock + UInt64(run.count),
-                UInt64(run.count) < Kernel.maxRequestPages
-            {
-                run.append(item)
-            } else {
-                flush()
-                run = [item]
-                runBlock = block
-            }
-        }
-        flush()
     }
 
     /// A swap request completed: a write's words reach the slots and its pages' writeback ends

@@ -51,8 +51,8 @@ extension Kernel {
     /// I/O size.
     func readaheadMaxPages(_ ra: ReadaheadState, request: UInt64) -> UInt64 {
         var maxPages = ra.raPages
-        if request > maxPages && Kernel.maxRequestPages > maxPages {
-            maxPages = min(request, Kernel.maxRequestPages)
+        if request > maxPages && BlockLayer.maxRequestPages > maxPages {
+            maxPages = min(request, BlockLayer.maxRequestPages)
         }
         return maxPages
     }
@@ -85,7 +85,7 @@ extension Kernel {
     /// (`FMODE_RANDOM` reads, `MADV_WILLNEED`, `POSIX_FADV_WILLNEED`), at most
     /// max(io_pages, ra_pages), in 2 MiB chunks.
     func forcePageCacheReadahead(_ file: SimFile, _ ra: ReadaheadState, start: UInt64, count: UInt64) {
-        let maxPages = max(Kernel.maxRequestPages, ra.raPages)
+        let maxPages = max(BlockLayer.maxRequestPages, ra.raPages)
         var remaining = min(count, maxPages)
         var index = start
         let chunk = UInt64(2 << 20) >> UInt64(self.phys.pageShift)

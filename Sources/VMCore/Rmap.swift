@@ -20,6 +20,8 @@ public struct AnonVMA: Sendable {
     /// VMAs linked through an anon_vma_chain.
     public internal(set) var linked: Set<VMARef> = []
     var object: UInt64 = 0
+    /// Pages whose `mapping` names this anon_vma (it stays while any does).
+    var pagesFiled = 0
 }
 
 /// Reverse mapping (mm/rmap.c): anon_vma setup, cloning on split and fork, unlinking, and the
@@ -115,7 +117,7 @@ extension Kernel {
         guard let a = self.anonVMAs[id.rawValue], a.linked.isEmpty, a.numChildren == 0 else { return }
         // Pages filed under it (swap cache) are re-filed by whoever still maps them; an anon_vma
         // that pages still name stays until they are gone.
-        guard self.anonPagesFiled[id.rawValue, default: 0] == 0 else { return }
+        guard a.pagesFiled == 0 else { return }
         self.phys.kmemCacheFree(self.caches.anonVMA, a.object)
         self.anonVMAs[id.rawValue] = nil
         self.freeAnonVMAIDs.append(id)
@@ -142,10 +144,10 @@ extension Kernel {
     func fileAnonPage(_ pfn: PFN, under id: AnonVMAID) {
         let old = self.phys.memMap.mapping(pfn)
         if self.phys.memMap.test(pfn, .anon) && old != 0 {
-            self.anonPagesFiled[Int(old) - 1, default: 0] -= 1
+            self.anonVMAs[Int(old) - 1]!.pagesFiled -= 1
         }
         self.phys.memMap.setMapping(pfn, UInt32(id.rawValue + 1))
-        self.anonPagesFiled[id.rawValue, default: 0] += 1
+        self.anonVMAs[id.rawValue]!.pagesFiled += 1
     }
 
     /// Clears an anonymous page's filing when it is freed.
@@ -153,7 +155,7 @@ extension Kernel {
         let old = self.phys.memMap.mapping(pfn)
         guard self.phys.memMap.test(pfn, .anon), old != 0 else { return }
         let id = AnonVMAID(rawValue: Int(old) - 1)
-        self.anonPagesFiled[id.rawValue, default: 0] -= 1
+        self.anonVMAs[id.rawValue]!.pagesFiled -= 1
         self.phys.memMap.setMapping(pfn, 0)
         self.freeAnonVMAIfUnused(id)
     }
@@ -172,7 +174,9 @@ extension Kernel {
             candidates = Array(self.files[Int(memMap.mapping(pfn)) - 1].mappers)
         }
         var result: [(mm: AddressSpace, slot: Int, address: UInt64)] = []
-        for ref in candidates.sorted(by: { ($0.mm, $0.slot) < ($1.mm, $1.slot) }) {
+        // Walk in (mm, VMA) order so results never depend on hashing; most pages have one.
+        if candidates.count > 1 { candidates.sort { ($0.mm, $0.slot) < ($1.mm, $1.slot) } }
+        for ref in candidates {
             guard let mm = self.addressSpaces[ref.mm], let vma = mm.slots[ref.slot] else { continue }
             guard index >= vma.pgoff else { continue }
             let address = vma.start + ((index - vma.pgoff) << UInt64(shift))

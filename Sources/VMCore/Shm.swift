@@ -34,6 +34,46 @@ public final class ShmSegment {
     }
 }
 
+/// The segment ids of the IPC namespace (`struct ipc_ids` for `shm_ids()`, ipc/util.c): segments
+/// by id, ids by key, and the next id. Simplified: ids are handed out in sequence and never reused
+/// (Linux's IDR reuses the lowest free index with a new sequence number).
+public final class ShmIDs {
+    private(set) var byID: [Int: ShmSegment] = [:]
+    private var byKey: [Int: Int] = [:]
+    private var nextID = 0
+
+    init() {}
+
+    /// Segments in id order.
+    public var segments: [ShmSegment] { self.byID.keys.sorted().map { self.byID[$0]! } }
+    public subscript(id: Int) -> ShmSegment? { self.byID[id] }
+    /// `ipc_findkey()`: the segment created with `key` (never for `IPC_PRIVATE`).
+    func find(key: Int) -> ShmSegment? { key == 0 ? nil : self.byKey[key].flatMap { self.byID[$0] } }
+    /// The segment whose pages are shmem file `file`.
+    func segment(of file: FileID) -> ShmSegment? { self.byID.values.first { $0.file == file } }
+
+    /// `ipc_addid()`: the id the next segment gets, once `make` builds it.
+    func add(key: Int, _ make: (Int) -> ShmSegment) -> ShmSegment {
+        let segment = make(self.nextID)
+        self.nextID += 1
+        self.byID[segment.id] = segment
+        if key != 0 { self.byKey[key] = segment.id }
+        return segment
+    }
+
+    /// `IPC_RMID`: the key no longer finds the segment (`ipc_set_key_private()`).
+    func makePrivate(_ segment: ShmSegment) {
+        if segment.key != 0 { self.byKey[segment.key] = nil }
+        segment.key = 0
+    }
+
+    /// `ipc_rmid()`.
+    func remove(_ segment: ShmSegment) {
+        guard self.byID[segment.id] === segment else { return }
+        self.byID[segment.id] = nil
+    }
+}
+
 /// System V shared memory (ipc/shm.c): segments are shmem files; `shmat` maps one shared,
 /// `shmdt` unmaps it, `IPC_RMID` destroys it once nothing is attached.
 extension Kernel {
@@ -41,12 +81,10 @@ extension Kernel {
     public static let shmMax: UInt64 = (UInt64(1) << 63) - (UInt64(1) << 24)
 
     /// Segments in id order.
-    public var shmSegments: [ShmSegment] {
-        self.vfs.shmSegments.keys.sorted().map { self.vfs.shmSegments[$0]! }
-    }
+    public var shmSegments: [ShmSegment] { self.shm.segments }
 
     /// The segment with id `id`.
-    public func shmSegment(_ id: Int) -> ShmSegment? { self.vfs.shmSegments[id] }
+    public func shmSegment(_ id: Int) -> ShmSegment? { self.shm[id] }
 
     /// `nattch`: the areas attached (Linux counts each VMA: a split attachment counts twice).
     public func shmAttachCount(_ segment: ShmSegment) -> Int { self.file(segment.file).mappers.count }
@@ -57,11 +95,11 @@ extension Kernel {
         throws(MMError)
         -> Int
     {
-        if key != 0, let id = self.vfs.shmByKey[key], let segment = self.vfs.shmSegments[id] {
+        if let segment = self.shm.find(key: key) {
             guard size <= segment.size else {
                 throw .invalid("segment \(key) is \(segment.size) bytes, smaller than \(size)")
             }
-            return id
+            return segment.id
         }
         guard create else { throw .noEntry("no segment with key \(key)") }
         guard size >= 1, size <= Kernel.shmMax else {
@@ -71,13 +109,11 @@ extension Kernel {
         guard let file = self.createShmemFile(name, size: size) else {
             throw .noMemory("no memory for a segment")
         }
-        let id = self.vfs.nextShmSequence
-        self.vfs.nextShmSequence += 1
-        let segment = ShmSegment(
-            id: id, key: key, size: size, file: file.id, mode: mode, creatorPID: task.pid, now: self.now)
-        self.vfs.shmSegments[id] = segment
-        if key != 0 { self.vfs.shmByKey[key] = id }
-        return id
+        let segment = self.shm.add(key: key) { id in
+            ShmSegment(
+                id: id, key: key, size: size, file: file.id, mode: mode, creatorPID: task.pid, now: self.now)
+        }
+        return segment.id
     }
 
     /// `shmat(2)`: maps the whole segment shared (read-only with `readOnly`) at `address` or
@@ -85,7 +121,7 @@ extension Kernel {
     public func shmat(_ task: Task, id: Int, address: UInt64? = nil, readOnly: Bool = false) throws(MMError)
         -> UInt64
     {
-        guard let segment = self.vfs.shmSegments[id] else { throw .invalid("no segment \(id)") }
+        guard let segment = self.shm[id] else { throw .invalid("no segment \(id)") }
         // do_shmat(): a new file for the attachment, mapped with do_mmap().
         guard let open = self.allocOpenFile(self.file(segment.file), dentry: nil) else {
             throw .noMemory("no memory for a file")
@@ -107,7 +143,7 @@ extension Kernel {
     public func shmdt(_ task: Task, address: UInt64) throws(MMError) {
         guard let mm = task.mm, let vma = mm.vma(containing: address), vma.start == address,
             case .shmem(let fileID) = vma.backing,
-            let segment = self.vfs.shmSegments.values.first(where: { $0.file == fileID })
+            let segment = self.shm.segment(of: fileID)
         else { throw .invalid("no segment attached at \(hex(address))") }
         // The attachment's areas: from address on, the areas of this segment's file.
         // The segment is at most SHMMAX and the address below TASK_SIZE: the sum cannot wrap.
@@ -124,9 +160,8 @@ extension Kernel {
     /// `shmctl(IPC_RMID)`: marks the segment destroyed (its key becomes private); it goes when
     /// nothing is attached.
     public func shmRemove(id: Int) throws(MMError) {
-        guard let segment = self.vfs.shmSegments[id] else { throw .invalid("no segment \(id)") }
-        if segment.key != 0 { self.vfs.shmByKey[segment.key] = nil }
-        segment.key = 0
+        guard let segment = self.shm[id] else { throw .invalid("no segment \(id)") }
+        self.shm.makePrivate(segment)
         segment.destroyed = true
         segment.changeTime = self.now
         self.shmDestroyIfUnused(segment)
@@ -134,17 +169,16 @@ extension Kernel {
 
     /// `shm_destroy()` for a removed segment with no attachments: its shmem file (and pages) go.
     func shmDestroyIfUnused(_ segment: ShmSegment) {
-        guard segment.destroyed, self.shmAttachCount(segment) == 0,
-            self.vfs.shmSegments[segment.id] === segment
+        guard segment.destroyed, self.shmAttachCount(segment) == 0, self.shm[segment.id] === segment
         else { return }
-        self.vfs.shmSegments[segment.id] = nil
+        self.shm.remove(segment)
         self.iput(segment.file)
     }
 
     /// Called when an area of shmem file `id` goes away (`shm_close()`).
     func shmAreaClosed(_ id: FileID) {
         guard self.file(id).isShmem, self.file(id).mappers.isEmpty,
-            let segment = self.vfs.shmSegments.values.first(where: { $0.file == id })
+            let segment = self.shm.segment(of: id)
         else { return }
         self.shmDestroyIfUnused(segment)
     }

@@ -14,7 +14,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         var major = false
         let got: (PFN, new: Bool)?
-        if self.swap.cache[SwapState.key(entry)] != nil {
+        if self.swap.cache[entry] != nil {
             got = self.readSwapCacheAsync(entry, readahead: false)
         } else {
             got = self.swapClusterReadahead(entry)
@@ -54,9 +54,8 @@ extension Kernel {
             return nil
         }
         let index = memMap.index(pfn)
-        // The slot is referenced by the shmem index (count 1) and the cache.
-        let area = self.area(entry)
-        area[entry.offset] = 1
+        // The slot is referenced by the shmem index (`swap_shmem_alloc()`) and the cache.
+        self.area(entry).duplicate(entry.offset)
         file.pages[index] = nil
         _ = self.syncIndexNodes(file)
         file.swapped[index] = entry

@@ -83,8 +83,9 @@ public final class SwapArea {
     /// Clusters whose slot counts are held in host memory (those with a slot in use).
     public var allocatedClusters: Int { self.clusters.count }
 
-    /// `swap_map[offset]` (0 for a slot whose cluster is free).
-    subscript(offset: UInt64) -> UInt32 {
+    /// `swap_map[offset]` (0 for a slot whose cluster is free). Changed only through the
+    /// operations below, which keep the cluster counts right.
+    private(set) subscript(offset: UInt64) -> UInt32 {
         get {
             self.clusters[Int(offset / SwapArea.clusterSize)]?.map[Int(offset % SwapArea.clusterSize)] ?? 0
         }
@@ -173,15 +174,46 @@ public final class SwapArea {
         return nil
     }
 
+    // MARK: swap_map operations (mm/swapfile.c)
+
+    /// A slot `allocSlot()` found becomes used, held by the swap cache only (`SWAP_HAS_CACHE`).
+    func take(_ offset: UInt64) {
+        precondition(self[offset] == 0, "SwapArea.take: slot \(offset) is in use")
+        self[offset] = SwapArea.hasCache
+        self.slotTaken(offset)
+    }
+
+    /// `swap_duplicate()`: another PTE or shmem index entry refers to the slot.
+    func duplicate(_ offset: UInt64) {
+        precondition(self[offset] != 0, "swapDuplicate: slot \(offset) is free")
+        self[offset] += 1
+    }
+
+    /// `swap_free()`'s count: one reference fewer; the slot is freed when nothing is left.
+    func release(_ offset: UInt64) {
+        precondition(self[offset] & ~SwapArea.hasCache > 0, "swapFree: slot \(offset) has no references")
+        self[offset] -= 1
+        if self[offset] == 0 { self.slotFreed(offset) }
+    }
+
+    /// `SWAP_HAS_CACHE` set (a page for the slot joined the swap cache).
+    func setCached(_ offset: UInt64) { self[offset] |= SwapArea.hasCache }
+
+    /// `SWAP_HAS_CACHE` cleared; the slot is freed when nothing refers to it.
+    func clearCached(_ offset: UInt64) {
+        self[offset] &= ~SwapArea.hasCache
+        if self[offset] == 0 { self.slotFreed(offset) }
+    }
+
     /// A slot changed from free to used (its entry was just set).
-    func slotTaken(_ offset: UInt64) {
+    private func slotTaken(_ offset: UInt64) {
         self.inUse += 1
         self.clusters[Int(offset / SwapArea.clusterSize)]!.used += 1
     }
 
     /// A slot's entry dropped to 0. A cluster left with no slot in use goes back on the free
     /// list (`free_cluster()`, and off the nonfull one) and its counts are dropped.
-    func slotFreed(_ offset: UInt64) {
+    private func slotFreed(_ offset: UInt64) {
         self.inUse -= 1
         let c = Int(offset / SwapArea.clusterSize)
         self.clusters[c]!.used -= 1

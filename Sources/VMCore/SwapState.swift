@@ -8,8 +8,9 @@ public final class SwapState {
     public internal(set) var areas: [SwapArea?] = []
     /// `least_priority`: areas added without a priority get -2, -3, …
     var leastPriority = -1
-    /// The swap cache (`swapper_spaces`): entry → page.
-    var cache: [UInt64: PFN] = [:]
+    /// The swap cache (`swapper_spaces`): entry → page. Changed by `addToSwapCache` and
+    /// `deleteFromSwapCache` only, with the page's flags and the slot's `SWAP_HAS_CACHE`.
+    private(set) var cache = SwapCache()
     /// `swapin_readahead_hits` and the previous offset, for cluster readahead (shmem).
     var readaheadHits = 0
     var prevOffset: UInt64 = 0
@@ -22,6 +23,18 @@ public final class SwapState {
 
     static func key(_ e: SwapEntry) -> UInt64 { UInt64(e.type) << 50 | e.offset }
     public var active: [SwapArea] { self.areas.compactMap { $0 } }
+
+    /// The swap cache's index (the `address_space` of `swapper_spaces`, an XArray per 64 MiB of
+    /// swap in Linux; a dictionary keyed by type and offset here).
+    struct SwapCache {
+        private(set) var pages: [UInt64: PFN] = [:]
+        var count: Int { self.pages.count }
+        subscript(_ e: SwapEntry) -> PFN? { self.pages[SwapState.key(e)] }
+        fileprivate mutating func insert(_ pfn: PFN, _ e: SwapEntry) { self.pages[SwapState.key(e)] = pfn }
+        fileprivate mutating func remove(_ e: SwapEntry) { self.pages[SwapState.key(e)] = nil }
+    }
+    fileprivate func cacheInsert(_ pfn: PFN, _ e: SwapEntry) { self.cache.insert(pfn, e) }
+    fileprivate func cacheRemove(_ e: SwapEntry) { self.cache.remove(e) }
 }
 
 /// The swap cache and swap-in readahead (mm/swap_state.c: `add_to_swap_cache()`,
@@ -37,7 +50,7 @@ extension Kernel {
         return SwapEntry(type: Int(raw >> 50), offset: raw & ((1 << 50) - 1))
     }
 
-    public func swapCacheLookup(_ e: SwapEntry) -> PFN? { self.swap.cache[SwapState.key(e)] }
+    public func swapCacheLookup(_ e: SwapEntry) -> PFN? { self.swap.cache[e] }
 
     /// `add_to_swap_cache()`: the cache takes a reference; `nr_swapcached` and `nr_file_pages` count it.
     func addToSwapCache(_ pfn: PFN, _ e: SwapEntry) {
@@ -45,8 +58,8 @@ extension Kernel {
         memMap.getPage(pfn)
         memMap.insertFlags(pfn, .swapCache)
         memMap.setPrivateWord(pfn, SwapState.key(e))
-        self.swap.cache[SwapState.key(e)] = pfn
-        self.area(e)[e.offset] |= SwapArea.hasCache
+        self.swap.cacheInsert(pfn, e)
+        self.area(e).setCached(e.offset)
         self.phys.mod(.nrSwapcached, 1)
         self.phys.mod(.nrFilePages, 1)
     }
@@ -58,14 +71,12 @@ extension Kernel {
             preconditionFailure("deleteFromSwapCache: \(pfn) not cached")
         }
         let memMap = self.phys.memMap
-        self.swap.cache[SwapState.key(e)] = nil
+        self.swap.cacheRemove(e)
         memMap.removeFlags(pfn, .swapCache)
         memMap.setPrivateWord(pfn, 0)
         self.phys.mod(.nrSwapcached, -1)
         self.phys.mod(.nrFilePages, -1)
-        let area = self.area(e)
-        area[e.offset] &= ~SwapArea.hasCache
-        if area[e.offset] == 0 { area.slotFreed(e.offset) }
+        self.area(e).clearCached(e.offset)
     }
 
     /// `folio_free_swap()`: drops a page's swap slot when nothing else refers to the slot and
@@ -108,7 +119,7 @@ extension Kernel {
         PFN, new: Bool
     )? {
         let memMap = self.phys.memMap
-        if let pfn = self.swap.cache[SwapState.key(e)] {
+        if let pfn = self.swap.cache[e] {
             memMap.getPage(pfn)
             return (pfn, false)
         }
@@ -116,7 +127,7 @@ extension Kernel {
         guard self.area(e).count(e.offset) > 0 else { return nil }
         guard let pfn = self.phys.allocPages(.highUserMovable, order: 0) else { return nil }
         // Reclaim inside the allocation may have cached it meanwhile.
-        if let other = self.swap.cache[SwapState.key(e)] {
+        if let other = self.swap.cache[e] {
             self.phys.freePages(pfn, order: 0)
             memMap.getPage(other)
             return (other, false)

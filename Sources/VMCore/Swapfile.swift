@@ -194,8 +194,8 @@ extension Kernel {
             throw error
         }
         self.waitUntil {
-            !self.vfs.pendingIO.contains {
-                if case .swap(let t, _, _) = $0.work { return t == area.type } else { return false }
+            !self.block.hasPending {
+                if case .swap(let t, _, _) = $0 { return t == area.type } else { return false }
             }
         }
         precondition(area.inUse == 0, "swapoff: \(area.inUse) slots still in use")
@@ -239,7 +239,11 @@ extension Kernel {
                     guard mm.users > 1 else { break }
                     guard let slot = mm.slot(containing: va), self.pageTables.pte(root: mm.pgd, va: va) == pte
                     else { continue }
-                    if case .oom = self.doSwapPage(mm, slot: slot, address: va, pte: pte, write: false) {
+                    // The tables exist (the entry is there), so makeFault allocates nothing.
+                    guard let vmf = self.makeFault(mm, slot: slot, address: va, write: false) else {
+                        continue
+                    }
+                    if case .oom = self.doSwapPage(vmf) {
                         throw .noMemory("swapoff: out of memory bringing \(hex(va)) back")
                     }
                     let now = self.pageTables.pte(root: mm.pgd, va: va)
@@ -262,7 +266,7 @@ extension Kernel {
                 }
             }
             // Pages only the swap cache still holds for this area.
-            for (key, pfn) in self.swap.cache.sorted(by: { $0.key < $1.key })
+            for (key, pfn) in self.swap.cache.pages.sorted(by: { $0.key < $1.key })
             where Int(key >> 50) == area.type {
                 memMap.getPage(pfn)
                 if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
@@ -291,8 +295,7 @@ extension Kernel {
             .enumerated().sorted { ($0.element.1, -$0.offset) > ($1.element.1, -$1.offset) }.map(\.element.0)
         for t in order {
             guard let area = self.swap.areas[t], let offset = area.allocSlot() else { continue }
-            area[offset] = SwapArea.hasCache
-            area.slotTaken(offset)
+            area.take(offset)
             // plist_requeue(): behind the others of its priority.
             self.swap.rotation.removeAll { $0 == t }
             self.swap.rotation.append(t)
@@ -306,17 +309,12 @@ extension Kernel {
 
     /// `swap_duplicate()`: another PTE or shmem entry refers to the slot.
     func swapDuplicate(_ e: SwapEntry) {
-        let area = self.area(e)
-        precondition(area[e.offset] != 0, "swapDuplicate: \(e) is free")
-        area[e.offset] += 1
+        self.area(e).duplicate(e.offset)
     }
 
     /// `swap_free()`: one reference fewer; a slot with no references and no cached page is free.
     func swapFree(_ e: SwapEntry) {
-        let area = self.area(e)
-        precondition(area[e.offset] & ~SwapArea.hasCache > 0, "swapFree: \(e) has no references")
-        area[e.offset] -= 1
-        if area[e.offset] == 0 { area.slotFreed(e.offset) }
+        self.area(e).release(e.offset)
     }
 
     /// `free_swap_and_cache()`: a PTE holding `e` is gone. If that was the last reference and
@@ -324,7 +322,7 @@ extension Kernel {
     func freeSwapEntry(_ e: SwapEntry) {
         self.swapFree(e)
         let area = self.area(e)
-        if area.count(e.offset) == 0, let pfn = self.swap.cache[SwapState.key(e)] {
+        if area.count(e.offset) == 0, let pfn = self.swap.cache[e] {
             let memMap = self.phys.memMap
             if !memMap.test(pfn, .writeback) && !memMap.test(pfn, .locked) && memMap.mapCount(pfn) == 0
                 && memMap.refCount(pfn) == 1

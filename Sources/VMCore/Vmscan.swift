@@ -2,11 +2,8 @@ import VMPaging
 import VMPhys
 import VMTypes
 
-/// Reclaim state of the node (`pg_data_t`'s kswapd fields and `lruvec`'s cost counters).
+/// Reclaim state of the node (`pg_data_t`'s kswapd fields); the costs are the `LRUVec`'s.
 public final class ReclaimState {
-    /// `lruvec->anon_cost`, `file_cost`: the recent cost of reclaiming each kind.
-    var anonCost = 0
-    var fileCost = 0
     /// kswapd: woken, for which order and highest zone; its failures in a row.
     var kswapdWoken = false
     var kswapdOrder = 0
@@ -16,7 +13,6 @@ public final class ReclaimState {
     var kswapdSleptAt: UInt64?
     public internal(set) var kswapdRuns = 0
     public var mode: KswapdMode = .modern
-    var nextPeriodicWake: UInt64?
     /// kswapd found only pages under writeback: it sleeps until then (`reclaim_throttle()`).
     var kswapdThrottledUntil: UInt64 = 0
     /// `PF_MEMALLOC`: reclaim is running; allocations it makes do not recurse into reclaim.
@@ -89,8 +85,8 @@ extension Kernel {
 
     func lruSizeBelow(_ list: LRUList, zone reclaimIdx: Int) -> Int {
         var n = 0
-        for z in 0...min(reclaimIdx, self.phys.zones.count - 1) {
-            n += self.phys.zones[z].state(list.zoneItem)
+        for z in 0...min(reclaimIdx, self.phys.zoneCount - 1) {
+            n += self.phys.zone(z).state(list.zoneItem)
         }
         return n
     }
@@ -108,16 +104,9 @@ extension Kernel {
     /// Whether anonymous pages can be reclaimed at all: swap space is free.
     var canReclaimAnon: Bool { self.swapFreePages > 0 }
 
-    /// `lru_note_cost()`: I/O and rotations make a kind of page costlier to reclaim; the costs
-    /// decay once they exceed a quarter of the LRU pages.
+    /// `lru_note_cost()`: see `LRUVec.noteCost`.
     func lruNoteCost(file: Bool, io: Int, rotated: Int) {
-        let cost = io * Kernel.swapClusterMax + rotated
-        if file { self.reclaim.fileCost += cost } else { self.reclaim.anonCost += cost }
-        let lruPages = LRUList.allCases.dropLast().reduce(0) { $0 + self.lruSize($1) }
-        if self.reclaim.fileCost + self.reclaim.anonCost > lruPages / 4 {
-            self.reclaim.fileCost /= 2
-            self.reclaim.anonCost /= 2
-        }
+        self.lruvec.noteCost(file: file, io: io, rotated: rotated)
     }
 
     /// `get_scan_count()`: how many pages of each evictable list to scan at this priority —
@@ -165,8 +154,8 @@ extension Kernel {
     /// `shrink_node()`: prepare the scan (may the active lists be aged, is the file cache tiny,
     /// can reclaim trim the cache alone), shrink the LRU lists, then the slab shrinkers.
     func shrinkNode(_ sc: inout ScanControl) {
-        sc.anonCost = self.reclaim.anonCost
-        sc.fileCost = self.reclaim.fileCost
+        sc.anonCost = self.lruvec.anonCost
+        sc.fileCost = self.lruvec.fileCost
         sc.mayDeactivateAnon = self.inactiveIsLow(.inactiveAnon)
         sc.mayDeactivateFile = self.inactiveIsLow(.inactiveFile)
         let file = self.lruSize(.inactiveFile) + self.lruSize(.activeFile)
@@ -255,9 +244,8 @@ extension Kernel {
         var skipped: [PFN] = []
         var scanned = 0
         var budget = n * 4 + 64
-        while scanned < n, budget > 0, self.lru[list.rawValue].tail != 0 {
+        while scanned < n, budget > 0, let pfn = self.lruvec.oldest(list) {
             budget -= 1
-            let pfn = PFN(rawValue: UInt64(self.lru[list.rawValue].tail))
             self.lruRemove(pfn)
             if let z = self.phys.zoneIndex(of: pfn), z > reclaimIdx {
                 skipped.append(pfn)
@@ -355,10 +343,8 @@ extension Kernel {
         let memMap = self.phys.memMap
         var pages: [PFN] = []
         var looked = 0
-        let inactive = LRUList.inactiveAnon.rawValue
-        while pages.count < n, looked < 4 * n, self.lru[inactive].tail != 0 {
+        while pages.count < n, looked < 4 * n, let pfn = self.lruvec.oldest(.inactiveAnon) {
             looked += 1
-            let pfn = PFN(rawValue: UInt64(self.lru[inactive].tail))
             self.lruRemove(pfn)
             guard memMap.mapCount(pfn) == 0, !memMap.test(pfn, .writeback),
                 (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
@@ -617,21 +603,21 @@ extension Kernel {
         return sc.nrReclaimed
     }
 
-    var ioInFlight: Bool { !self.vfs.pendingIO.isEmpty }
+    var ioInFlight: Bool { !self.block.isIdle }
 
     /// `reclaim_throttle()`: sleeps until `SWAP_CLUSTER_MAX` pages have finished writeback, no
     /// I/O is left, or `limit` nanoseconds pass.
     func waitForSomeIO(limit: UInt64) {
-        guard !self.vfs.pendingIO.isEmpty else { return }
+        guard !self.block.isIdle else { return }
         let start = self.now
         let target = self.phys.state(.nrWriteback) - Kernel.swapClusterMax
         let deadline = self.now + limit
-        while let next = self.vfs.pendingIO.first?.time, next <= deadline,
+        while let next = self.block.nextCompletion, next <= deadline,
             self.phys.state(.nrWriteback) > target
         {
             self.advanceClock(to: next)
         }
-        if self.vfs.pendingIO.first.map({ $0.time > deadline }) ?? false { self.advanceClock(to: deadline) }
+        if self.block.nextCompletion.map({ $0 > deadline }) ?? false { self.advanceClock(to: deadline) }
         if let task = self.current, self.now > start { task.blkioDelay += self.now - start }
     }
 
@@ -667,7 +653,7 @@ extension Kernel: ReclaimDelegate {
     /// while swap has room, and — when it has neither — its free pages, so that a zone with
     /// free memory is not written off.
     public func reclaimablePages(zone z: Int) -> Int {
-        let zone = self.phys.zones[z]
+        let zone = self.phys.zone(z)
         var n = zone.state(.nrZoneInactiveFile) + zone.state(.nrZoneActiveFile)
         if self.canReclaimAnon { n += zone.state(.nrZoneInactiveAnon) + zone.state(.nrZoneActiveAnon) }
         return n == 0 ? zone.freePages : n

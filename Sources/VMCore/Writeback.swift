@@ -61,7 +61,7 @@ extension Kernel {
         case "vm.dirty_writeback_centisecs":
             self.sysctl.dirtyWritebackCentisecs = UInt64(n)
             // dirty_writeback_centisecs_handler(): 0 disables periodic writeback.
-            if n == 0 { self.vfs.flusherWakeAt = nil }
+            if n == 0 { self.clock.cancel(.flusher) }
         case "vm.drop_caches":
             try range(1...3)
             try self.dropCaches(n)
@@ -168,9 +168,9 @@ extension Kernel {
     func scheduleFlusher() {
         let interval = self.sysctl.dirtyWritebackCentisecs * 10_000_000
         if interval > 0 && self.files.contains(where: { $0.dirtyPages > 0 && !$0.isShmem }) {
-            if self.vfs.flusherWakeAt == nil { self.vfs.flusherWakeAt = self.now + interval }
+            if self.clock.deadline(.flusher) == nil { self.clock.arm(.flusher, at: self.now + interval) }
         } else {
-            self.vfs.flusherWakeAt = nil
+            self.clock.cancel(.flusher)
         }
     }
 
@@ -202,7 +202,7 @@ extension Kernel {
         if dirty > limits.dirty {
             self.waitUntil {
                 self.phys.state(.nrDirty) + self.phys.state(.nrWriteback) <= self.globalDirtyLimits().dirty
-                    || self.vfs.pendingIO.isEmpty
+                    || self.block.isIdle
             }
         }
     }

@@ -55,7 +55,17 @@ public final class PhysicalMemory {
     @usableFromInline let zoneStorage: UnsafeMutablePointer<Zone>
     public let zoneCount: Int
     /// A copy of the zones, for reports.
+    /// Copies of every zone (for reports; loops read `zone(_:)`, which copies one).
     public var zones: [Zone] { Array(UnsafeBufferPointer(start: self.zoneStorage, count: self.zoneCount)) }
+    /// Zone `z` (`pgdat->node_zones[z]`), without building the whole array.
+    @inlinable public func zone(_ z: Int) -> Zone { self.zoneStorage[z] }
+    /// Whether any populated zone is below its low watermark (the periodic kswapd's test).
+    public var anyZoneBelowLow: Bool {
+        (0..<self.zoneCount).contains {
+            self.zoneStorage[$0].managedPages > 0
+                && self.zoneStorage[$0].freePages < self.zoneStorage[$0].lowWatermark
+        }
+    }
     /// Zone index by `ZoneType.rawValue` (nil where the layout has no such zone).
     let zoneIndexByType: [Int?]
     public let boot: BootLayout

@@ -57,8 +57,7 @@ import VMTypes
         #expect(offsets == Array(1...10))  // slot 0 is the header
         // A freed slot behind the cursor is not reused while the cluster has room ahead.
         let area = k.swapAreas[0]
-        area[3] &= ~SwapArea.hasCache
-        area.slotFreed(3)
+        area.clearCached(3)
         #expect(k.getSwapSlot()!.offset == 11)
         #expect(area.inUse == 10)
     }

@@ -85,7 +85,7 @@ extension ProcFS {
         out +=
             "dentries \(kernel.vfs.dentryCount) (unused \(kernel.vfs.unusedDentries), negative \(kernel.vfs.negativeDentries)); "
         out += "open files \(kernel.vfs.openFileCount); clock \(Self.duration(kernel.now))"
-        if let wake = kernel.vfs.flusherWakeAt { out += "; flusher wakes at \(Self.duration(wake))" }
+        if let wake = kernel.clock.deadline(.flusher) { out += "; flusher wakes at \(Self.duration(wake))" }
         out += "\n"
         return out
     }
