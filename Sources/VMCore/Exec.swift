@@ -140,7 +140,7 @@ extension Kernel {
         do {
             try self.exec(task, path: path ?? "/bin/\(name)", layout: layout)
         } catch {
-            self.exitTask(task, reason: .killed(signal: Signal.sigkill))
+            self.exitTask(task, reason: .killed(.sigkill))
             throw error
         }
         task.name = String(name.prefix(15))

@@ -14,6 +14,33 @@ enum FaultResult {
     case oom
 }
 
+/// One page fault as its handlers see it (`struct vm_fault`, include/linux/mm.h): the mm and
+/// VMA, the page-aligned address, whether it is a write (`FAULT_FLAG_WRITE`), the leaf table and
+/// entry index (`vmf->pmd` + `vmf->pte`) and the entry as it was when the fault began
+/// (`vmf->orig_pte`).
+///
+/// Built once by `handleMMFault`, which walks the page tables from the root (allocating the
+/// missing levels); the handlers read and write the entry through it without walking again. The
+/// leaf table cannot go away while a fault is handled — vmsim frees page tables only in
+/// `munmap` and exit, which never run inside a fault — so only the entry is re-read where the
+/// handler slept or allocated (`pte_same()`). `vma` is a snapshot: refresh it with `reloadVMA()`
+/// after anything that changes the VMA (`anon_vma_prepare()`, the readahead state).
+struct VMFault {
+    let mm: AddressSpace
+    let slot: Int
+    private(set) var vma: VMA
+    /// `vmf->address`: the faulting address rounded down to its page.
+    let address: UInt64
+    let write: Bool
+    /// The leaf table's slot in the page-table arena, and the entry's index in it.
+    let table: Int
+    let index: Int
+    /// `vmf->orig_pte`.
+    let origPTE: PTE
+
+    mutating func reloadVMA() { self.vma = self.mm.vma(self.slot) }
+}
+
 extension Kernel {
     // MARK: Faults
 
@@ -41,57 +68,86 @@ extension Kernel {
         return old != nil
     }
 
+    /// `__handle_mm_fault()`'s walk: the `VMFault` for `address` in VMA `slot` of `mm`, with the
+    /// missing page-table levels allocated; nil when a table cannot be allocated.
+    func makeFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> VMFault? {
+        let pageAddress = address & ~(self.phys.pageSize - 1)
+        var tables = 0
+        guard
+            let leaf = self.pageTables.leafTable(
+                root: mm.pgd, va: pageAddress, allocate: true, tables: &tables)
+        else { return nil }
+        mm.pageTablePages += tables
+        let last = self.architecture.paging.levels - 1
+        let table = self.pageTables.table(leaf)
+        let index = self.architecture.paging.index(of: pageAddress, atLevel: last)
+        return VMFault(
+            mm: mm, slot: slot, vma: mm.vma(slot), address: pageAddress, write: write, table: table,
+            index: index,
+            origPTE: self.pageTables.readEntry(table, index, level: last))
+    }
+
+    /// The fault's page-table entry as it is now.
+    @inline(__always) func currentPTE(_ vmf: VMFault) -> PTE {
+        self.pageTables.readEntry(vmf.table, vmf.index, level: self.architecture.paging.levels - 1)
+    }
+
+    /// `set_pte_at()` for an entry that maps nothing yet (none, or a swap entry being replaced):
+    /// a handler that finds a present page there has lost track of the entry, and stops —
+    /// `caller` names it, as xv6's `mappages: remap` does.
+    func setNewPTE(_ vmf: VMFault, _ pte: PTE, _ caller: StaticString) {
+        let level = self.architecture.paging.levels - 1
+        precondition(
+            !self.pageTables.readEntry(vmf.table, vmf.index, level: level).isPresent, "\(caller): remap")
+        self.pageTables.writeEntry(vmf.table, vmf.index, level: level, pte)
+    }
+
+    /// Rewrites a present entry in place (flags, or a copy's frame after `pte_same()`).
+    func updatePTE(_ vmf: VMFault, _ pte: PTE) {
+        self.pageTables.writeEntry(vmf.table, vmf.index, level: self.architecture.paging.levels - 1, pte)
+    }
+
     /// `handle_mm_fault()` → `handle_pte_fault()`: an empty entry faults in (anonymous page, zero
     /// page or file page); a swap entry swaps in; a write to a read-only present entry is a
     /// write-protect fault; anything else was already fixed (a stale TLB entry: spurious).
     func handleMMFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
-        let pageAddress = address & ~(self.phys.pageSize - 1)
-        var tables = 0
-        guard self.pageTables.leafTable(root: mm.pgd, va: pageAddress, allocate: true, tables: &tables) != nil
-        else { return .oom }
-        mm.pageTablePages += tables
-        let pte = self.pageTables.pte(root: mm.pgd, va: pageAddress)
-        let vma = mm.vma(slot)
-        if pte.isNone {
-            return vma.isAnonymous
-                ? self.doAnonymousPage(mm, slot: slot, address: pageAddress, write: write)
-                : self.doFault(mm, slot: slot, address: pageAddress, write: write)
-        }
-        if pte.isSwap { return self.doSwapPage(mm, slot: slot, address: pageAddress, pte: pte, write: write) }
-        if write && !pte.contains(.writable) {
-            return self.doWPPage(mm, slot: slot, address: pageAddress, pte: pte)
-        }
+        guard let vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
+        let pte = vmf.origPTE
+        if pte.isNone { return vmf.vma.isAnonymous ? self.doAnonymousPage(vmf) : self.doFault(vmf) }
+        if pte.isSwap { return self.doSwapPage(vmf) }
+        if write && !pte.contains(.writable) { return self.doWPPage(vmf) }
         // Entry already allows the access (a stale TLB entry or a PROT_NONE entry left behind):
         // just refresh Accessed/Dirty as ptep_set_access_flags() does.
         var updated = pte
         updated.flags.formUnion(write ? [.accessed, .dirty] : [.accessed])
-        _ = self.installPTE(mm, pageAddress, updated)
+        self.updatePTE(vmf, updated)
         return .minor(.spurious)
     }
 
     /// `do_anonymous_page()`: a read maps the shared zero page (no memory used); a write gets a
     /// new zeroed page, filed under the VMA's anon_vma, mapped writable and dirty.
-    func doAnonymousPage(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
-        let vma = mm.vma(slot)
-        if vma.flags.contains(.shared) { return .sigbus }
-        let prot = self.pageProtection(vma.flags)
-        if !write {
-            guard self.installPTE(mm, address, PTE(pfn: self.zeroPFN, flags: prot.subtracting(.writable)))
-            else { return .oom }
+    func doAnonymousPage(_ fault: VMFault) -> FaultResult {
+        var vmf = fault
+        if vmf.vma.flags.contains(.shared) { return .sigbus }
+        let prot = self.pageProtection(vmf.vma.flags)
+        if !vmf.write {
+            self.setNewPTE(vmf, PTE(pfn: self.zeroPFN, flags: prot.subtracting(.writable)), "doAnonymousPage")
             return .minor(.zeroPage)
         }
-        guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        guard self.anonVMAPrepare(vmf.mm, slot: vmf.slot) else { return .oom }
+        vmf.reloadVMA()
         guard let pfn = self.phys.allocPages(GFP.highUserMovable.union(.zero), order: 0) else { return .oom }
-        self.setPageAnon(pfn, vma: mm.vma(slot), address: address)
-        self.addMapping(pfn, mm: mm, anon: true)
-        guard
-            self.installPTE(
-                mm, address, PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)))
-        else {
-            self.removeMapping(pfn, mm: mm)
-            return .oom
+        // The allocation may have reclaimed; nothing else runs in this mm meanwhile, but check.
+        guard self.currentPTE(vmf).isNone else {
+            self.phys.freePages(pfn, order: 0)
+            return .minor(.spurious)
         }
-        self.lruAddNew(pfn, vma: mm.vma(slot))
+        self.setPageAnon(pfn, vma: vmf.vma, address: vmf.address)
+        self.addMapping(pfn, mm: vmf.mm, anon: true)
+        self.setNewPTE(
+            vmf, PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vmf.vma.flags).union(.dirty)), "doAnonymousPage"
+        )
+        self.lruAddNew(pfn, vma: vmf.vma)
         return .minor(.anonymous)
     }
 
@@ -99,15 +155,19 @@ extension Kernel {
     /// an anonymous page with no other user is reused in place (`wp_page_reuse()`: exclusive, or
     /// reference count 1); anything else — the zero page, a page shared since fork, a page-cache
     /// page in a private mapping — is copied (`wp_page_copy()`).
-    func doWPPage(_ mm: AddressSpace, slot: Int, address: UInt64, pte: PTE) -> FaultResult {
-        let vma = mm.vma(slot)
+    func doWPPage(_ fault: VMFault) -> FaultResult {
+        var vmf = fault
+        let vma = vmf.vma
+        let mm = vmf.mm
+        let address = vmf.address
+        let pte = self.currentPTE(vmf)
         let memMap = self.phys.memMap
         let old = pte.pfn
         let isZero = old == self.zeroPFN
         if !vma.flags.isDisjoint(with: [.shared, .mayShare]) && !isZero {
             var updated = pte
             updated.flags.formUnion([.writable, .dirty, .accessed])
-            _ = self.installPTE(mm, address, updated)
+            self.updatePTE(vmf, updated)
             self.markPageDirty(old)
             if !memMap.test(old, .swapBacked) { self.balanceDirtyPages() }
             return .minor(.sharedWrite)
@@ -127,7 +187,7 @@ extension Kernel {
             if let anon = vma.anonVMA { self.fileAnonPage(old, under: anon) }
             var updated = pte
             updated.flags.formUnion([.writable, .dirty, .accessed])
-            _ = self.installPTE(mm, address, updated)
+            self.updatePTE(vmf, updated)
             self.phys.count(.pgreuse)
             return .minor(.reuse)
         }
@@ -135,31 +195,34 @@ extension Kernel {
         // entry is still the one that faulted (pte_same()).
         if !isZero { memMap.getPage(old) }
         defer { if !isZero { self.putPage(old) } }
-        guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+        guard self.anonVMAPrepare(mm, slot: vmf.slot) else { return .oom }
+        vmf.reloadVMA()
         guard
             let new = self.phys.allocPages(
                 isZero ? GFP.highUserMovable.union(.zero) : .highUserMovable, order: 0)
         else { return .oom }
-        guard self.pageTables.pte(root: mm.pgd, va: address) == pte else {
+        guard self.currentPTE(vmf) == pte else {
             self.phys.freePages(new, order: 0)
             return .minor(.spurious)
         }
         memMap.setContent(new, isZero ? 0 : memMap.content(old))
-        self.setPageAnon(new, vma: mm.vma(slot), address: address)
+        self.setPageAnon(new, vma: vmf.vma, address: address)
         self.addMapping(new, mm: mm, anon: true)
         let prot = self.maybeMkwrite(self.pageProtection(vma.flags), vma.flags).union(.dirty)
-        _ = self.installPTE(mm, address, PTE(pfn: new, flags: prot))
+        self.updatePTE(vmf, PTE(pfn: new, flags: prot))
         self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
         if !isZero { self.removeMapping(old, mm: mm) }
-        self.lruAddNew(new, vma: mm.vma(slot))
+        self.lruAddNew(new, vma: vmf.vma)
         return .minor(.copyOnWrite)
     }
 
     /// `do_fault()`: pages of files and shared memory. Reads map the page-cache page (after
     /// fault-around); private writes copy it into a new anonymous page (`do_cow_fault()`);
     /// shared writes map it writable and dirty (`do_shared_fault()`). Beyond end of file: SIGBUS.
-    func doFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
-        let vma = mm.vma(slot)
+    func doFault(_ fault: VMFault) -> FaultResult {
+        var vmf = fault
+        let (mm, slot, address, write) = (vmf.mm, vmf.slot, vmf.address, vmf.write)
+        let vma = vmf.vma
         guard let fileID = vma.backing.fileID else {
             return .sigbus  // special mappings have no ->fault
         }
@@ -169,11 +232,12 @@ extension Kernel {
         let prot = self.pageProtection(vma.flags)
         if !write {
             // do_read_fault(): map what the page cache already has around the address first.
-            if self.faultAround(mm, slot: slot, address: address) { return .minor(.readFault) }
+            if self.faultAround(vmf) { return .minor(.readFault) }
         }
         // For a private write the copy's anon_vma comes first (it may allocate and reclaim).
         if write && !vma.flags.contains(.shared) {
             guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
+            vmf.reloadVMA()
         }
         // filemap_fault() returns the page with a reference, so reclaim cannot take it.
         let pfn: PFN
@@ -188,27 +252,27 @@ extension Kernel {
         let memMap = self.phys.memMap
         defer { self.putPage(pfn) }
         // finish_fault(): the entry is still empty (waits and allocations let others run).
-        guard self.pageTables.pte(root: mm.pgd, va: address).isNone else { return .minor(.spurious) }
+        guard self.currentPTE(vmf).isNone else { return .minor(.spurious) }
         if !write {
-            self.mapFilePage(pfn, file: file, mm: mm, address: address, flags: prot.subtracting(.writable))
+            self.mapFilePage(pfn, vmf, flags: prot.subtracting(.writable))
             return major ? .major(.readFault) : .minor(.readFault)
         }
         if !vma.flags.contains(.shared) {
             // do_cow_fault(): a private copy; the page-cache page stays unmapped.
             guard let copy = self.phys.allocPages(.highUserMovable, order: 0) else { return .oom }
-            guard self.pageTables.pte(root: mm.pgd, va: address).isNone else {
+            guard self.currentPTE(vmf).isNone else {
                 self.phys.freePages(copy, order: 0)
                 return .minor(.spurious)
             }
             memMap.setContent(copy, memMap.content(pfn))
-            self.setPageAnon(copy, vma: mm.vma(slot), address: address)
+            self.setPageAnon(copy, vma: vmf.vma, address: address)
             self.addMapping(copy, mm: mm, anon: true)
-            _ = self.installPTE(
-                mm, address, PTE(pfn: copy, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)))
-            self.lruAddNew(copy, vma: mm.vma(slot))
+            self.setNewPTE(
+                vmf, PTE(pfn: copy, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)), "doCOWFault")
+            self.lruAddNew(copy, vma: vmf.vma)
             return major ? .major(.cowFault) : .minor(.cowFault)
         }
-        self.mapFilePage(pfn, file: file, mm: mm, address: address, flags: prot.union([.writable, .dirty]))
+        self.mapFilePage(pfn, vmf, flags: prot.union([.writable, .dirty]))
         // fault_dirty_shared_page(): dirty, then the writer may be throttled.
         self.markPageDirty(pfn)
         if !file.isShmem { self.balanceDirtyPages() }
@@ -221,11 +285,11 @@ extension Kernel {
     /// still being read and pages carrying the readahead mark (their fault must start the next
     /// readahead). Never starts I/O. Each page mapped lowers the file's `mmap_miss`. Returns
     /// whether the faulting address itself got mapped.
-    func faultAround(_ mm: AddressSpace, slot: Int, address: UInt64) -> Bool {
+    func faultAround(_ vmf: VMFault) -> Bool {
+        let (mm, address, vma) = (vmf.mm, vmf.address, vmf.vma)
         let pageSize = self.phys.pageSize
         let pages = max(self.faultAroundBytes, pageSize) >> UInt64(self.phys.pageShift)
         guard pages > 1 else { return false }
-        let vma = mm.vma(slot)
         guard let fileID = vma.backing.fileID else { return false }
         let file = self.file(fileID)
         let window = pages * pageSize
@@ -239,12 +303,8 @@ extension Kernel {
         var mappedTarget = false
         var mapped = 0
         let memMap = self.phys.memMap
-        // The window lies in one leaf table (the caller allocated it): walk it once, as
-        // filemap_map_pages() works on vmf->pte.
-        var unused = 0
-        guard
-            let table = self.pageTables.leafTable(root: mm.pgd, va: address, allocate: false, tables: &unused)
-        else { return false }
+        // The window lies in the fault's leaf table, as filemap_map_pages() works on vmf->pte.
+        let table = vmf.table
         let last = self.architecture.paging.levels - 1
         var va = start
         var index = vma.linearPageIndex(start, pageShift: self.phys.pageShift)
@@ -270,11 +330,11 @@ extension Kernel {
         return mappedTarget
     }
 
-    /// Maps a page-cache page into `mm` (`set_pte_range()` + `folio_add_file_rmap_ptes()`).
-    func mapFilePage(_ pfn: PFN, file: SimFile, mm: AddressSpace, address: UInt64, flags: PTEFlags) {
+    /// Maps a page-cache page at the fault's entry (`set_pte_range()` + `folio_add_file_rmap_ptes()`).
+    func mapFilePage(_ pfn: PFN, _ vmf: VMFault, flags: PTEFlags) {
         self.phys.memMap.getPage(pfn)
-        self.addMapping(pfn, mm: mm, anon: false)
-        _ = self.installPTE(mm, address, PTE(pfn: pfn, flags: flags))
+        self.addMapping(pfn, mm: vmf.mm, anon: false)
+        self.setNewPTE(vmf, PTE(pfn: pfn, flags: flags), "finish_fault")
     }
 
     // MARK: do_swap_page
@@ -285,14 +345,16 @@ extension Kernel {
     /// fault when the entry was exclusive — the slot loses this reference, and the swap copy is
     /// dropped when nothing else needs it and swap is over half full, the area is locked, or
     /// a write made the copy stale anyway.
-    func doSwapPage(_ mm: AddressSpace, slot: Int, address: UInt64, pte: PTE, write: Bool) -> FaultResult {
+    func doSwapPage(_ fault: VMFault) -> FaultResult {
+        var vmf = fault
+        let (mm, slot, address, write, pte) = (vmf.mm, vmf.slot, vmf.address, vmf.write, vmf.origPTE)
         guard let entry = pte.swapEntry else { return .sigbus }
         let memMap = self.phys.memMap
         // The area had anonymous pages, so it has an anon_vma (fork gives the child one too).
         guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
         var major = false
         var pfn: PFN
-        if let cached = self.swap.cache[SwapState.key(entry)] {
+        if let cached = self.swap.cache[entry] {
             memMap.getPage(cached)
             pfn = cached
             if memMap.test(pfn, .readahead) {
@@ -305,7 +367,7 @@ extension Kernel {
         } else {
             guard let (p, _) = self.swapVMAReadahead(mm, slot: slot, address: address, entry: entry) else {
                 // The entry changed under us (swapoff, or the slot was freed): retry the access.
-                if self.pageTables.pte(root: mm.pgd, va: address) != pte { return .minor(.spurious) }
+                if self.currentPTE(vmf) != pte { return .minor(.spurious) }
                 return .oom
             }
             pfn = p
@@ -313,11 +375,12 @@ extension Kernel {
         }
         if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
         // pte_same(): reclaim or another fault may have changed the entry meanwhile.
-        guard self.pageTables.pte(root: mm.pgd, va: address) == pte, self.swapEntry(of: pfn) == entry else {
+        guard self.currentPTE(vmf) == pte, self.swapEntry(of: pfn) == entry else {
             self.putPage(pfn)
             return .minor(.spurious)
         }
-        let vma = mm.vma(slot)
+        vmf.reloadVMA()
+        let vma = vmf.vma
         memMap.removeFlags(pfn, .readahead)
         self.swapFree(entry)
         // should_try_to_free_swap() → folio_free_swap().
@@ -345,13 +408,11 @@ extension Kernel {
                 writeDone = true
             }
         }
-        _ = self.installPTE(mm, address, PTE(pfn: pfn, flags: flags))
+        self.setNewPTE(vmf, PTE(pfn: pfn, flags: flags), "doSwapPage")
         if vma.flags.contains(.locked) { self.mlockPage(pfn) }
         if write && !writeDone {
             // Still shared (fork): the write copies it, as do_wp_page() does.
-            let wp = self.doWPPage(
-                mm, slot: slot, address: address, pte: self.pageTables.pte(root: mm.pgd, va: address))
-            if case .oom = wp { return .oom }
+            if case .oom = self.doWPPage(vmf) { return .oom }
         }
         return major ? .major(.swapIn) : .minor(.swapIn)
     }

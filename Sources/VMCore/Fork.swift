@@ -230,7 +230,7 @@ extension Kernel {
         mm.hiwaterRSS = mm.rssPages
         mm.hiwaterVM = mm.totalVM
         if failed {
-            self.exitTask(child, reason: .killed(signal: Signal.sigkill))
+            self.exitTask(child, reason: .killed(.sigkill))
             self.reap(child)
             throw .noMemory("fork ran out of memory")
         }

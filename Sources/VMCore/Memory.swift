@@ -7,7 +7,7 @@ public enum AccessResult: Hashable, Sendable {
     /// The access completed: the value read, or the value written.
     case ok(value: UInt64)
     /// The task received a fatal signal (SIGSEGV, SIGBUS) and was killed.
-    case signal(Int, address: UInt64, reason: String)
+    case signal(SignalInfo)
     /// No memory could be found and the task was killed.
     case outOfMemory
 
@@ -62,13 +62,14 @@ extension Kernel {
                 // Back to user space: kswapd may run; an OOM victim dies here.
                 guard self.returnToUser(task) else { return .outOfMemory }
                 continue
-            case .signal(let signal, let reason):
+            case .signal(let signal, let code, let detail):
+                let info = SignalInfo(signal, code, address: address, detail: detail)
                 self.printk(
-                    "\(task.name)[\(task.pid)]: \(signal == Signal.sigbus ? "bus error" : "segfault") at \(hexDigits(address, width: 0)) error \(hexDigits(UInt64(fault.errorCode.rawValue), width: 0)) (\(reason))"
+                    "\(task.name)[\(task.pid)]: \(signal == .sigbus ? "bus error" : "segfault") at \(hexDigits(address, width: 0)) error \(hexDigits(UInt64(fault.errorCode.rawValue), width: 0)) (\(info))"
                 )
-                self.emit(.signal(pid: task.pid, address: address, signal: signal, reason: reason))
-                self.exitTask(task, reason: .killed(signal: signal))
-                return .signal(signal, address: address, reason: reason)
+                self.emit(.signal(pid: task.pid, info))
+                self.exitTask(task, reason: .killed(signal))
+                return .signal(info)
             case .outOfMemory:
                 if self.reclaim.pendingKills.remove(task.pid) == nil {
                     // No victim could be found: the task that cannot get memory goes.
@@ -76,7 +77,7 @@ extension Kernel {
                         "Out of memory: killed process \(task.pid) (\(task.name)) on a page fault at \(hex(address))"
                     )
                 }
-                self.exitTask(task, reason: .killed(signal: Signal.sigkill))
+                self.exitTask(task, reason: .killed(.sigkill))
                 self.printk(
                     "oom_reaper: reaped process \(task.pid) (\(task.name)), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
                 )
@@ -97,7 +98,7 @@ extension Kernel {
 
     enum UserFaultOutcome {
         case handled
-        case signal(Int, String)
+        case signal(Signal, SignalCode, String)
         case outOfMemory
     }
 
@@ -106,26 +107,26 @@ extension Kernel {
     /// fault), then `handle_mm_fault()`. Completed faults count in `pgfault` and the task's
     /// `min_flt`/`maj_flt` (`mm_account_fault()`); failed ones only in `pgfault`.
     func doUserAddrFault(_ task: Task, _ fault: PageFault) -> UserFaultOutcome {
-        guard let mm = task.mm else { return .signal(Signal.sigsegv, "kernel thread") }
+        guard let mm = task.mm else { return .signal(.sigsegv, .kernel, "kernel thread") }
         let address = fault.address
         if fault.cause == .nonCanonical {
-            return .signal(Signal.sigsegv, "general protection (non-canonical address)")
+            return .signal(.sigsegv, .kernel, "general protection (non-canonical address)")
         }
         guard var slot = mm.findSlot(address) else {
-            return .signal(Signal.sigsegv, "SEGV_MAPERR: no mapping")
+            return .signal(.sigsegv, .mapError, "no mapping")
         }
         if mm.vma(slot).start > address {
             guard mm.vma(slot).flags.contains(.growsDown) else {
-                return .signal(Signal.sigsegv, "SEGV_MAPERR: no mapping")
+                return .signal(.sigsegv, .mapError, "no mapping")
             }
             guard self.expandStack(task, mm, slot: slot, address: address) else {
-                return .signal(Signal.sigsegv, "SEGV_MAPERR: stack cannot grow")
+                return .signal(.sigsegv, .mapError, "stack cannot grow")
             }
             slot = mm.slot(containing: address)!
         }
         let vma = mm.vma(slot)
         if Kernel.accessError(fault.errorCode, vma.flags) {
-            return .signal(Signal.sigsegv, "SEGV_ACCERR: \(vma.flags.permissions) mapping")
+            return .signal(.sigsegv, .accessError, "\(vma.flags.permissions) mapping")
         }
         // The frame mapped before the fault, only when a trace or an event log shows it.
         let frames = self.eventSink != nil && self.eventsCarryFrames
@@ -151,9 +152,9 @@ extension Kernel {
                     new: frames ? self.mappedFrame(mm, address) : nil))
             return .handled
         case .sigbus:
-            return .signal(Signal.sigbus, "BUS_ADRERR: beyond the end of the object")
+            return .signal(.sigbus, .addressError, "beyond the end of the object")
         case .sigsegv:
-            return .signal(Signal.sigsegv, "SEGV_MAPERR")
+            return .signal(.sigsegv, .mapError, "")
         case .oom:
             return .outOfMemory
         }

@@ -77,7 +77,7 @@ extension Kernel {
             self.reclaim.pendingKills.insert(victim.pid)
             return false
         }
-        self.exitTask(victim, reason: .killed(signal: Signal.sigkill))
+        self.exitTask(victim, reason: .killed(.sigkill))
         self.printk(
             "oom_reaper: reaped process \(victim.pid) (\(victim.name)), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
         )
@@ -93,7 +93,7 @@ extension Kernel {
         guard let task, self.reclaim.pendingKills.contains(task.pid) else { return true }
         self.reclaim.pendingKills.remove(task.pid)
         if task.state == .running {
-            self.exitTask(task, reason: .killed(signal: Signal.sigkill))
+            self.exitTask(task, reason: .killed(.sigkill))
             self.printk(
                 "oom_reaper: reaped process \(task.pid) (\(task.name)), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
             )

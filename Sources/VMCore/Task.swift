@@ -12,27 +12,67 @@ public enum TaskState: String, Sendable {
 /// How a task ended.
 public enum ExitReason: Hashable, Sendable, CustomStringConvertible {
     case exited(code: Int)
-    case killed(signal: Int)
+    case killed(Signal)
     public var description: String {
         switch self {
         case .exited(let code): return "exited with status \(code)"
-        case .killed(let signal): return "killed by signal \(signal) (\(Signal.name(signal)))"
+        case .killed(let signal): return "killed by signal \(signal.rawValue) (\(signal.name))"
         }
     }
 }
 
-/// Signal numbers vmsim delivers (x86 Linux).
-public enum Signal {
-    public static let sigkill = 9
-    public static let sigbus = 7
-    public static let sigsegv = 11
-    public static func name(_ n: Int) -> String {
-        switch n {
-        case 7: return "SIGBUS"
-        case 9: return "SIGKILL"
-        case 11: return "SIGSEGV"
-        default: return "signal \(n)"
+/// The signals vmsim delivers, with their x86 Linux numbers (arch/x86/include/uapi/asm/signal.h).
+public enum Signal: Int, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    /// `abort()` (glibc's malloc on a corrupted heap).
+    case sigabrt = 6
+    case sigbus = 7
+    case sigkill = 9
+    case sigsegv = 11
+
+    /// `SIGSEGV`, …
+    public var name: String {
+        switch self {
+        case .sigabrt: return "SIGABRT"
+        case .sigbus: return "SIGBUS"
+        case .sigkill: return "SIGKILL"
+        case .sigsegv: return "SIGSEGV"
         }
+    }
+    public var description: String { self.name }
+}
+
+/// `siginfo_t.si_code` of a fault signal (include/uapi/asm-generic/siginfo.h).
+public enum SignalCode: String, Hashable, Sendable {
+    /// No VMA at the address (`SEGV_MAPERR`).
+    case mapError = "SEGV_MAPERR"
+    /// A VMA is there but does not allow the access (`SEGV_ACCERR`).
+    case accessError = "SEGV_ACCERR"
+    /// A mapped file page beyond the end of the file (`BUS_ADRERR`).
+    case addressError = "BUS_ADRERR"
+    /// Sent by the kernel itself, e.g. for a general-protection fault (`SI_KERNEL`).
+    case kernel = "SI_KERNEL"
+}
+
+/// The `siginfo_t` of a fault signal: which signal, its code, the faulting address, and why in
+/// words.
+public struct SignalInfo: Hashable, Sendable, CustomStringConvertible {
+    public let signal: Signal
+    public let code: SignalCode
+    public let address: UInt64
+    /// What vmsim found ("no mapping", "r-- mapping"); empty when the code says it all.
+    public let detail: String
+
+    public init(_ signal: Signal, _ code: SignalCode, address: UInt64, detail: String = "") {
+        self.signal = signal
+        self.code = code
+        self.address = address
+        self.detail = detail
+    }
+
+    /// "SEGV_MAPERR: no mapping"; a kernel-sent signal gives only the detail.
+    public var description: String {
+        if self.code == .kernel { return self.detail }
+        return self.detail.isEmpty ? self.code.rawValue : "\(self.code.rawValue): \(self.detail)"
     }
 }
 

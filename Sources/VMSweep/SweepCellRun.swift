@@ -146,8 +146,8 @@ struct CellExecutor: Sendable {
         let outcome: String
         switch result.outcome {
         case .completed: outcome = "completed"
-        case .signal(let signal, _, _, let access):
-            outcome = "\(signal == 7 ? "SIGBUS" : "SIGSEGV")@\(access + 1)"
+        case .signal(let info, let access):
+            outcome = "\(info.signal.name)@\(access + 1)"
         case .outOfMemory(let access): outcome = "OOM@\(access + 1)"
         }
         let faults = result.minorFaults + result.majorFaults

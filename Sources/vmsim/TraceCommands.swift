@@ -833,9 +833,9 @@ extension Replay {
         let outcome: String
         switch result.outcome {
         case .completed: outcome = "completed"
-        case .signal(let signal, let address, let reason, let access):
+        case .signal(let info, let access):
             outcome =
-                "killed by \(signal == 7 ? "SIGBUS" : "SIGSEGV") at \(hex(address)) on access \(access + 1) (\(reason))"
+                "killed by \(info.signal.name) at \(hex(info.address)) on access \(access + 1) (\(info))"
         case .outOfMemory(let access): outcome = "killed by the OOM killer on access \(access + 1)"
         }
         let task = kernel.tasks[result.pid]

@@ -51,7 +51,7 @@ import VMTypes
         #expect(k.read(t, a + (9 << 12)).value == 9)
         #expect(
             k.read(t, a + (5 << 12))
-                == .signal(Signal.sigsegv, address: a + (5 << 12), reason: "SEGV_MAPERR: no mapping"))
+                == .signal(SignalInfo(.sigsegv, .mapError, address: a + (5 << 12), detail: "no mapping")))
         #expect(k.checkInvariants().isEmpty)
     }
 
@@ -95,7 +95,8 @@ import VMTypes
         #expect(
             k.write(t, top - (8 << 20) - 4096, 1)
                 == .signal(
-                    Signal.sigsegv, address: top - (8 << 20) - 4096, reason: "SEGV_MAPERR: stack cannot grow")
+                    SignalInfo(
+                        .sigsegv, .mapError, address: top - (8 << 20) - 4096, detail: "stack cannot grow"))
         )
         // Guard gap: a mapping within 256 pages below the stack blocks growth into the gap.
         let k2 = bootKernel()
@@ -212,7 +213,7 @@ import VMTypes
         #expect(k.write(t, a, 5).value == 5)
         #expect(
             k.write(t, 0xC000_1000, 5)
-                == .signal(Signal.sigsegv, address: 0xC000_1000, reason: "SEGV_MAPERR: no mapping"))
+                == .signal(SignalInfo(.sigsegv, .mapError, address: 0xC000_1000, detail: "no mapping")))
         #expect(k.checkInvariants().isEmpty)
     }
 

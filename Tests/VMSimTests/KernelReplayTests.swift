@@ -145,11 +145,12 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
         let kernel = try Kernel(config: config)
         let trace = DenseTrace(name: "edge", pages: pages + [0x400], writes: [true, true, true])
         let r = try KernelReplay.run(kernel: kernel, trace: trace, traceShift: 12, maps: nil)
-        guard case .signal(let signal, let at, let reason, let index) = r.outcome else {
+        guard case .signal(let info, let index) = r.outcome else {
             Issue.record("\(pages): \(r.outcome)")
             return
         }
-        #expect(signal == 11 && at == address && index == access, "\(reason)")
+        let reason = info.description
+        #expect(info.signal == .sigsegv && info.address == address && index == access, "\(reason)")
         #expect(reason.contains(why), "\(reason)")
         #expect(r.performed == access)
         #expect(r.areas.allSatisfy { $0.end <= kernel.architecture.userTop })

@@ -184,9 +184,9 @@ public final class Narrator {
         case .fault(_, _, _, let kind, _, _, _):
             // Counted in a fixed array per fault; named in `end`.
             if let i = Self.handlers.firstIndex(of: kind) { self.handlerCounts[i] += 1 }
-        case .signal(let pid, let address, let signal, let reason):
+        case .signal(let pid, let info):
             let name = runner.processes.first { $0.value.pid == pid }?.key ?? "pid \(pid)"
-            self.current!.signals.append("\(Signal.name(signal)) to \(name) at \(hex(address)) (\(reason))")
+            self.current!.signals.append("\(info.signal.name) to \(name) at \(hex(info.address)) (\(info))")
         case .oomKill(let pid, let name, let points):
             self.current!.oomKills.append("OOM killer chose \(name) [\(pid)], badness \(points)")
         default: break

@@ -88,7 +88,7 @@ func hexValueOf(_ c: UInt8) -> UInt64? {
 public enum ReplayOutcome: Sendable, Equatable {
     case completed
     /// Killed by a signal at the access with this (0-based) index.
-    case signal(Int, address: UInt64, reason: String, access: Int)
+    case signal(SignalInfo, access: Int)
     case outOfMemory(access: Int)
 }
 
@@ -328,10 +328,11 @@ public enum KernelReplay {
                         // non-canonical address, and Linux reports SIGSEGV with si_addr 0.
                         let moved = relocation == 0 ? "" : ", moved up by \(hex(relocation)),"
                         result.outcome = .signal(
-                            11, address: 0,
-                            reason:
-                                "general protection: page \(hex(key)) of \(ByteSize.human(span))\(moved) is beyond the \(bits)-bit address space",
-                            access: i)
+                            SignalInfo(
+                                .sigsegv, .kernel, address: 0,
+                                detail:
+                                    "general protection: page \(hex(key)) of \(ByteSize.human(span))\(moved) is beyond the \(bits)-bit address space"
+                            ), access: i)
                         break
                     }
                     var write = trace.isWrite(i)
@@ -352,8 +353,8 @@ public enum KernelReplay {
                                 nextUse.isEmpty || nextUse[i] == .max ? .max : Int64(nextUse[i])
                             _ = policy.access(Int32(bitPattern: ids[i]), write: write, next: next)
                         }
-                    case .signal(let signal, let address, let reason):
-                        result.outcome = .signal(signal, address: address, reason: reason, access: i)
+                    case .signal(let info):
+                        result.outcome = .signal(info, access: i)
                     case .outOfMemory:
                         result.outcome = .outOfMemory(access: i)
                     }

@@ -10,7 +10,7 @@ struct AccessCommand: ScenarioCommand {
     var stride: UInt64?
     var value: UInt64?
     /// The signal the access must end the process with (SIGKILL for the OOM killer).
-    var expectSignal: Int?
+    var expectSignal: Signal?
 
     static let syntax = CommandSyntax(
         names: ["read", "write", "fetch"], scope: .process, group: .memory,
@@ -23,14 +23,14 @@ struct AccessCommand: ScenarioCommand {
     static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
         let ref = try context.memoryRef(try words.next("a region or address"), words)
         var remaining = words.takeRest()
-        var expectSignal: Int?
+        var expectSignal: Signal?
         if remaining.count >= 2, remaining[remaining.count - 2].text == "expect" {
             let s = remaining.removeLast()
             remaining.removeLast()
             switch s.text {
-            case "segv": expectSignal = Signal.sigsegv
-            case "sigbus", "bus": expectSignal = Signal.sigbus
-            case "oom", "sigkill": expectSignal = Signal.sigkill
+            case "segv": expectSignal = .sigsegv
+            case "sigbus", "bus": expectSignal = .sigbus
+            case "oom", "sigkill": expectSignal = .sigkill
             default: throw words.error(at: s, "expected 'segv', 'sigbus' or 'oom' after 'expect'")
             }
         }
@@ -59,26 +59,23 @@ struct AccessCommand: ScenarioCommand {
         let kernel = runner.kernel
         let step = self.stride ?? kernel.phys.pageSize
         var address = range.lowerBound
-        var signal: (Int, UInt64, String)?
+        var signal: (Signal, UInt64, String)?
         while true {
             guard runner.chargeAccess(statement) else { return }
             let word = self.value ?? ((UInt64(task.pid) << 32) | (address >> UInt64(kernel.phys.pageShift)))
             switch kernel.userAccess(task, address: address, access: self.access, value: word) {
             case .ok: break
-            case .signal(let s, let a, let reason): signal = (s, a, reason)
-            case .outOfMemory: signal = (Signal.sigkill, address, "VM_FAULT_OOM: the OOM killer chose it")
+            case .signal(let info): signal = (info.signal, info.address, info.description)
+            case .outOfMemory: signal = (.sigkill, address, "VM_FAULT_OOM: the OOM killer chose it")
             }
             if signal != nil { break }
             let (next, overflow) = address.addingReportingOverflow(step)
             guard !overflow, next <= range.upperBound else { break }
             address = next
         }
-        let expectedName = { (s: Int) in
-            s == Signal.sigsegv ? "SIGSEGV" : s == Signal.sigbus ? "SIGBUS" : "the OOM killer"
-        }
+        let expectedName = { (s: Signal) in s == .sigkill ? "the OOM killer" : s.name }
         if let (s, a, reason) = signal {
-            let what =
-                s == Signal.sigsegv ? "SIGSEGV" : s == Signal.sigbus ? "SIGBUS" : "killed (out of memory)"
+            let what = s == .sigkill ? "killed (out of memory)" : s.name
             if s == self.expectSignal {
                 runner.pass()
                 runner.write("\(name)[\(task.pid)]: \(what) at \(hex(a)) (\(reason)) — expected")

@@ -345,7 +345,7 @@ extension ScenarioRunner {
         case "iowait": return task.blkioDelay
         case "alive": return task.state == .running ? 1 : 0
         case "killed":
-            if case .killed(let s) = task.exitReason { return UInt64(s) }
+            if case .killed(let s) = task.exitReason { return UInt64(s.rawValue) }
             return 0
         case "heap.size", "heap.live", "heap.mmapped", "heap.top", "heap.brk":
             let heap = self.allocator(for: task).heapDump()

@@ -243,7 +243,7 @@ extension ScenarioRunner {
         switch error {
         case .abort(let message):
             self.write("\(name)[\(task.pid)]: \(message); SIGABRT, the process is killed")
-            if task.state == .running { self.kernel.exitTask(task, reason: .killed(signal: 6)) }
+            if task.state == .running { self.kernel.exitTask(task, reason: .killed(.sigabrt)) }
         case .killed:
             self.write("\(name)[\(task.pid)]: killed during the call")
         }
