@@ -7,16 +7,22 @@ import VMTypes
 public enum NativeExerciseKind: String, CaseIterable, Sendable {
     /// Predict minor and major faults and RSS after each line of a short scenario.
     case faults
+    /// After a fork and some writes: which frames are shared, which copied, and mapcounts.
+    case cow
     /// Free lists after each `alloc_pages`/`__free_pages`, and `/proc/buddyinfo`.
     case buddy
     /// Each zone's min/low/high watermarks and lowmem reserves, and watermark checks.
     case watermarks
+    /// Page tables per level and their bytes for a layout, and TLB reach.
+    case pageTables = "page-tables"
 
     public var summary: String {
         switch self {
         case .faults: "count the minor and major faults and the RSS after each line of a scenario"
+        case .cow: "copy-on-write after fork: shared and copied frames, mapcounts"
         case .buddy: "the buddy allocator's free lists after each allocation and free"
         case .watermarks: "zone watermarks and lowmem reserves from min_free_kbytes, and watermark checks"
+        case .pageTables: "page tables per level and their size for an address-space layout, and TLB reach"
         }
     }
 }
@@ -38,8 +44,10 @@ public func nativeExercise(_ kind: NativeExerciseKind, seed: UInt64, difficulty:
     }
     switch kind {
     case .faults: return try FaultCountExercise(seed: seed, difficulty: difficulty).worked
+    case .cow: return try CopyOnWriteExercise(seed: seed, difficulty: difficulty).worked
     case .buddy: return try BuddyExercise(seed: seed, difficulty: difficulty).worked
     case .watermarks: return try WatermarkExercise(seed: seed, difficulty: difficulty).worked
+    case .pageTables: return try PageTableSizeExercise(seed: seed, difficulty: difficulty).worked
     }
 }
 

@@ -14,7 +14,9 @@ struct Exercise: ParsableCommand {
             relocation), the problem the script poses for those flags.
             """,
         subcommands: [
-            OSTEPExercise.self, FaultsExercise.self, BuddyExerciseCommand.self, WatermarksExercise.self,
+            OSTEPExercise.self, FaultsExercise.self, CopyOnWriteExerciseCommand.self,
+            BuddyExerciseCommand.self, WatermarksExercise.self,
+            PageTablesExercise.self,
         ])
 }
 
@@ -81,6 +83,14 @@ struct FaultsExercise: ParsableCommand {
     func run() throws { try self.options.run(.faults) }
 }
 
+struct CopyOnWriteExerciseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cow",
+        abstract: "Copy-on-write after fork: which frames are shared, which copied, mapcounts.")
+    @OptionGroup var options: NativeExerciseOptions
+    func run() throws { try self.options.run(.cow) }
+}
+
 struct BuddyExerciseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "buddy", abstract: "The buddy allocator's free lists after each allocation and free.")
@@ -94,6 +104,14 @@ struct WatermarksExercise: ParsableCommand {
         abstract: "Zone watermarks and lowmem reserves from min_free_kbytes, and watermark checks.")
     @OptionGroup var options: NativeExerciseOptions
     func run() throws { try self.options.run(.watermarks) }
+}
+
+struct PageTablesExercise: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "page-tables",
+        abstract: "Page tables per level and their size for an address-space layout, and TLB reach.")
+    @OptionGroup var options: NativeExerciseOptions
+    func run() throws { try self.options.run(.pageTables) }
 }
 
 /// `vmsim exercise paging-policy|relocation [--answers|--explain|--check FILE] [--python 2|3]

@@ -202,3 +202,96 @@ import VMPhys
                 || worked.questions.last!.explanation.isEmpty)
     }
 }
+
+/// Copy-on-write and page-table size, recomputed from the rules the problems state.
+@Suite struct CopyOnWriteAndPageTableTests {
+    /// A second copy-on-write model: frames as numbers, mapcount = processes mapping a frame.
+    @Test(arguments: 1...3)
+    func copyOnWriteMatchesASecondModel(difficulty: Int) throws {
+        var sawShared = false
+        var sawCopied = false
+        for seed in UInt64(1)...15 {
+            let ex = try CopyOnWriteExercise(seed: seed, difficulty: difficulty)
+            enum State: Equatable {
+                case none, zero
+                case frame(Int)
+            }
+            var maps: [String: [State]] = ["p": Array(repeating: .none, count: ex.pages)]
+            var nextFrame = 0
+            func count(_ f: Int) -> Int { maps.values.reduce(0) { $0 + $1.filter { $0 == .frame(f) }.count } }
+            for line in ex.scenario.split(separator: "\n") {
+                let words = line.split(separator: " ").map(String.init)
+                guard words.count >= 2, words[0].hasSuffix(":") else { continue }
+                let who = String(words[0].dropLast())
+                if words[1] == "fork" {
+                    maps[words[2]] = maps[who]
+                    continue
+                }
+                guard words[1] == "write" || words[1] == "read" else { continue }
+                // buf[Ap:Bp]
+                let inner = words[2].dropFirst(4).dropLast().split(separator: ":")
+                let a = Int(inner[0].hasSuffix("p") ? inner[0].dropLast() : inner[0])!
+                let b = Int(inner[1].hasSuffix("p") ? inner[1].dropLast() : inner[1])!
+                for page in a..<b {
+                    let state = maps[who]![page]
+                    if words[1] == "read" {
+                        if state == .none { maps[who]![page] = .zero }
+                        continue
+                    }
+                    if case .frame(let f) = state, count(f) == 1 { continue }  // reuse
+                    maps[who]![page] = .frame(nextFrame)
+                    nextFrame += 1
+                }
+            }
+            var total = Set<Int>()
+            for page in 0..<ex.pages {
+                var frames = Set<Int>()
+                for (i, name) in ex.processes.enumerated() {
+                    let state = maps[name]![page]
+                    switch (state, ex.mappings[page][i]) {
+                    case (.none, .none), (.zero, .zero): break
+                    case (.frame(let f), .frame(_, let mapcount, _)):
+                        #expect(mapcount == count(f), "seed \(seed) page \(page) \(name)")
+                        frames.insert(f)
+                        if mapcount > 1 { sawShared = true } else if maps.count > 1 { sawCopied = true }
+                    default:
+                        Issue.record("seed \(seed) page \(page) \(name): \(state) vs \(ex.mappings[page][i])")
+                    }
+                }
+                total.formUnion(frames)
+                let q = ex.worked.questions[page]
+                #expect(q.parts.last!.value == [String(frames.count)])
+            }
+            #expect(ex.worked.questions.last!.parts[0].value == [String(total.count)])
+            let grade = try ex.worked.grade(Array(ex.worked.answerKey.utf8), file: "key")
+            #expect(grade.allCorrect)
+        }
+        #expect(sawShared && sawCopied)
+    }
+
+    /// Tables per level: one per slot of the level above's span that a mapped page falls in.
+    @Test(arguments: 1...3)
+    func pageTableCountsFollowFromTheAddresses(difficulty: Int) throws {
+        for seed in UInt64(1)...10 {
+            let ex = try PageTableSizeExercise(seed: seed, difficulty: difficulty)
+            let bits = ex.architecture.paging.levelBits
+            var expected = [1]
+            for level in 1..<bits.count {
+                // A table at `level` covers 2^(12 + bits of this level and below) bytes.
+                let shift = 12 + bits[level...].reduce(0, +)
+                var slots = Set<UInt64>()
+                for r in ex.regions {
+                    for i in 0..<r.pages { slots.insert((r.start + i * 4096) >> UInt64(shift)) }
+                }
+                expected.append(slots.count)
+            }
+            #expect(ex.tables == expected, "seed \(seed) \(ex.architecture.name)")
+            let bytes = ex.worked.questions.first { $0.id == "bytes" }!
+            #expect(bytes.parts[0].value == [String(expected.reduce(0, +) * 4096)])
+            let reach = ex.worked.questions.first { $0.id == "reach" }!
+            #expect(reach.answerText == "256 6144")
+            let grade = try ex.worked.grade(Array(ex.worked.answerKey.utf8), file: "key")
+            #expect(grade.allCorrect)
+        }
+    }
+}
