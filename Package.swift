@@ -8,7 +8,7 @@ import PackageDescription
 //   VMSweep (sweep specs, runs, Slurm arrays, collection)  →  VMSim, VMTrace; Yams
 //   VMTrace, VMLibc  →  TraceInput (files read plain, gzip or zstd)  →  zlib, libzstd (system)
 //   VMExercise (OSTEP's homework scripts reproduced byte for byte; CPython's random; answer files)  →  nothing
-//   VMExerciseKernel (exercises only a kernel model can pose)  →  VMSim, VMExercise
+//   VMExerciseKernel (exercises only a kernel model can pose)  →  VMSim, VMTrace, VMExercise
 // Only the front ends, VMSweep and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
@@ -64,7 +64,7 @@ let package = Package(
         // Generated exercises whose keys come from running the kernel model.
         .target(
             name: "VMExerciseKernel",
-            dependencies: ["VMExercise", "VMSim", "VMCore", "VMPhys", "VMPaging", "VMTypes"]),
+            dependencies: ["VMExercise", "VMSim", "VMCore", "VMPhys", "VMPaging", "VMTrace", "VMTypes"]),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),

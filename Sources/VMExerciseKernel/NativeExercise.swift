@@ -15,6 +15,8 @@ public enum NativeExerciseKind: String, CaseIterable, Sendable {
     case watermarks
     /// Page tables per level and their bytes for a layout, and TLB reach.
     case pageTables = "page-tables"
+    /// Linux's two-list LRU after each reference, beside FIFO, LRU, CLOCK and OPT.
+    case replacement
 
     public var summary: String {
         switch self {
@@ -23,6 +25,8 @@ public enum NativeExerciseKind: String, CaseIterable, Sendable {
         case .buddy: "the buddy allocator's free lists after each allocation and free"
         case .watermarks: "zone watermarks and lowmem reserves from min_free_kbytes, and watermark checks"
         case .pageTables: "page tables per level and their size for an address-space layout, and TLB reach"
+        case .replacement:
+            "Linux's active/inactive lists after each reference, beside FIFO, LRU, CLOCK and OPT"
         }
     }
 }
@@ -48,6 +52,7 @@ public func nativeExercise(_ kind: NativeExerciseKind, seed: UInt64, difficulty:
     case .buddy: return try BuddyExercise(seed: seed, difficulty: difficulty).worked
     case .watermarks: return try WatermarkExercise(seed: seed, difficulty: difficulty).worked
     case .pageTables: return try PageTableSizeExercise(seed: seed, difficulty: difficulty).worked
+    case .replacement: return try ReplacementExercise(seed: seed, difficulty: difficulty).worked
     }
 }
 

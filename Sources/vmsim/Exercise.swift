@@ -16,7 +16,7 @@ struct Exercise: ParsableCommand {
         subcommands: [
             OSTEPExercise.self, FaultsExercise.self, CopyOnWriteExerciseCommand.self,
             BuddyExerciseCommand.self, WatermarksExercise.self,
-            PageTablesExercise.self,
+            PageTablesExercise.self, ReplacementExerciseCommand.self,
         ])
 }
 
@@ -112,6 +112,14 @@ struct PageTablesExercise: ParsableCommand {
         abstract: "Page tables per level and their size for an address-space layout, and TLB reach.")
     @OptionGroup var options: NativeExerciseOptions
     func run() throws { try self.options.run(.pageTables) }
+}
+
+struct ReplacementExerciseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replacement",
+        abstract: "Linux's active/inactive lists after each reference, beside FIFO, LRU, CLOCK and OPT.")
+    @OptionGroup var options: NativeExerciseOptions
+    func run() throws { try self.options.run(.replacement) }
 }
 
 /// `vmsim exercise paging-policy|relocation [--answers|--explain|--check FILE] [--python 2|3]

@@ -295,3 +295,126 @@ import VMPhys
         }
     }
 }
+
+/// Replacement: the two-list LRU and FIFO/LRU/OPT written again from the rules the problem states.
+@Suite struct ReplacementExerciseTests {
+    struct TwoList {
+        var active: [Int] = []
+        var inactive: [Int] = []
+        var accessed: Set<Int> = []
+        var referenced: Set<Int> = []
+        let frames: Int
+
+        mutating func access(_ page: Int) -> Bool {
+            if self.active.contains(page) || self.inactive.contains(page) {
+                self.accessed.insert(page)
+                return true
+            }
+            if self.active.count + self.inactive.count >= self.frames { self.reclaim() }
+            self.inactive.insert(page, at: 0)
+            self.accessed.insert(page)
+            return false
+        }
+
+        mutating func reclaim() {
+            while true {
+                if self.inactive.isEmpty || self.inactive.count < self.active.count {
+                    for _ in 0..<32 where !self.active.isEmpty {
+                        let p = self.active.removeLast()
+                        self.accessed.remove(p)
+                        self.inactive.insert(p, at: 0)
+                    }
+                }
+                let p = self.inactive.removeLast()
+                if self.accessed.contains(p) {
+                    self.accessed.remove(p)
+                    if self.referenced.contains(p) {
+                        self.active.insert(p, at: 0)
+                    } else {
+                        self.referenced.insert(p)
+                        self.inactive.insert(p, at: 0)
+                    }
+                    continue
+                }
+                self.referenced.remove(p)
+                return
+            }
+        }
+    }
+
+    func fifoHits(_ refs: [Int], _ frames: Int) -> Int {
+        var q: [Int] = []
+        var hits = 0
+        for p in refs {
+            if q.contains(p) {
+                hits += 1
+                continue
+            }
+            if q.count == frames { q.removeFirst() }
+            q.append(p)
+        }
+        return hits
+    }
+
+    func lruHits(_ refs: [Int], _ frames: Int) -> Int {
+        var q: [Int] = []
+        var hits = 0
+        for p in refs {
+            if let i = q.firstIndex(of: p) {
+                hits += 1
+                q.remove(at: i)
+            } else if q.count == frames {
+                q.removeFirst()
+            }
+            q.append(p)
+        }
+        return hits
+    }
+
+    func optHits(_ refs: [Int], _ frames: Int) -> Int {
+        var mem: [Int] = []
+        var hits = 0
+        for (i, p) in refs.enumerated() {
+            if mem.contains(p) {
+                hits += 1
+                continue
+            }
+            if mem.count == frames {
+                let victim = mem.max { a, b in
+                    (refs[(i + 1)...].firstIndex(of: a) ?? Int.max)
+                        < (refs[(i + 1)...].firstIndex(of: b) ?? Int.max)
+                }!
+                mem.removeAll { $0 == victim }
+            }
+            mem.append(p)
+        }
+        return hits
+    }
+
+    @Test(arguments: 1...3)
+    func listsAndHitsMatchASecondModel(difficulty: Int) throws {
+        var activations = 0
+        for seed in UInt64(1)...20 {
+            let ex = try ReplacementExercise(seed: seed, difficulty: difficulty)
+            var model = TwoList(frames: ex.frames)
+            for (i, page) in ex.references.enumerated() {
+                let hit = model.access(page)
+                let s = ex.states[i]
+                #expect(
+                    s.hit == hit && s.active == model.active && s.inactive == model.inactive,
+                    "seed \(seed) ref \(i + 1)")
+                #expect(
+                    s.accessed == model.accessed && s.referenced == model.referenced,
+                    "seed \(seed) ref \(i + 1)")
+                if !model.active.isEmpty { activations += 1 }
+            }
+            #expect(ex.hits[0] == self.fifoHits(ex.references, ex.frames))
+            #expect(ex.hits[1] == self.lruHits(ex.references, ex.frames))
+            #expect(ex.hits[3] == self.optHits(ex.references, ex.frames))
+            #expect(ex.hits[3] >= ex.hits.max()!, "OPT is optimal")
+            let grade = try ex.worked.grade(Array(ex.worked.answerKey.utf8), file: "key")
+            #expect(grade.allCorrect)
+        }
+        #expect(activations > 0, "some strings reach the active list")
+    }
+}
