@@ -141,7 +141,10 @@ let package = Package(
         ),
         .testTarget(
             name: "VMSimCLITests",
-            dependencies: ["VMSimCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "VMSimCLI", "VMSim", "VMExerciseKernel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The sweep tests; VMSimCLI so the vmsim binary is built for the Slurm and kill tests.
         .testTarget(name: "VMSweepTests", dependencies: ["VMSweep", "VMSimCLI"]),

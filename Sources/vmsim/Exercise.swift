@@ -25,12 +25,15 @@ enum ExerciseOutput {
     case problem, answers, explain
     case check(String)
 
-    /// Prints `exercise` as asked; `--check` reads the file and exits 1 unless all is right.
-    static func emit(_ exercise: WorkedExercise, _ mode: ExerciseOutput) throws {
+    /// What `exercise` prints as asked, and the exit status: `--check` reads the file and gives
+    /// 1 unless every answer is right.
+    static func render(_ exercise: WorkedExercise, _ mode: ExerciseOutput) throws -> (
+        text: String, status: Int32
+    ) {
         switch mode {
-        case .problem: print(exercise.problemText, terminator: "")
-        case .answers: print(exercise.answerKey, terminator: "")
-        case .explain: print(exercise.explained, terminator: "")
+        case .problem: return (exercise.problemText, 0)
+        case .answers: return (exercise.answerKey, 0)
+        case .explain: return (exercise.explained, 0)
         case .check(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw CLIError(message: "--check: cannot read \(path)")
@@ -41,9 +44,15 @@ enum ExerciseOutput {
             } catch {
                 throw CLIError(message: error.description)
             }
-            print(exercise.report(grade), terminator: "")
-            if !grade.allCorrect { throw ExitCode(1) }
+            return (exercise.report(grade), grade.allCorrect ? 0 : 1)
         }
+    }
+
+    /// Prints what `render` gives; a status other than 0 becomes the exit status.
+    static func emit(_ exercise: WorkedExercise, _ mode: ExerciseOutput) throws {
+        let (text, status) = try ExerciseOutput.render(exercise, mode)
+        print(text, terminator: "")
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
@@ -61,6 +70,13 @@ struct NativeExerciseOptions: ParsableArguments {
     var check: String?
 
     func run(_ kind: NativeExerciseKind) throws {
+        let (text, status) = try self.output(kind)
+        print(text, terminator: "")
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The text the command prints and its exit status.
+    func output(_ kind: NativeExerciseKind) throws -> (text: String, status: Int32) {
         let modes = [self.answers, self.explain, self.check != nil].filter { $0 }.count
         guard modes <= 1 else { throw CLIError(message: "give at most one of --answers, --explain, --check") }
         let exercise: WorkedExercise
@@ -71,7 +87,7 @@ struct NativeExerciseOptions: ParsableArguments {
         }
         let mode: ExerciseOutput =
             self.answers ? .answers : self.explain ? .explain : self.check.map { .check($0) } ?? .problem
-        try ExerciseOutput.emit(exercise, mode)
+        return try ExerciseOutput.render(exercise, mode)
     }
 }
 
