@@ -79,7 +79,7 @@ import VMSim
         _ = session.handle("answer 1: 14145")
         #expect(lines.last == "1: correct")
         _ = session.handle("answer 0: 12")
-        #expect(lines.contains("0: wrong: physical address or `violation` is violation, not 12"))
+        #expect(lines.contains("0: wrong: address is violation, not 12"))
         _ = session.handle("answer 9: 1")
         #expect(lines.last == "shell: answer: answer:1:1: no question '9' in this exercise")
         _ = session.handle("exercise score")

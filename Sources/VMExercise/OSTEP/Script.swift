@@ -84,6 +84,10 @@ final class ScriptIO {
 
     func writeError(_ text: String) { self.stderr += text }
 
+    /// What the translation scripts computed for each address while solving (`-c`), for their
+    /// worked forms (OSTEPWorked); printing is unaffected.
+    var translations: [TranslationRecord] = []
+
     /// Hands the rest of standard output to the sink; returns what was not streamed.
     func finish() -> String {
         if let sink = self.sink {
@@ -262,4 +266,26 @@ extension [String: OptionParser.Value] {
         if case .bool(let b) = self[key] { return b }
         return false
     }
+}
+
+/// One address a translation script solved: each table entry it read, and the outcome.
+struct TranslationRecord {
+    struct Step {
+        var table: String
+        var index: Int
+        /// Where the entry is (a byte address in the script's memory, or nil for a table the
+        /// script keeps apart from memory).
+        var address: Int?
+        var entry: Int
+        var valid: Bool
+        var pfn: Int
+    }
+
+    var vaddr: Int
+    /// Bits of the page offset.
+    var offsetBits: Int
+    var steps: [Step] = []
+    var paddr: Int?
+    /// The byte fetched (paging-multilevel-translate).
+    var value: Int?
 }
