@@ -11,7 +11,7 @@ struct Exercise: ParsableCommand {
             --explain the worked solution, --check FILE grades FILE (docs/exercises.md) and exits 1 \
             unless every answer is right. OSTEP's scripts in vmsim's voice: `vmsim exercise \
             paging-policy [--answers|--explain|--check FILE] [--python 2|3] SCRIPT-FLAGS…` (also \
-            paging-linear-translate, paging-multilevel-translate, relocation), the problem the \
+            paging-linear-translate, paging-multilevel-translate, relocation, segmentation), the problem the \
             script poses for those flags.
             """,
         subcommands: [

@@ -243,6 +243,35 @@ import Testing
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(10).joined(separator: "\n")))
     }
 
+    @Test func segmentationKeysMatchThePythonScriptAcrossTheCorpus() throws {
+        var compared = 0
+        var failures: [String] = []
+        for c in try OSTEPCorpusTests.cases(.segmentation) where c.py3.status == 0 && c.args.contains("-c") {
+            guard case .success(let worked) = OSTEPWorked.exercise(.segmentation, arguments: c.args) else {
+                failures.append("\(c.args): no worked exercise")
+                continue
+            }
+            let lines = c.py3.stdout.split(separator: "\n").filter { $0.hasPrefix("  VA ") }
+            guard lines.count == worked.questions.count else {
+                failures.append("\(c.args): \(lines.count) vs \(worked.questions.count)")
+                continue
+            }
+            for (q, line) in zip(worked.questions, lines) {
+                let expected =
+                    line.contains("VIOLATION")
+                    ? "violation"
+                    : line.split(separator: "(decimal:").last!.dropLast().trimmingCharacters(in: .whitespaces)
+                if q.parts[0].value != [expected] {
+                    failures.append("\(c.args) \(q.id): \(q.answerText) vs \(line)")
+                }
+            }
+            compared += 1
+        }
+        print("segmentation worked: \(compared) corpus cases compared")
+        #expect(compared >= 40)
+        #expect(failures.isEmpty, Comment(rawValue: failures.prefix(10).joined(separator: "\n")))
+    }
+
     @Test func theWalkIsExplainedEntryByEntry() throws {
         guard case .success(let w) = OSTEPWorked.exercise(.pagingMultilevelTranslate, arguments: ["-s", "7"])
         else {

@@ -11,7 +11,7 @@
 public enum OSTEPWorked {
     /// The scripts with a worked, gradable form.
     public static let supported: [OSTEPScript] = [
-        .pagingPolicy, .pagingLinearTranslate, .pagingMultilevelTranslate, .relocation,
+        .pagingPolicy, .pagingLinearTranslate, .pagingMultilevelTranslate, .relocation, .segmentation,
     ]
 
     /// The worked exercise for `script` with the script's own flags, or what the script would
@@ -26,7 +26,7 @@ public enum OSTEPWorked {
             switch script {
             case .pagingPolicy: return .success(try PagingPolicyWorked.exercise(arguments, io))
             case .relocation: return .success(try RelocationWorked.exercise(arguments, io))
-            case .pagingLinearTranslate, .pagingMultilevelTranslate:
+            case .pagingLinearTranslate, .pagingMultilevelTranslate, .segmentation:
                 return .success(try TranslationWorked.exercise(script, arguments, io))
             default:
                 io.writeError(
@@ -309,10 +309,10 @@ enum RelocationWorked {
 enum TranslationWorked {
     static func run(_ script: OSTEPScript, _ arguments: [String], _ io: ScriptIO) throws {
         do {
-            if script == .pagingLinearTranslate {
-                try PagingLinearTranslateScript.run(arguments, io)
-            } else {
-                try PagingMultilevelTranslateScript.run(arguments, io)
+            switch script {
+            case .pagingLinearTranslate: try PagingLinearTranslateScript.run(arguments, io)
+            case .pagingMultilevelTranslate: try PagingMultilevelTranslateScript.run(arguments, io)
+            default: try SegmentationScript.run(arguments, io)
             }
         } catch let exit as ScriptExit where exit.status == 0 {}
     }
@@ -330,6 +330,7 @@ enum TranslationWorked {
             try self.run(script, arguments, io)
             throw error
         }
+        if script == .segmentation { return self.segmentation(problem: problem, solved: solved) }
         var questions: [ExerciseQuestion] = []
         let multilevel = script == .pagingMultilevelTranslate
         for (i, record) in solved.translations.enumerated() {
@@ -385,5 +386,41 @@ enum TranslationWorked {
         return WorkedExercise(
             title: "\(script.rawValue): \(multilevel ? "two-level page tables" : "a linear page table")",
             givens: givens, questions: questions)
+    }
+}
+
+extension TranslationWorked {
+    /// segmentation.py: the top bit picks the segment; segment 0 grows up from its base,
+    /// segment 1 down from base + limit.
+    static func segmentation(problem: ScriptIO, solved: ScriptIO) -> WorkedExercise {
+        var questions: [ExerciseQuestion] = []
+        for (i, r) in solved.segmentRecords.enumerated() {
+            var why: String
+            if r.segment == 0 {
+                why = "\(r.vaddr) < \(r.asize) / 2: the top bit is 0, segment 0 (grows up); "
+                why +=
+                    r.paddr == nil
+                    ? "offset \(r.vaddr) ≥ limit \(r.limit): segmentation violation"
+                    : "offset \(r.vaddr) < limit \(r.limit), so PA = base + offset = \(r.base) + \(r.vaddr) = \(r.paddr!)"
+            } else {
+                let offset = r.vaddr - r.asize
+                why = "\(r.vaddr) ≥ \(r.asize) / 2: the top bit is 1, segment 1 (grows down); "
+                why += "negative offset = VA − address-space size = \(r.vaddr) − \(r.asize) = \(offset); "
+                why +=
+                    r.paddr == nil
+                    ? "|\(offset)| > limit \(r.limit): segmentation violation"
+                    : "|\(offset)| ≤ limit \(r.limit), so PA = base \(r.base) + (\(offset)) = \(r.paddr!)"
+            }
+            questions.append(
+                ExerciseQuestion(
+                    id: String(i), prompt: "virtual address \(r.vaddr)",
+                    parts: [AnswerPart("address", r.paddr.map(String.init) ?? "violation")], explanation: why)
+            )
+        }
+        return WorkedExercise(
+            title: "segmentation: two segments, growing in opposite directions",
+            givens: problem.stdout
+                + "Answer each address with its physical address (decimal or 0x hex), or `violation`.\n",
+            questions: questions)
     }
 }

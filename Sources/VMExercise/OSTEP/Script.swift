@@ -87,6 +87,8 @@ final class ScriptIO {
     /// What the translation scripts computed for each address while solving (`-c`), for their
     /// worked forms (OSTEPWorked); printing is unaffected.
     var translations: [TranslationRecord] = []
+    /// segmentation.py's solved addresses, likewise.
+    var segmentRecords: [SegmentRecord] = []
 
     /// Hands the rest of standard output to the sink; returns what was not streamed.
     func finish() -> String {
@@ -288,4 +290,15 @@ struct TranslationRecord {
     var paddr: Int?
     /// The byte fetched (paging-multilevel-translate).
     var value: Int?
+}
+
+/// One address segmentation.py solved: its segment, that segment's registers, the outcome.
+struct SegmentRecord {
+    var vaddr: Int
+    var segment: Int
+    /// Segment 0: its base; segment 1: the base the script prints (base + limit, growing down).
+    var base: Int
+    var limit: Int
+    var asize: Int
+    var paddr: Int?
 }
