@@ -10,8 +10,8 @@ struct Exercise: ParsableCommand {
             Every exercise prints its problem; --answers prints the key as an answer file, \
             --explain the worked solution, --check FILE grades FILE (docs/exercises.md) and exits 1 \
             unless every answer is right. OSTEP's scripts in vmsim's voice: `vmsim exercise \
-            paging-policy [--answers|--explain|--check FILE] [--python 2|3] SCRIPT-FLAGS…` (also \
-            paging-linear-translate, paging-multilevel-translate, relocation, segmentation), the problem the \
+            paging-policy [--answers|--explain|--check FILE] [--python 2|3] SCRIPT-FLAGS…` (likewise \
+            the other five scripts), the problem the \
             script poses for those flags.
             """,
         subcommands: [

@@ -63,7 +63,7 @@ import Testing
         let cases = try OSTEPCorpusTests.cases(.relocation)
         var compared = 0
         var failures: [String] = []
-        for c in cases where c.py3.status == 0 && c.args.contains("-c") {
+        for c in cases where c.py3.status == 0 && c.args.contains("-c") && !c.py3.stdout.hasPrefix("Usage:") {
             guard case .success(let worked) = OSTEPWorked.exercise(.relocation, arguments: c.args)
             else { continue }
             let lines = c.py3.stdout.split(separator: "\n").filter { $0.hasPrefix("  VA ") }
@@ -86,6 +86,7 @@ import Testing
             }
             compared += 1
         }
+        print("relocation worked: \(compared) corpus cases compared")
         #expect(compared >= 50)
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(10).joined(separator: "\n")))
     }
@@ -176,11 +177,17 @@ import Testing
             return
         }
         #expect(usage.outcome.status == 2 && usage.outcome.stderr.contains("no such option: --bogus"))
-        guard case .failure(let other) = OSTEPWorked.exercise(.malloc, arguments: []) else {
-            Issue.record("expected no worked form")
+        guard case .failure(let help) = OSTEPWorked.exercise(.malloc, arguments: ["-c", "-h"]) else {
+            Issue.record("expected the script's help")
             return
         }
-        #expect(other.outcome.status == 2 && other.outcome.stderr.contains("no worked form"))
+        #expect(help.outcome.status == 0 && help.outcome.stdout.hasPrefix("Usage: malloc.py"))
+        guard case .failure(let bad) = OSTEPWorked.exercise(.segmentation, arguments: ["-a", "17k", "-c"])
+        else {
+            Issue.record("expected the script's error")
+            return
+        }
+        #expect(bad.outcome.status == 1 && bad.outcome.stdout.contains("Error"))
     }
 }
 
@@ -217,7 +224,8 @@ import Testing
     func keysMatchThePythonScriptsAcrossTheCorpus(_ script: OSTEPScript) throws {
         var compared = 0
         var failures: [String] = []
-        for c in try OSTEPCorpusTests.cases(script) where c.py3.status == 0 && c.args.contains("-c") {
+        for c in try OSTEPCorpusTests.cases(script)
+        where c.py3.status == 0 && c.args.contains("-c") && !c.py3.stdout.hasPrefix("Usage:") {
             guard case .success(let worked) = OSTEPWorked.exercise(script, arguments: c.args) else {
                 failures.append("\(c.args): no worked exercise")
                 continue
@@ -246,7 +254,8 @@ import Testing
     @Test func segmentationKeysMatchThePythonScriptAcrossTheCorpus() throws {
         var compared = 0
         var failures: [String] = []
-        for c in try OSTEPCorpusTests.cases(.segmentation) where c.py3.status == 0 && c.args.contains("-c") {
+        for c in try OSTEPCorpusTests.cases(.segmentation)
+        where c.py3.status == 0 && c.args.contains("-c") && !c.py3.stdout.hasPrefix("Usage:") {
             guard case .success(let worked) = OSTEPWorked.exercise(.segmentation, arguments: c.args) else {
                 failures.append("\(c.args): no worked exercise")
                 continue
@@ -268,6 +277,41 @@ import Testing
             compared += 1
         }
         print("segmentation worked: \(compared) corpus cases compared")
+        #expect(compared >= 40)
+        #expect(failures.isEmpty, Comment(rawValue: failures.prefix(10).joined(separator: "\n")))
+    }
+
+    @Test func mallocKeysMatchThePythonScriptAcrossTheCorpus() throws {
+        var compared = 0
+        var failures: [String] = []
+        for c in try OSTEPCorpusTests.cases(.malloc)
+        where c.py3.status == 0 && c.args.contains("-c") && !c.py3.stdout.hasPrefix("Usage:") {
+            guard case .success(let worked) = OSTEPWorked.exercise(.malloc, arguments: c.args) else {
+                failures.append("\(c.args): no worked exercise")
+                continue
+            }
+            // Python's lines: "... returned N ..." then "Free List [ Size k ]: [ addr:A sz:S ]…".
+            var expected: [[String]] = []
+            var returned: String?
+            for line in c.py3.stdout.split(separator: "\n") {
+                if let r = line.range(of: "returned ") {
+                    returned = String(line[r.upperBound...].split(separator: " ")[0])
+                } else if line.hasPrefix("Free List"), let value = returned {
+                    var tokens = [value]
+                    for part in line.split(separator: "[").dropFirst(2) {
+                        let fields = part.split(separator: " ")
+                        tokens.append(String(fields[0].dropFirst(5)))
+                        tokens.append(String(fields[1].dropFirst(3)))
+                    }
+                    expected.append(tokens)
+                    returned = nil
+                }
+            }
+            let mine = worked.questions.map { $0.parts.flatMap(\.value) }
+            if mine != expected { failures.append("\(c.args): \(mine.prefix(3)) vs \(expected.prefix(3))") }
+            compared += 1
+        }
+        print("malloc worked: \(compared) corpus cases compared")
         #expect(compared >= 40)
         #expect(failures.isEmpty, Comment(rawValue: failures.prefix(10).joined(separator: "\n")))
     }

@@ -9,9 +9,10 @@
 /// entry), and relocation (base-and-bounds: each virtual address's physical address or
 /// segmentation violation).
 public enum OSTEPWorked {
-    /// The scripts with a worked, gradable form.
+    /// The scripts with a worked, gradable form: all six.
     public static let supported: [OSTEPScript] = [
         .pagingPolicy, .pagingLinearTranslate, .pagingMultilevelTranslate, .relocation, .segmentation,
+        .malloc,
     ]
 
     /// The worked exercise for `script` with the script's own flags, or what the script would
@@ -26,13 +27,8 @@ public enum OSTEPWorked {
             switch script {
             case .pagingPolicy: return .success(try PagingPolicyWorked.exercise(arguments, io))
             case .relocation: return .success(try RelocationWorked.exercise(arguments, io))
-            case .pagingLinearTranslate, .pagingMultilevelTranslate, .segmentation:
+            case .pagingLinearTranslate, .pagingMultilevelTranslate, .segmentation, .malloc:
                 return .success(try TranslationWorked.exercise(script, arguments, io))
-            default:
-                io.writeError(
-                    "vmsim: exercise \(script.rawValue): no worked form yet (supported: "
-                        + OSTEPWorked.supported.map(\.rawValue).joined(separator: ", ")
-                        + "); `vmsim exercise ostep \(script.rawValue) -c` prints the script's answers\n")
             }
         } catch let exit as ScriptExit {
             status = exit.status
@@ -312,6 +308,7 @@ enum TranslationWorked {
             switch script {
             case .pagingLinearTranslate: try PagingLinearTranslateScript.run(arguments, io)
             case .pagingMultilevelTranslate: try PagingMultilevelTranslateScript.run(arguments, io)
+            case .malloc: try MallocScript.run(arguments, io)
             default: try SegmentationScript.run(arguments, io)
             }
         } catch let exit as ScriptExit where exit.status == 0 {}
@@ -320,6 +317,13 @@ enum TranslationWorked {
     static func exercise(_ script: OSTEPScript, _ arguments: [String], _ io: ScriptIO) throws
         -> WorkedExercise
     {
+        // Flags first, on the caller's output: `-h` and usage errors end here as the script's.
+        switch script {
+        case .pagingLinearTranslate: _ = try PagingLinearTranslateScript.parser().parse(arguments, io)
+        case .pagingMultilevelTranslate: _ = try PagingMultilevelTranslateScript.parser().parse(arguments, io)
+        case .malloc: _ = try MallocScript.parser().parse(arguments, io)
+        default: _ = try SegmentationScript.parser().parse(arguments, io)
+        }
         let problem = ScriptIO(python: io.python, environment: io.environment, sink: nil)
         let solved = ScriptIO(python: io.python, environment: io.environment, sink: nil)
         do {
@@ -331,6 +335,7 @@ enum TranslationWorked {
             throw error
         }
         if script == .segmentation { return self.segmentation(problem: problem, solved: solved) }
+        if script == .malloc { return try self.malloc(arguments, problem: problem, solved: solved) }
         var questions: [ExerciseQuestion] = []
         let multilevel = script == .pagingMultilevelTranslate
         for (i, record) in solved.translations.enumerated() {
@@ -421,6 +426,48 @@ extension TranslationWorked {
             title: "segmentation: two segments, growing in opposite directions",
             givens: problem.stdout
                 + "Answer each address with its physical address (decimal or 0x hex), or `violation`.\n",
+            questions: questions)
+    }
+}
+
+extension TranslationWorked {
+    /// malloc.py: each call's return value and the free list after it.
+    static func malloc(_ arguments: [String], problem: ScriptIO, solved: ScriptIO) throws -> WorkedExercise {
+        let options = try MallocScript.parser().parse(arguments, problem)
+        let policy = options.string("policy")
+        let header = options.string("headerSize")
+        let order = options.string("order")
+        let coalesce = options.bool("coalesce")
+        var questions: [ExerciseQuestion] = []
+        for (i, r) in solved.mallocRecords.enumerated() {
+            let list =
+                "[" + r.freeList.map { "addr \($0.addr) size \($0.size)" }.joined(separator: ", ") + "]"
+            var why: String
+            if let searched = r.searched {
+                why =
+                    r.returned == -1
+                    ? "no free block is large enough (with the \(header)-byte header): \(r.call) fails, -1"
+                    : "\(policy) fit over the free list (\(order)): \(searched) element\(searched == 1 ? "" : "s") searched; the block is split, the allocation starts at \(r.returned)"
+            } else {
+                why =
+                    "the chunk goes back on the free list, kept \(order)"
+                    + (coalesce ? ", merged with free neighbours" : " (no coalescing: -C not given)")
+            }
+            why += "; free list after: \(list)"
+            questions.append(
+                ExerciseQuestion(
+                    id: String(i),
+                    prompt: "\(r.call): the value returned, then the free list (address size pairs)",
+                    parts: [
+                        AnswerPart("returned", r.returned),
+                        .rest("free list", r.freeList.flatMap { [String($0.addr), String($0.size)] }),
+                    ],
+                    explanation: why))
+        }
+        return WorkedExercise(
+            title: "malloc: \(policy) fit, free list \(order)\(coalesce ? ", coalescing" : "")",
+            givens: problem.stdout
+                + "Answer each call with the value it returns, then the free list after it as address size pairs.\n",
             questions: questions)
     }
 }

@@ -89,6 +89,8 @@ final class ScriptIO {
     var translations: [TranslationRecord] = []
     /// segmentation.py's solved addresses, likewise.
     var segmentRecords: [SegmentRecord] = []
+    /// malloc.py's solved operations, likewise.
+    var mallocRecords: [MallocRecord] = []
 
     /// Hands the rest of standard output to the sink; returns what was not streamed.
     func finish() -> String {
@@ -301,4 +303,13 @@ struct SegmentRecord {
     var limit: Int
     var asize: Int
     var paddr: Int?
+}
+
+/// One operation malloc.py solved: what it printed as the call, its return value, the elements
+/// searched (allocations) and the free list after.
+struct MallocRecord {
+    var call: String
+    var returned: Int
+    var searched: Int?
+    var freeList: [(addr: Int, size: Int)]
 }
