@@ -68,7 +68,13 @@ public struct ExerciseQuestion: Sendable, Equatable {
 
     /// What the answer line must hold, for the problem text: `minflt majflt rss`.
     public var form: String {
-        self.parts.map { $0.count == nil ? "\($0.name)…" : $0.name }.joined(separator: " ")
+        self.parts.map { part in
+            switch part.count {
+            case nil: "\(part.name)…"
+            case 1: part.name
+            case let n?: "\(part.name)×\(n)"
+            }
+        }.joined(separator: " ")
     }
 }
 
@@ -123,7 +129,7 @@ public struct WorkedExercise: Sendable, Equatable {
         var out = "\(self.title)\n\n\(self.givens)"
         if !out.hasSuffix("\n") { out += "\n" }
         out +=
-            "\nQuestions (answer file lines `ID: \(self.questions.first?.form ?? "ANSWER")`; see --check):\n"
+            "\nQuestions (answer each with a line `ID: ANSWER`, ANSWER in the form in brackets; see --check):\n"
         for q in self.questions {
             out += "  \(q.id): \(q.prompt)  [\(q.form)]\n"
         }
