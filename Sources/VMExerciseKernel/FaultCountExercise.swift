@@ -3,8 +3,8 @@ import VMExercise
 import VMSim
 import VMTypes
 
-/// Count the faults: a short generated scenario (mmap, read, write, fork, file mappings, the
-/// stack); predict each line's minor and major faults and the process's RSS after it.
+/// Count the faults: a short generated scenario (mmap, munmap, read, write, fork, file mappings,
+/// the stack); predict each line's minor and major faults and the process's RSS after it.
 ///
 /// The key is the scenario run through `ScenarioRunner` on vmsim's kernel — the same fault
 /// handler whose counts the project checks against a real 6.18 kernel's `getrusage` — so it
@@ -167,6 +167,10 @@ public struct FaultCountExercise: Sendable {
                 "each untouched page takes one minor fault (do_anonymous_page allocates a zeroed frame)"
             ),
             ("p: read a", "the pages are mapped already: no fault"),
+            (
+                "p: munmap a",
+                "munmap unmaps the range and frees its pages: no fault, RSS drops by what was mapped there"
+            ),
         ])
     }
 

@@ -150,6 +150,7 @@ import VMPhys
     @Test func faultCountsFollowTheKernelRules() throws {
         var sawZeroPage = false
         var sawMajor = false
+        var sawUnmap = false
         for difficulty in 1...3 {
             for seed in UInt64(1)...10 {
                 let ex = try FaultCountExercise(seed: seed, difficulty: difficulty)
@@ -170,6 +171,12 @@ import VMPhys
                         sawZeroPage = true
                     }
                     if text.hasPrefix("p: mmap ") { #expect(count.minor == 0 && count.rss == rss) }
+                    // munmap of a region written in full: no fault, RSS back down by its pages.
+                    if text == "p: munmap a", let mmap = lines.first(where: { $0.hasPrefix("p: mmap a ") }) {
+                        let n = Int(mmap.split(separator: " ")[3].dropLast())!
+                        #expect(count.minor == 0 && count.major == 0 && count.rss == rss - n, "\(text)")
+                        sawUnmap = true
+                    }
                     if text == "p: read g" {
                         #expect(count.major > 0)
                         sawMajor = true
@@ -179,7 +186,7 @@ import VMPhys
                 try self.keyGradesAllCorrect(ex.worked)
             }
         }
-        #expect(sawZeroPage && sawMajor)
+        #expect(sawZeroPage && sawMajor && sawUnmap)
     }
 
     @Test func exercisesAreDeterministic() throws {
