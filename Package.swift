@@ -7,7 +7,8 @@ import PackageDescription
 //   VMLibc (the C library's malloc over a MallocSystem the kernel implements)  →  VMTypes
 //   VMSweep (sweep specs, runs, Slurm arrays, collection)  →  VMSim, VMTrace; Yams
 //   VMTrace, VMLibc  →  TraceInput (files read plain, gzip or zstd)  →  zlib, libzstd (system)
-//   VMExercise (OSTEP's homework scripts reproduced byte for byte; CPython's random)  →  nothing
+//   VMExercise (OSTEP's homework scripts reproduced byte for byte; CPython's random; answer files)  →  nothing
+//   VMExerciseKernel (exercises only a kernel model can pose)  →  VMSim, VMTrace, VMExercise
 // Only the front ends, VMSweep and the tests import third-party packages, so the core builds fast.
 // The simulated kernel's state lives in classes whose every stored `var` would otherwise be
 // guarded by a dynamic exclusivity check on each access (swift_beginAccess: 40% of the
@@ -29,6 +30,7 @@ let package = Package(
         .library(name: "VMLibc", targets: ["VMLibc"]),
         .library(name: "VMSweep", targets: ["VMSweep"]),
         .library(name: "VMExercise", targets: ["VMExercise"]),
+        .library(name: "VMExerciseKernel", targets: ["VMExerciseKernel"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
     ],
@@ -59,6 +61,10 @@ let package = Package(
         ),
         .target(name: "VMLibc", dependencies: ["VMTypes", "TraceInput"]),
         .target(name: "VMExercise"),
+        // Generated exercises whose keys come from running the kernel model.
+        .target(
+            name: "VMExerciseKernel",
+            dependencies: ["VMExercise", "VMSim", "VMCore", "VMPhys", "VMPaging", "VMTrace", "VMTypes"]),
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
@@ -70,7 +76,8 @@ let package = Package(
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "VMExercise", "CStdio",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "VMExercise", "VMExerciseKernel",
+                "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -126,13 +133,18 @@ let package = Package(
             exclude: ["OSTEPCorpus"]
         ),
         .testTarget(
+            name: "VMExerciseKernelTests", dependencies: ["VMExerciseKernel", "VMExercise", "VMPhys"]),
+        .testTarget(
             name: "VMSimTests",
             dependencies: ["VMSim", .product(name: "PropertyBased", package: "swift-property-based")],
             exclude: ["Golden"]
         ),
         .testTarget(
             name: "VMSimCLITests",
-            dependencies: ["VMSimCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "VMSimCLI", "VMSim", "VMExerciseKernel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The sweep tests; VMSimCLI so the vmsim binary is built for the Slurm and kill tests.
         .testTarget(name: "VMSweepTests", dependencies: ["VMSweep", "VMSimCLI"]),

@@ -243,10 +243,11 @@ extension PhysicalMemory {
     }
 
     /// `__zone_watermark_ok()` with the zone's free pages given (`free_pages`): what
-    /// `should_reclaim_retry()` asks with the reclaimable pages counted as free.
-    func zoneWatermarkOK(zone z: Int, order: Int, mark: Int, highestZone: Int, flags: AllocFlags, free: Int)
-        -> Bool
-    {
+    /// `should_reclaim_retry()` asks with the reclaimable pages counted as free. Public for the
+    /// watermark exercises, which ask it of a zone at a given number of free pages.
+    public func zoneWatermarkOK(
+        zone z: Int, order: Int, mark: Int, highestZone: Int, flags: AllocFlags, free: Int
+    ) -> Bool {
         let freePages = free - ((1 << order) - 1)
         var min = mark
         if !flags.isDisjoint(with: AllocFlags.reserves) {

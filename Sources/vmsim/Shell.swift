@@ -22,6 +22,7 @@ struct Shell: ParsableCommand {
         } catch {
             throw CLIError(message: error.description)
         }
+        ShellExercises(write: { print($0) }).install(on: session)
         if interactive { print("vmsim shell — type 'help' for commands, 'quit' to leave.") }
         while true {
             if interactive {

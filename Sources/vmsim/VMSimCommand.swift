@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VMCore
+import VMExercise
 import VMPhys
 import VMSim
 import VMTypes
@@ -28,6 +29,12 @@ struct VMSimCommand: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.count >= 2 && arguments[0] == "exercise" && arguments[1] == "ostep" {
             OSTEPExercise.main(arguments: Array(arguments.dropFirst(2)))
+        }
+        if arguments.count >= 2 && arguments[0] == "exercise",
+            let script = OSTEPScript(rawValue: arguments[1]),
+            OSTEPWorked.supported.contains(script)
+        {
+            OSTEPWorkedCommand.main(script: script, arguments: Array(arguments.dropFirst(2)))
         }
         do {
             var command = try Self.parseAsRoot(

@@ -190,9 +190,12 @@ enum MallocScript {
                     }
                     io.write("ptr[\(c)] = Alloc(\(size))")
                     if solve {
-                        io.print(
-                            " returned \(try checked(ptr.addingReportingOverflow(headerSize))) (searched \(cnt) elements)"
-                        )
+                        let shown = try checked(ptr.addingReportingOverflow(headerSize))
+                        io.mallocRecords.append(
+                            MallocRecord(
+                                call: "ptr[\(c)] = Alloc(\(size))", returned: shown, searched: cnt,
+                                freeList: m.freelist))
+                        io.print(" returned \(shown) (searched \(cnt) elements)")
                     } else {
                         io.print(" returned ?")
                     }
@@ -204,6 +207,12 @@ enum MallocScript {
                     let rc = try m.free(p[live[d]]!)
                     io.print("Free(ptr[\(live[d])])")
                     io.print(solve ? "returned \(rc)" : "returned ?")
+                    if solve {
+                        io.mallocRecords.append(
+                            MallocRecord(
+                                call: "Free(ptr[\(live[d])])", returned: rc, searched: nil,
+                                freeList: m.freelist))
+                    }
                     p[live[d]] = nil
                     live.remove(at: d)
                     printed = true
@@ -227,6 +236,12 @@ enum MallocScript {
                 if ptr != -1 { p[c] = ptr }
                 io.write("ptr[\(c)] = Alloc(\(size))")
                 io.print(solve ? " returned \(ptr) (searched \(cnt) elements)" : " returned ?")
+                if solve {
+                    io.mallocRecords.append(
+                        MallocRecord(
+                            call: "ptr[\(c)] = Alloc(\(size))", returned: ptr, searched: cnt,
+                            freeList: m.freelist))
+                }
                 c += 1
             } else if first == "-" {
                 let index = try pyIntFromString(self.secondField(op, "-"), io)
@@ -238,6 +253,11 @@ enum MallocScript {
                 guard let addr = p[index] else { throw PyException(type: "KeyError", message: String(index)) }
                 let rc = try m.free(addr)
                 io.print(solve ? "returned \(rc)" : "returned ?")
+                if solve {
+                    io.mallocRecords.append(
+                        MallocRecord(
+                            call: "Free(ptr[\(index)])", returned: rc, searched: nil, freeList: m.freelist))
+                }
             } else {
                 throw PyException(type: "NameError", message: "name 'abort' is not defined")
             }

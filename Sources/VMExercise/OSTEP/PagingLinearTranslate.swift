@@ -171,6 +171,14 @@ enum PagingLinearTranslateScript {
             guard vpn < pt.count else {
                 throw PyException(type: "IndexError", message: "array index out of range")
             }
+            var record = TranslationRecord(vaddr: vaddr, offsetBits: pagebits)
+            record.steps.append(
+                .init(
+                    table: "page table", index: vpn, address: nil,
+                    entry: pt[vpn] < 0 ? 0 : 0x8000_0000 | pt[vpn],
+                    valid: pt[vpn] >= 0, pfn: max(0, pt[vpn])))
+            if pt[vpn] >= 0 { record.paddr = (pt[vpn] << pagebits) | (vaddr & pagemask) }
+            io.translations.append(record)
             if pt[vpn] < 0 {
                 io.print(va + " Invalid (VPN \(vpn) not valid)")
             } else {

@@ -135,6 +135,12 @@ enum PagingMultilevelTranslateScript {
             let dir = os.pde(vaddr)
             let dirValid = (dir.value & 0x80) >> 7
             let table = dir.value & 0x7f
+            var record = TranslationRecord(vaddr: vaddr, offsetBits: 5)
+            record.steps.append(
+                .init(
+                    table: "page directory (page \(os.pdbr))", index: dir.index, address: dir.address,
+                    entry: dir.value, valid: dirValid == 1, pfn: table))
+            defer { io.translations.append(record) }
             io.print(
                 "  --> pde index:0x\(hex(dir.index)) [decimal \(dir.index)] pde contents:0x\(hex(dir.value)) "
                     + "(valid \(dirValid), pfn 0x\(hex(table, 2)) [decimal \(table)])")
@@ -145,6 +151,10 @@ enum PagingMultilevelTranslateScript {
             let entry = os.pte(vaddr, table: table)
             let valid = (entry.value & 0x80) >> 7
             let pfn = entry.value & 0x7f
+            record.steps.append(
+                .init(
+                    table: "page table (page \(table))", index: entry.index, address: entry.address,
+                    entry: entry.value, valid: valid == 1, pfn: pfn))
             io.print(
                 "    --> pte index:0x\(hex(entry.index)) [decimal \(entry.index)] pte contents:0x\(hex(entry.value)) "
                     + "(valid \(valid), pfn 0x\(hex(pfn, 2)) [decimal \(pfn)])")
@@ -153,6 +163,8 @@ enum PagingMultilevelTranslateScript {
                 continue
             }
             let paddr = (pfn << 5) | (vaddr & 0x1f)
+            record.paddr = paddr
+            record.value = os.memory[paddr]
             io.print(
                 "      --> Translates to Physical Address 0x\(hex(paddr, 3)) --> Value: 0x\(hex(os.memory[paddr], 2))"
             )

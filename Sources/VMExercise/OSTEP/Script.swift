@@ -84,6 +84,14 @@ final class ScriptIO {
 
     func writeError(_ text: String) { self.stderr += text }
 
+    /// What the translation scripts computed for each address while solving (`-c`), for their
+    /// worked forms (OSTEPWorked); printing is unaffected.
+    var translations: [TranslationRecord] = []
+    /// segmentation.py's solved addresses, likewise.
+    var segmentRecords: [SegmentRecord] = []
+    /// malloc.py's solved operations, likewise.
+    var mallocRecords: [MallocRecord] = []
+
     /// Hands the rest of standard output to the sink; returns what was not streamed.
     func finish() -> String {
         if let sink = self.sink {
@@ -262,4 +270,46 @@ extension [String: OptionParser.Value] {
         if case .bool(let b) = self[key] { return b }
         return false
     }
+}
+
+/// One address a translation script solved: each table entry it read, and the outcome.
+struct TranslationRecord {
+    struct Step {
+        var table: String
+        var index: Int
+        /// Where the entry is (a byte address in the script's memory, or nil for a table the
+        /// script keeps apart from memory).
+        var address: Int?
+        var entry: Int
+        var valid: Bool
+        var pfn: Int
+    }
+
+    var vaddr: Int
+    /// Bits of the page offset.
+    var offsetBits: Int
+    var steps: [Step] = []
+    var paddr: Int?
+    /// The byte fetched (paging-multilevel-translate).
+    var value: Int?
+}
+
+/// One address segmentation.py solved: its segment, that segment's registers, the outcome.
+struct SegmentRecord {
+    var vaddr: Int
+    var segment: Int
+    /// Segment 0: its base; segment 1: the base the script prints (base + limit, growing down).
+    var base: Int
+    var limit: Int
+    var asize: Int
+    var paddr: Int?
+}
+
+/// One operation malloc.py solved: what it printed as the call, its return value, the elements
+/// searched (allocations) and the free list after.
+struct MallocRecord {
+    var call: String
+    var returned: Int
+    var searched: Int?
+    var freeList: [(addr: Int, size: Int)]
 }

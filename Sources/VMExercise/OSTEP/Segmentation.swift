@@ -155,6 +155,10 @@ enum SegmentationScript {
             }
             if inSegment1 {
                 let paddr = nbase1 + (vaddr - asize)
+                io.segmentRecords.append(
+                    SegmentRecord(
+                        vaddr: vaddr, segment: 1, base: nbase1, limit: len1, asize: asize,
+                        paddr: paddr < base1 ? nil : paddr))
                 if paddr < base1 {
                     io.print(va + "SEGMENTATION VIOLATION (SEG1)")
                 } else {
@@ -163,9 +167,15 @@ enum SegmentationScript {
                             + "(decimal: \(pyFormat(paddr, width: 4)))")
                 }
             } else if vaddr >= len0 {
+                io.segmentRecords.append(
+                    SegmentRecord(
+                        vaddr: vaddr, segment: 0, base: base0, limit: len0, asize: asize, paddr: nil))
                 io.print(va + "SEGMENTATION VIOLATION (SEG0)")
             } else {
                 let paddr = vaddr + base0
+                io.segmentRecords.append(
+                    SegmentRecord(
+                        vaddr: vaddr, segment: 0, base: base0, limit: len0, asize: asize, paddr: paddr))
                 io.print(
                     va + "VALID in SEG0: 0x\(pyFormat(paddr, width: 8, zeroPad: true, hex: true)) "
                         + "(decimal: \(pyFormat(paddr, width: 4)))")

@@ -23,6 +23,11 @@ public final class ShellSession {
         self.parser.markStarted()
     }
 
+    /// Commands handled above the scenario language, by their first word: the handler gets the
+    /// rest of the line. `help` lists `extraHelp` after the shell's own commands.
+    public var extraCommands: [String: (String) -> Void] = [:]
+    public var extraHelp: [String] = []
+
     /// The status the shell exits with at the end of its input: 1 if an expectation failed or
     /// an operation was refused, else 0.
     public var exitStatus: Int32 {
@@ -38,6 +43,7 @@ public final class ShellSession {
         case "quit", "exit": return false
         case "help":
             self.write(ShellSession.help)
+            for line in self.extraHelp { self.write(line) }
             return true
         case "history":
             for (i, entry) in self.history.enumerated() { self.write("\(Pad.right(i + 1, 4))  \(entry)") }
@@ -60,6 +66,12 @@ public final class ShellSession {
             case .failure(let error):
                 self.write("shell: " + error.message.replacingOccurrences(of: "--trace: ", with: "trace: "))
             }
+            return true
+        }
+        // Commands a front end adds (the command line's `exercise` and `answer`), by first word.
+        let word = String(trimmed.prefix { $0 != " " && $0 != "\t" })
+        if let handler = self.extraCommands[word] {
+            handler(String(trimmed.dropFirst(word.count)).trimmingCharacters())
             return true
         }
         if trimmed.hasPrefix("load ") { return self.load(String(trimmed.dropFirst(5)).trimmingCharacters()) }

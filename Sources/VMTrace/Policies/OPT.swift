@@ -217,6 +217,27 @@ public final class LinuxLRUPolicy: ReplacementPolicy {
         }
     }
 
+    /// The active and inactive lists, head first (for teaching views and exercises; O(pages)).
+    public var lists: (active: [Int32], inactive: [Int32]) {
+        (self.contents(self.active), self.contents(self.inactive))
+    }
+
+    /// The page's Accessed bit (PTE young) and PG_referenced, as reclaim will see them.
+    public func referenceBits(_ id: Int32) -> (accessed: Bool, referenced: Bool) {
+        let f = self.nodes[id, 2]
+        return (f & Self.young != 0, f & Self.pgReferenced != 0)
+    }
+
+    func contents(_ list: NodeList) -> [Int32] {
+        var out: [Int32] = []
+        var id = list.head
+        while id >= 0 {
+            out.append(id)
+            id = self.nodes.next(id, list)
+        }
+        return out
+    }
+
     func shrinkActive() {
         var n = 0
         while n < 32 && self.active.count > 0 {
