@@ -55,6 +55,9 @@ let package = Package(
             name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        // libedit from the system (Debian libedit-dev): line editing and history for `vmsim shell`.
+        .systemLibrary(
+            name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"]), .brew(["libedit"])]),
         .target(name: "TraceInput", dependencies: ["CZlib", "CZstd"], swiftSettings: coreSettings),
         .target(
             name: "VMTrace", dependencies: ["VMTypes", "CPrefetch", "TraceInput"], swiftSettings: coreSettings
@@ -76,16 +79,16 @@ let package = Package(
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "VMExercise", "VMExerciseKernel",
-                "CStdio",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPaging", "VMPhys", "VMTypes", "VMSweep",
+                "VMExercise", "VMExerciseKernel",
+                "CStdio", "CEdit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
         ),
         .executableTarget(
             name: "VMSimBench",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPaging", "VMPhys", "VMTypes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim-bench"

@@ -108,9 +108,11 @@ public struct ReplayCounts: Sendable, Equatable {
 }
 
 /// Runs `policy` over a dense trace. `next` (OPT) gives each access's next use. Reports to
-/// `progress` every 2^20 accesses (`advance`, so parallel runs can share one).
+/// `progress` every 2^20 accesses (`advance`, so parallel runs can share one), and to
+/// `timeline` at the end of each of its windows.
 func runDense<P: ReplacementPolicy>(
-    _ policy: P, _ trace: DenseTrace, next: [UInt32]?, progress: Progress? = nil
+    _ policy: P, _ trace: DenseTrace, next: [UInt32]?, progress: Progress? = nil,
+    timeline: MissTimeline? = nil
 ) -> ReplayCounts {
     var counts = ReplayCounts()
     policy.reserve(trace.distinct)
@@ -120,7 +122,7 @@ func runDense<P: ReplacementPolicy>(
         trace.writeBits.withUnsafeBufferPointer { bits in
             var from = 0
             while from < ids.count {
-                let to = min(from + block, ids.count)
+                let to = min(timeline.map { $0.nextEnd } ?? from + block, from + block, ids.count)
                 if let next {
                     next.withUnsafeBufferPointer { next in
                         for i in from..<to {
@@ -145,6 +147,9 @@ func runDense<P: ReplacementPolicy>(
                     }
                 }
                 progress?.advance(by: to - from)
+                if let timeline, to == timeline.nextEnd || to == ids.count {
+                    timeline.record(accesses: to, hits: hits, stats: policy.stats)
+                }
                 from = to
             }
         }
@@ -166,7 +171,8 @@ let mapAhead = 192
 /// mapped to its dense id (independent lookups the CPU overlaps), then the policy runs over the
 /// ids, touching the state of the page `lookAhead` accesses ahead.
 func runStream<P: ReplacementPolicy>(
-    _ policy: P, _ reader: any TraceReader, mapper: IDMapper, progress: Progress?
+    _ policy: P, _ reader: any TraceReader, mapper: IDMapper, progress: Progress?,
+    timeline: MissTimeline? = nil
 ) throws -> ReplayCounts {
     var counts = ReplayCounts()
     let batch = AccessBatch()
@@ -193,21 +199,31 @@ func runStream<P: ReplacementPolicy>(
             policy.reserve(reserved)
         }
         let writes = batch.writes
-        if batch.hasNext {
-            let nexts = batch.next
-            for i in 0..<n {
-                policy.prefetch(ids[i &+ lookAhead])
-                hits &+= policy.access(ids[i], write: writes[i] != 0, next: nexts[i]) ? 1 : 0
+        // Chunks of the batch that end where the timeline's windows end (one chunk without one).
+        var from = 0
+        while from < n {
+            let to = timeline.map { min(n, from + $0.nextEnd - accesses) } ?? n
+            if batch.hasNext {
+                let nexts = batch.next
+                for i in from..<to {
+                    policy.prefetch(ids[i &+ lookAhead])
+                    hits &+= policy.access(ids[i], write: writes[i] != 0, next: nexts[i]) ? 1 : 0
+                }
+            } else {
+                for i in from..<to {
+                    policy.prefetch(ids[i &+ lookAhead])
+                    hits &+= policy.access(ids[i], write: writes[i] != 0, next: 0) ? 1 : 0
+                }
             }
-        } else {
-            for i in 0..<n {
-                policy.prefetch(ids[i &+ lookAhead])
-                hits &+= policy.access(ids[i], write: writes[i] != 0, next: 0) ? 1 : 0
+            accesses += to - from
+            from = to
+            if let timeline, accesses == timeline.nextEnd {
+                timeline.record(accesses: accesses, hits: hits, stats: policy.stats)
             }
         }
-        accesses += n
         progress?.update(accesses, input: reader.position)
     }
+    timeline?.record(accesses: accesses, hits: hits, stats: policy.stats)
     counts.accesses = accesses
     counts.hits = hits
     counts.evictions = policy.stats.evictions
@@ -218,35 +234,63 @@ func runStream<P: ReplacementPolicy>(
 /// Simulates `kind` with `frames` frames over a dense trace.
 public func simulate(
     _ kind: PolicyKind, frames: Int, trace: DenseTrace, next: [UInt32]? = nil,
-    options: PolicyOptions = PolicyOptions(), progress: Progress? = nil
+    options: PolicyOptions = PolicyOptions(), progress: Progress? = nil, timeline: MissTimeline? = nil
 ) -> ReplayCounts {
     let f = max(frames, 1)
     switch kind {
-    case .fifo: return runDense(FIFOPolicy(frames: f, options: options), trace, next: nil, progress: progress)
-    case .lru: return runDense(LRUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
-    case .mru: return runDense(MRUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
-    case .lfu: return runDense(LFUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+    case .fifo:
+        return runDense(
+            FIFOPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
+    case .lru:
+        return runDense(
+            LRUPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
+    case .mru:
+        return runDense(
+            MRUPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
+    case .lfu:
+        return runDense(
+            LFUPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
     case .clock, .secondChance:
-        return runDense(ClockPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+        return runDense(
+            ClockPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline
+        )
     case .clock2:
         return runDense(
-            ClockPolicy(frames: f, bits: 2, initialFrequency: 0), trace, next: nil, progress: progress)
-    case .arc: return runDense(ARCPolicy(frames: f, options: options), trace, next: nil, progress: progress)
-    case .twoq: return runDense(TwoQPolicy(frames: f, options: options), trace, next: nil, progress: progress)
-    case .lirs: return runDense(LIRSPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+            ClockPolicy(frames: f, bits: 2, initialFrequency: 0), trace, next: nil, progress: progress,
+            timeline: timeline)
+    case .arc:
+        return runDense(
+            ARCPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
+    case .twoq:
+        return runDense(
+            TwoQPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
+    case .lirs:
+        return runDense(
+            LIRSPolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline)
     case .clockpro:
-        return runDense(ClockProPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+        return runDense(
+            ClockProPolicy(frames: f, options: options), trace, next: nil, progress: progress,
+            timeline: timeline)
     case .s3fifo:
-        return runDense(S3FIFOPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+        return runDense(
+            S3FIFOPolicy(frames: f, options: options), trace, next: nil, progress: progress,
+            timeline: timeline)
     case .sieve:
-        return runDense(SievePolicy(frames: f, options: options), trace, next: nil, progress: progress)
+        return runDense(
+            SievePolicy(frames: f, options: options), trace, next: nil, progress: progress, timeline: timeline
+        )
     case .opt:
         return runDense(
-            OPTPolicy(frames: f, options: options), trace, next: next ?? trace.nextUse(), progress: progress)
+            OPTPolicy(frames: f, options: options), trace, next: next ?? trace.nextUse(), progress: progress,
+            timeline: timeline)
     case .random:
-        return runDense(RandomPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+        return runDense(
+            RandomPolicy(frames: f, options: options), trace, next: nil, progress: progress,
+            timeline: timeline)
     case .linux:
-        return runDense(LinuxLRUPolicy(frames: f, options: options), trace, next: nil, progress: progress)
+        return runDense(
+            LinuxLRUPolicy(frames: f, options: options), trace, next: nil, progress: progress,
+            timeline: timeline)
     }
 }
 
@@ -255,7 +299,7 @@ public func simulate(
 /// other formats the trace is read into memory first.
 public func simulate(
     _ kind: PolicyKind, frames: Int, reader: any TraceReader, options: PolicyOptions = PolicyOptions(),
-    progress: Progress? = nil
+    progress: Progress? = nil, timeline: MissTimeline? = nil
 ) throws -> (ReplayCounts, distinct: Int) {
     let f = max(frames, 1)
     let mapper = IDMapper()
@@ -263,60 +307,76 @@ public func simulate(
     switch kind {
     case .fifo:
         counts = try runStream(
-            FIFOPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            FIFOPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .lru:
         counts = try runStream(
-            LRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            LRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .mru:
         counts = try runStream(
-            MRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            MRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .lfu:
         counts = try runStream(
-            LFUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            LFUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .clock, .secondChance:
         counts = try runStream(
-            ClockPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            ClockPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .clock2:
         counts = try runStream(
-            ClockPolicy(frames: f, bits: 2, initialFrequency: 0), reader, mapper: mapper, progress: progress)
+            ClockPolicy(frames: f, bits: 2, initialFrequency: 0), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .arc:
         counts = try runStream(
-            ARCPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            ARCPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .twoq:
         counts = try runStream(
-            TwoQPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            TwoQPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .lirs:
         counts = try runStream(
-            LIRSPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            LIRSPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .clockpro:
         counts = try runStream(
-            ClockProPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            ClockProPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .s3fifo:
         counts = try runStream(
-            S3FIFOPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            S3FIFOPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .sieve:
         counts = try runStream(
-            SievePolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            SievePolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .opt:
         if reader.format == .oracleGeneral {
             counts = try runStream(
-                OPTPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+                OPTPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+                timeline: timeline)
         } else {
             let trace = try DenseTrace(reader: reader, progress: progress)
             progress?.finish()
             let simulating = progress.map {
                 Progress(label: $0.label + " (opt)", total: trace.count, enabled: $0.enabled)
             }
-            let counts = simulate(.opt, frames: f, trace: trace, options: options, progress: simulating)
+            let counts = simulate(
+                .opt, frames: f, trace: trace, options: options, progress: simulating, timeline: timeline)
             simulating?.finish()
             return (counts, trace.distinct)
         }
     case .random:
         counts = try runStream(
-            RandomPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            RandomPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     case .linux:
         counts = try runStream(
-            LinuxLRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress)
+            LinuxLRUPolicy(frames: f, options: options), reader, mapper: mapper, progress: progress,
+            timeline: timeline)
     }
     return (counts, mapper.count)
 }

@@ -238,15 +238,26 @@ struct Replay: ParsableCommand {
             valueName: "write|trace"))
     var firstTouch: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Write a timeline to this file (.csv or .svg): policy mode, the miss ratio and evictions per "
+                + "window of --interval accesses; kernel mode, RSS, free memory, LRU lists, swap and the "
+                + "fault and reclaim counters every --interval accesses.",
+            valueName: "file"))
+    var timeline: String?
+
+    @Option(help: "Accesses per timeline sample or window (1 … 1000000000).")
+    var interval: Int = 65536
+
+    /// Checks of single values. The checks that relate flags to each other wait for `run()`:
+    /// the argument parser validates before it reports unknown options, so `--polcy lru` would
+    /// otherwise be answered with "policy mode needs --frames".
     func validate() throws {
-        if !self.kernel && self.frames == nil {
-            throw ValidationError("policy mode needs --frames (or use --kernel)")
+        guard (1...1_000_000_000).contains(self.interval) else {
+            throw ValidationError("--interval: \(self.interval) is out of range (1 … 1000000000)")
         }
-        if self.kernel && self.frames != nil {
-            throw ValidationError("--frames is for policy mode; kernel mode takes --memory")
-        }
-        if !self.kernel && (self.maps != nil || self.show != nil || !self.machine.settings.isEmpty) {
-            throw ValidationError("--maps, --show and machine flags need --kernel")
+        if let path = self.timeline, !path.hasSuffix(".csv") && !path.hasSuffix(".svg") {
+            throw ValidationError("--timeline: '\(path)' must end in .csv or .svg")
         }
         if let frames = self.frames {
             // The syntax and range of every size, before the trace is read (shares need the
@@ -254,21 +265,45 @@ struct Replay: ParsableCommand {
             let sizes = try checkSizes(frames)
             guard sizes == 1 else { throw ValidationError("--frames: one size (compare takes several)") }
         }
-        if let t = self.firstTouch {
-            guard self.kernel else { throw ValidationError("--first-touch needs --kernel") }
-            guard t == "write" || t == "trace" else {
-                throw ValidationError("--first-touch: expected write or trace, not '\(t)'")
-            }
+        if let t = self.firstTouch, t != "write" && t != "trace" {
+            throw ValidationError("--first-touch: expected write or trace, not '\(t)'")
+        }
+    }
+
+    /// The flags that belong to one mode, checked once every flag is known to exist.
+    func checkModes() throws {
+        if !self.kernel && self.frames == nil {
+            throw CLIError(message: "policy mode needs --frames (or use --kernel)")
+        }
+        if self.kernel && self.frames != nil {
+            throw CLIError(message: "--frames is for policy mode; kernel mode takes --memory")
+        }
+        if !self.kernel && (self.maps != nil || self.show != nil || !self.machine.settings.isEmpty) {
+            throw CLIError(message: "--maps, --show and machine flags need --kernel")
+        }
+        if self.firstTouch != nil && !self.kernel { throw CLIError(message: "--first-touch needs --kernel") }
+    }
+
+    /// Writes a timeline (CSV or SVG by the file's name) to `--timeline`.
+    func writeTimeline(csv: String, svg: () -> String) throws {
+        guard let path = self.timeline else { return }
+        let text = path.hasSuffix(".svg") ? svg() : csv
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CLIError(message: "--timeline: cannot write \(path)")
         }
     }
 
     func run() throws {
+        try self.checkModes()
         if self.kernel {
             try self.runKernel()
             return
         }
         let policy = try parsePolicy(self.policy ?? "lru")
         let framesText = self.frames!
+        let timeline = self.timeline.map { _ in MissTimeline(interval: self.interval) }
         var options = PolicyOptions()
         options.seed = self.seed
         let progress = Progress(label: "replay")
@@ -290,7 +325,9 @@ struct Replay: ParsableCommand {
             frames = sizes[0]
             progress.finish()
             let simulating = Progress(label: "replay", total: dense.count)
-            counts = simulate(policy, frames: frames, trace: dense, options: options, progress: simulating)
+            counts = simulate(
+                policy, frames: frames, trace: dense, options: options, progress: simulating,
+                timeline: timeline)
             simulating.finish()
             distinct = dense.distinct
             stats = dense.stats
@@ -301,7 +338,9 @@ struct Replay: ParsableCommand {
             }
             frames = sizes[0]
             (counts, distinct) = try traceErrors {
-                try simulate(policy, frames: frames, reader: reader, options: options, progress: progress)
+                try simulate(
+                    policy, frames: frames, reader: reader, options: options, progress: progress,
+                    timeline: timeline)
             }
             stats = reader.stats
         }
@@ -311,6 +350,16 @@ struct Replay: ParsableCommand {
             writeStderr(
                 "replay: \(counts.accesses) accesses in \(fixed(seconds, 3)) s, "
                     + "\(fixed(Double(counts.accesses) / max(seconds, 1e-9) / 1e6, 2)) M accesses/s\n")
+        }
+        if let timeline {
+            try self.writeTimeline(csv: timeline.csv) {
+                timeline.svg(
+                    title:
+                        "\((self.trace as NSString).lastPathComponent): \(policy.rawValue) with \(frames) frame\(frames == 1 ? "" : "s")",
+                    subtitle:
+                        "\(counts.accesses) accesses to \(distinct) distinct pages, miss ratio \(fixed(counts.missRatio, 4))"
+                )
+            }
         }
         if self.json {
             var fields: [(String, String)] = [
@@ -365,12 +414,12 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var read: TraceReadOptions
 
-    @Option(help: "Policies, comma-separated (default lru,fifo,clock,arc,lirs,s3fifo,sieve,opt).")
+    @Option(help: "Policies, comma-separated.")
     var policies: String = "lru,fifo,clock,arc,lirs,s3fifo,sieve,opt"
 
     @Option(
         help:
-            "Sizes, comma-separated: frame counts (1 … 2^40) or shares of the distinct pages (default 1%,10%,50%)."
+            "Sizes, comma-separated: frame counts (1 … 2^40) or shares of the distinct pages."
     )
     var frames: String = "1%,10%,50%"
 
@@ -479,7 +528,7 @@ struct MRC: ParsableCommand {
     var policies: String?
 
     @Option(
-        help: "Sizes at which to simulate the other policies and print the table (1 … 10000, default 20).")
+        help: "Sizes at which to simulate the other policies and print the table (1 … 10000).")
     var points: Int = 20
 
     @Option(help: "Add the SHARDS estimate of the LRU curve at this sampling rate (0 < rate ≤ 1, e.g. 0.01).")
@@ -691,10 +740,10 @@ struct TraceGen: ParsableCommand {
     @Option(help: "Number of distinct pages (1 … 2^31).")
     var pages: Int
 
-    @Option(help: "Zipf exponent α (0 … 100, default 0.9).")
+    @Option(help: "Zipf exponent α (0 … 100).")
     var alpha: Double = 0.9
 
-    @Option(help: "Phases: number of phases (1 … 2^31, default 4).")
+    @Option(help: "Phases: number of phases (1 … 2^31).")
     var phases: Int = 4
 
     @Option(
@@ -703,7 +752,7 @@ struct TraceGen: ParsableCommand {
     var workingSet: Int = 0
 
     @Option(
-        name: .customLong("write-ratio"), help: "Fraction of accesses that are writes (0 … 1, default 0).")
+        name: .customLong("write-ratio"), help: "Fraction of accesses that are writes (0 … 1).")
     var writeRatio: Double = 0
 
     @Option(help: "Random seed (0 … 2^64 − 1).")
@@ -813,13 +862,15 @@ extension Replay {
                     + "(no RSS, nothing to reclaim or swap); --first-touch write replays each page's first "
                     + "access as a store\n")
         }
+        let timeline = self.timeline.map { _ in Timeline(interval: UInt64(self.interval)) }
         let replayProgress = Progress(label: "kernel replay")
         let start = monotonicSeconds()
         let result = try traceErrors {
             try KernelReplay.run(
                 kernel: kernel, trace: dense, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
-                policy: policy, options: options, firstTouchWrites: firstTouchWrites, progress: replayProgress
-            )
+                policy: policy, options: options, firstTouchWrites: firstTouchWrites,
+                progress: replayProgress,
+                timeline: timeline)
         }
         replayProgress.finish()
         let seconds = monotonicSeconds() - start
@@ -827,6 +878,11 @@ extension Replay {
             writeStderr(
                 "kernel replay: \(result.performed) accesses in \(fixed(seconds, 3)) s, "
                     + "\(fixed(Double(result.performed) / max(seconds, 1e-9) / 1e6, 2)) M accesses/s\n")
+        }
+        if let timeline {
+            try self.writeTimeline(csv: timeline.csv) {
+                timeline.svg(title: "\((self.trace as NSString).lastPathComponent): kernel replay over time")
+            }
         }
         let tlbHits = result.tlb.l1Hits + result.tlb.l2Hits
         let tlbRate = result.tlb.lookups == 0 ? 0 : Double(tlbHits) / Double(result.tlb.lookups)

@@ -38,12 +38,12 @@ struct Translate: ParsableCommand {
         name: .customLong("level-bits"),
         help: "Teaching geometry: index bits per level (1 … 16 each), root first (e.g. 5,5).")
     var levelBits: String?
-    @Option(name: .customLong("entry-bytes"), help: "Teaching geometry: bytes per entry (1 … 8, default 1).")
+    @Option(name: .customLong("entry-bytes"), help: "Teaching geometry: bytes per entry (1 … 8).")
     var entryBytes: Int = 1
     @Option(
         name: .customLong("physical-pages"),
         help:
-            "Teaching geometry: pages of physical memory (4 … 65536, at most what an entry can name; default 128)."
+            "Teaching geometry: pages of physical memory (4 … 65536, at most what an entry can name)."
     )
     var physicalPages: Int = 128
 

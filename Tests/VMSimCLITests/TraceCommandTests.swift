@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// The `vmsim` executable `swift test` built next to the tests.
 let vmsimExecutable: URL = {
     let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -268,5 +272,87 @@ func jsonFields(_ text: String) throws -> [String: Any] {
         #expect(rows.allSatisfy { $0.count == 3 && Double($0[2]) != nil })
         let picture = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(picture.contains("memory size (frames) (log scale)") && picture.contains("id=\"x-axis\""))
+    }
+
+    /// A misspelt option is reported as unknown, not as a missing one of the mode it was meant
+    /// for.
+    @Test func aMisspeltOptionIsUnknown() throws {
+        let r = try vmsim(["replay", "examples/traces/touch.lackey", "--polcy", "lru"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("Unknown option '--polcy'"), "\(r.err)")
+        #expect(!r.err.contains("needs --frames"))
+        let modes = try vmsim(["replay", "examples/traces/touch.lackey", "--policy", "lru"])
+        #expect(modes.status == 2 && modes.err.contains("policy mode needs --frames"))
+    }
+
+    /// Policy replay's timeline: one row per window of --interval accesses, accesses rising by
+    /// the window, the windows' misses adding up to the replay's; the SVG parses.
+    @Test func policyReplayTimeline() throws {
+        let dir = temporaryDirectory()
+        let csv = dir.appendingPathComponent("t.csv").path
+        let r = try vmsim([
+            "replay", "examples/traces/touch.lackey", "--frames", "16", "--timeline", csv, "--interval",
+            "1000",
+            "--json",
+        ])
+        #expect(r.status == 0)
+        let misses = try #require(jsonFields(r.out)["misses"] as? Int)
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        #expect(
+            lines[0] == "accesses,window,misses,miss_ratio,cumulative_miss_ratio,evictions,dirty_evictions")
+        let rows = lines.dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
+        #expect(rows.count == 22)  // 21256 accesses: 21 windows of 1000 and one of 256
+        #expect(rows.map { Int($0[0]) } == Array(stride(from: 1000, through: 21000, by: 1000)) + [21256])
+        #expect(rows.reduce(0) { $0 + Int($1[2]) } == misses)
+        #expect(abs(rows.last![4] - Double(misses) / 21256) < 1e-6)
+        // Streamed (a frame count) and in memory (a share of the pages) give the same windows.
+        let dense = dir.appendingPathComponent("d.csv").path
+        _ = try vmsim([
+            "replay", "examples/traces/touch.lackey", "--frames", "16", "--timeline", dense, "--interval",
+            "1000", "--policy", "opt",
+        ])
+        let share = dir.appendingPathComponent("s.csv").path
+        _ = try vmsim([
+            "replay", "examples/traces/touch.lackey", "--frames", "25%", "--timeline", share, "--interval",
+            "1000", "--policy", "opt",
+        ])
+        #expect(
+            try String(contentsOfFile: dense, encoding: .utf8)
+                == String(contentsOfFile: share, encoding: .utf8))
+        let svg = dir.appendingPathComponent("t.svg").path
+        #expect(
+            try vmsim(["replay", "examples/traces/touch.lackey", "--frames", "16", "--timeline", svg]).status
+                == 0)
+        let parser = XMLParser(data: try #require(FileManager.default.contents(atPath: svg)))
+        #expect(parser.parse())
+        let picture = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(picture.contains(">Miss ratio<") && picture.contains(">per window<"))
+        #expect(picture.components(separatedBy: "class=\"y-axis\"").count == 3)
+    }
+
+    /// Kernel replay's timeline: the process's RSS and the fault counters every --interval
+    /// accesses, ending with the replay's fault count.
+    @Test func kernelReplayTimeline() throws {
+        let dir = temporaryDirectory()
+        let csv = dir.appendingPathComponent("k.csv").path
+        let r = try vmsim([
+            "replay", "examples/traces/touch.lackey", "--kernel", "--timeline", csv, "--interval", "4096",
+            "--json",
+        ])
+        #expect(r.status == 0)
+        let faults = try #require(jsonFields(r.out)["faults"] as? Int)
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        let header = lines[0].split(separator: ",").map(String.init)
+        #expect(header.starts(with: ["accesses", "time_ns", "line", "trace_anon_kb"]))
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let accesses = rows.map { Int($0[0])! }
+        #expect(accesses == [0, 4096, 8192, 12288, 16384, 20480, 21256])
+        let fault = header.firstIndex(of: "pgfault")!
+        #expect(Int(rows.last![fault])! == faults)
+        #expect(Int(rows.last![header.firstIndex(of: "trace_anon_kb")!])! > 0)
+        let svg = dir.appendingPathComponent("k.svg").path
+        #expect(
+            try vmsim(["replay", "examples/traces/touch.lackey", "--kernel", "--timeline", svg]).status == 0)
+        #expect(XMLParser(data: try #require(FileManager.default.contents(atPath: svg))).parse())
     }
 }

@@ -48,18 +48,30 @@ public final class Timeline {
         self.nextSampleAt = self.interval
     }
 
+    /// The access count at which the next sample is due.
+    public var nextSample: UInt64 { self.nextSampleAt }
+
     /// Samples if `accesses` reached the next point; the runner calls it per access.
     @inline(__always) func maybeSample(_ runner: ScenarioRunner) {
         if runner.accesses >= self.nextSampleAt { self.sample(runner) }
     }
 
+    /// Samples a scenario run: its processes, after `runner.accesses` user accesses.
     public func sample(_ runner: ScenarioRunner) {
-        let kernel = runner.kernel
+        self.sample(
+            kernel: runner.kernel, processes: runner.processes.map { ($0.key, $0.value) },
+            accesses: runner.accesses, line: runner.currentLine ?? 0)
+    }
+
+    /// Samples `kernel` after `accesses` user accesses: `processes` by name (a kernel-mode
+    /// replay's one process, a scenario's every one), in pid order so the CSV's columns come out
+    /// the same on every run; `line` is the scenario line, or 0.
+    public func sample(kernel: Kernel, processes tasks: [(String, Task)], accesses: UInt64, line: Int) {
         let phys = kernel.phys
         self.pageSize = phys.pageSize
         if self.zoneNames.isEmpty { self.zoneNames = phys.zones.filter(\.isPopulated).map(\.type.name) }
         var processes: [String: (anon: Int, file: Int, shmem: Int)] = [:]
-        for (name, task) in runner.processes {
+        for (name, task) in tasks.sorted(by: { $0.1.pid < $1.1.pid }) {
             guard task.state == .running, let mm = task.mm else { continue }
             if !self.names.contains(name) { self.names.append(name) }
             processes[name] = (mm.counter(.anonPages), mm.counter(.filePages), mm.counter(.shmemPages))
@@ -75,7 +87,7 @@ public final class Timeline {
         let swapUsed = kernel.swapAreas.reduce(UInt64(0)) { $0 + $1.inUse }
         self.samples.append(
             Sample(
-                accesses: runner.accesses, time: kernel.now, line: runner.currentLine ?? 0,
+                accesses: accesses, time: kernel.now, line: line,
                 processes: processes,
                 freeByZone: phys.zones.filter(\.isPopulated).map(\.freePages),
                 lru: (
@@ -89,7 +101,7 @@ public final class Timeline {
             self.samples = self.samples.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
             self.every *= 2
         }
-        self.nextSampleAt = runner.accesses + self.every
+        self.nextSampleAt = accesses + self.every
     }
 
     /// Every sample as CSV: accesses, time_ns, line, then per process `NAME_anon_kb`,

@@ -168,6 +168,9 @@ final class PolicyVictims: ReclaimVictimSource {
 /// process is set up, less the zones' min watermarks (allocations stop there). OPT learns each
 /// access's next use from a pre-pass over the trace.
 ///
+/// With a `timeline`, the process's RSS, free memory, the LRU lists, swap and the fault and
+/// reclaim counters are sampled every `timeline.interval` accesses (as `run --timeline` does).
+///
 /// `firstTouchWrites` replays the first access to each page as a store whatever the trace says:
 /// traces without writes (libCacheSim's txt and oracleGeneral carry none) would otherwise map
 /// every page to the shared zero page (`do_anonymous_page()`'s read path, mm/memory.c), so the
@@ -194,7 +197,7 @@ public enum KernelReplay {
     public static func run(
         kernel: Kernel, trace: DenseTrace, traceShift: Int, maps: [MapsEntry]?, name: String = "trace",
         policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(),
-        firstTouchWrites: Bool = false, progress: Progress? = nil
+        firstTouchWrites: Bool = false, progress: Progress? = nil, timeline: Timeline? = nil
     ) throws -> KernelReplayResult {
         var result = KernelReplayResult()
         result.accesses = trace.count
@@ -316,6 +319,8 @@ public enum KernelReplay {
         // Dense ids are numbered in order of first appearance: an access is its page's first
         // exactly when its id is the next one not seen yet.
         var unseen: UInt32 = 0
+        let sampled = [(name, task)]
+        timeline?.sample(kernel: kernel, processes: sampled, accesses: 0, line: 0)
         trace.ids.withUnsafeBufferPointer { ids in
             trace.keys.withUnsafeBufferPointer { keys in
                 for i in 0..<ids.count {
@@ -358,10 +363,18 @@ public enum KernelReplay {
                     case .outOfMemory:
                         result.outcome = .outOfMemory(access: i)
                     }
+                    if let timeline, UInt64(i &+ 1) >= timeline.nextSample {
+                        timeline.sample(kernel: kernel, processes: sampled, accesses: UInt64(i + 1), line: 0)
+                    }
                     if result.outcome != .completed { break }
                     if i & 0xFFFF == 0 { progress?.update(i) }
                 }
             }
+        }
+        // The last sample at the end of the replay (or where it stopped).
+        let end = UInt64(result.outcome == .completed ? trace.count : performed + 1)
+        if let timeline, timeline.samples.last?.accesses != end {
+            timeline.sample(kernel: kernel, processes: sampled, accesses: end, line: 0)
         }
         result.performed = performed
         result.stores = stores
