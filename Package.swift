@@ -37,6 +37,9 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // YAML for sweep specs, with the line and column of every node (VMSweep only).
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // The web visualiser's HTTP server (VMServe only).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "VMTypes", swiftSettings: coreSettings),
@@ -65,12 +68,25 @@ let package = Package(
         // Sweeps: a YAML spec crossed into cells, run on all cores or as a Slurm job array, and
         // collected. The one library module with a third-party dependency (Yams), kept out of the core.
         .target(name: "VMSweep", dependencies: ["VMSim", "VMCore", "VMPhys", "VMTrace", "VMTypes", "Yams"]),
+        // The web visualiser (`vmsim serve`): a JSON API over a per-session ScenarioRunner and the
+        // page's embedded assets. Hummingbird stays here, out of the core modules.
+        .target(
+            name: "VMServe",
+            dependencies: [
+                "VMSim", "VMCore", "VMPaging", "VMPhys", "VMTypes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            // The page's sources; scripts/embed-serve-assets.sh compiles them into Assets.swift.
+            exclude: ["Assets"]
+        ),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
                 "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPhys", "VMSweep", "VMExercise", "CStdio",
+                "VMServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -136,6 +152,14 @@ let package = Package(
         ),
         // The sweep tests; VMSimCLI so the vmsim binary is built for the Slurm and kill tests.
         .testTarget(name: "VMSweepTests", dependencies: ["VMSweep", "VMSimCLI"]),
+        .testTarget(
+            name: "VMServeTests",
+            dependencies: [
+                "VMServe", "VMSimCLI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
