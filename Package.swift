@@ -40,6 +40,9 @@ let package = Package(
         // The web visualiser's HTTP server (VMServe only).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The browser test's WebDriver client (tests only).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "VMTypes", swiftSettings: coreSettings),
@@ -76,6 +79,7 @@ let package = Package(
                 "VMSim", "VMCore", "VMPaging", "VMPhys", "VMTypes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             // The page's sources; scripts/embed-serve-assets.sh compiles them into Assets.swift.
             exclude: ["Assets"]
@@ -158,6 +162,9 @@ let package = Package(
                 "VMServe", "VMSimCLI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
     ],

@@ -20,6 +20,7 @@ enum Assets {
         <meta charset="utf-8">
         <title>vmsim — the Linux memory manager, step by step</title>
         <meta name="viewport" content="width=device-width, initial-scale=1">
+        <link rel="icon" href="data:,">
         <link rel="stylesheet" href="/app.css">
         </head>
         <body>
@@ -27,10 +28,10 @@ enum Assets {
           <h1>vmsim</h1>
           <label>example <select id="example"></select></label>
           <span class="buttons">
-            <button id="first" title="First step (Home)">⏮</button>
+            <button id="first" title="First step (Home)">|◀ first</button>
             <button id="back" title="Step back (← or k)">◀ back</button>
             <button id="fwd" title="Step (→ or j)">step ▶</button>
-            <button id="last" title="Run to end (End)">⏭</button>
+            <button id="last" title="Run to end (End)">end ▶|</button>
           </span>
           <span id="stepinfo">step 0 / 0</span>
           <span id="status"></span>
@@ -60,6 +61,7 @@ enum Assets {
             </div>
             <div class="panel wide" id="physpanel">
               <h2>Physical memory <small id="physinfo"></small></h2>
+              <div class="note">each zone: free pages against its watermarks (black marks: min, low, high); below, one cell per frame</div>
               <div id="zones"></div>
               <div id="framewrap"><canvas id="frames"></canvas><div id="tip" class="mono" hidden></div></div>
               <div id="legend"></div>
@@ -293,9 +295,9 @@ enum Assets {
             return `<div class="zone" data-zone="${z.name}" data-free="${z.free}" data-min="${z.min}" data-low="${z.low}" data-high="${z.high}">
               <span class="name">${z.name}</span>
               <span class="gauge"><span class="fill ${cls}" style="width:${scale(z.free)}%"></span>
-                <span class="mark" style="left:${scale(z.min)}%"><span>min</span></span>
-                <span class="mark" style="left:${scale(z.low)}%"><span>low</span></span>
-                <span class="mark" style="left:${scale(z.high)}%"><span>high</span></span></span>
+                <span class="mark" title="min" style="left:${scale(z.min)}%"></span>
+                <span class="mark" title="low" style="left:${scale(z.low)}%"></span>
+                <span class="mark" title="high" style="left:${scale(z.high)}%"></span></span>
               <span class="nums">free ${group(z.free)} of ${group(z.managed)} · min ${group(z.min)} low ${group(z.low)} high ${group(z.high)} · <b class="where">${where}</b></span></div>`;
           }).join("");
         }
@@ -318,7 +320,7 @@ enum Assets {
           const width = Math.max(320, $("physpanel").clientWidth - 20);
           const n = m.frames.count;
           let cell = 4;
-          while (cell > 1 && Math.ceil(n / Math.floor(width / cell)) * cell > 520) cell--;
+          while (cell > 1 && Math.ceil(n / Math.floor(width / cell)) * cell > 620) cell--;
           const cols = Math.floor(width / cell);
           const rows = [];
           let y = 0;
@@ -359,20 +361,18 @@ enum Assets {
               for (let dy = 0; dy < cell; dy++) { const row = (y0 + dy) * W + x0; for (let dx = 0; dx < cell; dx++) px[row + dx] = colour; }
             }
           }
-          // Changed frames outlined in red (a box around the cell when cells are tiny).
+          // Changed frames outlined in red (filled red when a cell is too small for an outline).
           const red = rgba("#d50000");
           for (const pfn of changed) {
             const s = L.segs.find((g) => pfn >= g.start && pfn < g.end);
             if (!s) continue;
             const k = pfn - s.start, x0 = (k % L.cols) * cell, y0 = s.y + Math.floor(k / L.cols) * cell;
-            const grow = cell >= 3 ? 0 : 1;
-            const xa = Math.max(0, x0 - grow), ya = Math.max(0, y0 - grow), xb = Math.min(W - 1, x0 + cell - 1 + grow), yb = Math.min(L.height - 1, y0 + cell - 1 + grow);
-            for (let x = xa; x <= xb; x++) { px[ya * W + x] = red; px[yb * W + x] = red; }
-            for (let y = ya; y <= yb; y++) { px[y * W + xa] = red; px[y * W + xb] = red; }
+            const xb = x0 + cell - 1, yb = y0 + cell - 1;
+            for (let x = x0; x <= xb; x++) { px[y0 * W + x] = red; px[yb * W + x] = red; }
+            for (let y = y0; y <= yb; y++) { px[y * W + x0] = red; px[y * W + xb] = red; }
           }
           ctx.putImageData(img, 0, 0);
-          ctx.font = "10px sans-serif"; ctx.fillStyle = "#000";
-          window.__frameDrawMs = performance.now() - window.__frameDrawStart;
+            window.__frameDrawMs = performance.now() - window.__frameDrawStart;
         }
 
         let tipTimer = null;
@@ -504,8 +504,8 @@ enum Assets {
             html += `<span class="warrow">→</span><div class="wstep ${l.state === "present" ? "" : l.state === "swap" ? "swap" : "empty"}" data-level="${l.level}" data-state="${l.state}"><b>${l.level}[${l.index}]</b>table ${l.table}<br>entry @ ${l.entryAddress}<br>= ${l.entry}<br>${l.state === "present" ? esc(l.flags.join(" ")) : l.state}${l.next ? "<br>→ " + esc(l.next) : ""}</div>`;
           }
           html += `<span class="warrow">→</span>`;
-          html += w.frame ? `<div class="wstep frame" id="walk-frame" data-frame="${w.frame}"><b>frame ${w.frame}</b>phys ${w.physical}${w.zeroPage ? "<br>the shared zero page" : ""}</div>`
-            : `<div class="wstep empty" id="walk-fault"><b>page fault</b>${esc(w.fault)}</div>`;
+          html += w.frame ? `<div class="wstep frame" id="walk-frame" data-frame="${w.frame}" data-pid="${w.pid}" data-address="${w.address}"><b>frame ${w.frame}</b>phys ${w.physical}${w.zeroPage ? "<br>the shared zero page" : ""}</div>`
+            : `<div class="wstep empty" id="walk-fault" data-pid="${w.pid}" data-address="${w.address}"><b>page fault</b>${esc(w.fault)}</div>`;
           $("walk").innerHTML = html;
           $("walktext").textContent = w.text;
         }
@@ -706,6 +706,7 @@ enum Assets {
         .q .ok { color: #2e7d32; } .q .bad { color: #c62828; }
         .q pre { background: #f5f5f5; padding: 4px; margin: 4px 0; }
         #tproblem { max-height: 260px; overflow: auto; background: #f5f5f5; padding: 4px; }
+        .note { color: var(--muted); font-size: 11px; margin-bottom: 3px; }
 
         """##,
     ]

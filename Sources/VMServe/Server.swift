@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import VMPaging
 import VMSim
@@ -156,10 +157,12 @@ public enum VisualiserServer {
         host: String, port: Int, store: SessionStore = SessionStore(),
         ready: @escaping @Sendable (Int) -> Void
     ) async throws {
+        var logger = Logger(label: "vmsim serve")
+        logger.logLevel = .warning
         let app = Application(
             router: router(store: store),
             configuration: .init(address: .hostname(host, port: port), serverName: "vmsim"),
-            onServerRunning: { channel in ready(channel.localAddress?.port ?? port) })
+            onServerRunning: { channel in ready(channel.localAddress?.port ?? port) }, logger: logger)
         let sweeper = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(30))
