@@ -98,8 +98,10 @@ let package = Package(
         .executableTarget(
             name: "VMSimBench",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc",
+                "VMSim", "VMTrace", "VMLibc", "VMServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/vmsim-bench"
         ),

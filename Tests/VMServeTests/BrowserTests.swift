@@ -53,7 +53,8 @@ import Testing
     static func drive(_ wd: WebDriver, url: String, root: URL) async throws {
 
         try await wd.navigate(url + "#ex=demo&step=0")
-        try await wd.waitFor("return !!(window.__vmsim && window.__vmsim.view && window.__vmsim.view.step === 0)")
+        try await wd.waitFor(
+            "return !!(window.__vmsim && window.__vmsim.view && window.__vmsim.view.step === 0)")
         let lines = try await wd.run("return window.__vmsim.text.split('\\n')") as? [String] ?? []
         func lineOf(_ text: String) throws -> Int { try #require(lines.firstIndex(of: text)) + 1 }
 
@@ -70,7 +71,8 @@ import Testing
                 "const e = document.querySelector('#hl div.current'); return e ? +e.dataset.line : 0")
             seen.append(current as? Int ?? 0)
         }
-        #expect(seen.count == 3 && seen[0] > 0 && seen[0] < seen[1] && seen[1] < seen[2], "current line \(seen)")
+        #expect(
+            seen.count == 3 && seen[0] > 0 && seen[0] < seen[1] && seen[1] < seen[2], "current line \(seen)")
 
         // Jump to the fork line by clicking its number: the child's pages share the parent's frames.
         let fork = try lineOf("web: fork worker")
@@ -78,67 +80,79 @@ import Testing
         try await wd.waitFor("return window.__vmsim.view.line === \(fork) && !window.__vmsim.busy")
         var frames: [String] = []
         for name in ["worker", "web"] {
-            let pid = try await wd.run(
-                """
-                const S = window.__vmsim, m = S.view.machine;
-                const p = m.processes.find((q) => q.name === '\(name)');
-                const buf = m.processes.find((q) => q.name === 'web').vmas.find((v) => v.region === 'buf').start;
-                const sel = document.getElementById('process'); sel.value = String(p.pid);
-                sel.dispatchEvent(new Event('change'));
-                const a = document.getElementById('address'); a.value = buf; a.dispatchEvent(new Event('change'));
-                return p.pid
-                """) as? Int ?? -1
+            let pid =
+                try await wd.run(
+                    """
+                    const S = window.__vmsim, m = S.view.machine;
+                    const p = m.processes.find((q) => q.name === '\(name)');
+                    const buf = m.processes.find((q) => q.name === 'web').vmas.find((v) => v.region === 'buf').start;
+                    const sel = document.getElementById('process'); sel.value = String(p.pid);
+                    sel.dispatchEvent(new Event('change'));
+                    const a = document.getElementById('address'); a.value = buf; a.dispatchEvent(new Event('change'));
+                    return p.pid
+                    """) as? Int ?? -1
             try await wd.waitFor(
                 """
                 const f = document.getElementById('walk-frame');
                 return !!f && f.dataset.pid === '\(pid)' &&
                   f.dataset.address === window.__vmsim.view.machine.processes.find((q) => q.name === 'web').vmas.find((v) => v.region === 'buf').start
                 """)
-            let levels = try await wd.run(
-                "return [...document.querySelectorAll('#walk .wstep[data-level]')].map((e) => e.dataset.state + ':' + e.textContent)"
-            ) as? [String] ?? []
+            let levels =
+                try await wd.run(
+                    "return [...document.querySelectorAll('#walk .wstep[data-level]')].map((e) => e.dataset.state + ':' + e.textContent)"
+                ) as? [String] ?? []
             #expect(levels.count == 4, "\(name): four levels PGD, PUD, PMD, PTE: \(levels)")
             #expect(levels.allSatisfy { $0.hasPrefix("present:") }, "\(levels)")
             #expect(levels.last.map { !$0.contains(" RW") } == true, "the PTE is write-protected after fork")
-            frames.append(try await wd.run("return document.getElementById('walk-frame').dataset.frame") as? String ?? "")
+            frames.append(
+                try await wd.run("return document.getElementById('walk-frame').dataset.frame") as? String
+                    ?? "")
         }
         #expect(!frames[0].isEmpty && frames[0] == frames[1], "worker and web map the same frame: \(frames)")
-        try wd.saveScreenshot(await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/fork.png"))
+        try wd.saveScreenshot(
+            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/fork.png"))
 
         // The pressure step: pages go to swap and free memory falls below the low watermark.
         let pressure = try lineOf("batch: write work value=5")
         try await wd.run("document.querySelector('#gutter div[data-line=\"\(pressure)\"]').click()")
-        try await wd.waitFor("return window.__vmsim.view.line === \(pressure) && !window.__vmsim.busy", timeout: 120)
-        let swapUsed = try await wd.run("return +document.getElementById('swap-used').dataset.used") as? Int ?? 0
+        try await wd.waitFor(
+            "return window.__vmsim.view.line === \(pressure) && !window.__vmsim.busy", timeout: 120)
+        let swapUsed =
+            try await wd.run("return +document.getElementById('swap-used').dataset.used") as? Int ?? 0
         #expect(swapUsed > 0)
-        let below = try await wd.run(
-            "return [...document.querySelectorAll('.zone')].filter((z) => +z.dataset.free < +z.dataset.low).map((z) => z.dataset.zone + ' ' + z.querySelector('.where').textContent)"
-        ) as? [String] ?? []
+        let below =
+            try await wd.run(
+                "return [...document.querySelectorAll('.zone')].filter((z) => +z.dataset.free < +z.dataset.low).map((z) => z.dataset.zone + ' ' + z.querySelector('.where').textContent)"
+            ) as? [String] ?? []
         #expect(below.contains { $0.contains("below low") || $0.contains("below min") }, "\(below)")
-        let summary = try await wd.run("return document.getElementById('summary').textContent") as? String ?? ""
+        let summary =
+            try await wd.run("return document.getElementById('summary').textContent") as? String ?? ""
         #expect(summary.contains("fell below low"), "\(summary)")
         let changed = try await wd.run("return window.__vmsim.view.machine.frames.changedTotal") as? Int ?? 0
         #expect(changed > 10_000)
-        try wd.saveScreenshot(await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/pressure.png"))
+        try wd.saveScreenshot(
+            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/pressure.png"))
 
         // The translate exercise: a right answer is marked right.
         try await wd.waitFor("return document.querySelectorAll('#tquestions .q').length > 0")
-        let verdict = try await wd.run(
-            """
-            const S = document.querySelector('#tquestions .q');
-            return fetch('/api/translate?arch=i386&seed=1&count=4').then((r) => r.json()).then((ex) => {
-              const a = ex.exercise.answers[0];
-              S.querySelector('.tp').value = a.physical != null ? '0x' + a.physical.toString(16) : 'fault';
-              S.querySelector('.tc').click();
-              return S.querySelector('.res').textContent;
-            })
-            """, async: true) as? String ?? ""
+        let verdict =
+            try await wd.run(
+                """
+                const S = document.querySelector('#tquestions .q');
+                return fetch('/api/translate?arch=i386&seed=1&count=4').then((r) => r.json()).then((ex) => {
+                  const a = ex.exercise.answers[0];
+                  S.querySelector('.tp').value = a.physical != null ? '0x' + a.physical.toString(16) : 'fault';
+                  S.querySelector('.tc').click();
+                  return S.querySelector('.res').textContent;
+                })
+                """, async: true) as? String ?? ""
         #expect(verdict.contains("right"), "\(verdict)")
 
         // Back to the start, then no errors anywhere.
         try await wd.run("document.getElementById('first').click()")
         try await wd.waitFor("return window.__vmsim.view.step === 0 && !window.__vmsim.busy")
-        try wd.saveScreenshot(await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/start.png"))
+        try wd.saveScreenshot(
+            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/start.png"))
         let pageErrors = try await wd.run("return window.__errors") as? [Any] ?? ["?"]
         #expect(pageErrors.isEmpty, "page errors: \(pageErrors)")
         let console = try await wd.browserLog()
@@ -212,7 +226,9 @@ final class WebDriver: @unchecked Sendable {
     }
 
     @discardableResult
-    func call(_ method: String, _ path: String, _ body: Any? = nil, timeout: Double = 120) async throws -> Any? {
+    func call(_ method: String, _ path: String, _ body: Any? = nil, timeout: Double = 120) async throws
+        -> Any?
+    {
         var request = HTTPClientRequest(url: self.base + path)
         request.method = HTTPMethod(rawValue: method)
         if let body {
@@ -249,7 +265,8 @@ final class WebDriver: @unchecked Sendable {
         let chrome: [String: Any] = [
             "binary": "/usr/bin/chromium",
             "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,2300",
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,2300",
                 "--hide-scrollbars",
             ],
         ]
@@ -258,7 +275,8 @@ final class WebDriver: @unchecked Sendable {
             [
                 "capabilities": [
                     "alwaysMatch": [
-                        "browserName": "chrome", "goog:chromeOptions": chrome, "goog:loggingPrefs": ["browser": "ALL"],
+                        "browserName": "chrome", "goog:chromeOptions": chrome,
+                        "goog:loggingPrefs": ["browser": "ALL"],
                     ]
                 ]
             ])
@@ -286,7 +304,8 @@ final class WebDriver: @unchecked Sendable {
             return try await self.call(
                 "POST", "/session/\(self.session)/execute/async", ["script": wrapped, "args": []])
         }
-        return try await self.call("POST", "/session/\(self.session)/execute/sync", ["script": script, "args": []])
+        return try await self.call(
+            "POST", "/session/\(self.session)/execute/sync", ["script": script, "args": []])
     }
 
     func waitFor(_ condition: String, timeout: Double = 90) async throws {
