@@ -100,8 +100,6 @@ let package = Package(
             dependencies: [
                 "VMSim", "VMTrace", "VMLibc", "VMServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/vmsim-bench"
         ),

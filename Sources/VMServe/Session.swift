@@ -27,6 +27,11 @@ final class Session: @unchecked Sendable {
     private var stopReason: String?
     private var machines: [StepMachine] = []
     private var cache: [StepResult] = []
+    /// The step asked for last, and whether a machine is being replayed in the background.
+    private var lastStep = 0
+    private var prewarming = false
+    /// Counts loads, so a background replay of an older scenario is thrown away.
+    private var generation = 0
     static let cachedSteps = 6
 
     init(id: String, limits: ServeLimits) {
@@ -77,6 +82,8 @@ final class Session: @unchecked Sendable {
         machine.runner.timeline = nil
         self.name = name
         self.loaded = scenario
+        self.generation += 1
+        self.lastStep = 0
         self.effects = narrator.effects
         self.stopReason = machine.runner.stopReason
         self.machines = [machine]
@@ -212,7 +219,38 @@ final class Session: @unchecked Sendable {
         }
         self.cache.append(result)
         if self.cache.count > Self.cachedSteps { self.cache.removeFirst() }
+        // Stepping back: replay a machine to two steps before this one in the background, so
+        // the next step back replays one line instead of everything before it.
+        if step < self.lastStep && step >= 1 && !self.machines.contains(where: { $0.position == step - 2 }) {
+            self.prewarm(to: step - 2)
+        }
+        self.lastStep = step
         return result
+    }
+
+    /// Boots a machine and runs it to `target` off the request path; it joins the session's
+    /// machines (replacing the least recently used) if the scenario has not changed meanwhile.
+    private func prewarm(to target: Int) {
+        guard !self.prewarming, let scenario = self.loaded else { return }
+        self.prewarming = true
+        let limits = self.limits
+        let generation = self.generation
+        DispatchQueue.global(qos: .utility).async {
+            let machine = try? StepMachine(scenario: scenario, limits: limits)
+            machine?.advance(to: target, scenario)
+            self.lock.lock()
+            defer { self.lock.unlock() }
+            self.prewarming = false
+            guard let machine, self.generation == generation else { return }
+            if self.machines.count >= self.limits.machinesPerSession,
+                let oldest = self.machines.indices.min(by: {
+                    self.machines[$0].lastUsed < self.machines[$1].lastUsed
+                })
+            {
+                self.machines.remove(at: oldest)
+            }
+            self.machines.append(machine)
+        }
     }
 
     private func view(

@@ -1,7 +1,5 @@
-import AsyncHTTPClient
 import Dispatch
 import Foundation
-import NIOCore
 import VMServe
 import VMTypes
 
@@ -31,24 +29,14 @@ extension Bench {
         }
         defer { server.cancel() }
         let port = try await portBox.wait()
-        let base = "http://127.0.0.1:\(port)"
-        let client = HTTPClient.shared
         func get(_ path: String) async throws -> (Int, Data) {
-            let response = try await client.execute(
-                HTTPClientRequest(url: base + path), timeout: .seconds(120))
-            let body = try await response.body.collect(upTo: 256 << 20)
-            return (Int(response.status.code), Data(body.readableBytesView))
+            try LoopbackHTTP.request(port: port, method: "GET", path: path, body: nil)
         }
         func post(_ path: String, _ json: String) async throws -> Data {
-            var request = HTTPClientRequest(url: base + path)
-            request.method = .POST
-            request.body = .bytes(ByteBuffer(string: json))
-            let response = try await client.execute(request, timeout: .seconds(120))
-            let body = try await response.body.collect(upTo: 256 << 20)
-            guard response.status.code == 201 else {
-                throw BenchFailure(description: "POST \(path): \(response.status.code)")
-            }
-            return Data(body.readableBytesView)
+            let (status, data) = try LoopbackHTTP.request(
+                port: port, method: "POST", path: path, body: Data(json.utf8))
+            guard status == 201 else { throw BenchFailure(description: "POST \(path): \(status)") }
+            return data
         }
         func seconds(_ d: Duration) -> Double {
             Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
@@ -146,5 +134,65 @@ final class PortBox: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw Bench.BenchFailure(description: "the server did not start")
+    }
+}
+
+/// One HTTP/1.1 request over a loopback TCP socket (`Connection: close`, so the answer ends at
+/// EOF): enough for the benchmark, with no HTTP client library to build.
+enum LoopbackHTTP {
+    static func request(port: Int, method: String, path: String, body: Data?) throws -> (Int, Data) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Bench.BenchFailure(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Bench.BenchFailure(description: "connect: \(errno)") }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        var out = Data((head + "\r\n").utf8)
+        if let body { out += body }
+        try out.withUnsafeBytes { raw in
+            var sent = 0
+            while sent < raw.count {
+                let n = send(fd, raw.baseAddress! + sent, raw.count - sent, 0)
+                guard n > 0 else { throw Bench.BenchFailure(description: "send: \(errno)") }
+                sent += n
+            }
+        }
+        var answer = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            answer.append(contentsOf: buffer[0..<n])
+        }
+        guard let split = answer.range(of: Data("\r\n\r\n".utf8)) else {
+            throw Bench.BenchFailure(description: "\(method) \(path): no HTTP answer")
+        }
+        let headText = String(decoding: answer[..<split.lowerBound], as: UTF8.self)
+        let status = Int(headText.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var payload = Data(answer[split.upperBound...])
+        if headText.lowercased().contains("transfer-encoding: chunked") { payload = Self.dechunk(payload) }
+        return (status, payload)
+    }
+
+    static func dechunk(_ data: Data) -> Data {
+        var out = Data()
+        var i = data.startIndex
+        while let lineEnd = data[i...].range(of: Data("\r\n".utf8)) {
+            let size = Int(String(decoding: data[i..<lineEnd.lowerBound], as: UTF8.self), radix: 16) ?? 0
+            if size == 0 { break }
+            let start = lineEnd.upperBound
+            out += data[start..<min(start + size, data.endIndex)]
+            i = min(start + size + 2, data.endIndex)
+        }
+        return out
     }
 }
