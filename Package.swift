@@ -39,6 +39,12 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // YAML for sweep specs, with the line and column of every node (VMSweep only).
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // The web visualiser's HTTP server (VMServe only).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The browser test's WebDriver client (tests only).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "VMTypes", swiftSettings: coreSettings),
@@ -74,13 +80,26 @@ let package = Package(
         // Sweeps: a YAML spec crossed into cells, run on all cores or as a Slurm job array, and
         // collected. The one library module with a third-party dependency (Yams), kept out of the core.
         .target(name: "VMSweep", dependencies: ["VMSim", "VMCore", "VMPhys", "VMTrace", "VMTypes", "Yams"]),
+        // The web visualiser (`vmsim serve`): a JSON API over a per-session ScenarioRunner and the
+        // page's embedded assets. Hummingbird stays here, out of the core modules.
+        .target(
+            name: "VMServe",
+            dependencies: [
+                "VMSim", "VMCore", "VMPaging", "VMPhys", "VMTypes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // The page's sources; scripts/embed-serve-assets.sh compiles them into Assets.swift.
+            exclude: ["Assets"]
+        ),
         // Executable modules get their own names so they never clash with the VMSim library on
         // case-insensitive file systems.
         .executableTarget(
             name: "VMSimCLI",
             dependencies: [
                 "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPaging", "VMPhys", "VMTypes", "VMSweep",
-                "VMExercise", "VMExerciseKernel",
+                "VMExercise", "VMExerciseKernel", "VMServe",
                 "CStdio", "CEdit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -88,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "VMSimBench",
             dependencies: [
-                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPaging", "VMPhys", "VMTypes",
+                "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPaging", "VMPhys", "VMTypes", "VMServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim-bench"
@@ -151,6 +170,17 @@ let package = Package(
         ),
         // The sweep tests; VMSimCLI so the vmsim binary is built for the Slurm and kill tests.
         .testTarget(name: "VMSweepTests", dependencies: ["VMSweep", "VMSimCLI"]),
+        .testTarget(
+            name: "VMServeTests",
+            dependencies: [
+                "VMServe", "VMSimCLI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

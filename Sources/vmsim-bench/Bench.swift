@@ -56,7 +56,9 @@ struct Bench: ParsableCommand {
         abstract: "Measure vmsim's hot paths. Prints one line per workload with its rate.")
 
     @Argument(
-        help: "Workloads to run: phys, paging, proc, vmas, files, reclaim, malloc, trace (default: all).")
+        help:
+            "Workloads to run: phys, paging, proc, vmas, files, reclaim, malloc, trace, serve (default: all)."
+    )
     var suites: [String] = []
 
     @Option(
@@ -77,7 +79,7 @@ struct Bench: ParsableCommand {
     var scale: Double = 1
 
     func run() throws {
-        let all = ["phys", "paging", "proc", "vmas", "files", "reclaim", "malloc", "trace"]
+        let all = ["phys", "paging", "proc", "vmas", "files", "reclaim", "malloc", "trace", "serve"]
         let chosen = self.suites.isEmpty ? all : self.suites
         for suite in chosen where !all.contains(suite) {
             throw ValidationError("unknown workload '\(suite)' (expected \(all.joined(separator: ", ")))")
@@ -95,6 +97,7 @@ struct Bench: ParsableCommand {
             case "reclaim": self.reclaimBench()
             case "malloc": try self.mallocBench()
             case "trace": try self.traceSuite()
+            case "serve": try self.serveBench()
             default: break
             }
         }
