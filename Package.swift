@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "VMExerciseKernel", targets: ["VMExerciseKernel"]),
         .executable(name: "vmsim", targets: ["VMSimCLI"]),
         .executable(name: "vmsim-bench", targets: ["VMSimBench"]),
+        .executable(name: "vmsim-host-helper", targets: ["vmsim-host-helper"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -77,6 +78,15 @@ let package = Package(
         .target(
             name: "VMSim", dependencies: ["VMTypes", "VMPhys", "VMPaging", "VMCore", "VMTrace", "VMLibc"],
             swiftSettings: coreSettings),
+        // The host executor's helper: one scenario process on the real kernel, in C. SwiftPM links
+        // every executable through swiftc, which adds the Swift runtime, so -static cannot be used;
+        // -z now binds every symbol at load time, so no lazy binding faults inside a measurement
+        // (see helper.c; VMSIM_HOST_HELPER may name a `gcc -static` build of the same file).
+        .executableTarget(
+            name: "vmsim-host-helper", path: "Sources/vmsim-host-helper",
+            cSettings: [.unsafeFlags(["-O1"])], linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]),
+        // Runs a scenario on the host kernel through the helper and diffs it against the simulation.
+        .target(name: "VMHost", dependencies: ["VMSim", "VMCore", "VMTypes"]),
         // Sweeps: a YAML spec crossed into cells, run on all cores or as a Slurm job array, and
         // collected. The one library module with a third-party dependency (Yams), kept out of the core.
         .target(name: "VMSweep", dependencies: ["VMSim", "VMCore", "VMPhys", "VMTrace", "VMTypes", "Yams"]),
@@ -99,7 +109,7 @@ let package = Package(
             name: "VMSimCLI",
             dependencies: [
                 "VMSim", "VMTrace", "VMLibc", "VMCore", "VMPaging", "VMPhys", "VMTypes", "VMSweep",
-                "VMExercise", "VMExerciseKernel", "VMServe",
+                "VMExercise", "VMExerciseKernel", "VMServe", "VMHost", "vmsim-host-helper",
                 "CStdio", "CEdit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/vmsim"
@@ -168,6 +178,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The settings reader on captured /proc and /sys files, and scenarios run on the real kernel.
+        .testTarget(
+            name: "VMHostTests", dependencies: ["VMHost", "VMSim", "vmsim-host-helper"],
+            exclude: ["Fixtures"]),
         // The sweep tests; VMSimCLI so the vmsim binary is built for the Slurm and kill tests.
         .testTarget(name: "VMSweepTests", dependencies: ["VMSweep", "VMSimCLI"]),
         .testTarget(

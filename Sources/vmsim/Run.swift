@@ -59,6 +59,20 @@ struct Run: ParsableCommand {
         help: "Do not narrate: print only what the scenario shows, failures and the one-line result.")
     var quiet = false
 
+    @Flag(
+        name: .customLong("on-host"),
+        help: "Also run the scenario for real on this Linux kernel and print both side by side (see README).")
+    var onHost = false
+
+    @Option(name: .customLong("repeat"), help: "Host runs for --on-host (1 … 100); the host's spread is shown.")
+    var repeatCount = 1
+
+    @Flag(help: "With --on-host: boot the simulated machine with the host's settings (vmsim host-settings).")
+    var likeHost = false
+
+    @Option(help: "With --on-host: the most the scenario may map and write (default: half the host's available memory).")
+    var hostMemoryLimit: String?
+
     func validate() throws {
         guard (1...1_000_000_000).contains(self.interval) else {
             throw ValidationError("--interval: \(self.interval) is out of range (1 … 1000000000)")
@@ -69,6 +83,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        if self.onHost { return try self.runOnHost() }
         let (text, status) = try self.output { line in
             if !self.json { print(line) }
         }

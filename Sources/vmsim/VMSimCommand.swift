@@ -20,7 +20,7 @@ struct VMSimCommand: ParsableCommand {
         version: "vmsim 0.5.0 (a model of the Linux 6.18 memory manager; glibc 2.36 malloc)",
         subcommands: [
             Run.self, Shell.self, Translate.self, Replay.self, Compare.self, MRC.self, TraceGen.self,
-            ReplayMalloc.self, Sweep.self, Exercise.self, Serve.self,
+            ReplayMalloc.self, Sweep.self, Exercise.self, Serve.self, HostSettingsCommand.self,
         ])
 
     /// Parses and runs; prints errors in one line to stderr and exits 2 (bad input) or the
