@@ -416,9 +416,9 @@ public final class HostExecutor {
 
     func access(
         _ statement: Statement, _ access: String, _ ref: MemoryRef, _ stride: UInt64?, _ value: UInt64?,
-        _ expectSignal: Int?, _ r: inout HostLineResult
+        _ expectSignal: Signal?, _ r: inout HostLineResult
     ) {
-        if expectSignal == Signal.sigkill {
+        if expectSignal == .sigkill {
             r.skipped = "expect oom: the host run never drives the host into the OOM killer"
             if let actor = statement.process { self.diverged[actor] = "\(actor) was OOM-killed only in the simulation" }
             return
@@ -434,7 +434,7 @@ public final class HostExecutor {
         self.measure(p, reply, &r)
         if let expectSignal {
             let got = p.killedBy
-            r.expectation = got == expectSignal
+            r.expectation = got == expectSignal.rawValue
             r.actual = got.map { "killed by signal \($0)" } ?? "the access succeeded"
         }
     }

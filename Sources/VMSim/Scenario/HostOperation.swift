@@ -27,7 +27,7 @@ public enum ScenarioOperation: Sendable {
     case brkShrink(UInt64)
     case brkSet(UInt64)
     /// `read`/`write`/`fetch`: access is "r", "w" or "x".
-    case access(access: String, MemoryRef, stride: UInt64?, value: UInt64?, expectSignal: Int?)
+    case access(access: String, MemoryRef, stride: UInt64?, value: UInt64?, expectSignal: Signal?)
     case malloc(String)
     case file(path: String, size: UInt64, cached: Bool)
     case mkdir(String)
