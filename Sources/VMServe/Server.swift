@@ -174,6 +174,7 @@ public enum VisualiserServer {
     }
 
     static func load(_ session: Session, request: Request, store: SessionStore) async throws(ServeError) {
+        store.enforceMachineBudget()
         var request = request
         let buffer: ByteBuffer
         do {
@@ -214,6 +215,7 @@ public enum VisualiserServer {
     static func sessionAndStep(_ store: SessionStore, _ request: Request, _ context: BasicRequestContext)
         throws(ServeError) -> (Session, Int)
     {
+        store.enforceMachineBudget()
         let session = try store.get(context.parameters.get("id") ?? "")
         let raw = context.parameters.get("step") ?? ""
         guard let step = Int(raw) else {

@@ -32,7 +32,7 @@ final class Session: @unchecked Sendable {
     private var prewarming = false
     /// Counts loads, so a background replay of an older scenario is thrown away.
     private var generation = 0
-    static let cachedSteps = 6
+    static let cachedSteps = 4
 
     init(id: String, limits: ServeLimits) {
         self.id = id
@@ -212,9 +212,19 @@ final class Session: @unchecked Sendable {
             let capture = EventCapture(limit: self.limits.eventsPerStep)
             machine.output.lines = []
             machine.output.dropped = 0
-            machine.runner.eventLog = { capture.add($0) }
+            // The kernel's sink (the narrator's) is wrapped for this one step; faults carry
+            // their frames while it runs.
+            let kernel2 = machine.runner.kernel
+            let sink = kernel2.eventSink
+            let line = self.scenario.statements[step - 1].location.line
+            kernel2.eventsCarryFrames = true
+            kernel2.eventSink = { [unowned kernel2] event in
+                sink?(event)
+                capture.add(event, line: line, time: kernel2.now)
+            }
             machine.advance(to: step, self.scenario)
-            machine.runner.eventLog = nil
+            kernel2.eventSink = sink
+            kernel2.eventsCarryFrames = false
             result = self.view(machine, step: step, previous: previous, counters: counters, capture: capture)
         }
         self.cache.append(result)
@@ -284,7 +294,10 @@ final class Session: @unchecked Sendable {
         events += String(decoding: Self.encode(capture?.byType ?? [:]), as: UTF8.self)
         events += ",\"truncated\":\((capture?.total ?? 0) > (capture?.events.count ?? 0)),\"events\":["
         events += (capture?.events ?? []).joined(separator: ",") + "]}"
-        return StepResult(step: step, json: Self.encode(json), eventsJSON: Data(events.utf8), frames: frames)
+        // The cache keeps the uses (for the hover), not the signatures (only the next step needs them).
+        var kept = frames
+        kept.signatures = []
+        return StepResult(step: step, json: Self.encode(json), eventsJSON: Data(events.utf8), frames: kept)
     }
 
     /// One frame's `struct page` at `step`.
@@ -319,6 +332,17 @@ final class Session: @unchecked Sendable {
     }
 
     var machineCount: Int { self.machines.count }
+
+    /// When this session's least recently used machine was last used (nil: none).
+    var oldestMachineUse: Date? { self.machines.map(\.lastUsed).min() }
+
+    /// Drops the least recently used machine (the server's machine budget is spent).
+    func dropOldestMachine() {
+        guard
+            let i = self.machines.indices.min(by: { self.machines[$0].lastUsed < self.machines[$1].lastUsed })
+        else { return }
+        self.machines.remove(at: i)
+    }
 }
 
 /// Every live session, by id; unused ones are dropped after `idleSeconds`, and no more than
@@ -366,6 +390,33 @@ public final class SessionStore: @unchecked Sendable {
         }
         session.touch()
         return session
+    }
+
+    /// Keeps the booted machines of all sessions within `limits.machines`, dropping the least
+    /// recently used first (a session that loses all its machines replays on its next request).
+    public func enforceMachineBudget() {
+        let sessions = self.lock.withLock { Array(self.sessions.values) }
+        var counts = sessions.map { s in s.lock.withLock { (s, s.machineCount, s.oldestMachineUse) } }
+        var total = counts.reduce(0) { $0 + $1.1 }
+        while total > self.limits.machines {
+            guard
+                let i = counts.indices.filter({ counts[$0].1 > 0 && counts[$0].2 != nil }).min(by: {
+                    counts[$0].2! < counts[$1].2!
+                })
+            else { break }
+            let session = counts[i].0
+            counts[i] = session.lock.withLock {
+                session.dropOldestMachine()
+                return (session, session.machineCount, session.oldestMachineUse)
+            }
+            total -= 1
+        }
+    }
+
+    /// Booted machines over all sessions.
+    public var machineCount: Int {
+        let sessions = self.lock.withLock { Array(self.sessions.values) }
+        return sessions.reduce(0) { total, s in total + s.lock.withLock { s.machineCount } }
     }
 
     func remove(_ id: String) -> Bool {

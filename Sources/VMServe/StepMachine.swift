@@ -16,8 +16,10 @@ public struct ServeLimits: Sendable {
     /// Live sessions at once, and how long an unused one is kept.
     public var sessions = 64
     public var idleSeconds: Double = 600
-    /// Booted machines a session keeps for stepping (one of them at the current step).
+    /// Booted machines a session keeps for stepping (one of them at the current step), and
+    /// over all sessions (the least recently used are dropped first).
     public var machinesPerSession = 3
+    public var machines = 24
     /// Events kept per step (the rest are counted by type).
     public var eventsPerStep = 2000
     /// Output lines kept per step.
@@ -110,18 +112,40 @@ struct StepResult {
 }
 
 /// The events one step raised: the first `limit` as EventJSON objects, all counted by type.
+/// Fed by the kernel's event sink directly, so events past the limit cost a count, not a JSON line.
 final class EventCapture {
     var events: [String] = []
     var total = 0
     var byType: [String: Int] = [:]
     let limit: Int
     init(limit: Int) { self.limit = limit }
-    func add(_ line: String) {
-        self.total += 1
-        if let r = line.range(of: "\"type\":\"") {
-            let rest = line[r.upperBound...]
-            if let end = rest.firstIndex(of: "\"") { self.byType[String(rest[..<end]), default: 0] += 1 }
+
+    func add(_ event: KernelEvent, line: Int?, time: UInt64) {
+        if self.events.count < self.limit {
+            self.events.append(EventJSON.line(event, seq: self.total, line: line, time: time))
         }
-        if self.events.count < self.limit { self.events.append(line) }
+        self.total += 1
+        self.byType[Self.type(event), default: 0] += 1
+    }
+
+    /// The `type` field EventJSON gives the event.
+    static func type(_ event: KernelEvent) -> String {
+        switch event {
+        case .fault: return "fault"
+        case .signal: return "signal"
+        case .fork: return "fork"
+        case .exec: return "exec"
+        case .exit: return "exit"
+        case .reap: return "reap"
+        case .mmap: return "mmap"
+        case .munmap: return "munmap"
+        case .log: return "log"
+        case .blockIO: return "block_io"
+        case .readahead: return "readahead"
+        case .writeback: return "writeback"
+        case .ioWait: return "io_wait"
+        case .reclaim: return "reclaim"
+        case .oomKill: return "oom_kill"
+        }
     }
 }

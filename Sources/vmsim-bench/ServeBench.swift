@@ -107,7 +107,9 @@ extension Bench {
             _ = try await get("/api/sessions/\(sid)/steps/\(steps)")
             _ = try await get("/api/sessions/\(sid)/steps/\(steps / 2)")
         }
-        print("serve: resident memory with \(store.count) open demo sessions: \(Self.residentMiB()) MiB")
+        print(
+            "serve: resident memory with \(store.count) open demo sessions (\(store.machineCount) booted machines): \(Self.residentMiB()) MiB"
+        )
     }
 
     /// VmRSS of this process, in MiB.
