@@ -28,6 +28,9 @@ public struct HostComparison: Encodable {
         public var hostActual: String?
         public var simulatedSignal: String?
         public var hostSignal: String?
+        /// The touched mapping's smaps fields and pagemap facts on the host (first run).
+        public var hostSmaps: [String: UInt64]?
+        public var hostPagemap: [String: UInt64]?
         public var compared: Bool { self.skipped == nil && !self.quantities.isEmpty }
         public var agrees: Bool { self.quantities.allSatisfy(\.agrees) }
     }
@@ -125,6 +128,8 @@ public struct HostComparison: Encodable {
     static func compare(_ statement: Statement, _ sim: LineEffect?, _ host: [HostLineResult]) -> Line {
         var line = Line(line: statement.location.line, text: statement.text)
         line.note = host.first?.note
+        line.hostSmaps = host.first?.smaps
+        line.hostPagemap = host.first?.pagemap
         if let why = host.first(where: { $0.skipped != nil })?.skipped {
             line.skipped = why
             return line

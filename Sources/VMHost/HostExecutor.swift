@@ -19,6 +19,10 @@ public struct HostLineResult: Sendable, Encodable {
     public var signal: String?
     /// A note on how the line was approximated (a capped `tick`, …).
     public var note: String?
+    /// For a `read`/`write` line: the smaps fields (bytes) of the mapping it touched, and its
+    /// pagemap facts (pages present, zero page, exclusive, file, swapped, THP, a hash of the PFNs).
+    public var smaps: [String: UInt64]?
+    public var pagemap: [String: UInt64]?
 }
 
 /// Performs a parsed scenario on the host kernel: one helper process per scenario process
@@ -468,6 +472,12 @@ public final class HostExecutor {
             "access \(access) \(range.lowerBound) \(range.upperBound) \(stride ?? self.page) \(value == nil ? 0 : 1) \(value ?? 0)"
         )
         self.measure(p, reply, &r)
+        if p.alive {
+            r.smaps = p.smaps(containing: range.lowerBound)
+            if let facts = p.call("pagemap \(range.lowerBound) \(range.upperBound)"), facts.kind == .ok {
+                r.pagemap = facts.fields.filter { !["min", "maj", "inb"].contains($0.key) }
+            }
+        }
         if let expectSignal {
             let got = p.killedBy
             r.expectation = got == expectSignal

@@ -144,7 +144,7 @@ final class HostProcess {
 
     /// The smaps fields of the VMA containing `address` (bytes), nil when none does.
     func smaps(containing address: UInt64) -> [String: UInt64]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(self.pid)/smaps") else { return nil }
+        guard let data = readProcFile("/proc/\(self.pid)/smaps") else { return nil }
         var inside = false
         var out: [String: UInt64] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
@@ -176,4 +176,12 @@ public enum HostError: Error, CustomStringConvertible, Sendable {
         case .failed(let s): return "--on-host: \(s)"
         }
     }
+}
+
+/// The whole of a /proc file (FileManager stops at the size `stat` reports, 0 for /proc, after
+/// one read).
+func readProcFile(_ path: String) -> Data? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    return try? handle.readToEnd()
 }

@@ -45,7 +45,7 @@ public struct HostSettings: Sendable, Equatable {
         var s = HostSettings()
         func text(_ path: String) -> String? {
             let full = root == "/" ? path : root + path
-            guard let data = FileManager.default.contents(atPath: full) else { return nil }
+            guard let data = readProcFile(full) else { return nil }
             return String(decoding: data, as: UTF8.self)
         }
         func int(_ path: String) -> Int? {

@@ -67,6 +67,19 @@ import VMSim
         try Self.expectAgreement(text, "examples/cow.vmsim", minimumCompared: 10)
     }
 
+    /// pagemap on the host: the child's read sees the parent's frames (shared, not exclusive),
+    /// and after the child exits the parent's writes reuse the very same frames.
+    @Test func frameIdentityAcrossCopyOnWrite() throws {
+        let text = try String(contentsOfFile: Self.root + "/examples/cow.vmsim", encoding: .utf8)
+        guard let c = try Self.compare(text, name: "examples/cow.vmsim") else { return }
+        func facts(_ line: Int) -> [String: UInt64] { c.lines.first { $0.line == line }?.hostPagemap ?? [:] }
+        #expect(facts(5)["present"] == 64 && facts(5)["exclusive"] == 64)
+        #expect(facts(8)["pfnhash"] == facts(5)["pfnhash"] && facts(8)["exclusive"] == 0)
+        #expect(facts(10)["present"] == 16 && facts(10)["exclusive"] == 16)
+        #expect(facts(21)["pfnhash"] == facts(5)["pfnhash"] && facts(21)["exclusive"] == 64)
+        #expect(c.lines.first { $0.line == 5 }?.hostSmaps?["Anonymous"] ?? 0 >= 64 * 4096)
+    }
+
     @Test func munmapAndDontneedFaultAgain() throws {
         try Self.expectAgreement(
             """
