@@ -84,7 +84,8 @@ let package = Package(
         // (see helper.c; VMSIM_HOST_HELPER may name a `gcc -static` build of the same file).
         .executableTarget(
             name: "vmsim-host-helper", path: "Sources/vmsim-host-helper",
-            cSettings: [.unsafeFlags(["-O1"])], linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]),
+            cSettings: [.unsafeFlags(["-O1"])],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]),
         // Runs a scenario on the host kernel through the helper and diffs it against the simulation.
         .target(name: "VMHost", dependencies: ["VMSim", "VMCore", "VMTypes"]),
         // Sweeps: a YAML spec crossed into cells, run on all cores or as a Slurm job array, and

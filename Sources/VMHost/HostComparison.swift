@@ -28,6 +28,9 @@ public struct HostComparison: Encodable {
         public var hostActual: String?
         public var simulatedSignal: String?
         public var hostSignal: String?
+        /// The touched mapping's smaps fields and pagemap facts on the host (first run).
+        public var hostSmaps: [String: UInt64]?
+        public var hostPagemap: [String: UInt64]?
         public var compared: Bool { self.skipped == nil && !self.quantities.isEmpty }
         public var agrees: Bool { self.quantities.allSatisfy(\.agrees) }
     }
@@ -50,7 +53,17 @@ public struct HostComparison: Encodable {
         memoryLimit: UInt64? = nil
     ) throws -> HostComparison {
         var overrides = overrides
-        if let likeHost { overrides = likeHost.machineSettings + overrides }
+        if let likeHost {
+            // The host's zones describe an x86_64 machine; a scenario for another architecture
+            // keeps its own memory and zones.
+            var host = likeHost.machineSettings
+            if case .machine(let settings) = scenario.statements.first?.operation,
+                let arch = settings.first(where: { $0.key == "arch" })?.value, arch != "x86_64"
+            {
+                host.removeAll { $0.0 == "zones" || $0.0 == "memory" }
+            }
+            overrides = host + overrides
+        }
         let runner = try ScenarioRunner(scenario: scenario, overrides: overrides, write: { _ in })
         if let likeHost {
             for (name, value) in likeHost.sysctls { try? runner.kernel.setSysctl(name, value) }
@@ -89,7 +102,9 @@ public struct HostComparison: Encodable {
     static func kernelRelease() -> String {
         var u = utsname()
         uname(&u)
-        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let release = withUnsafeBytes(of: &u.release) {
+            String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+        }
         return "Linux \(release)"
     }
 
@@ -113,6 +128,8 @@ public struct HostComparison: Encodable {
     static func compare(_ statement: Statement, _ sim: LineEffect?, _ host: [HostLineResult]) -> Line {
         var line = Line(line: statement.location.line, text: statement.text)
         line.note = host.first?.note
+        line.hostSmaps = host.first?.smaps
+        line.hostPagemap = host.first?.pagemap
         if let why = host.first(where: { $0.skipped != nil })?.skipped {
             line.skipped = why
             return line
@@ -126,18 +143,32 @@ public struct HostComparison: Encodable {
             return line
         }
         func range(_ values: [Int64]) -> (Int64, Int64) { (values.min() ?? 0, values.max() ?? 0) }
+        if case .spawn = statement.operation {
+            line.skipped =
+                "execve of the helper is not the scenario's image (its start-up faults are its own)"
+            return line
+        }
         var names = Set(sim.processes.map(\.name))
         for h in host { names.formUnion(h.minor.keys) }
+        if case .fork(let child) = statement.operation {
+            // The parent's count on the host includes getrusage() writing its result to a stack
+            // page fork has just write-protected: a fault of the measurement, not of the scenario.
+            names = [child]
+            line.note = "the parent's faults are not compared: measuring them after fork(2) faults by itself"
+        }
         for name in names.sorted() {
             let s = sim.processes.first { $0.name == name }
             let (minLo, minHi) = range(host.map { Int64($0.minor[name] ?? 0) })
             line.quantities.append(
-                Quantity(name: "\(name) minor", simulated: Int64(s?.minorFaults ?? 0), hostMin: minLo, hostMax: minHi))
+                Quantity(
+                    name: "\(name) minor", simulated: Int64(s?.minorFaults ?? 0), hostMin: minLo,
+                    hostMax: minHi))
             let (majLo, majHi) = range(host.map { Int64($0.major[name] ?? 0) })
             if majHi > 0 || (s?.majorFaults ?? 0) > 0 {
                 line.quantities.append(
                     Quantity(
-                        name: "\(name) major", simulated: Int64(s?.majorFaults ?? 0), hostMin: majLo, hostMax: majHi))
+                        name: "\(name) major", simulated: Int64(s?.majorFaults ?? 0), hostMin: majLo,
+                        hostMax: majHi))
             }
         }
         // RSS of processes that ran before and after the line (not across spawn, fork, exit).
@@ -150,7 +181,8 @@ public struct HostComparison: Encodable {
                 let s = sim.processes.first { $0.name == name }?.rssDelta ?? 0
                 let (lo, hi) = range(host.map { $0.rssDelta[name] ?? 0 })
                 if s != 0 || lo != 0 || hi != 0 {
-                    line.quantities.append(Quantity(name: "\(name) RSS", simulated: s, hostMin: lo, hostMax: hi))
+                    line.quantities.append(
+                        Quantity(name: "\(name) RSS", simulated: s, hostMin: lo, hostMax: hi))
                 }
             }
         }
@@ -169,7 +201,9 @@ public struct HostComparison: Encodable {
         let hostSignals = host.map { $0.signal == nil ? Int64(0) : 1 }
         if simSignal == 1 || hostSignals.contains(1) {
             line.quantities.append(
-                Quantity(name: "signal", simulated: simSignal, hostMin: hostSignals.min()!, hostMax: hostSignals.max()!))
+                Quantity(
+                    name: "signal", simulated: simSignal, hostMin: hostSignals.min()!,
+                    hostMax: hostSignals.max()!))
         }
         return line
     }
@@ -200,17 +234,23 @@ public struct HostComparison: Encodable {
                 out.append(head + "(nothing to compare)" + (line.note.map { " — \($0)" } ?? ""))
                 continue
             }
-            let sim = line.quantities.map { Self.describe($0.name, $0.simulated, $0.simulated, line, simulated: true) }
-            let host = line.quantities.map { Self.describe($0.name, $0.hostMin, $0.hostMax, line, simulated: false) }
+            let sim = line.quantities.map {
+                Self.describe($0.name, $0.simulated, $0.simulated, line, simulated: true)
+            }
+            let host = line.quantities.map {
+                Self.describe($0.name, $0.hostMin, $0.hostMax, line, simulated: false)
+            }
             let mark = line.agrees ? "=" : "≠"
             out.append(
-                head + Self.fit(sim.joined(separator: ", "), 34) + " " + host.joined(separator: ", ") + "  " + mark)
+                head + Self.fit(sim.joined(separator: ", "), 34) + " " + host.joined(separator: ", ") + "  "
+                    + mark)
             if !line.agrees {
                 for q in line.quantities where !q.agrees {
                     out.append(
                         "        ≠ \(q.name): simulated \(q.simulated), host \(q.hostMin == q.hostMax ? "\(q.hostMin)" : "\(q.hostMin)..\(q.hostMax)")"
                             + (q.name == "expect"
-                                ? " (simulated: \(line.simulatedActual ?? "?"); host: \(line.hostActual ?? "?"))" : ""))
+                                ? " (simulated: \(line.simulatedActual ?? "?"); host: \(line.hostActual ?? "?"))"
+                                : ""))
                 }
             }
             if let note = line.note { out.append("        note: \(note)") }
@@ -222,7 +262,8 @@ public struct HostComparison: Encodable {
     }
 
     static func fit(_ s: String, _ width: Int) -> String {
-        s.count > width ? String(s.prefix(width - 1)) + "…" : s.padding(toLength: width, withPad: " ", startingAt: 0)
+        s.count > width
+            ? String(s.prefix(width - 1)) + "…" : s.padding(toLength: width, withPad: " ", startingAt: 0)
     }
 
     static func describe(_ name: String, _ lo: Int64, _ hi: Int64, _ line: Line, simulated: Bool) -> String {

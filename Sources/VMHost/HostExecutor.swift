@@ -19,6 +19,10 @@ public struct HostLineResult: Sendable, Encodable {
     public var signal: String?
     /// A note on how the line was approximated (a capped `tick`, …).
     public var note: String?
+    /// For a `read`/`write` line: the smaps fields (bytes) of the mapping it touched, and its
+    /// pagemap facts (pages present, zero page, exclusive, file, swapped, THP, a hash of the PFNs).
+    public var smaps: [String: UInt64]?
+    public var pagemap: [String: UInt64]?
 }
 
 /// Performs a parsed scenario on the host kernel: one helper process per scenario process
@@ -40,6 +44,8 @@ public final class HostExecutor {
     /// Processes whose host state no longer follows the simulation, with why.
     var diverged: [String: String] = [:]
     var shmIDs: [Int: Int32] = [:]
+    /// The line of a `tick` that slept less than it says (writeback the host has not done yet).
+    var cappedTick: Int?
     let page: UInt64 = 4096
 
     public init(helper: String, sandbox: HostSandbox, options: Options = Options()) {
@@ -58,10 +64,21 @@ public final class HostExecutor {
             var result = HostLineResult(line: statement.location.line, text: statement.text)
             let before = self.residentPages()
             self.execute(statement, simulated[statement.location.line], &result)
+            // A process whose operation was not done on the host no longer follows the
+            // simulation: its later lines are skipped (oom_score_adj changes nothing here).
+            if result.skipped != nil, let actor = statement.process, self.diverged[actor] == nil {
+                if case .oomScoreAdj = statement.operation {
+                } else {
+                    self.diverged[actor] =
+                        "\(actor) diverged at line \(statement.location.line) (not run on the host)"
+                }
+            }
             let after = self.residentPages()
             if result.skipped == nil {
                 for (name, b) in before {
-                    if let a = after[name] { result.rssDelta[name] = (Int64(a) - Int64(b)) * Int64(self.page) }
+                    if let a = after[name] {
+                        result.rssDelta[name] = (Int64(a) - Int64(b)) * Int64(self.page)
+                    }
                 }
             }
             results.append(result)
@@ -86,7 +103,8 @@ public final class HostExecutor {
             r.skipped =
                 "the simulated machine reclaimed, swapped or OOM-killed here; the host (\(ByteSize.human(self.hostAvailable)) available) has no such memory pressure"
             if let actor = statement.process {
-                self.diverged[actor] = "\(actor) diverged at line \(statement.location.line) (memory pressure)"
+                self.diverged[actor] =
+                    "\(actor) diverged at line \(statement.location.line) (memory pressure)"
             }
             return
         }
@@ -100,7 +118,10 @@ public final class HostExecutor {
             let slept = min(ns, self.options.maxTick)
             var ts = timespec(tv_sec: Int(slept / 1_000_000_000), tv_nsec: Int(slept % 1_000_000_000))
             nanosleep(&ts, nil)
-            if slept < ns { r.note = "slept \(Double(slept) / 1e9) s of \(Double(ns) / 1e9) s" }
+            if slept < ns {
+                r.note = "slept \(Double(slept) / 1e9) s of \(Double(ns) / 1e9) s"
+                self.cappedTick = statement.location.line
+            }
         case .resetCounters:
             for p in self.processes.values {
                 p.minor = 0
@@ -109,6 +130,12 @@ public final class HostExecutor {
         case .spawn(let name, _, _, _, let image, let allocator):
             do {
                 try self.spawn(name)
+                // execve's faults (the new stack page) are the simulated image's; the helper's own
+                // start-up is not the scenario's, so the host's counters start from the simulation's.
+                if let s = sim?.processes.first(where: { $0.name == name }), let p = self.processes[name] {
+                    p.minor = UInt64(s.minorFaults)
+                    p.major = UInt64(s.majorFaults)
+                }
                 var notes: [String] = []
                 if image != nil { notes.append("image= is not loaded: the helper is its own image") }
                 if allocator != nil { notes.append("allocator= has no host counterpart") }
@@ -127,7 +154,9 @@ public final class HostExecutor {
             self.measure(p, p.call("wait \(pid)"), &r)
         case .oomScoreAdj:
             r.skipped = "oom_score_adj only matters to the OOM killer, which the host run never invokes"
-        case .mmap(let region, let length, let prot, let shared, let file, let offset, let address, let fixed, let populate, let locked, let noReserve):
+        case .mmap(
+            let region, let length, let prot, let shared, let file, let offset, let address, let fixed,
+            let populate, let locked, let noReserve):
             guard let p = self.actor(statement, &r) else { return }
             if fixed && address == nil {
                 r.skipped = "MAP_FIXED at an address vmsim chose has no meaning in the helper"
@@ -163,6 +192,10 @@ public final class HostExecutor {
             self.access(statement, access, ref, stride, value, expectSignal, &r)
         case .malloc:
             r.skipped = "malloc lines run vmsim's model of the C library, which the helper does not link"
+            if let actor = statement.process {
+                self.diverged[actor] =
+                    "\(actor) ran malloc lines only in the simulation (line \(statement.location.line))"
+            }
         case .file(let path, let size, let cached):
             self.makeFile(path, size: size, cached: cached, &r)
         case .mkdir(let path):
@@ -197,7 +230,9 @@ public final class HostExecutor {
                 r.skipped = "truncate: \(String(cString: strerror(errno)))"
             }
         case .unlink(let path):
-            if unlink(self.sandbox.hostPath(path)) != 0 { r.skipped = "unlink: \(String(cString: strerror(errno)))" }
+            if unlink(self.sandbox.hostPath(path)) != 0 {
+                r.skipped = "unlink: \(String(cString: strerror(errno)))"
+            }
         case .sync:
             self.eachFile { fd in fsync(fd) }
             r.note = "fsync(2) of the temporary directory's files (sync(2) would write back the whole host)"
@@ -206,7 +241,8 @@ public final class HostExecutor {
                 fsync(fd)
                 posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
             }
-            r.note = "POSIX_FADV_DONTNEED on the temporary directory's files (drop_caches would empty the host's caches)"
+            r.note =
+                "POSIX_FADV_DONTNEED on the temporary directory's files (drop_caches would empty the host's caches)"
         case .shm(let region, let size, let key, let readOnly):
             guard let p = self.actor(statement, &r) else { return }
             if readOnly {
@@ -338,7 +374,8 @@ public final class HostExecutor {
             let signo = Int(reply["signo"])
             p.alive = false
             p.killedBy = signo
-            r.signal = "\(signo == 11 ? "SIGSEGV" : signo == 7 ? "SIGBUS" : "signal \(signo)") at 0x\(String(reply["addr"], radix: 16)) (si_code \(Int64(bitPattern: reply["code"])))"
+            r.signal =
+                "\(signo == 11 ? "SIGSEGV" : signo == 7 ? "SIGBUS" : "signal \(signo)") at 0x\(String(reply["addr"], radix: 16)) (si_code \(Int64(bitPattern: reply["code"])))"
         }
     }
 
@@ -359,7 +396,8 @@ public final class HostExecutor {
         if let region = ref.region {
             switch region {
             case "text", "data", "bss":
-                r.skipped = "the scenario's \(region) is not laid out in the helper (the helper's image is its own)"
+                r.skipped =
+                    "the scenario's \(region) is not laid out in the helper (the helper's image is its own)"
                 return nil
             case "heap":
                 base = p.heapStart
@@ -420,7 +458,9 @@ public final class HostExecutor {
     ) {
         if expectSignal == .sigkill {
             r.skipped = "expect oom: the host run never drives the host into the OOM killer"
-            if let actor = statement.process { self.diverged[actor] = "\(actor) was OOM-killed only in the simulation" }
+            if let actor = statement.process {
+                self.diverged[actor] = "\(actor) was OOM-killed only in the simulation"
+            }
             return
         }
         guard let p = self.actor(statement, &r), let range = self.resolve(ref, p, &r) else { return }
@@ -432,6 +472,12 @@ public final class HostExecutor {
             "access \(access) \(range.lowerBound) \(range.upperBound) \(stride ?? self.page) \(value == nil ? 0 : 1) \(value ?? 0)"
         )
         self.measure(p, reply, &r)
+        if p.alive {
+            r.smaps = p.smaps(containing: range.lowerBound)
+            if let facts = p.call("pagemap \(range.lowerBound) \(range.upperBound)"), facts.kind == .ok {
+                r.pagemap = facts.fields.filter { !["min", "maj", "inb"].contains($0.key) }
+            }
+        }
         if let expectSignal {
             let got = p.killedBy
             r.expectation = got == expectSignal.rawValue
@@ -447,8 +493,10 @@ public final class HostExecutor {
             atPath: (host as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     }
 
-    /// `file PATH size=N [cached]`: written with write(2) and fsync'd; not cached: dropped from
-    /// the page cache with POSIX_FADV_DONTNEED.
+    /// `file PATH size=N [cached]`: written with write(2) one 4 KiB page at a time — so the page
+    /// cache holds order-0 folios, as vmsim models (bigger writes make ext4 allocate large folios,
+    /// which fault-around then maps whole) — and fsync'd; not cached: dropped from the page cache
+    /// with POSIX_FADV_DONTNEED.
     func makeFile(_ path: String, size: UInt64, cached: Bool, _ r: inout HostLineResult) {
         self.makeParent(path)
         let fd = open(self.sandbox.hostPath(path), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -457,7 +505,7 @@ public final class HostExecutor {
             return
         }
         defer { Glibc.close(fd) }
-        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let chunk = [UInt8](repeating: 0, count: 4096)
         var off: UInt64 = 0
         while off < size {
             let n = Int(min(UInt64(chunk.count), size - off))
@@ -520,17 +568,6 @@ public final class HostExecutor {
             case "majflt": actual = p.major
             case "alive": actual = p.alive && HostProcess.exists(p.pid) ? 1 : 0
             case "killed": actual = UInt64(p.killedBy ?? 0)
-            case "rss", "rssanon", "rssfile", "rssshmem", "vmstk", "vmlck", "vmswap":
-                let key = [
-                    "rss": "VmRSS", "rssanon": "RssAnon", "rssfile": "RssFile", "rssshmem": "RssShmem",
-                    "vmstk": "VmStk", "vmlck": "VmLck", "vmswap": "VmSwap",
-                ][field]!
-                guard p.alive else {
-                    r.skipped = "\(name) has exited on the host"
-                    return
-                }
-                actual = p.status()[key]
-                r.note = "includes the helper's own pages (its image, buffers and stack)"
             default:
                 r.skipped = "\(name).\(field) has no host counterpart that excludes the helper's own image"
                 return
@@ -538,6 +575,11 @@ public final class HostExecutor {
         case .file(let path, let field):
             guard ["cached", "dirty", "writeback", "size"].contains(field) else {
                 r.skipped = "\(path):\(field) is not measured on the host"
+                return
+            }
+            if let tick = self.cappedTick, field != "size" && field != "cached" {
+                r.skipped =
+                    "the tick at line \(tick) slept less than it says, so the host's writeback is behind"
                 return
             }
             guard let cs = self.cachestat(path) else {

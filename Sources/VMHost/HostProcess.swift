@@ -68,7 +68,9 @@ final class HostProcess {
         }
         let c = open("\(dir)/\(name).cmd", O_RDWR | O_CLOEXEC)
         let r = open("\(dir)/\(name).res", O_RDWR | O_CLOEXEC)
-        guard c >= 0, r >= 0 else { throw .failed("open FIFOs of \(name): \(String(cString: strerror(errno)))") }
+        guard c >= 0, r >= 0 else {
+            throw .failed("open FIFOs of \(name): \(String(cString: strerror(errno)))")
+        }
         return (c, r)
     }
 
@@ -133,14 +135,16 @@ final class HostProcess {
         var out: [String: UInt64] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
-            if parts.count >= 3, parts[2] == "kB", let kb = UInt64(parts[1]) { out[String(parts[0])] = kb * 1024 }
+            if parts.count >= 3, parts[2] == "kB", let kb = UInt64(parts[1]) {
+                out[String(parts[0])] = kb * 1024
+            }
         }
         return out
     }
 
     /// The smaps fields of the VMA containing `address` (bytes), nil when none does.
     func smaps(containing address: UInt64) -> [String: UInt64]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(self.pid)/smaps") else { return nil }
+        guard let data = readProcFile("/proc/\(self.pid)/smaps") else { return nil }
         var inside = false
         var out: [String: UInt64] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
@@ -151,7 +155,9 @@ final class HostProcess {
                 inside = ends.count == 2 && address >= ends[0] && address < ends[1]
             } else if inside {
                 let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " })
-                if parts.count >= 3, parts[2] == "kB", let kb = UInt64(parts[1]) { out[String(parts[0])] = kb * 1024 }
+                if parts.count >= 3, parts[2] == "kB", let kb = UInt64(parts[1]) {
+                    out[String(parts[0])] = kb * 1024
+                }
             }
         }
         return inside ? out : nil
@@ -170,4 +176,12 @@ public enum HostError: Error, CustomStringConvertible, Sendable {
         case .failed(let s): return "--on-host: \(s)"
         }
     }
+}
+
+/// The whole of a /proc file (FileManager stops at the size `stat` reports, 0 for /proc, after
+/// one read).
+func readProcFile(_ path: String) -> Data? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    return try? handle.readToEnd()
 }

@@ -37,13 +37,15 @@ public struct HostSettings: Sendable, Equatable {
     /// Reads the settings under `root` ("/" on the host). `blockDeviceFor` is the directory whose
     /// file system's device gives `read_ahead_kb` (the scenario's temporary directory);
     /// `deviceNumber` overrides the `stat` of it (for captured files).
-    public static func read(root: String = "/", blockDeviceFor directory: String? = nil, deviceNumber: (Int, Int)? = nil)
+    public static func read(
+        root: String = "/", blockDeviceFor directory: String? = nil, deviceNumber: (Int, Int)? = nil
+    )
         -> HostSettings
     {
         var s = HostSettings()
         func text(_ path: String) -> String? {
             let full = root == "/" ? path : root + path
-            guard let data = FileManager.default.contents(atPath: full) else { return nil }
+            guard let data = readProcFile(full) else { return nil }
             return String(decoding: data, as: UTF8.self)
         }
         func int(_ path: String) -> Int? {
@@ -51,7 +53,8 @@ public struct HostSettings: Sendable, Equatable {
         }
         /// `always [madvise] never`: the bracketed word.
         func selected(_ path: String) -> String? {
-            guard let t = text(path), let open = t.firstIndex(of: "["), let close = t.firstIndex(of: "]") else {
+            guard let t = text(path), let open = t.firstIndex(of: "["), let close = t.firstIndex(of: "]")
+            else {
                 return nil
             }
             return String(t[t.index(after: open)..<close])
@@ -121,7 +124,11 @@ public struct HostSettings: Sendable, Equatable {
         var n = 0
         for part in list.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
             let ends = part.split(separator: "-").compactMap { Int($0) }
-            if ends.count == 1 { n += 1 } else if ends.count == 2, ends[1] >= ends[0] { n += ends[1] - ends[0] + 1 }
+            if ends.count == 1 {
+                n += 1
+            } else if ends.count == 2, ends[1] >= ends[0] {
+                n += ends[1] - ends[0] + 1
+            }
         }
         return n > 0 ? n : nil
     }
@@ -136,7 +143,9 @@ public struct HostSettings: Sendable, Equatable {
             if words.first == "Node", words.count >= 4 {
                 node0 = words[1] == "0,"
                 current = String(words[3])
-            } else if node0, let zone = current, words.count == 2, words[0] == "managed", let n = UInt64(words[1]) {
+            } else if node0, let zone = current, words.count == 2, words[0] == "managed",
+                let n = UInt64(words[1])
+            {
                 if n > 0 { zones.append((zone, n)) }
                 current = nil
             }
@@ -147,6 +156,8 @@ public struct HostSettings: Sendable, Equatable {
     /// The `machine` settings vmsim can express, as `key=value` pairs.
     public var machineSettings: [(String, String)] {
         var out: [(String, String)] = []
+        // RAM rounded up to a GiB (zones must fit in it; /proc/zoneinfo's holes are not RAM).
+        if let total = self.memTotal { out.append(("memory", "\((total + (1 << 30) - 1) >> 30)GiB")) }
         if !self.zones.isEmpty {
             out.append(("zones", self.zones.map { "\($0.name)=\($0.managed)" }.joined(separator: ",")))
         }
@@ -176,13 +187,15 @@ public struct HostSettings: Sendable, Equatable {
         if let f = self.faultAroundBytes {
             if f != 65536 { out.append("fault_around_bytes=\(f): vmsim's fault-around is 64 KiB") }
         } else {
-            out.append("fault_around_bytes: not readable (debugfs not mounted); vmsim uses 64 KiB, the default")
+            out.append(
+                "fault_around_bytes: not readable (debugfs not mounted); vmsim uses 64 KiB, the default")
         }
         if let o = self.overcommitMemory, o != 0 {
             out.append("vm.overcommit_memory=\(o): vmsim implements the heuristic mode (0) only")
         }
         if self.readAheadKB == nil {
-            out.append("read_ahead_kb: \(self.blockDevice ?? "no block device found for the temporary directory")")
+            out.append(
+                "read_ahead_kb: \(self.blockDevice ?? "no block device found for the temporary directory")")
         }
         return out
     }
@@ -190,7 +203,9 @@ public struct HostSettings: Sendable, Equatable {
     /// `machine zones=… min-free-kbytes=… cpus=…` plus a `sysctl` line, and the comments.
     public var machineLine: String {
         var lines = ["machine " + self.machineSettings.map { "\($0)=\($1)" }.joined(separator: " ")]
-        if !self.sysctls.isEmpty { lines.append("sysctl " + self.sysctls.map { "\($0)=\($1)" }.joined(separator: " ")) }
+        if !self.sysctls.isEmpty {
+            lines.append("sysctl " + self.sysctls.map { "\($0)=\($1)" }.joined(separator: " "))
+        }
         for u in self.unexpressed { lines.append("# not applied: " + u) }
         return lines.joined(separator: "\n")
     }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -69,6 +70,7 @@ static char g_sig_stack[64 << 10] __attribute__((aligned(4096)));
 static ucontext_t g_main_ctx, g_loop_ctx;
 static struct rusage g_before;
 static int g_kpf = -1, g_pagemap = -1;
+
 
 struct openfile {
     char path[512];
@@ -749,6 +751,11 @@ int main(int argc, char **argv)
                         "       vmsim-host-helper --cachestat PATH\n");
         return 2;
     }
+    /* Without address space randomisation, so that where mappings land (and so their alignment to
+     * fault-around windows) is the same in every run. */
+    int persona = personality(0xffffffff);
+    if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE) && personality((unsigned long)persona | ADDR_NO_RANDOMIZE) != -1)
+        execv("/proc/self/exe", argv);
     strncpy(g_dir, argv[1], sizeof g_dir - 1);
     /* The scenario's heap starts on a page boundary after whatever the C library put there. */
     uintptr_t brk0 = (uintptr_t)sbrk(0);

@@ -14,11 +14,14 @@ extension Run {
             throw CLIError(message: "--repeat: \(self.repeatCount) is out of range (1 … 100)")
         }
         #if !os(Linux)
-            throw CLIError(message: "--on-host: the host executor needs Linux (/proc, cachestat, MAP_FIXED_NOREPLACE)")
+            throw CLIError(
+                message: "--on-host: the host executor needs Linux (/proc, cachestat, MAP_FIXED_NOREPLACE)")
         #endif
         guard let helper = HostHelperLocation.find() else {
             throw CLIError(
-                message: "--on-host: vmsim-host-helper not found next to vmsim (build it: swift build) or in $VMSIM_HOST_HELPER")
+                message:
+                    "--on-host: vmsim-host-helper not found next to vmsim (build it: swift build) or in $VMSIM_HOST_HELPER"
+            )
         }
         var limit: UInt64?
         if let text = self.hostMemoryLimit {
@@ -52,7 +55,8 @@ extension Run {
 struct HostSettingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host-settings",
-        abstract: "Print this host's memory settings as a scenario 'machine' line (what --like-host applies).")
+        abstract: "Print this host's memory settings as a scenario 'machine' line (what --like-host applies)."
+    )
 
     @Option(help: "The directory whose block device gives read_ahead_kb (default: the temporary directory).")
     var directory: String?

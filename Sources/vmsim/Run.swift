@@ -64,13 +64,17 @@ struct Run: ParsableCommand {
         help: "Also run the scenario for real on this Linux kernel and print both side by side (see README).")
     var onHost = false
 
-    @Option(name: .customLong("repeat"), help: "Host runs for --on-host (1 … 100); the host's spread is shown.")
+    @Option(
+        name: .customLong("repeat"), help: "Host runs for --on-host (1 … 100); the host's spread is shown.")
     var repeatCount = 1
 
     @Flag(help: "With --on-host: boot the simulated machine with the host's settings (vmsim host-settings).")
     var likeHost = false
 
-    @Option(help: "With --on-host: the most the scenario may map and write (default: half the host's available memory).")
+    @Option(
+        help:
+            "With --on-host: the most the scenario may map and write (default: half the host's available memory)."
+    )
     var hostMemoryLimit: String?
 
     func validate() throws {

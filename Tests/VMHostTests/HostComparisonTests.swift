@@ -38,9 +38,15 @@ import VMSim
             repeats: repeats, helper: helper)
     }
 
-    static func expectAgreement(_ text: String, _ name: String, minimumCompared: Int) throws {
+    /// Every compared line agrees except `known` (line numbers of disagreements between vmsim and
+    /// the host that are real and reported, each explained where it is listed): those must differ,
+    /// so a fix on either side shows here.
+    static func expectAgreement(_ text: String, _ name: String, minimumCompared: Int, known: Set<Int> = [])
+        throws
+    {
         guard let c = try Self.compare(text, name: name) else { return }
-        #expect(c.allAgree, "\(c.text)")
+        let differing = Set(c.lines.filter { $0.compared && !$0.agrees }.map(\.line))
+        #expect(differing == known, "\(c.text)")
         #expect(c.compared >= minimumCompared, "\(c.text)")
     }
 
@@ -59,6 +65,19 @@ import VMSim
     @Test func copyOnWriteAndReuseAfterExit() throws {
         let text = try String(contentsOfFile: Self.root + "/examples/cow.vmsim", encoding: .utf8)
         try Self.expectAgreement(text, "examples/cow.vmsim", minimumCompared: 10)
+    }
+
+    /// pagemap on the host: the child's read sees the parent's frames (shared, not exclusive),
+    /// and after the child exits the parent's writes reuse the very same frames.
+    @Test func frameIdentityAcrossCopyOnWrite() throws {
+        let text = try String(contentsOfFile: Self.root + "/examples/cow.vmsim", encoding: .utf8)
+        guard let c = try Self.compare(text, name: "examples/cow.vmsim") else { return }
+        func facts(_ line: Int) -> [String: UInt64] { c.lines.first { $0.line == line }?.hostPagemap ?? [:] }
+        #expect(facts(5)["present"] == 64 && facts(5)["exclusive"] == 64)
+        #expect(facts(8)["pfnhash"] == facts(5)["pfnhash"] && facts(8)["exclusive"] == 0)
+        #expect(facts(10)["present"] == 16 && facts(10)["exclusive"] == 16)
+        #expect(facts(21)["pfnhash"] == facts(5)["pfnhash"] && facts(21)["exclusive"] == 64)
+        #expect(c.lines.first { $0.line == 5 }?.hostSmaps?["Anonymous"] ?? 0 >= 64 * 4096)
     }
 
     @Test func munmapAndDontneedFaultAgain() throws {
@@ -119,7 +138,10 @@ import VMSim
             worker: expect pool[32p] == 9
             worker: write pool[0:8p] value=4
             db: expect pool[4p] == 4
-            """, "shared-anon", minimumCompared: 4)
+            """, "shared-anon", minimumCompared: 4,
+            // vmsim maps shmem read faults read-only, so the write faults again; Linux maps them
+            // writable (shmem needs no write notification: vma_wants_writenotify() is false).
+            known: [8])
     }
 
     @Test func stackGrowth() throws {
@@ -167,7 +189,9 @@ import VMSim
             web: mmap archive 512p file=/srv/archive private r
             web: read archive
             expect /srv/archive:cached == 512p
-            """, "readahead", minimumCompared: 2)
+            """, "readahead", minimumCompared: 2,
+            // vmsim: 1 major + 33 minor faults; Linux 6.18: 1 major + 31 minor (readahead folios).
+            known: [4])
     }
 
     @Test func madviseRandomOnAColdFile() throws {
@@ -175,9 +199,9 @@ import VMSim
             """
             file /srv/data size=64p
             spawn web
-            web: mmap data 64p file=/srv/data private r
-            web: madvise data random
-            web: read data
+            web: mmap d 64p file=/srv/data private r
+            web: madvise d random
+            web: read d
             """, "madv-random", minimumCompared: 1)
     }
 
@@ -217,16 +241,25 @@ import VMSim
 
     @Test func examplesHostRunnablePartsAgree() throws {
         guard Self.helper() != nil else { return }
-        for name in ["cow", "demo", "files", "protection", "stack-and-heap", "oom", "thrash", "swapfile", "malloc"] {
+        // The lines where vmsim and Linux 6.18 really differ (see the README's host section):
+        // demo 50 and stack-and-heap 4, the stack's top pages execve filled (3 on the host, 1 in
+        // vmsim); demo 63, a cold file's readahead (131 vs 128 minor faults); demo 72, a SysV shm
+        // read fault (vmsim maps 16 pages around it, the host 1).
+        let known: [String: Set<Int>] = ["demo": [50, 63, 72], "stack-and-heap": [4]]
+        var agreeing = 0
+        var compared = 0
+        for name in [
+            "cow", "demo", "files", "protection", "stack-and-heap", "oom", "thrash", "swapfile", "malloc",
+            "i386",
+        ] {
             let text = try String(contentsOfFile: Self.root + "/examples/\(name).vmsim", encoding: .utf8)
             guard let c = try Self.compare(text, name: "examples/\(name).vmsim") else { return }
             print("examples/\(name).vmsim: \(c.agreeing)/\(c.compared) agree, \(c.skipped) skipped")
-            #expect(c.compared > 0 || name == "malloc", "\(c.text)")
-            withKnownIssue("disagreements between vmsim and the host, listed in the note") {
-                #expect(c.allAgree, "\(c.text)")
-            } when: {
-                !c.allAgree
-            }
+            agreeing += c.agreeing
+            compared += c.compared
+            let differing = Set(c.lines.filter { $0.compared && !$0.agrees }.map(\.line))
+            #expect(differing == known[name, default: []], "\(c.text)")
         }
+        print("examples: \(agreeing)/\(compared) compared lines agree")
     }
 }

@@ -5,7 +5,7 @@ import VMTypes
 /// parsed `Statement` that `VMHost` needs to perform the same operation on the real kernel. The
 /// command types keep their fields internal; this is their one public reading.
 public enum ScenarioOperation: Sendable {
-    case machine
+    case machine(settings: [(key: String, value: String)])
     case sysctl([(name: String, value: String)])
     case tick(nanoseconds: UInt64)
     case resetCounters
@@ -57,7 +57,7 @@ extension Statement {
     /// The line's operation as plain values.
     public var operation: ScenarioOperation {
         switch self.command {
-        case is MachineCommand: return .machine
+        case let c as MachineCommand: return .machine(settings: c.settings.map { ($0.key, $0.value) })
         case let c as SysctlCommand: return .sysctl(c.settings)
         case let c as TickCommand: return .tick(nanoseconds: c.nanoseconds)
         case is ResetCountersCommand: return .resetCounters
@@ -104,7 +104,8 @@ extension Statement {
         case let c as UnlinkCommand: return .unlink(c.path)
         case is SyncCommand: return .sync
         case let c as DropCachesCommand: return .dropCaches(mode: c.mode)
-        case let c as ShmCommand: return .shm(region: c.region, size: c.size, key: c.key, readOnly: c.readOnly)
+        case let c as ShmCommand:
+            return .shm(region: c.region, size: c.size, key: c.key, readOnly: c.readOnly)
         case let c as ShmdtCommand: return .shmdt(region: c.region)
         case let c as ShmrmCommand: return .shmrm(key: c.key)
         case let c as SwaponCommand: return .swapon(c.path)
