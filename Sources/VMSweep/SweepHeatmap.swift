@@ -25,7 +25,7 @@ func renderHeatmapSVG(
     s += "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
     s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     s +=
-        "<text x=\"\(fixed(left, 1))\" y=\"28\" font-size=\"16\" font-weight=\"bold\">\(escape(title)): \(escape(metric))</text>\n"
+        "<text x=\"\(fixed(left, 1))\" y=\"28\" font-size=\"16\" font-weight=\"bold\">\(xmlEscape(title)): \(xmlEscape(metric))</text>\n"
     for (i, x) in xs.enumerated() {
         for (j, y) in ys.enumerated() {
             guard let v = cells[x]?[y] else { continue }
@@ -35,7 +35,7 @@ func renderHeatmapSVG(
             s +=
                 "<rect x=\"\(fixed(px, 1))\" y=\"\(fixed(py, 1))\" width=\"\(fixed(cw, 1))\" height=\"\(fixed(ch, 1))\" "
             s +=
-                "fill=\"\(rampColor(t))\"><title>\(escape(label(x))), \(escape(label(y))): \(fixed(v, 4))</title></rect>\n"
+                "fill=\"\(rampColor(t))\"><title>\(xmlEscape(label(x))), \(xmlEscape(label(y))): \(fixed(v, 4))</title></rect>\n"
             if xs.count <= 12 && ys.count <= 16 {
                 s +=
                     "<text x=\"\(fixed(px + cw / 2, 1))\" y=\"\(fixed(py + ch / 2 + 4, 1))\" font-size=\"10\" "
@@ -46,17 +46,17 @@ func renderHeatmapSVG(
     let xStep = max(1, xs.count / 12)
     for (i, x) in xs.enumerated() where i % xStep == 0 {
         s += "<text x=\"\(fixed(left + (Double(i) + 0.5) * cw, 1))\" y=\"\(fixed(top + plotH + 16, 1))\" "
-        s += "font-size=\"10\" text-anchor=\"middle\">\(escape(label(x)))</text>\n"
+        s += "font-size=\"10\" text-anchor=\"middle\">\(xmlEscape(label(x)))</text>\n"
     }
     let yStep = max(1, ys.count / 16)
     for (j, y) in ys.enumerated() where j % yStep == 0 {
         s += "<text x=\"\(fixed(left - 6, 1))\" y=\"\(fixed(top + plotH - (Double(j) + 0.5) * ch + 4, 1))\" "
-        s += "font-size=\"10\" text-anchor=\"end\">\(escape(label(y)))</text>\n"
+        s += "font-size=\"10\" text-anchor=\"end\">\(xmlEscape(label(y)))</text>\n"
     }
     s += "<text x=\"\(fixed(left + plotW / 2, 1))\" y=\"\(fixed(height - 24, 1))\" font-size=\"13\" "
-    s += "text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+    s += "text-anchor=\"middle\">\(xmlEscape(xLabel))</text>\n"
     s += "<text x=\"20\" y=\"\(fixed(top + plotH / 2, 1))\" font-size=\"13\" text-anchor=\"middle\" "
-    s += "transform=\"rotate(-90 20 \(fixed(top + plotH / 2, 1)))\">\(escape(yLabel))</text>\n"
+    s += "transform=\"rotate(-90 20 \(fixed(top + plotH / 2, 1)))\">\(xmlEscape(yLabel))</text>\n"
     // Color scale.
     let sx = left + plotW + 30
     for k in 0..<20 {
@@ -86,17 +86,3 @@ func rampColor(_ t: Double) -> String {
 }
 
 func label(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : fixed(v, 2) }
-
-func escape(_ s: String) -> String {
-    var out = ""
-    for c in s {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        default: out.append(c)
-        }
-    }
-    return out
-}

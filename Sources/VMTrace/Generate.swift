@@ -24,17 +24,24 @@ public enum TracePattern: String, CaseIterable, Sendable {
 
 /// What to generate.
 public struct TraceSpec: Sendable {
+    /// The access pattern.
     public var pattern: TracePattern
+    /// Accesses to generate.
     public var length: Int
+    /// Distinct pages.
     public var pages: Int
+    /// The Zipf exponent.
     public var alpha = 0.9
+    /// Phases of the phases pattern.
     public var phases = 4
     /// Pages per phase; 0 means pages / 4.
     public var workingSet = 0
     /// Fraction of accesses that are writes.
     public var writeRatio = 0.0
+    /// The random seed.
     public var seed: UInt64 = 1
 
+    /// A spec with the other settings at their defaults.
     public init(pattern: TracePattern, length: Int, pages: Int) {
         self.pattern = pattern
         self.length = length
@@ -45,13 +52,18 @@ public struct TraceSpec: Sendable {
 /// Generates the page numbers (and write flags) of a synthetic trace, one at a time and
 /// deterministically for a seed.
 public struct TraceGenerator {
+    /// What to generate.
     let spec: TraceSpec
+    /// The seeded random numbers.
     var rng: SeededGenerator
+    /// Accesses generated so far.
     var index = 0
     /// Zipf: the cumulative distribution over ranks.
     let cdf: [Double]
+    /// A random 64-bit value below this makes a write.
     let writeThreshold: UInt64
 
+    /// A generator for `spec`.
     public init(_ spec: TraceSpec) {
         precondition(spec.pages >= 1 && spec.length >= 0)
         self.spec = spec
@@ -113,12 +125,19 @@ public struct TraceGenerator {
 
 /// Writes a trace in one of the formats vmsim reads, through a large buffer.
 public final class TraceWriter {
+    /// Where the trace goes.
     let fd: Int32
+    /// Whether `close` closes `fd` (not standard output).
     let ownsDescriptor: Bool
+    /// The output format.
     let format: TraceFormat
+    /// Bytes per page, for address formats.
     let pageSize: UInt64
+    /// Output not written yet.
     var buffer: [UInt8] = []
+    /// Records written (oracleGeneral's clock).
     var record = 0
+    /// The output's name, for errors.
     let path: String
 
     /// `path` "-" is standard output.
@@ -182,6 +201,7 @@ public final class TraceWriter {
         if self.buffer.count >= 1 << 20 { try self.flush() }
     }
 
+    /// Writes what is buffered.
     public func flush() throws {
         var off = 0
         try self.buffer.withUnsafeBytes { b in
@@ -199,10 +219,12 @@ public final class TraceWriter {
         self.buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Buffers `s`.
     func append(_ s: StaticString) {
         s.withUTF8Buffer { self.buffer.append(contentsOf: $0) }
     }
 
+    /// Buffers `v` in hex, at least `minDigits` digits.
     func appendHex(_ v: UInt64, minDigits: Int) {
         var digits = 1
         while digits < 16 && v >> UInt64(4 * digits) != 0 { digits += 1 }
@@ -213,6 +235,7 @@ public final class TraceWriter {
         }
     }
 
+    /// Buffers `v` in decimal.
     func appendDecimal(_ v: UInt64) {
         if v == 0 {
             self.buffer.append(UInt8(ascii: "0"))

@@ -15,10 +15,13 @@
 /// "next distance" is its rank in the final LRU stack (1 = the most recent page): the page is
 /// evicted at every c below it by the pages after it.
 public struct LRUCurves: Sendable, Equatable {
+    /// Accesses in the trace.
     public var accesses = 0
+    /// Distinct pages.
     public var distinct = 0
     /// `misses[c]`, `dirtyEvictions[c]` for c = 0…distinct (index 0: no frames; unused).
     public var misses: [Int] = []
+    /// Per size, evicted pages that were dirty.
     public var dirtyEvictions: [Int] = []
 
     /// What LRU counts with `frames` frames (at least one), as `simulate` reports it.

@@ -11,6 +11,7 @@ public struct StackDistances: Sendable, Equatable {
     public var cold = 0
     /// `counts[d]`: accesses with distance d (index 0 unused).
     public var counts: [Int] = [0]
+    /// Accesses in the trace.
     public var accesses = 0
 
     /// Misses with `frames` frames.
@@ -191,9 +192,13 @@ public func lruStackDistances(_ trace: DenseTrace, progress: Progress? = nil) ->
 /// of sampled accesses (N × rate) and the actual number is credited to the smallest distance,
 /// which makes the estimate's denominator N × rate.
 public struct ShardsEstimate: Sendable {
+    /// The sampling rate.
     public var rate: Double
+    /// Accesses sampled.
     public var sampledAccesses = 0
+    /// Distinct pages sampled.
     public var sampledPages = 0
+    /// Accesses the rate predicts (SHARDS-adj's correction).
     public var expectedAccesses = 0.0
     /// Sampled first accesses.
     public var cold = 0
@@ -226,6 +231,7 @@ public struct ShardsEstimate: Sendable {
     }
 }
 
+/// SHARDS's spatial hash of a key.
 @inline(__always) func shardsHash(_ key: UInt64) -> UInt64 {
     var z = key &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -267,8 +273,11 @@ public func shards(_ trace: DenseTrace, rate: Double) -> ShardsEstimate {
 
 /// The exact LRU curve (and a SHARDS estimate) of a streamed trace.
 public struct StreamedCurves: Sendable {
+    /// The exact LRU stack distances.
     public var distances: StackDistances
+    /// The SHARDS estimate, if asked for.
     public var shards: ShardsEstimate?
+    /// Distinct pages.
     public var distinct: Int
     public var stats: ReaderStats
 }
@@ -354,8 +363,11 @@ public func streamedCurves(reader: any TraceReader, shardsRate: Double?, progres
 
 /// One cell of a comparison.
 public struct CompareCell: Sendable, Equatable {
+    /// The policy.
     public var policy: PolicyKind
+    /// Its frames.
     public var frames: Int
+    /// What it counted.
     public var counts: ReplayCounts
 }
 
@@ -419,6 +431,7 @@ public func parseSizes(_ text: String, distinct: Int) throws -> [Int] {
 public func sizesAreRelative(_ text: String) -> Bool { text.contains("%") || text.contains(".") }
 
 extension Substring {
+    /// The string without leading and trailing spaces.
     func trimmingSpaces() -> String {
         String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }

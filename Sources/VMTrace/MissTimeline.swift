@@ -9,20 +9,26 @@
 public final class MissTimeline {
     /// The counts at the end of a window, cumulative from the start of the replay.
     public struct Point: Sendable, Equatable {
+        /// Accesses replayed at the window's end.
         public var accesses: Int
+        /// Hits so far.
         public var hits: Int
+        /// Evictions so far.
         public var evictions: Int
+        /// Dirty evictions so far.
         public var dirtyEvictions: Int
     }
 
     /// The accesses per window as asked for; `every` is the current one (doubled by thinning).
     public let interval: Int
+    /// The current window length (`interval`, doubled at each thinning).
     public private(set) var every: Int
     /// The window ends so far, after a first point at 0 accesses.
     public private(set) var points = [Point(accesses: 0, hits: 0, evictions: 0, dirtyEvictions: 0)]
     /// The most points kept before thinning.
     public static let maxWindows = 20_000
 
+    /// Windows of `interval` accesses (at least 1).
     public init(interval: Int) {
         self.interval = max(interval, 1)
         self.every = self.interval

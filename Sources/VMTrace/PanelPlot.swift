@@ -1,9 +1,13 @@
 /// One panel of a multi-panel plot: its own y-axis and lines, sharing the x-axis with the
 /// others.
 public struct PlotPanel: Sendable {
+    /// Above the panel.
     public var title: String
+    /// The y axis's title, with units.
     public var yLabel: String
+    /// The lines drawn.
     public var series: [PlotSeries]
+    /// A panel titled `title`.
     public init(title: String, yLabel: String, series: [PlotSeries]) {
         self.title = title
         self.yLabel = yLabel

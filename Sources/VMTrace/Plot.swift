@@ -6,7 +6,9 @@
 
 /// One line of a plot.
 public struct PlotSeries: Sendable {
+    /// The legend's name.
     public var name: String
+    /// The points, in x order.
     public var points: [(x: Double, y: Double)]
     /// Drawn dashed (estimates).
     public var dashed = false
@@ -15,6 +17,7 @@ public struct PlotSeries: Sendable {
     /// where a policy's tiny-cache rule makes it cache nothing — would otherwise squash every
     /// difference people look at onto the x axis.
     public var scaleFrom = 0.0
+    /// A series; `scaleFrom` leaves smaller x out of the y range.
     public init(name: String, points: [(x: Double, y: Double)], dashed: Bool = false, scaleFrom: Double = 0) {
         self.name = name
         self.points = points

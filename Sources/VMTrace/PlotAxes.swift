@@ -10,19 +10,28 @@
 
 /// Where a plot's data is drawn, in SVG user units.
 struct PlotArea {
+    /// The left edge.
     var left: Double
+    /// The top edge.
     var top: Double
+    /// The width.
     var width: Double
+    /// The height.
     var height: Double
+    /// The right edge.
     var right: Double { self.left + self.width }
+    /// The bottom edge.
     var bottom: Double { self.top + self.height }
 }
 
 /// One axis of a plot area: its ticks, where a value lands on the page, and its title (nil:
 /// none, e.g. the shared x axis of stacked panels, titled once below them).
 struct PlotAxis {
+    /// Values with a grid line and label.
     var ticks: [Double]
+    /// Where a value lands on the page.
     var position: (Double) -> Double
+    /// The axis title, or nil.
     var title: String?
 }
 
@@ -178,7 +187,7 @@ func tickLabel(_ v: Double) -> String {
 }
 
 /// `s` with `&`, `<`, `>` and `"` escaped (attributes are quoted with `"`, so `'` needs none).
-func xmlEscape(_ s: String) -> String {
+public func xmlEscape(_ s: String) -> String {
     var out = ""
     for c in s {
         switch c {

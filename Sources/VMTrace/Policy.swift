@@ -56,6 +56,7 @@ func slotsFor(limit: Int, seen: Int) -> Int { max(1, min(limit, max(seen, 1024))
 public struct PolicyOptions: Sendable {
     /// Seed of the random policy.
     public var seed: UInt64 = 1
+    /// Seed 1.
     public init() {}
 }
 
@@ -94,18 +95,24 @@ extension ReplacementPolicy {
 
 /// Counters every policy keeps.
 public struct PolicyStats: Sendable, Equatable {
+    /// Pages evicted.
     public var evictions = 0
     /// Evicted pages that had been written since they were loaded.
     public var dirtyEvictions = 0
+    /// Nothing evicted yet.
     public init() {}
 }
 
 /// Dirty bits per id, shared by the policies.
 @usableFromInline
 struct DirtyBits {
+    /// One byte per id: 1 when dirty.
     @usableFromInline var bits: Slab<UInt8>
+    /// Room for ids below `capacity`.
     @usableFromInline init(capacity: Int) { self.bits = Slab(count: capacity, fill: 0) }
+    /// Room for ids below `n`.
     @inlinable mutating func grow(to n: Int) { self.bits.grow(to: n) }
+    /// Marks `id` dirty.
     @inlinable func mark(_ id: Int32) { self.bits[Int(id)] = 1 }
     /// Clears the bit of an evicted page; true if it was dirty.
     @inlinable func evict(_ id: Int32) -> Bool {
@@ -113,30 +120,8 @@ struct DirtyBits {
         self.bits[Int(id)] = 0
         return d
     }
+    /// Frees the table.
     func free() { self.bits.free() }
-}
-
-/// Makes a policy of `kind`.
-public func makePolicy(_ kind: PolicyKind, frames: Int, options: PolicyOptions = PolicyOptions())
-    -> any ReplacementPolicy
-{
-    switch kind {
-    case .fifo: return FIFOPolicy(frames: frames, options: options)
-    case .lru: return LRUPolicy(frames: frames, options: options)
-    case .mru: return MRUPolicy(frames: frames, options: options)
-    case .lfu: return LFUPolicy(frames: frames, options: options)
-    case .clock, .secondChance: return ClockPolicy(frames: frames, options: options)
-    case .clock2: return ClockPolicy(frames: frames, bits: 2, initialFrequency: 0)
-    case .arc: return ARCPolicy(frames: frames, options: options)
-    case .twoq: return TwoQPolicy(frames: frames, options: options)
-    case .lirs: return LIRSPolicy(frames: frames, options: options)
-    case .clockpro: return ClockProPolicy(frames: frames, options: options)
-    case .s3fifo: return S3FIFOPolicy(frames: frames, options: options)
-    case .sieve: return SievePolicy(frames: frames, options: options)
-    case .opt: return OPTPolicy(frames: frames, options: options)
-    case .random: return RandomPolicy(frames: frames, options: options)
-    case .linux: return LinuxLRUPolicy(frames: frames, options: options)
-    }
 }
 
 extension PolicyKind {

@@ -13,17 +13,28 @@ import TraceInput
 /// `formatCount` (three significant digits, k/M/G), so the units agree. Never part of the
 /// (deterministic) output. Safe to update from several threads.
 public final class Progress: Sendable {
+    /// What the line says it is doing.
     let label: String
+    /// What is counted (accesses, runs, …).
     let unit: String
+    /// False when standard error is not a terminal: nothing is drawn.
     let enabled: Bool
+    /// When the work started (monotonic seconds).
     let start: Double
+    /// What has been done, behind a lock (parallel runs share one line).
     let state: Mutex<State>
 
+    /// The counts and when the line was last drawn.
     struct State {
+        /// Units done so far.
         var done = 0
+        /// Units in all, when known.
         var total: Int?
+        /// Where in its input file the reader stands (for a share of the file).
         var input: InputPosition?
+        /// When the line was last drawn.
         var lastPrint: Double
+        /// Whether a line is on the terminal (to be cleared at the end).
         var printed = false
     }
 
@@ -70,6 +81,7 @@ public final class Progress: Sendable {
         }
     }
 
+    /// Draws the line again if a tenth of a second has passed.
     func redraw(_ s: inout State) {
         let now = monotonicSeconds()
         guard now - s.lastPrint >= 0.1 else { return }

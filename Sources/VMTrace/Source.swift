@@ -8,13 +8,16 @@ import TraceInput
 
 /// A malformed trace: where, and what was expected there.
 public struct TraceError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The trace (or maps) file.
     public var file: String
     /// 1-based line (for binary traces: the record number), 0 when the error is about the file.
     public var line: Int
     /// 1-based column (for binary traces: the byte offset in the record + 1), 0 if none.
     public var column: Int
+    /// What was expected or wrong.
     public var message: String
 
+    /// An error at `line`, `column` of `file` (0: the file as a whole).
     public init(file: String, line: Int, column: Int, message: String) {
         self.file = file
         self.line = line
@@ -22,6 +25,7 @@ public struct TraceError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// `file:line:column: message`.
     public var description: String {
         if self.line == 0 { return "\(self.file): \(self.message)" }
         return "\(self.file):\(self.line):\(self.column): \(self.message)"
@@ -31,18 +35,24 @@ public struct TraceError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Reads a file (or standard input, named "-") in large chunks — decompressed first when it is
 /// gzip or zstd (`TraceInput`) — : constant memory for any size of trace.
 final class ByteSource {
+    /// The file's name, for errors.
     let name: String
+    /// The file, decompressed as it is read.
     let input: InputFile
     /// `capacity` bytes plus one spare, so a last line without a newline can be given one.
     var buffer: UnsafeMutablePointer<UInt8>
+    /// The buffer's size.
     var capacity: Int
     /// The unconsumed bytes are `buffer[start..<end]`.
     var start = 0
+    /// The end of the valid bytes in the buffer.
     var end = 0
+    /// The input has ended.
     var eof = false
     /// Bytes consumed before `buffer[0]`.
     var offset: Int64 = 0
 
+    /// Opens `path` (`-`: standard input), reading `chunk` bytes at a time.
     init(path: String, chunk: Int = 1 << 20) throws {
         do {
             self.input = try InputFile(path: path)
@@ -71,6 +81,7 @@ final class ByteSource {
     /// The longest line a text trace may have.
     static let maxLine = 64 << 20
 
+    /// Bytes in the buffer not consumed yet.
     var available: Int { self.end - self.start }
 
     /// How the file is compressed.

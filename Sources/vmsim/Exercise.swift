@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import VMExercise
 import VMExerciseKernel
+import VMTrace
 
+/// `vmsim exercise`: homework simulators reproduced byte for byte (OSTEP's).
 struct Exercise: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Exercises with answer keys.",
@@ -228,6 +230,7 @@ struct OSTEPExercise: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The script's own flags.")
     var flags: [String] = []
 
+    /// Runs the script with its own flags under the chosen Python's rules; exits with its status.
     func run() throws {
         guard let version = PythonVersion(rawValue: self.python) else {
             throw CLIError(message: "--python: expected 2 or 3, got \(self.python)")
@@ -243,7 +246,7 @@ struct OSTEPExercise: ParsableCommand {
         let outcome = runOSTEP(
             which, arguments: self.flags, python: version, environment: environment,
             sink: { text in print(text, terminator: "") })
-        FileHandleStderr.write(outcome.stderr)
+        writeStderr(outcome.stderr)
         if outcome.status != 0 { throw ExitCode(outcome.status) }
     }
 
@@ -260,7 +263,7 @@ struct OSTEPExercise: ParsableCommand {
             rest.removeFirst()
             if first == "--python" {
                 guard let value = rest.first else {
-                    FileHandleStderr.write("vmsim: --python: expected 2 or 3\n")
+                    writeStderr("vmsim: --python: expected 2 or 3\n")
                     Foundation.exit(2)
                 }
                 python = value
@@ -272,13 +275,13 @@ struct OSTEPExercise: ParsableCommand {
             }
         }
         guard let script = rest.first else {
-            FileHandleStderr.write(
+            writeStderr(
                 "vmsim: exercise ostep: missing SCRIPT ("
                     + OSTEPScript.allCases.map(\.rawValue).joined(separator: ", ") + ")\n")
             Foundation.exit(2)
         }
         guard let version = Int(python) else {
-            FileHandleStderr.write("vmsim: --python: expected 2 or 3, got '\(python)'\n")
+            writeStderr("vmsim: --python: expected 2 or 3, got '\(python)'\n")
             Foundation.exit(2)
         }
         let command = OSTEPExercise(python: version, script: script, flags: Array(rest.dropFirst()))
@@ -286,14 +289,16 @@ struct OSTEPExercise: ParsableCommand {
             try command.run()
         } catch {
             let (message, status) = VMSimCommand.report(for: error)
-            if !message.isEmpty { FileHandleStderr.write(message + "\n") }
+            if !message.isEmpty { writeStderr(message + "\n") }
             Foundation.exit(status)
         }
         Foundation.exit(0)
     }
 
+    /// An empty command (the argument parser's decoding sets the fields).
     init() {}
 
+    /// The command for `script` under Python `python` with `flags`.
     init(python: Int, script: String, flags: [String]) {
         self.python = python
         self.script = script

@@ -49,6 +49,7 @@ struct ReplayMalloc: ParsableCommand {
     @Option(help: "Calls between timeline samples (1 … 1000000000).")
     var timelineEvery = 1000
 
+    /// Checks the flags' values before any trace is read.
     func validate() throws {
         guard allocatorNames.contains(self.allocator) else {
             throw ValidationError(
@@ -66,6 +67,7 @@ struct ReplayMalloc: ParsableCommand {
         }
     }
 
+    /// Replays every trace and prints the report.
     func run() throws {
         var options = MallocReplayOptions()
         options.allocator = self.allocator

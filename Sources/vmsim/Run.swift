@@ -5,6 +5,8 @@ import VMPhys
 import VMSim
 import VMTypes
 
+/// `vmsim run [FILE]`: boots a machine and runs a scenario (the demo without FILE), narrated
+/// line by line, traced, timed or as JSON.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a scenario (the built-in demo when no file is given) and print what it shows.",
@@ -77,6 +79,7 @@ struct Run: ParsableCommand {
     )
     var hostMemoryLimit: String?
 
+    /// Checks the flags that take values (interval, timeline name, trace categories).
     func validate() throws {
         guard (1...1_000_000_000).contains(self.interval) else {
             throw ValidationError("--interval: \(self.interval) is out of range (1 … 1000000000)")
@@ -86,6 +89,7 @@ struct Run: ParsableCommand {
         }
     }
 
+    /// Parses the scenario, runs it and prints its output; exits 1 when an expectation failed.
     func run() throws {
         if self.onHost { return try self.runOnHost() }
         let (text, status) = try self.output { line in
@@ -173,11 +177,14 @@ struct Run: ParsableCommand {
 
 /// The named global reports and how to render them.
 enum ReportName {
+    /// The global reports `--show` takes.
     static let all = ProcFS.globalReports
+    /// The text of report `name` on `kernel`.
     static func render(_ name: String, _ kernel: Kernel) -> String { ProcFS.global(name, kernel) }
 }
 
 extension String {
+    /// The string without leading and trailing spaces.
     var trimmingSpaces: String {
         var s = Substring(self)
         while s.first == " " { s.removeFirst() }

@@ -21,6 +21,7 @@ struct Shell: ParsableCommand {
     @Flag(help: "Print one line per kernel event.")
     var trace = false
 
+    /// Boots the machine and handles lines until `quit` or the end of the input.
     func run() throws {
         _ = try self.machine.apply(to: MachineConfig())
         let session: ShellSession
@@ -52,8 +53,11 @@ protocol ShellInput {
 
 /// Lines from a pipe or a file: no prompt, no editing (what a script or test feeds).
 struct PlainInput: ShellInput {
+    /// No greeting for a script.
     func greet() {}
+    /// The next line of standard input.
     func next() -> String? { readLine(strippingNewline: true) }
+    /// Nothing to save.
     func close() {}
 }
 
@@ -65,6 +69,7 @@ final class EditLineInput: ShellInput {
     /// The most lines the history file keeps.
     static let historyLimit: Int32 = 1000
 
+    /// Loads the history file and names the program for `~/.editrc`.
     init() {
         let env = ProcessInfo.processInfo.environment
         if let path = env["VMSIM_HISTORY"], !path.isEmpty {
@@ -80,11 +85,13 @@ final class EditLineInput: ShellInput {
         if let path = self.historyPath { _ = read_history(path) }
     }
 
+    /// The banner before the first prompt.
     func greet() {
         print("vmsim shell — type 'help' for commands, 'quit' to leave.")
         fflush(nil)
     }
 
+    /// Reads an edited line at the `vmsim>` prompt and adds it to the history.
     func next() -> String? {
         fflush(nil)
         guard let raw = readline("vmsim> ") else { return nil }
@@ -97,6 +104,7 @@ final class EditLineInput: ShellInput {
         return line
     }
 
+    /// Saves the history to the file.
     func close() {
         if let path = self.historyPath { _ = write_history(path) }
     }

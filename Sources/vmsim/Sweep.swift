@@ -9,6 +9,7 @@ func sweepErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as SweepError { throw CLIError(message: error.description) }
 }
 
+/// Reads and checks a sweep spec; errors name the file, line and column.
 func loadPlan(_ path: String) throws -> SweepPlan {
     try sweepErrors { try SweepPlan(spec: try SweepSpec.load(path: path)) }
 }
@@ -23,6 +24,7 @@ func parseShard(_ text: String) throws -> (index: Int, count: Int) {
     return (i, n)
 }
 
+/// `vmsim sweep`: one spec crossed into many runs, run locally or as a Slurm array.
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a sweep — a spec crossed into cells — on all cores here or as a Slurm job array.",
@@ -39,6 +41,7 @@ struct Sweep: ParsableCommand {
         ])
 }
 
+/// `vmsim sweep plan SPEC`: the cells and an estimate of the work, without running them.
 struct SweepPlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
@@ -50,12 +53,14 @@ struct SweepPlanCommand: ParsableCommand {
     @Flag(help: "List every cell with its id.")
     var cells = false
 
+    /// Prints the plan (or every cell with `--cells`).
     func run() throws {
         let plan = try loadPlan(self.spec)
         print(plan.report(listCells: self.cells).joined(separator: "\n"))
     }
 }
 
+/// `vmsim sweep run SPEC --out DIR`: runs every cell (or a shard) on all cores.
 struct SweepRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -91,6 +96,7 @@ struct SweepRun: ParsableCommand {
     @Flag(help: "Print the time taken to standard error.")
     var timing = false
 
+    /// Runs the cells not done yet, writing one result file per cell.
     func run() throws {
         let plan = try loadPlan(self.spec)
         var options = SweepRunOptions()
@@ -125,6 +131,7 @@ struct SweepRun: ParsableCommand {
     }
 }
 
+/// `vmsim sweep status DIR`: how many cells are done, failed and pending.
 struct SweepStatus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Count a sweep directory's done, failed and pending cells.")
@@ -135,12 +142,14 @@ struct SweepStatus: ParsableCommand {
     @Flag(help: "List the failed cells with their errors.")
     var failed = false
 
+    /// Prints the counts (and the failures with `--failed`).
     func run() throws {
         let table = try sweepErrors { try SweepTable(store: SweepStore(directory: self.dir)) }
         print(table.status(listFailed: self.failed).joined(separator: "\n"))
     }
 }
 
+/// `vmsim sweep collect DIR`: every result into one CSV and the spec's plots.
 struct SweepCollect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collect",
@@ -152,6 +161,7 @@ struct SweepCollect: ParsableCommand {
     @Flag(help: "Also print the CSV to standard output.")
     var print = false
 
+    /// Writes `results.csv` and the plots (or prints the table with `--print`).
     func run() throws {
         let store = SweepStore(directory: self.dir)
         let files = try sweepErrors { try store.collect() }
@@ -165,6 +175,7 @@ struct SweepCollect: ParsableCommand {
     }
 }
 
+/// `vmsim sweep slurm SPEC --out DIR`: a Slurm job-array script for the sweep.
 struct SweepSlurm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slurm",
@@ -217,6 +228,7 @@ struct SweepSlurm: ParsableCommand {
     @Flag(help: "With --submit: wait until the array has finished (sbatch --wait).")
     var wait = false
 
+    /// Writes the script (and submits it with `--submit`).
     func run() throws {
         let plan = try loadPlan(self.spec)
         if let t = self.tasks, t < 1 { throw CLIError(message: "--tasks: expected at least 1") }
@@ -292,6 +304,7 @@ func currentExecutable() throws -> String {
     return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
+/// `path` made absolute against the current directory (job scripts run elsewhere).
 func absolutePath(_ path: String) -> String {
     path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
 }

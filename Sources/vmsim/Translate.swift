@@ -4,6 +4,7 @@ import VMPhys
 import VMSim
 import VMTypes
 
+/// `vmsim translate`: a reproducible address-translation problem and its worked answer.
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Explain address translation step by step: a reproducible exercise with worked answers.",
@@ -57,10 +58,12 @@ struct Translate: ParsableCommand {
         }
     }
 
+    /// Prints the problem (and answers).
     func run() throws {
         print(try self.output(), terminator: "")
     }
 
+    /// The problem as text or JSON.
     func output() throws -> String {
         let architecture = try self.architecture()
         guard let style = TranslationExercise.SegmentationStyle(rawValue: self.segmentation) else {
@@ -82,6 +85,7 @@ struct Translate: ParsableCommand {
         return out
     }
 
+    /// The architecture the flags describe (a named one, or a teaching geometry).
     func architecture() throws -> Architecture {
         let teaching = self.addressBits != nil || self.pageSize != nil || self.levelBits != nil
         guard teaching else {

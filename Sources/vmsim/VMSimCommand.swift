@@ -4,15 +4,20 @@ import VMCore
 import VMExercise
 import VMPhys
 import VMSim
+import VMTrace
 import VMTypes
 
 /// An error the CLI reports in one line, with its exit status.
 struct CLIError: Error, CustomStringConvertible {
+    /// What went wrong, in one line.
     var message: String
+    /// The exit status: 2, bad input.
     var status: Int32 = 2
+    /// The message.
     var description: String { self.message }
 }
 
+/// `vmsim`: the root command and its subcommands.
 struct VMSimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vmsim",
@@ -47,7 +52,7 @@ struct VMSimCommand: ParsableCommand {
             } else if status == 0 {
                 print(message)
             } else {
-                FileHandleStderr.write(message + "\n")
+                writeStderr(message + "\n")
             }
             Foundation.exit(status)
         }
@@ -89,13 +94,6 @@ struct VMSimCommand: ParsableCommand {
         var text = Self.message(for: error)
         if text.hasPrefix("Error: ") { text.removeFirst(7) }
         return ("vmsim: " + text.split(separator: "\n").joined(separator: " "), 2)
-    }
-}
-
-/// Writes to standard error.
-enum FileHandleStderr {
-    static func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
     }
 }
 

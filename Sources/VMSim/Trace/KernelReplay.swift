@@ -4,86 +4,6 @@ import VMPhys
 import VMTrace
 import VMTypes
 
-/// One line of a `/proc/PID/maps` file.
-public struct MapsEntry: Sendable, Equatable {
-    public var start: UInt64
-    public var end: UInt64
-    public var read: Bool
-    public var write: Bool
-    public var exec: Bool
-    public var shared: Bool
-    public var name: String
-    /// Where the entry was read: the maps file and its 1-based line (for errors).
-    public var file = ""
-    public var line = 0
-
-    /// Parses a maps file (`start-end perms offset dev inode [path]` per line); errors name the
-    /// line and column.
-    public static func parse(_ text: String, file: String) throws(TraceError) -> [MapsEntry] {
-        var entries: [MapsEntry] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            func fail(_ column: Int, _ message: String) -> TraceError {
-                TraceError(file: file, line: n + 1, column: column + 1, message: message)
-            }
-            let chars = Array(line.utf8)
-            var i = 0
-            func hex() -> UInt64? {
-                var v: UInt64 = 0
-                let s = i
-                while i < chars.count, let d = hexValueOf(chars[i]) {
-                    if i - s == 16 { return nil }
-                    v = v << 4 | d
-                    i += 1
-                }
-                return i == s ? nil : v
-            }
-            guard let start = hex() else { throw fail(i, "expected the start address (hex)") }
-            guard i < chars.count && chars[i] == UInt8(ascii: "-") else { throw fail(i, "expected '-'") }
-            i += 1
-            guard let end = hex() else { throw fail(i, "expected the end address (hex)") }
-            guard end > start else { throw fail(0, "the end address is not above the start") }
-            guard i < chars.count && chars[i] == UInt8(ascii: " ") else { throw fail(i, "expected a space") }
-            i += 1
-            guard i + 4 <= chars.count else { throw fail(i, "expected permissions like r-xp") }
-            let p = chars[i..<(i + 4)].map { Character(UnicodeScalar($0)) }
-            guard
-                (p[0] == "r" || p[0] == "-") && (p[1] == "w" || p[1] == "-") && (p[2] == "x" || p[2] == "-")
-                    && (p[3] == "p" || p[3] == "s")
-            else { throw fail(i, "expected permissions like r-xp") }
-            i += 4
-            // offset, dev, inode, then the optional name.
-            var fields = 0
-            while fields < 3 {
-                while i < chars.count && chars[i] == UInt8(ascii: " ") { i += 1 }
-                let s = i
-                while i < chars.count && chars[i] != UInt8(ascii: " ") { i += 1 }
-                if i == s { throw fail(i, "expected the offset, device and inode fields") }
-                fields += 1
-            }
-            while i < chars.count && (chars[i] == UInt8(ascii: " ") || chars[i] == UInt8(ascii: "\t")) {
-                i += 1
-            }
-            let name = String(decoding: chars[i...], as: UTF8.self)
-            entries.append(
-                MapsEntry(
-                    start: start, end: end, read: p[0] == "r", write: p[1] == "w", exec: p[2] == "x",
-                    shared: p[3] == "s", name: name, file: file, line: n + 1))
-        }
-        return entries
-    }
-}
-
-func hexValueOf(_ c: UInt8) -> UInt64? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt64(c - UInt8(ascii: "0"))
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt64(c - UInt8(ascii: "a") + 10)
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt64(c - UInt8(ascii: "A") + 10)
-    default: return nil
-    }
-}
-
 /// How a kernel-mode replay ended.
 public enum ReplayOutcome: Sendable, Equatable {
     case completed
@@ -122,32 +42,6 @@ public struct KernelReplayResult: Sendable {
     /// Victims the policy named, and those reclaim could not take.
     public var policyVictims = 0
     public var policyVictimsSkipped = 0
-}
-
-/// Reclaim's anonymous victims from a replacement policy that sees every access of the replay
-/// (a page id is the trace key; its address is `key << shift + relocation`).
-final class PolicyVictims: ReclaimVictimSource {
-    let policy: any ReplacementPolicy
-    let mm: AddressSpace
-    let keys: [UInt64]
-    let shift: UInt64
-    let relocation: UInt64
-    var named = 0
-
-    init(policy: any ReplacementPolicy, mm: AddressSpace, keys: [UInt64], shift: UInt64, relocation: UInt64) {
-        self.policy = policy
-        self.mm = mm
-        self.keys = keys
-        self.shift = shift
-        self.relocation = relocation
-    }
-
-    func nextVictim() -> (mm: AddressSpace, address: UInt64)? {
-        guard let id = self.policy.evict() else { return nil }
-        self.named += 1
-        // The policy only sees accesses that were performed, so the page has an address.
-        return (self.mm, (self.keys[Int(id)] << self.shift) &+ self.relocation)
-    }
 }
 
 /// Drives a process in the simulated kernel with a trace: every access is a user-mode load or
@@ -292,93 +186,29 @@ public enum KernelReplay {
             result.areas.append((a.start, a.end, a.name))
         }
         let relocation = result.relocation
-        var policy: (any ReplacementPolicy)?
+        let loop = ReplayLoop(
+            kernel: kernel, task: task, name: name, trace: trace, shift: shift, relocation: relocation,
+            bits: bits,
+            span: span, firstTouchWrites: firstTouchWrites, progress: progress, timeline: timeline)
+        let counts: ReplayLoop.Counts
         var victims: PolicyVictims?
-        var nextUse: [UInt32] = []
         if let policyKind, policyKind != .linux, let mm = task.mm {
             let minimum = kernel.phys.zones.reduce(0) { $0 + $1.minWatermark }
             let frames = max(1, kernel.phys.freePages - minimum)
-            let p = makePolicy(policyKind, frames: frames, options: options)
-            p.reserve(trace.distinct)
-            policy = p
-            let source = PolicyVictims(
-                policy: p, mm: mm, keys: trace.keys, shift: shift, relocation: relocation)
-            victims = source
-            kernel.reclaim.victims = source
             result.policy = policyKind
             result.policyFrames = frames
-            if policyKind.needsFuture { nextUse = trace.nextUse() }
+            let run = withPolicy(
+                policyKind, frames: frames, options: options,
+                PolicyReplayLoop(loop: loop, mm: mm, needsFuture: policyKind.needsFuture))
+            counts = run.counts
+            victims = run.victims
+        } else {
+            counts = loop.run(LRUPolicy?.none, nextUse: [])
         }
-        defer { kernel.reclaim.victims = nil }
-        kernel.resetCounters()
-        let startTime = kernel.now
-        let skippedBefore = kernel.reclaim.victimsSkipped
-        var performed = 0
-        var stores = 0
-        var firstTouchStores = 0
-        // Dense ids are numbered in order of first appearance: an access is its page's first
-        // exactly when its id is the next one not seen yet.
-        var unseen: UInt32 = 0
-        let sampled = [(name, task)]
-        timeline?.sample(kernel: kernel, processes: sampled, accesses: 0, line: 0)
-        trace.ids.withUnsafeBufferPointer { ids in
-            trace.keys.withUnsafeBufferPointer { keys in
-                for i in 0..<ids.count {
-                    let key = keys[Int(ids[i])]
-                    guard
-                        let address = Self.address(
-                            ofKey: key, shift: shift, relocation: relocation, bits: bits)
-                    else {
-                        // No address the CPU can issue: x86 raises #GP for it as for any
-                        // non-canonical address, and Linux reports SIGSEGV with si_addr 0.
-                        let moved = relocation == 0 ? "" : ", moved up by \(hex(relocation)),"
-                        result.outcome = .signal(
-                            SignalInfo(
-                                .sigsegv, .kernel, address: 0,
-                                detail:
-                                    "general protection: page \(hex(key)) of \(ByteSize.human(span))\(moved) is beyond the \(bits)-bit address space"
-                            ), access: i)
-                        break
-                    }
-                    var write = trace.isWrite(i)
-                    if ids[i] == unseen {
-                        unseen &+= 1
-                        if firstTouchWrites && !write {
-                            write = true
-                            firstTouchStores += 1
-                        }
-                    }
-                    if write { stores += 1 }
-                    let r = kernel.userAccess(task, address: address, access: write ? .write : .read)
-                    switch r {
-                    case .ok:
-                        performed += 1
-                        if let policy {
-                            let next: Int64 =
-                                nextUse.isEmpty || nextUse[i] == .max ? .max : Int64(nextUse[i])
-                            _ = policy.access(Int32(bitPattern: ids[i]), write: write, next: next)
-                        }
-                    case .signal(let info):
-                        result.outcome = .signal(info, access: i)
-                    case .outOfMemory:
-                        result.outcome = .outOfMemory(access: i)
-                    }
-                    if let timeline, UInt64(i &+ 1) >= timeline.nextSample {
-                        timeline.sample(kernel: kernel, processes: sampled, accesses: UInt64(i + 1), line: 0)
-                    }
-                    if result.outcome != .completed { break }
-                    if i & 0xFFFF == 0 { progress?.update(i) }
-                }
-            }
-        }
-        // The last sample at the end of the replay (or where it stopped).
-        let end = UInt64(result.outcome == .completed ? trace.count : performed + 1)
-        if let timeline, timeline.samples.last?.accesses != end {
-            timeline.sample(kernel: kernel, processes: sampled, accesses: end, line: 0)
-        }
-        result.performed = performed
-        result.stores = stores
-        result.firstTouchStores = firstTouchStores
+        result.outcome = counts.outcome
+        result.performed = counts.performed
+        result.stores = counts.stores
+        result.firstTouchStores = counts.firstTouchStores
         result.minorFaults = task.minorFaults
         result.majorFaults = task.majorFaults
         result.tlb = kernel.mmu.tlb.stats
@@ -387,9 +217,9 @@ public enum KernelReplay {
         result.pswpout = phys.events(.pswpout)
         result.pgscan = phys.events(.pgscanKswapd) + phys.events(.pgscanDirect)
         result.pgsteal = phys.events(.pgstealKswapd) + phys.events(.pgstealDirect)
-        result.simulatedNanoseconds = kernel.now - startTime
+        result.simulatedNanoseconds = kernel.now - counts.startTime
         result.policyVictims = victims?.named ?? 0
-        result.policyVictimsSkipped = kernel.reclaim.victimsSkipped - skippedBefore
+        result.policyVictimsSkipped = kernel.reclaim.victimsSkipped - counts.skippedBefore
         return result
     }
 }
