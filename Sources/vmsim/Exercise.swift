@@ -151,7 +151,7 @@ enum OSTEPWorkedCommand {
         var flags: [String] = []
         var i = 0
         func fail(_ message: String) -> Never {
-            FileHandleStderr.write("vmsim: \(message)\n")
+            writeStderr("vmsim: \(message)\n")
             Foundation.exit(2)
         }
         var ended = false
@@ -194,13 +194,13 @@ enum OSTEPWorkedCommand {
                 try ExerciseOutput.emit(exercise, mode)
             } catch {
                 let (message, status) = VMSimCommand.report(for: error)
-                if !message.isEmpty { FileHandleStderr.write(message + "\n") }
+                if !message.isEmpty { writeStderr(message + "\n") }
                 Foundation.exit(status)
             }
             Foundation.exit(0)
         case .failure(let failure):
             print(failure.outcome.stdout, terminator: "")
-            FileHandleStderr.write(failure.outcome.stderr)
+            writeStderr(failure.outcome.stderr)
             Foundation.exit(failure.outcome.status)
         }
     }
