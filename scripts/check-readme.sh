@@ -13,6 +13,7 @@ skip_prefixes=(
     "swift run -c release vmsim sweep slurm"      # submits to a cluster and writes to /shared/out
     "swift run -c release vmsim-bench"            # minutes of benchmarks on a shared machine: not a check
     "scripts/bench-sweep.sh"                      # the same: a benchmark, minutes long
+    "swift run -c release vmsim serve"            # a web server: runs until stopped (BrowserTests drive it)
 )
 # Commands that need a tool this machine may lack, and the tool.
 needs_tool() {
