@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every command README.md shows in a ```sh block, from the repository root, as written —
 # except `swift run -c release`, which becomes the release binary built once here (the same
-# program, without a build check per line). Fails on the first command that exits non-zero.
+# program, without a build check per line). Fails on the first command whose exit status is not 0,
+# or not N for a command whose comment says `exits N` (one that shows an error on purpose).
 # CI runs it (.ci/run). Usage: scripts/check-readme.sh [README]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,10 +60,12 @@ for command in "${commands[@]}"; do
     run=${command//swift run -c release vmsim-bench/$bin/vmsim-bench}
     run=${run//swift run -c release vmsim/$bin/vmsim}
     t0=$SECONDS
+    expected=0
+    if [[ $command =~ \#.*exits\ ([0-9]+) ]]; then expected=${BASH_REMATCH[1]}; fi
     status=0
     bash -o pipefail -c "$run" </dev/null >/tmp/check-readme.$$.out 2>&1 || status=$?
-    if ((status != 0)); then
-        echo "FAILED (exit $status): $command"
+    if ((status != expected)); then
+        echo "FAILED (exit $status, expected $expected): $command"
         tail -20 /tmp/check-readme.$$.out
         rm -f /tmp/check-readme.$$.out
         exit 1
