@@ -29,9 +29,15 @@ needs_tool() {
 created=(sweep-out malloc-trace.so)
 preexisting=()
 for f in "${created[@]}"; do [[ -e $f ]] && preexisting+=("$f"); done
+# Tracked files a command rewrites (tools/malloc-truth/run.sh re-measures into results/) are put
+# back afterwards, unless they had local changes before: checking the README leaves the tree as it was.
+changed_before=$(git diff --name-only)
 cleanup() {
     for f in "${created[@]}"; do
         if [[ ! " ${preexisting[*]-} " == *" $f "* ]]; then rm -rf "$f"; fi
+    done
+    git diff --name-only | while read -r f; do
+        if ! grep -qxF "$f" <<<"$changed_before"; then git checkout -q -- "$f"; fi
     done
 }
 trap cleanup EXIT
