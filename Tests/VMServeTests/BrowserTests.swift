@@ -6,7 +6,9 @@ import Testing
 
 /// End to end in a real browser: starts `vmsim serve` on a loopback port and headless Chromium
 /// under chromedriver (spoken to over WebDriver's HTTP JSON protocol), loads the demo, steps
-/// through it and checks what a person would see; saves screenshots to docs/screenshots/.
+/// through it and checks what a person would see; saves screenshots to `$VMSIM_SCREENSHOTS`
+/// (`VMSIM_SCREENSHOTS=docs/screenshots` refreshes the README's), else to a temporary directory,
+/// so a test run leaves the checkout as it was.
 ///
 /// Runs in CI (`CI` set; `.ci/run` installs Debian's chromium and chromium-driver) or with
 /// `VMSIM_BROWSER_TEST=1`; skipped otherwise, or with `VMSIM_SKIP_BROWSER=1`.
@@ -19,8 +21,10 @@ import Testing
 
     @Test(.enabled(if: BrowserTests.enabled), .timeLimit(.minutes(10)))
     func demoInChromium() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
+        let shots = URL(
+            fileURLWithPath: ProcessInfo.processInfo.environment["VMSIM_SCREENSHOTS"]
+                ?? NSTemporaryDirectory() + "vmsim-screenshots")
+        try FileManager.default.createDirectory(at: shots, withIntermediateDirectories: true)
         let vmsim = try #require(Self.vmsimBinary(), "the vmsim binary next to the tests")
         let driverPath = try #require(
             ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].first {
@@ -41,7 +45,7 @@ import Testing
         try await wd.waitUntilUp(timeout: 30)
         try await wd.startSession()
         do {
-            try await Self.drive(wd, url: url, root: root)
+            try await Self.drive(wd, url: url, shots: shots)
         } catch {
             await wd.endSession()
             throw error
@@ -50,7 +54,7 @@ import Testing
     }
 
     /// What a person does and sees, step by step.
-    static func drive(_ wd: WebDriver, url: String, root: URL) async throws {
+    static func drive(_ wd: WebDriver, url: String, shots: URL) async throws {
 
         try await wd.navigate(url + "#ex=demo&step=0")
         try await wd.waitFor(
@@ -110,7 +114,7 @@ import Testing
         }
         #expect(!frames[0].isEmpty && frames[0] == frames[1], "worker and web map the same frame: \(frames)")
         try wd.saveScreenshot(
-            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/fork.png"))
+            await wd.screenshot(), to: shots.appendingPathComponent("fork.png"))
 
         // The pressure step: pages go to swap and free memory falls below the low watermark.
         let pressure = try lineOf("batch: write work value=5")
@@ -131,7 +135,7 @@ import Testing
         let changed = try await wd.run("return window.__vmsim.view.machine.frames.changedTotal") as? Int ?? 0
         #expect(changed > 10_000)
         try wd.saveScreenshot(
-            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/pressure.png"))
+            await wd.screenshot(), to: shots.appendingPathComponent("pressure.png"))
 
         // The translate exercise: a right answer is marked right.
         try await wd.waitFor("return document.querySelectorAll('#tquestions .q').length > 0")
@@ -152,7 +156,7 @@ import Testing
         try await wd.run("document.getElementById('first').click()")
         try await wd.waitFor("return window.__vmsim.view.step === 0 && !window.__vmsim.busy")
         try wd.saveScreenshot(
-            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/start.png"))
+            await wd.screenshot(), to: shots.appendingPathComponent("start.png"))
         // A 1 GiB machine (262,144 frames): edit the scenario in place; the frame map is redrawn
         // five times and the median printed (a measurement for BENCHMARKS.md, not asserted).
         try await wd.run(
@@ -179,7 +183,7 @@ import Testing
         )
         #expect(draws.count == 5)
         try wd.saveScreenshot(
-            await wd.screenshot(), to: root.appendingPathComponent("docs/screenshots/frames-1gib.png"))
+            await wd.screenshot(), to: shots.appendingPathComponent("frames-1gib.png"))
 
         let pageErrors = try await wd.run("return window.__errors") as? [Any] ?? ["?"]
         #expect(pageErrors.isEmpty, "page errors: \(pageErrors)")
