@@ -291,6 +291,11 @@ extension Kernel {
         let pages = max(self.faultAroundBytes, pageSize) >> UInt64(self.phys.pageShift)
         guard pages > 1 else { return false }
         guard let fileID = vma.backing.fileID else { return false }
+        // should_fault_around() (mm/memory.c): no ->map_pages, no fault-around. A SysV attachment's
+        // VMA has shm_vm_ops (ipc/shm.c), whose .fault is shm_fault and which has no .map_pages,
+        // so each read fault maps one page (measured: examples/demo.vmsim's shm read, +4 KiB on
+        // Linux 6.18); tmpfs and shared anonymous memory have shmem_vm_ops with filemap_map_pages.
+        if case .shmem = vma.backing, self.shm.segment(of: fileID) != nil { return false }
         let file = self.file(fileID)
         let window = pages * pageSize
         let tableSpan =

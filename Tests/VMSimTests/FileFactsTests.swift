@@ -200,6 +200,10 @@ import VMCore
             """)
     }
 
+    /// A SysV attachment faults page by page: `shm_vm_ops` (ipc/shm.c) has no `map_pages`, so
+    /// `should_fault_around()` (mm/memory.c) says no. Linux 6.18.44 on this machine: 1000 faults for
+    /// 1000 pages, against 64 for shared anonymous memory (tools/kernel-truth/sysv-shm-read.c,
+    /// results/sysv-shm-read.txt).
     @Test func sysvSegmentsAreSharedAndDestroyedAfterTheLastDetach() {
         expectScenario(
             """
@@ -210,7 +214,7 @@ import VMCore
             b: shm seg 1000p key=42
             reset counters
             b: read seg
-            expect b.minflt == 63
+            expect b.minflt == 1000
             b: expect seg[100p] == 4
             shmrm key=42
             expect meminfo.Shmem == 1000p
