@@ -43,6 +43,10 @@ extension Kernel {
             $0.state == .zombie && (pid == nil || $0.pid == pid)
         }
         guard let child = candidates.first else { return nil }
+        // wait_task_zombie(): the child's faults and those of the children it waited for are
+        // added to the parent's cmin_flt/cmaj_flt before release_task().
+        parent.childMinorFaults += child.minorFaults + child.childMinorFaults
+        parent.childMajorFaults += child.majorFaults + child.childMajorFaults
         self.reap(child)
         return child
     }

@@ -284,6 +284,8 @@ extension Kernel {
         for task in self.tasks.values {
             task.minorFaults = 0
             task.majorFaults = 0
+            task.childMinorFaults = 0
+            task.childMajorFaults = 0
             task.blkioDelay = 0
         }
         self.mmu.tlb.resetStats()

@@ -100,6 +100,11 @@ public final class Task {
     /// `min_flt`, `maj_flt`.
     public internal(set) var minorFaults = 0
     public internal(set) var majorFaults = 0
+    /// `signal->cmin_flt`, `cmaj_flt`: the faults of children this task has waited for, theirs and
+    /// their own waited-for children's (`getrusage(RUSAGE_CHILDREN)`, fields 11 and 13 of
+    /// /proc/PID/stat). A child not yet waited for, or reaped by init, is not in them.
+    public internal(set) var childMinorFaults = 0
+    public internal(set) var childMajorFaults = 0
     public internal(set) var children: [Int] = []
     public internal(set) var kernelStack: KernelStack?
     /// `/proc/PID/oom_score_adj` (-1000 … 1000).

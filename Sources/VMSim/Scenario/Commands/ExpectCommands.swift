@@ -15,7 +15,8 @@ struct ExpectCommand: ScenarioCommand {
     var value: UInt64
 
     static let processFields = [
-        "minflt", "majflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak", "vmdata", "vmstk",
+        "minflt", "majflt", "cminflt", "cmajflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak",
+        "vmdata", "vmstk",
         "vmexe", "vmpte", "vmswap", "vmlck", "vmhwm", "alive", "killed", "pid", "vmas", "iowait",
         "heap.size", "heap.live", "heap.mmapped", "heap.top", "heap.brk",
     ]
@@ -327,6 +328,8 @@ extension ScenarioRunner {
         switch field {
         case "minflt": return UInt64(task.minorFaults)
         case "majflt": return UInt64(task.majorFaults)
+        case "cminflt": return UInt64(task.childMinorFaults)
+        case "cmajflt": return UInt64(task.childMajorFaults)
         case "rss": return pages(mm?.rssPages)
         case "rssanon": return pages(mm?.counter(.anonPages))
         case "rssfile": return pages(mm?.counter(.filePages))
@@ -371,7 +374,7 @@ extension ExpectSubject {
             return field == "ptr" ? "0x" + String(value, radix: 16) : "\(value)"
         case .meminfo, .file: return value < 1024 ? "\(value)" : "\(value) (\(ByteSize.human(value)))"
         case .process(_, let field):
-            let counts = ["minflt", "majflt", "alive", "killed", "pid", "vmas"]
+            let counts = ["minflt", "majflt", "cminflt", "cmajflt", "alive", "killed", "pid", "vmas"]
             if counts.contains(field) || value < 1024 { return "\(value)" }
             if field == "iowait" { return ProcFS.duration(value) }
             return "\(value) (\(ByteSize.human(value)))"
