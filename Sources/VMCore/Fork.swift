@@ -152,6 +152,8 @@ extension Kernel {
         for open in parent.files.values { self.fget(open) }
         child.oomScoreAdj = parent.oomScoreAdj
         child.stackLimit = parent.stackLimit
+        child.addressSpaceLimit = parent.addressSpaceLimit
+        child.dataLimit = parent.dataLimit
         for field in [
             \AddressSpace.startCode, \.endCode, \.startData, \.endData, \.startBrk, \.brk, \.startStack,
             \.mmapBase,

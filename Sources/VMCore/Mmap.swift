@@ -190,10 +190,23 @@ extension Kernel {
             guard address <= self.architecture.userTop - length else {
                 throw .noMemory("\(hex(address)) + \(length) is beyond user space")
             }
-            if !mm.slots(overlapping: address..<(address + length)).isEmpty {
-                if request.noReplace { throw .exists("\(hex(address)) is already mapped") }
-                try self.munmap(task, address: address, length: length)
+            let overlapping = mm.slots(overlapping: address..<(address + length))
+            if !overlapping.isEmpty && request.noReplace {
+                throw .exists("\(hex(address)) is already mapped")
             }
+            // mmap_region(): may_expand_vm() for the pages not already mapped, before anything
+            // is unmapped (a refused MAP_FIXED leaves the old mapping in place).
+            let replaced = overlapping.reduce(0) {
+                let v = mm.vma($1)
+                return $0
+                    + Int(
+                        (min(v.end, address + length) - max(v.start, address)) >> UInt64(self.phys.pageShift))
+            }
+            let newPages = Int(length >> UInt64(self.phys.pageShift)) - replaced
+            if let limit = self.vmLimitExceeded(task, mm, flags, pages: newPages) {
+                throw self.overLimit(task, limit)
+            }
+            if !overlapping.isEmpty { try self.munmap(task, address: address, length: length) }
             start = address
         } else {
             // __get_unmapped_area(): files on disk (ext4's thp_get_unmapped_area) and private
@@ -220,6 +233,11 @@ extension Kernel {
                 throw .noMemory("no gap of \(length) bytes")
             }
             start = found
+            if let limit = self.vmLimitExceeded(
+                task, mm, flags, pages: Int(length >> UInt64(self.phys.pageShift)))
+            {
+                throw self.overLimit(task, limit)
+            }
         }
         let pages = Int(length >> UInt64(self.phys.pageShift))
         if flags.contains(.account) && !self.vmEnoughMemory(pages) {
@@ -345,6 +363,13 @@ extension Kernel {
         guard newBrk >= mm.startBrk else { return mm.brk }
         // check_brk_limits() → get_unmapped_area(): a break past TASK_SIZE is refused.
         guard newBrk <= self.architecture.userTop else { return mm.brk }
+        // check_data_rlimit(): the heap and the data segment together within RLIMIT_DATA.
+        if task.dataLimit < Kernel.rlimInfinity,
+            (newBrk - mm.startBrk).addingReportingOverflow(mm.endData - mm.startData).partialValue
+                > task.dataLimit
+        {
+            return mm.brk
+        }
         let oldEnd = self.pageAlign(mm.brk)
         let newEnd = self.pageAlign(newBrk)
         if newEnd == oldEnd {
@@ -360,10 +385,11 @@ extension Kernel {
             if newEnd + self.phys.pageSize > self.vmStartGap(next) { return mm.brk }
         }
         // do_brk_flags()
-        guard mm.mapCount <= self.maxMapCount,
-            self.vmEnoughMemory(Int((newEnd - oldEnd) >> UInt64(self.phys.pageShift)))
-        else { return mm.brk }
         let flags = VMFlags.dataDefaultFlags.union([.account, .softDirty])
+        let grow = Int((newEnd - oldEnd) >> UInt64(self.phys.pageShift))
+        guard mm.mapCount <= self.maxMapCount, self.mayExpandVM(task, mm, flags, pages: grow),
+            self.vmEnoughMemory(grow)
+        else { return mm.brk }
         let vma = VMA(
             start: oldEnd, end: newEnd, flags: flags, pgoff: oldEnd >> UInt64(self.phys.pageShift),
             backing: .anonymous, anonVMA: nil, anonName: nil)
@@ -394,6 +420,8 @@ extension Kernel {
         let size = vma.end - page
         guard size <= task.stackLimit else { return false }
         let grow = Int((vma.start - page) >> UInt64(self.phys.pageShift))
+        // acct_stack_growth(): the growth counts against RLIMIT_AS too.
+        guard self.mayExpandVM(task, mm, vma.flags, pages: grow) else { return false }
         guard UInt64(grow) <= vma.pgoff else { return false }
         vma.start = page
         vma.pgoff -= UInt64(grow)

@@ -29,6 +29,24 @@ extension Kernel {
                 throw .accessDenied("\(protection) exceeds what \(hex(mm.vma(slot).start)) may be")
             }
         }
+        // mprotect_fixup(): making an area writable that turns it into a data mapping must fit in
+        // RLIMIT_DATA (may_expand_vm() for the new flags fails where the old ones passed).
+        // Simplified: checked for the whole range before any area changes, where Linux stops at
+        // the first area that fails and keeps the changes before it.
+        var added = 0
+        for slot in mm.slots(overlapping: range) {
+            let v = mm.vma(slot)
+            let newFlags = v.flags.subtracting([.read, .write, .exec]).union(protection.vmFlags)
+            guard newFlags.contains(.write) else { continue }
+            let pages = Int((min(v.end, end) - max(v.start, address)) >> UInt64(self.phys.pageShift))
+            let isData: (VMFlags) -> Bool = { $0.intersection([.write, .shared, .growsDown]) == .write }
+            if isData(newFlags) && !isData(v.flags) {
+                added += pages
+                if UInt64(mm.dataVM + added) > task.dataLimit >> UInt64(self.phys.pageShift) {
+                    throw self.overLimit(task, .data)
+                }
+            }
+        }
         let slots = try self.isolateRange(mm, range, requireMapped: true)
         for slot in slots {
             let old = mm.vma(slot)

@@ -111,6 +111,9 @@ public final class Task {
     public var oomScoreAdj = 0
     /// `RLIMIT_STACK` soft limit in bytes (8 MiB by default).
     public internal(set) var stackLimit: UInt64 = 8 << 20
+    /// `RLIMIT_AS` and `RLIMIT_DATA` in bytes (`RLIM_INFINITY` by default); see Rlimit.swift.
+    public internal(set) var addressSpaceLimit = UInt64.max
+    public internal(set) var dataLimit = UInt64.max
     /// The descriptor table (`files_struct`): fd → open file id.
     public internal(set) var files: [Int: Int] = [:]
     /// Time spent waiting for block I/O (`delayacct_blkio_ticks`, in nanoseconds).

@@ -190,6 +190,13 @@ public final class HostExecutor {
             r.skipped = "brk =ADDRESS names an address of the simulated layout"
         case .access(let access, let ref, let stride, let value, let expectSignal):
             self.access(statement, access, ref, stride, value, expectSignal, &r)
+        case .setrlimit:
+            r.skipped =
+                "setrlimit is not run by the helper (its own stack and image would count against the limit)"
+            if let actor = statement.process {
+                self.diverged[actor] =
+                    "\(actor) changed a resource limit only in the simulation (line \(statement.location.line))"
+            }
         case .malloc:
             r.skipped = "malloc lines run vmsim's model of the C library, which the helper does not link"
             if let actor = statement.process {

@@ -44,6 +44,8 @@ public enum ScenarioOperation: Sendable {
     case shm(region: String, size: UInt64, key: Int, readOnly: Bool)
     case shmdt(region: String)
     case shmrm(key: Int)
+    /// `setrlimit RESOURCE VALUE` (bytes; `Kernel.rlimInfinity` for unlimited).
+    case setrlimit(resource: String, value: UInt64)
     case swapon(String)
     case swapoff(String)
     case expect(ExpectSubject, Comparison, UInt64)
@@ -69,6 +71,7 @@ extension Statement {
         case let c as ExitCommand: return .exit(code: c.code)
         case let c as WaitCommand: return .wait(child: c.child)
         case let c as OOMScoreAdjCommand: return .oomScoreAdj(c.value)
+        case let c as SetrlimitCommand: return .setrlimit(resource: c.resource.rawValue, value: c.value)
         case let c as MmapCommand:
             var offset: UInt64 = 0
             if case .file(_, let o) = c.request.backing { offset = o }

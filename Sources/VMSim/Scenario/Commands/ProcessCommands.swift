@@ -161,3 +161,34 @@ struct OOMScoreAdjCommand: ScenarioCommand {
         task.oomScoreAdj = self.value
     }
 }
+
+/// `NAME: setrlimit stack|as|data SIZE|unlimited`: `setrlimit(2)` of `RLIMIT_STACK`, `RLIMIT_AS`
+/// or `RLIMIT_DATA` (soft and hard together); children inherit it at `fork`.
+struct SetrlimitCommand: ScenarioCommand {
+    var resource: RlimitResource
+    /// Bytes; `Kernel.rlimInfinity` for `unlimited`.
+    var value: UInt64
+
+    static let syntax = CommandSyntax(
+        names: ["setrlimit"], scope: .process, group: .processes,
+        usage: ["setrlimit stack|as|data SIZE|unlimited"],
+        summary: "setrlimit(2): RLIMIT_STACK, RLIMIT_AS or RLIMIT_DATA")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        let r = try words.next("a resource (stack, as, data)")
+        guard let resource = RlimitResource(rawValue: r.text.lowercased()) else {
+            throw words.error(at: r, "unknown resource '\(r.text)': expected stack, as or data")
+        }
+        let v = try words.next("a size or 'unlimited'")
+        let value =
+            v.text == "unlimited" || v.text == "infinity"
+            ? Kernel.rlimInfinity : try words.size(v, pageSize: context.pageSize, allowZero: true)
+        try words.finish()
+        return SetrlimitCommand(resource: resource, value: value)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        runner.kernel.setrlimit(task, self.resource, self.value)
+    }
+}
