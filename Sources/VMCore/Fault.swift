@@ -111,6 +111,8 @@ extension Kernel {
     /// page or file page); a swap entry swaps in; a write to a read-only present entry is a
     /// write-protect fault; anything else was already fixed (a stale TLB entry: spurious).
     func handleMMFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
+        // __handle_mm_fault(): the PMD level first (transparent huge pages, HugeMemory.swift).
+        if let huge = self.handleHugePMDFault(mm, slot: slot, address: address, write: write) { return huge }
         guard let vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
         let pte = vmf.origPTE
         if pte.isNone { return vmf.vma.isAnonymous ? self.doAnonymousPage(vmf) : self.doFault(vmf) }
