@@ -142,12 +142,15 @@ extension Kernel {
         let allowed = self.thpAllowed(vma, address)
         guard allowed || self.pageTables.hasPMDLeaves else { return nil }
         var tables = 0
-        guard let (table, index, pmd) = self.pageTables.pmdEntry(root: mm.pgd, va: address, allocate: allowed, tables: &tables)
+        guard
+            let (table, index, pmd) = self.pageTables.pmdEntry(
+                root: mm.pgd, va: address, allocate: allowed, tables: &tables)
         else { return allowed ? .oom : nil }
         mm.pageTablePages += tables
         if pmd.isNone {
             guard allowed else { return nil }
-            return self.doHugePMDAnonymousPage(mm, slot: slot, address: address, write: write, table: table, index: index)
+            return self.doHugePMDAnonymousPage(
+                mm, slot: slot, address: address, write: write, table: table, index: index)
         }
         guard self.pageTables.isPMDLeaf(pmd, level: self.pageTables.pmdLevel) else { return nil }
         if write && !pmd.contains(.writable) {
@@ -172,7 +175,9 @@ extension Kernel {
         let haddr = address & ~(self.hpagePMDSize - 1)
         let prot = self.pageProtection(vma.flags)
         if !write && self.thp.useZeroPage {
-            guard let deposit = self.pageTables.allocTable(level: self.architecture.paging.levels - 1, user: true)
+            guard
+                let deposit = self.pageTables.allocTable(
+                    level: self.architecture.paging.levels - 1, user: true)
             else { return .oom }
             guard let zero = self.hugeZeroPage() else {
                 self.pageTables.freeTable(deposit)
@@ -185,11 +190,13 @@ extension Kernel {
             }
             mm.pageTablePages += 1
             self.pageTables.installPMDLeaf(
-                table: table, index: index, PTE(pfn: zero, flags: prot.subtracting(.writable)), deposit: deposit)
+                table: table, index: index, PTE(pfn: zero, flags: prot.subtracting(.writable)),
+                deposit: deposit)
             return .minor(.hugeZeroPage)
         }
         guard let pfn = self.allocTHP(vma) else { return nil }
-        guard let deposit = self.pageTables.allocTable(level: self.architecture.paging.levels - 1, user: true),
+        guard
+            let deposit = self.pageTables.allocTable(level: self.architecture.paging.levels - 1, user: true),
             self.pageTables.readEntry(table, index, level: self.pageTables.pmdLevel).isNone
         else {
             self.freeTHPBlock(pfn)
@@ -198,7 +205,8 @@ extension Kernel {
         mm.pageTablePages += 1
         self.mapNewTHP(pfn, mm: mm, vma: vma, haddr: haddr)
         self.pageTables.installPMDLeaf(
-            table: table, index: index, PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)),
+            table: table, index: index,
+            PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)),
             deposit: deposit)
         return .minor(.hugeAnonymous)
     }
@@ -213,7 +221,9 @@ extension Kernel {
     /// (`PageAnonExclusive`, or a reference count of 1 — the last user after fork) is made
     /// writable in place; anything else splits the PMD and lets the PTE-level `do_wp_page()`
     /// copy the one 4 KiB page written. nil: go on at the PTE level.
-    func doHugePMDWPPage(_ mm: AddressSpace, slot: Int, address: UInt64, table: PFN, index: Int) -> FaultResult? {
+    func doHugePMDWPPage(_ mm: AddressSpace, slot: Int, address: UInt64, table: PFN, index: Int)
+        -> FaultResult?
+    {
         let level = self.pageTables.pmdLevel
         let pmd = self.pageTables.readEntry(table, index, level: level)
         let haddr = address & ~(self.hpagePMDSize - 1)
@@ -239,7 +249,11 @@ extension Kernel {
         }
         let pages = (0..<self.hpagePMDNr).map { pmd.pfn.advanced(by: $0) }
         var reuse = pages.allSatisfy { memMap.test($0, .anon) && memMap.test($0, .anonExclusive) }
-        if !reuse && pages.allSatisfy({ memMap.test($0, .anon) && !memMap.test($0, .swapCache) && memMap.refCount($0) == 1 }) {
+        if !reuse
+            && pages.allSatisfy({
+                memMap.test($0, .anon) && !memMap.test($0, .swapCache) && memMap.refCount($0) == 1
+            })
+        {
             // folio_move_anon_rmap() + SetPageAnonExclusive().
             let vma = mm.vma(slot)
             for p in pages {
@@ -252,6 +266,10 @@ extension Kernel {
             var updated = pmd
             updated.flags.formUnion([.writable, .dirty, .accessed])
             self.pageTables.updatePMDLeaf(table: table, index: index, updated)
+            // The #PF invalidates the CPU's one 2 MiB TLB entry; vmsim's TLB holds the 4 KiB
+            // pieces of a PMD translation, so all 512 are dropped (else every other piece read
+            // before would take a spurious fault).
+            self.flushTLB(mm, range: haddr..<(haddr + self.hpagePMDSize))
             return .minor(.hugeReuse)
         }
         self.pageTables.splitPMD(table: table, index: index)

@@ -74,7 +74,8 @@ extension Kernel {
             if let hole { throw .noMemory("\(hex(hole)) is not mapped") }
         case .populateRead, .populateWrite:
             try self.madvisePopulate(task, range, write: advice == .populateWrite)
-        case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork, .hugepage, .nohugepage:
+        case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork, .hugepage,
+            .nohugepage:
             try self.changeVMAFlags(mm, range) { flags in
                 var f = flags
                 switch advice {
@@ -116,7 +117,9 @@ extension Kernel {
         var va = range.lowerBound
         while va < range.upperBound {
             guard !self.fatalSignalPending(task) else { throw .fault("killed while populating") }
-            guard let vma = mm.findVMA(va), vma.start <= va else { throw .noMemory("\(hex(va)) is not mapped") }
+            guard let vma = mm.findVMA(va), vma.start <= va else {
+                throw .noMemory("\(hex(va)) is not mapped")
+            }
             let end = min(vma.end, range.upperBound)
             guard vma.flags.isDisjoint(with: [.io, .pfnMap]) else { throw .invalid("VM_IO/VM_PFNMAP area") }
             guard write ? vma.flags.contains(.write) : vma.flags.contains(.read) else {

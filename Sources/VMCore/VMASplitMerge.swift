@@ -41,7 +41,8 @@ extension Kernel {
             throw .noMemory("max_map_count (\(self.maxMapCount)) reached")
         }
         // vma_adjust_trans_huge(): a PMD leaf across the new boundary is split first.
-        if self.pageTables.hasPMDLeaves, let (table, index, _) = self.pageTables.pmdLeaf(root: mm.pgd, va: address),
+        if self.pageTables.hasPMDLeaves,
+            let (table, index, _) = self.pageTables.pmdLeaf(root: mm.pgd, va: address),
             address & (self.hpagePMDSize - 1) != 0
         {
             self.pageTables.splitPMD(table: table, index: index)

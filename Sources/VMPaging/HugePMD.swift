@@ -85,7 +85,9 @@ extension PageTableArena {
 
     /// The PMD leaf covering `va`, if `va` is mapped by one.
     public func pmdLeaf(root: PFN, va: UInt64) -> (table: PFN, index: Int, entry: PTE)? {
-        guard !self.deposited.isEmpty, let (table, index) = self.pmdSlot(root: root, va: va) else { return nil }
+        guard !self.deposited.isEmpty, let (table, index) = self.pmdSlot(root: root, va: va) else {
+            return nil
+        }
         let entry = self.readEntry(table, index, level: self.pmdLevel)
         return self.isPMDLeaf(entry, level: self.pmdLevel) ? (table, index, entry) : nil
     }
@@ -94,14 +96,16 @@ extension PageTableArena {
     /// depositing `deposit`, an empty PTE table the caller allocated and counted.
     public func installPMDLeaf(table: PFN, index: Int, _ entry: PTE, deposit: PFN) {
         precondition(self.readEntry(table, index, level: self.pmdLevel).isNone, "installPMDLeaf: remap")
-        self.writeEntry(table, index, level: self.pmdLevel, PTE(rawValue: entry.rawValue | PTEFlags.pageSize.rawValue))
+        self.writeEntry(
+            table, index, level: self.pmdLevel, PTE(rawValue: entry.rawValue | PTEFlags.pageSize.rawValue))
         self.deposited[self.pmdKey(table, index)] = deposit
     }
 
     /// Rewrites a present PMD leaf's flags in place (the PS bit is kept).
     public func updatePMDLeaf(table: PFN, index: Int, _ entry: PTE) {
         precondition(self.isPMDLeaf(self.readEntry(table, index, level: self.pmdLevel), level: self.pmdLevel))
-        self.writeEntry(table, index, level: self.pmdLevel, PTE(rawValue: entry.rawValue | PTEFlags.pageSize.rawValue))
+        self.writeEntry(
+            table, index, level: self.pmdLevel, PTE(rawValue: entry.rawValue | PTEFlags.pageSize.rawValue))
     }
 
     /// PTE `i` of the 512 a PMD leaf stands for.
@@ -219,7 +223,8 @@ extension PageTableArena {
         self.visitPMDs(table: root, level: 0, base: 0, range: range, body)
     }
 
-    func visitPMDs(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, _ body: (UInt64, PTE) -> Void) {
+    func visitPMDs(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, _ body: (UInt64, PTE) -> Void)
+    {
         let g = self.geometry
         let shift = UInt64(g.shift(ofLevel: level))
         let span: UInt64 = 1 << shift

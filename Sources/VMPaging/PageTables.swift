@@ -109,12 +109,14 @@ extension PageTableArena {
                         tablesFreed: &tablesFreed, body)
                     {
                         self.visit(
-                            table: split, level: level + 1, base: start, range: range, tablesFreed: &tablesFreed,
+                            table: split, level: level + 1, base: start, range: range,
+                            tablesFreed: &tablesFreed,
                             body)
                     }
                 } else if entry.isPresent && !entry.contains(.pageSize) {
                     self.visit(
-                        table: entry.pfn, level: level + 1, base: start, range: range, tablesFreed: &tablesFreed,
+                        table: entry.pfn, level: level + 1, base: start, range: range,
+                        tablesFreed: &tablesFreed,
                         body)
                 }
             }
