@@ -111,6 +111,8 @@ extension Kernel {
     /// page or file page); a swap entry swaps in; a write to a read-only present entry is a
     /// write-protect fault; anything else was already fixed (a stale TLB entry: spurious).
     func handleMMFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
+        // __handle_mm_fault(): the PMD level first (transparent huge pages, HugeMemory.swift).
+        if let huge = self.handleHugePMDFault(mm, slot: slot, address: address, write: write) { return huge }
         guard let vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
         let pte = vmf.origPTE
         if pte.isNone { return vmf.vma.isAnonymous ? self.doAnonymousPage(vmf) : self.doFault(vmf) }
@@ -254,7 +256,7 @@ extension Kernel {
         // finish_fault(): the entry is still empty (waits and allocations let others run).
         guard self.currentPTE(vmf).isNone else { return .minor(.spurious) }
         if !write {
-            self.mapFilePage(pfn, vmf, flags: prot.subtracting(.writable))
+            self.mapFilePage(pfn, vmf, flags: self.readFaultProtection(prot, vma: vma, file: file))
             return major ? .major(.readFault) : .minor(.readFault)
         }
         if !vma.flags.contains(.shared) {
@@ -304,7 +306,7 @@ extension Kernel {
         start = max(start, address & ~(tableSpan - 1))
         let end = min(start + window, vma.end, (address & ~(tableSpan - 1)) + tableSpan)
         let filePages = (file.size + pageSize - 1) >> UInt64(self.phys.pageShift)
-        let prot = self.pageProtection(vma.flags).subtracting(.writable)
+        let prot = self.readFaultProtection(self.pageProtection(vma.flags), vma: vma, file: file)
         var mappedTarget = false
         var mapped = 0
         let memMap = self.phys.memMap
@@ -333,6 +335,16 @@ extension Kernel {
             open.ra.mmapMiss = mapped >= open.ra.mmapMiss ? 0 : open.ra.mmapMiss - mapped
         }
         return mappedTarget
+    }
+
+    /// The flags a read fault maps a file page with: `vma->vm_page_prot`, which is write-protected
+    /// for shared writable areas only when `vma_wants_writenotify()` (mm/mmap.c) — the file has
+    /// `page_mkwrite` or dirty accounting (ext4). Shared shmem/tmpfs areas need neither, so their
+    /// read faults map the page writable and a later write takes no fault (6.18, measured by
+    /// tools/kernel-truth/shmem.c: read 16 faults, write 0). Private areas stay read-only.
+    func readFaultProtection(_ prot: PTEFlags, vma: VMA, file: SimFile) -> PTEFlags {
+        if file.isShmem && vma.flags.contains(.shared) { return prot }
+        return prot.subtracting(.writable)
     }
 
     /// Maps a page-cache page at the fault's entry (`set_pte_range()` + `folio_add_file_rmap_ptes()`).

@@ -64,6 +64,8 @@ extension Kernel {
                 let last = level == 0 ? userEntries : g.entries(atLevel: level)
                 for index in 0..<last {
                     let e = self.pageTables.readEntry(table, index, level: level)
+                    // A PMD leaf's deposited PTE table (HugePMD.swift) is counted from the fault on.
+                    if self.pageTables.isPMDLeaf(e, level: level) { tables += 1 }
                     guard e.isPresent, !e.contains(.pageSize) else { continue }
                     tables += 1
                     count(e.pfn, level + 1)

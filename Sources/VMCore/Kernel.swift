@@ -49,6 +49,10 @@ public enum KernelEvent: Sendable {
 public enum FaultKind: String, Sendable {
     case anonymous = "do_anonymous_page: new zeroed page"
     case zeroPage = "do_anonymous_page: map the zero page"
+    case hugeAnonymous = "do_huge_pmd_anonymous_page: new 2 MiB page"
+    case hugeZeroPage = "do_huge_pmd_anonymous_page: map the huge zero page"
+    case hugeZeroWrite = "do_huge_zero_wp_pmd: new 2 MiB page"
+    case hugeReuse = "do_huge_pmd_wp_page: reuse"
     case copyOnWrite = "do_wp_page: copy"
     case reuse = "do_wp_page: reuse (wp_page_reuse)"
     case sharedWrite = "do_wp_page: shared, make writable"
@@ -119,6 +123,8 @@ public final class Kernel {
     public var stackGuardGap: UInt64 = 256 << 12
     /// `fault_around_bytes` (64 KiB: 16 pages).
     public var faultAroundBytes: UInt64 = 65536
+    /// `/sys/kernel/mm/transparent_hugepage/` (HugeMemory.swift).
+    public var thp = THPSettings()
     /// The simulated clock and the kernel's timers.
     public let clock = Clock()
     /// Simulated time in nanoseconds.
@@ -181,10 +187,14 @@ public final class Kernel {
         }
         phys.memMap.insertFlags(self.zeroPFN, .zeroPage)
         phys.memMap.setContent(self.zeroPFN, 0)
+        self.thp.enabled = config.thp
+        self.thp.defrag = config.thpDefrag
+        self.pageTables.zeroPagePFN = self.zeroPFN
         self.mountRoot()
         guard self.bootTasks() else {
             throw ConfigError(setting: "memory", message: "too small to start init")
         }
+        self.pageTables.onPMDLeafGone = { [unowned self] pmd, split in self.pmdLeafGone(pmd, split: split) }
         // From now on an allocation that runs short wakes kswapd, reclaims, or kills.
         phys.reclaimer = self
         if config.periodicKswapd { self.setKswapdMode(.periodic) }

@@ -29,6 +29,8 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
     case removed(String)
     /// ETXTBSY: writing to, resizing or mapping for writing an active swap file.
     case textBusy(String)
+    /// EFAULT: a fault the call made on the caller's behalf failed (SIGBUS/SIGSEGV).
+    case fault(String)
 
     public var errno: String {
         switch self {
@@ -45,13 +47,14 @@ public enum MMError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooBig: return "EFBIG"
         case .removed: return "EIDRM"
         case .textBusy: return "ETXTBSY"
+        case .fault: return "EFAULT"
         }
     }
     public var message: String {
         switch self {
         case .noMemory(let m), .invalid(let m), .accessDenied(let m), .exists(let m), .notPermitted(let m),
             .noEntry(let m), .badFile(let m), .isDirectory(let m), .notDirectory(let m), .noSpace(let m),
-            .tooBig(let m), .removed(let m), .textBusy(let m):
+            .tooBig(let m), .removed(let m), .textBusy(let m), .fault(let m):
             return m
         }
     }

@@ -5,6 +5,9 @@ import VMTypes
 /// `madvise(2)` advice vmsim implements.
 public enum Advice: String, Sendable, CaseIterable {
     case normal, random, sequential, willneed, dontneed, free, dontfork, dofork, wipeonfork, keeponfork
+    case hugepage, nohugepage
+    case populateRead = "populate_read"
+    case populateWrite = "populate_write"
 }
 
 /// `madvise(2)` (mm/madvise.c).
@@ -69,7 +72,10 @@ extension Kernel {
                 self.forcePageCacheReadahead(self.file(id), open.ra, start: first, count: count)
             }
             if let hole { throw .noMemory("\(hex(hole)) is not mapped") }
-        case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork:
+        case .populateRead, .populateWrite:
+            try self.madvisePopulate(task, range, write: advice == .populateWrite)
+        case .normal, .random, .sequential, .dontfork, .dofork, .wipeonfork, .keeponfork, .hugepage,
+            .nohugepage:
             try self.changeVMAFlags(mm, range) { flags in
                 var f = flags
                 switch advice {
@@ -84,9 +90,49 @@ extension Kernel {
                 case .dofork: f.subtract(.dontCopy)
                 case .wipeonfork: f.insert(.wipeOnFork)
                 case .keeponfork: f.subtract(.wipeOnFork)
+                // hugepage_madvise() (mm/huge_memory.c): existing THPs stay as they are.
+                case .hugepage:
+                    f.subtract(.noHugepage)
+                    f.insert(.hugepage)
+                case .nohugepage:
+                    f.subtract(.hugepage)
+                    f.insert(.noHugepage)
                 default: break
                 }
                 return f
+            }
+        }
+    }
+
+    /// `madvise_populate()` (mm/madvise.c) → `faultin_page_range()`: MADV_POPULATE_READ /
+    /// MADV_POPULATE_WRITE fault every page of the range in, as reads or as writes (FOLL_WRITE:
+    /// a write breaks COW and dirties shared pages), in the caller's context — the faults count
+    /// for the caller, as MAP_POPULATE's do. A page already mapped for the access takes no
+    /// fault; a THP area faults once per 2 MiB. ENOMEM for a hole (after populating what comes
+    /// before it), EINVAL for VM_IO/VM_PFNMAP areas or an access the area does not allow
+    /// (`check_vma_flags()`), EFAULT when a fault fails (SIGBUS/SIGSEGV).
+    func madvisePopulate(_ task: Task, _ range: Range<UInt64>, write: Bool) throws(MMError) {
+        guard let mm = task.mm else { return }
+        self.switchTo(task)
+        var va = range.lowerBound
+        while va < range.upperBound {
+            guard !self.fatalSignalPending(task) else { throw .fault("killed while populating") }
+            guard let vma = mm.findVMA(va), vma.start <= va else {
+                throw .noMemory("\(hex(va)) is not mapped")
+            }
+            let end = min(vma.end, range.upperBound)
+            guard vma.flags.isDisjoint(with: [.io, .pfnMap]) else { throw .invalid("VM_IO/VM_PFNMAP area") }
+            guard write ? vma.flags.contains(.write) : vma.flags.contains(.read) else {
+                throw .invalid("the area does not allow \(write ? "writes" : "reads")")
+            }
+            while va < end {
+                guard !self.fatalSignalPending(task) else { throw .fault("killed while populating") }
+                let pte = self.pageTables.pte(root: mm.pgd, va: va)
+                let needs = pte.isNone || pte.isSwap || pte.isProtNone || (write && !pte.contains(.writable))
+                if needs && !self.userAccessForPopulate(task, va, write: write) {
+                    throw .fault("fault at \(hex(va)) failed")
+                }
+                va += self.phys.pageSize
             }
         }
     }

@@ -148,7 +148,7 @@ extension Kernel {
             MemInfoField("VmallocUsed", pages(phys.vmallocState.nrPages)),
             MemInfoField("VmallocChunk", 0),
             MemInfoField("Percpu", 0),
-            MemInfoField("AnonHugePages", 0),
+            MemInfoField("AnonHugePages", pages(phys.state(.nrAnonTransparentHugepages))),
             MemInfoField("ShmemHugePages", 0),
             MemInfoField("ShmemPmdMapped", 0),
             MemInfoField("FileHugePages", 0),

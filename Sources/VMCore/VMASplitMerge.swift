@@ -40,6 +40,13 @@ extension Kernel {
         guard mm.mapCount < self.maxMapCount else {
             throw .noMemory("max_map_count (\(self.maxMapCount)) reached")
         }
+        // vma_adjust_trans_huge(): a PMD leaf across the new boundary is split first.
+        if self.pageTables.hasPMDLeaves,
+            let (table, index, _) = self.pageTables.pmdLeaf(root: mm.pgd, va: address),
+            address & (self.hpagePMDSize - 1) != 0
+        {
+            self.pageTables.splitPMD(table: table, index: index)
+        }
         var upper = vma
         upper.start = address
         upper.pgoff += (address - vma.start) >> UInt64(self.phys.pageShift)

@@ -31,6 +31,10 @@ public struct VMFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     @inlinable public static var dontDump: VMFlags { VMFlags(rawValue: 1 << 26) }
     /// `VM_SOFTDIRTY`: set on every new area (distribution kernels build with soft-dirty tracking).
     @inlinable public static var softDirty: VMFlags { VMFlags(rawValue: 1 << 27) }
+    /// `VM_HUGEPAGE`: MADV_HUGEPAGE (THP wanted in `madvise` mode).
+    @inlinable public static var hugepage: VMFlags { VMFlags(rawValue: 1 << 29) }
+    /// `VM_NOHUGEPAGE`: MADV_NOHUGEPAGE (never THP).
+    @inlinable public static var noHugepage: VMFlags { VMFlags(rawValue: 1 << 30) }
 
     /// `VM_STACK_FLAGS` on x86: data defaults plus grows-down and accounting.
     public static let stackFlags: VMFlags = [
@@ -47,7 +51,7 @@ public struct VMFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
         (10, "pf"),
         (13, "lo"), (14, "io"), (15, "sr"), (16, "rr"), (17, "dc"), (18, "de"), (19, "lf"), (20, "ac"),
         (21, "nr"),
-        (25, "wf"), (26, "dd"), (27, "sd"),
+        (25, "wf"), (26, "dd"), (27, "sd"), (29, "hg"), (30, "nh"),
     ]
 
     /// The `VmFlags:` line's contents: mnemonics in bit order, each followed by a space.

@@ -81,6 +81,16 @@ public final class PageTableArena: PageTableStore {
     var nextSlot = 0
     /// Tables currently allocated (user and kernel).
     public private(set) var tableCount = 0
+    /// Transparent huge pages (HugePMD.swift): the 4 KiB zero page and the head of the huge zero
+    /// page, so a PMD leaf mapping the huge zero page reads as PTEs of the small one, as
+    /// `__split_huge_zero_page_pmd()` fills them.
+    public var zeroPagePFN = PFN(rawValue: UInt64.max)
+    public var hugeZeroPFN: PFN?
+    /// The PTE table deposited with each PMD leaf (`pgtable_trans_huge_deposit()`), by
+    /// `pmdKey(table slot, index)`: a split never needs to allocate.
+    var deposited: [Int: PFN] = [:]
+    /// Called with each PMD leaf that stops being one: split into PTEs (true) or zapped (false).
+    public var onPMDLeafGone: ((PTE, Bool) -> Void)?
 
     /// An arena for tables of `geometry` in frames of `phys`.
     public init(phys: PhysicalMemory, geometry: PagingGeometry) {

@@ -5,8 +5,8 @@ import VMTypes
 /// holds). Models the generic page-table code of mm/memory.c and mm/pgtable-generic.c: the
 /// `*_alloc()` helpers, `zap_pte_range()`, `free_pgtables()`, `copy_page_range()`'s walk.
 ///
-/// User space never gets large pages here (transparent huge pages are not modelled), so every
-/// mapping is a leaf entry at the last level. `tables` arguments count page-table pages added
+/// A transparent huge page is mapped by a PMD leaf (HugePMD.swift); these walks present it as
+/// the 512 PTEs it stands for and split it when a change covers only part of it. `tables` arguments count page-table pages added
 /// (+) or freed (−) so the caller can keep `mm->pgtables_bytes` (VmPTE).
 extension PageTableArena {
     /// The leaf table covering `va`, allocating missing tables on the way when `allocate` is set
@@ -18,6 +18,12 @@ extension PageTableArena {
         for level in 0..<(g.levels - 1) {
             let index = g.index(of: va, atLevel: level)
             let entry = self.readEntry(table, index, level: level)
+            if entry.isPresent && entry.contains(.pageSize) {
+                // A PMD leaf: a PTE-level change there splits it (split_huge_pmd()).
+                guard allocate, self.isPMDLeaf(entry, level: level) else { return nil }
+                table = self.splitPMD(table: table, index: index)
+                continue
+            }
             if entry.isPresent {
                 table = entry.pfn
                 continue
@@ -35,6 +41,9 @@ extension PageTableArena {
 
     /// The leaf entry mapping `va` (`none` if there is no table for it).
     public func pte(root: PFN, va: UInt64) -> PTE {
+        if let (_, _, pmd) = self.pmdLeaf(root: root, va: va) {
+            return self.subEntry(pmd, self.geometry.index(of: va, atLevel: self.geometry.levels - 1))
+        }
         var unused = 0
         guard let table = self.leafTable(root: root, va: va, allocate: false, tables: &unused) else {
             return .none
@@ -48,6 +57,7 @@ extension PageTableArena {
     /// if a table could not be allocated.
     @discardableResult
     public func setPTE(root: PFN, va: UInt64, _ pte: PTE, tables: inout Int) -> PTE? {
+        if let old = self.setPTEInPMDLeaf(root: root, va: va, pte) { return old }
         guard let table = self.leafTable(root: root, va: va, allocate: true, tables: &tables) else {
             return nil
         }
@@ -62,7 +72,9 @@ extension PageTableArena {
     /// replace it (return the entry unchanged to leave it). Tables that do not exist are skipped.
     public func updatePTEs(root: PFN, range: Range<UInt64>, _ body: (UInt64, PTE) -> PTE) {
         guard !range.isEmpty else { return }
-        self.visit(table: root, level: 0, base: 0, range: range, body)
+        var freed = 0
+        self.visit(table: root, level: 0, base: 0, range: range, tablesFreed: &freed, body)
+        precondition(freed == 0, "updatePTEs: a whole PMD leaf was cleared; use zapRange")
     }
 
     /// Visits every leaf entry that is not none in `range`, in address order.
@@ -73,7 +85,10 @@ extension PageTableArena {
         }
     }
 
-    func visit(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, _ body: (UInt64, PTE) -> PTE) {
+    func visit(
+        table: PFN, level: Int, base: UInt64, range: Range<UInt64>, tablesFreed: inout Int,
+        _ body: (UInt64, PTE) -> PTE
+    ) {
         let g = self.geometry
         let shift = UInt64(g.shift(ofLevel: level))
         let span: UInt64 = 1 << shift
@@ -88,8 +103,21 @@ extension PageTableArena {
                 if level == g.levels - 1 {
                     let updated = body(start, entry)
                     if updated != entry { self.writeEntry(table, index, level: level, updated) }
-                } else if entry.isPresent {
-                    self.visit(table: entry.pfn, level: level + 1, base: start, range: range, body)
+                } else if self.isPMDLeaf(entry, level: level) {
+                    if let split = self.visitPMDLeaf(
+                        table: table, index: index, pmd: entry, start: start, range: range,
+                        tablesFreed: &tablesFreed, body)
+                    {
+                        self.visit(
+                            table: split, level: level + 1, base: start, range: range,
+                            tablesFreed: &tablesFreed,
+                            body)
+                    }
+                } else if entry.isPresent && !entry.contains(.pageSize) {
+                    self.visit(
+                        table: entry.pfn, level: level + 1, base: start, range: range,
+                        tablesFreed: &tablesFreed,
+                        body)
                 }
             }
             if span > UInt64.max - start { break }
@@ -107,7 +135,7 @@ extension PageTableArena {
         _ body: (UInt64, PTE) -> Void
     ) {
         guard !range.isEmpty else { return }
-        self.updatePTEs(root: root, range: range) { va, pte in
+        self.visit(table: root, level: 0, base: 0, range: range, tablesFreed: &tables) { va, pte in
             body(va, pte)
             return .none
         }

@@ -41,6 +41,10 @@ public struct MachineConfig: Sendable, Hashable {
     public var swap: UInt64 = 0
     /// kswapd woken once a second (the 2.4-era daemon) instead of by allocations.
     public var periodicKswapd = false
+    /// `/sys/kernel/mm/transparent_hugepage/enabled` (the measured 6.18 machine: madvise).
+    public var thp: THPEnabled = .madvise
+    /// `/sys/kernel/mm/transparent_hugepage/defrag` (default madvise).
+    public var thpDefrag: THPDefrag = .madvise
 
     public init() {}
 
@@ -233,4 +237,23 @@ public struct MachineConfig: Sendable, Hashable {
             throw ConfigError(setting: "cpus", message: "expected 1…64, got \(self.cpus)")
         }
     }
+}
+
+/// `/sys/kernel/mm/transparent_hugepage/enabled` (mm/huge_memory.c `enabled_store()`): whether
+/// anonymous faults may map a PMD-sized page — in every area (`always`, unless MADV_NOHUGEPAGE),
+/// only in areas with MADV_HUGEPAGE (`madvise`), or never.
+public enum THPEnabled: String, Sendable, Hashable, CaseIterable {
+    case always, madvise, never
+}
+
+/// `/sys/kernel/mm/transparent_hugepage/defrag` (mm/huge_memory.c `vma_thp_gfp_mask()`): how hard
+/// a THP fault's allocation tries. vmsim has no compaction, so this only decides whether the
+/// order-9 allocation may reclaim directly (`always`; `madvise`, `defer+madvise` for MADV_HUGEPAGE
+/// areas) — the others wake kswapd (`defer`, `defer+madvise`) or nothing, and fall back to 4 KiB
+/// pages at once.
+public enum THPDefrag: String, Sendable, Hashable, CaseIterable {
+    case always
+    case `defer`
+    case deferMadvise = "defer+madvise"
+    case madvise, never
 }

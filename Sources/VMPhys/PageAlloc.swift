@@ -465,6 +465,18 @@ extension PhysicalMemory {
         }
     }
 
+    /// `split_page()` (mm/page_alloc.c): turns a non-compound block of order `order` into
+    /// `1 << order` order-0 pages with a reference each, freed one by one later.
+    public func splitPage(_ pfn: PFN, order: Int) {
+        precondition(self.memMap.order(pfn) == order, "splitPage: \(pfn) is not an order-\(order) block")
+        self.memMap.setOrder(pfn, 0)
+        for i in 1..<(1 << order) {
+            let p = pfn.advanced(by: i)
+            self.memMap.setOrder(p, 0)
+            self.memMap.setRefCount(p, 1)
+        }
+    }
+
     /// `__free_pages(page, order)`: drops a reference; the last one returns the block.
     public func freePages(_ pfn: PFN, order: Int) {
         if self.memMap.putPageTestZero(pfn) { self.freeFrozenPages(pfn, order: order) }

@@ -8,7 +8,7 @@ public enum MachineSpec {
     /// The settings `apply` understands, as the command line spells them.
     public static let settings = [
         "memory", "arch", "zones", "min-free-kbytes", "watermark-scale-factor", "lowmem-reserve-ratio",
-        "kernel-image", "cpus", "disk", "swap", "kswapd",
+        "kernel-image", "cpus", "disk", "swap", "kswapd", "thp", "thp-defrag",
     ]
 
     /// The architecture names `arch=` accepts.
@@ -63,6 +63,21 @@ public enum MachineSpec {
                     setting: name, message: "unknown kswapd mode '\(value)' (expected modern, periodic)")
             }
             config.periodicKswapd = mode == .periodic
+        case "thp":
+            guard let mode = THPEnabled(rawValue: value) else {
+                throw ConfigError(
+                    setting: name, message: "unknown THP mode '\(value)' (expected always, madvise, never)")
+            }
+            config.thp = mode
+        case "thp-defrag":
+            guard let mode = THPDefrag(rawValue: value) else {
+                throw ConfigError(
+                    setting: name,
+                    message:
+                        "unknown THP defrag mode '\(value)' (expected \(THPDefrag.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
+            }
+            config.thpDefrag = mode
         default:
             throw ConfigError(
                 setting: name,

@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
 
     @Argument(
         help:
-            "Workloads to run: phys, paging, proc, vmas, files, reclaim, malloc, trace, serve (default: all)."
+            "Workloads to run: phys, paging, proc, thp, vmas, files, reclaim, malloc, trace, serve (default: all)."
     )
     var suites: [String] = []
 
@@ -79,7 +79,7 @@ struct Bench: ParsableCommand {
     var scale: Double = 1
 
     func run() throws {
-        let all = ["phys", "paging", "proc", "vmas", "files", "reclaim", "malloc", "trace", "serve"]
+        let all = ["phys", "paging", "proc", "thp", "vmas", "files", "reclaim", "malloc", "trace", "serve"]
         let chosen = self.suites.isEmpty ? all : self.suites
         for suite in chosen where !all.contains(suite) {
             throw ValidationError("unknown workload '\(suite)' (expected \(all.joined(separator: ", ")))")
@@ -92,6 +92,7 @@ struct Bench: ParsableCommand {
             case "phys": self.phys()
             case "paging": self.paging()
             case "proc": self.proc()
+            case "thp": self.thpBench()
             case "vmas": self.vmaScaling()
             case "files": self.files()
             case "reclaim": self.reclaimBench()

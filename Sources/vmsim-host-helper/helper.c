@@ -257,7 +257,8 @@ static int advice_of(const char *s)
              {"cold", MADV_COLD},           {"pageout", MADV_PAGEOUT},   {"populate_read", MADV_POPULATE_READ},
              {"populate_write", MADV_POPULATE_WRITE}, {"mergeable", MADV_MERGEABLE},
              {"unmergeable", MADV_UNMERGEABLE}, {"wipeonfork", MADV_WIPEONFORK},
-             {"keeponfork", MADV_KEEPONFORK}, {"dontdump", MADV_DONTDUMP}, {"dodump", MADV_DODUMP}};
+             {"keeponfork", MADV_KEEPONFORK}, {"dontdump", MADV_DONTDUMP}, {"dodump", MADV_DODUMP},
+             {"hugepage", MADV_HUGEPAGE},   {"nohugepage", MADV_NOHUGEPAGE}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].name, s) == 0) return t[i].value;
     return -1;

@@ -138,10 +138,7 @@ import VMSim
             worker: expect pool[32p] == 9
             worker: write pool[0:8p] value=4
             db: expect pool[4p] == 4
-            """, "shared-anon", minimumCompared: 4,
-            // vmsim maps shmem read faults read-only, so the write faults again; Linux maps them
-            // writable (shmem needs no write notification: vma_wants_writenotify() is false).
-            known: [8])
+            """, "shared-anon", minimumCompared: 4)
     }
 
     @Test func stackGrowth() throws {

@@ -124,6 +124,14 @@ public enum LiveTranslation {
             if m.physAddr >> UInt64(arch.pageShift) == kernel.zeroPFN.rawValue {
                 out += ", the shared zero page"
             }
+            if m.pageShift > arch.pageShift {
+                // A PMD leaf (PS): a transparent huge page, or the huge zero page.
+                let base = m.physAddr & ~((UInt64(1) << UInt64(m.pageShift)) - 1)
+                let huge = kernel.pageTables.hugeZeroPFN.map { base >> UInt64(arch.pageShift) == $0.rawValue }
+                out +=
+                    "; the \(ByteSize.format(UInt64(1) << UInt64(m.pageShift))) page at \(hex(base)) (PS at level \(m.leafLevel): no PTE table)"
+                if huge == true { out += ", the huge zero page" }
+            }
             out += "\n"
         case .fault(let f):
             out += "→ page fault: \(f.cause); error code \(f.errorCode)\n"

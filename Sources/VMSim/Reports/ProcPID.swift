@@ -157,7 +157,7 @@ extension ProcFS {
             out += line("Anonymous", c.anonymous)
             out += line("KSM", 0)
             out += line("LazyFree", c.lazyFree)
-            out += line("AnonHugePages", 0)
+            out += line("AnonHugePages", kernel.anonHugePages(mm, vma.start..<vma.end))
             out += line("ShmemPmdMapped", 0)
             out += line("FilePmdMapped", 0)
             out += line("Shared_Hugetlb", 0)
@@ -165,7 +165,7 @@ extension ProcFS {
             out += line("Swap", c.swap)
             out += line("SwapPss", c.swapPss >> Self.pssShift)
             out += line("Locked", c.locked >> Self.pssShift)
-            out += Pad.left("THPeligible:", 16) + Pad.right(0, 8) + "\n"
+            out += Pad.left("THPeligible:", 16) + Pad.right(kernel.thpEligible(vma) ? 1 : 0, 8) + "\n"
             out += "VmFlags: " + vma.flags.smapsMnemonics + "\n"
         }
         return out

@@ -197,7 +197,7 @@ public final class Narrator {
     static let handlers: [FaultKind] = [
         .anonymous, .zeroPage, .copyOnWrite, .reuse, .sharedWrite, .readFault, .cowFault, .sharedFault,
         .swapIn,
-        .spurious, .stackGrowth,
+        .spurious, .stackGrowth, .hugeAnonymous, .hugeZeroPage, .hugeZeroWrite, .hugeReuse,
     ]
     var handlerCounts = [Int](repeating: 0, count: Narrator.handlers.count)
 
@@ -214,6 +214,10 @@ public final class Narrator {
         case .swapIn: return "do_swap_page"
         case .spurious: return "spurious"
         case .stackGrowth: return "expand_stack"
+        case .hugeAnonymous: return "THP fault"
+        case .hugeZeroPage: return "huge zero page"
+        case .hugeZeroWrite: return "THP on huge zero page"
+        case .hugeReuse: return "THP reuse"
         case .sigsegv, .sigbus, .oom: return nil
         }
     }
