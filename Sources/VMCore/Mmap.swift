@@ -62,7 +62,7 @@ extension Kernel {
             mm.execVM += pages
         } else if flags.contains(.growsDown) {
             mm.stackVM += pages
-        } else if flags.intersection([.write, .shared, .growsDown]) == .write {
+        } else if flags.isDataMapping {
             mm.dataVM += pages
         }
     }

@@ -39,8 +39,7 @@ extension Kernel {
             let newFlags = v.flags.subtracting([.read, .write, .exec]).union(protection.vmFlags)
             guard newFlags.contains(.write) else { continue }
             let pages = Int((min(v.end, end) - max(v.start, address)) >> UInt64(self.phys.pageShift))
-            let isData: (VMFlags) -> Bool = { $0.intersection([.write, .shared, .growsDown]) == .write }
-            if isData(newFlags) && !isData(v.flags) {
+            if newFlags.isDataMapping && !v.flags.isDataMapping {
                 added += pages
                 if UInt64(mm.dataVM + added) > task.dataLimit >> UInt64(self.phys.pageShift) {
                     throw self.overLimit(task, .data)

@@ -43,7 +43,7 @@ extension Kernel {
     func vmLimitExceeded(_ task: Task, _ mm: AddressSpace, _ flags: VMFlags, pages: Int) -> RlimitResource? {
         let shift = UInt64(self.phys.pageShift)
         if UInt64(max(mm.totalVM + pages, 0)) > task.addressSpaceLimit >> shift { return .addressSpace }
-        if flags.intersection([.write, .shared, .growsDown]) == .write,
+        if flags.isDataMapping,
             UInt64(max(mm.dataVM + pages, 0)) > task.dataLimit >> shift
         {
             return .data
@@ -61,4 +61,10 @@ extension Kernel {
             resource == .addressSpace ? "RLIMIT_AS" : resource == .data ? "RLIMIT_DATA" : "RLIMIT_STACK"
         return .noMemory("over \(name) (\(ByteSize.human(self.getrlimit(task, resource))))")
     }
+}
+
+extension VMFlags {
+    /// `is_data_mapping()`: writable, not shared, not a stack (VM_STACK is VM_GROWSDOWN on x86) —
+    /// what `data_vm` counts and `RLIMIT_DATA` limits.
+    var isDataMapping: Bool { self.intersection([.write, .shared, .growsDown]) == .write }
 }

@@ -412,6 +412,61 @@ enum Examples {
         expect disk.busy > 4s
 
         """##,
+        "thp": ##"""
+        # Transparent huge pages (mm/huge_memory.c), as Linux 6.18 does them with
+        # /sys/kernel/mm/transparent_hugepage/enabled = madvise (the default here; try thp=always or never).
+        # Numbers measured on a real 6.18 kernel by tools/kernel-truth/thp.c.
+        machine memory=256MiB thp=madvise
+
+        spawn app
+        # mmap aligns a private anonymous mapping whose length is a multiple of 2 MiB to a 2 MiB boundary.
+        app: mmap buf 4MiB anon private rw
+        app: madvise buf hugepage
+
+        # A read maps the huge zero page: one fault per 2 MiB, no memory used.
+        reset counters
+        app: read buf
+        expect app.minflt == 2
+        expect vmstat.thp_fault_alloc == 0
+
+        # The first write to each 2 MiB allocates an order-9 block and maps it with one PMD entry.
+        app: write buf value=1
+        expect app.minflt == 4
+        expect vmstat.thp_fault_alloc == 2
+        expect meminfo.AnonHugePages == 4MiB
+
+        # The translation stops at the PMD: a 2 MiB page.
+        translate app buf[5p]
+
+        # Without MADV_HUGEPAGE the same mapping takes one fault per 4 KiB page.
+        app: mmap small 4MiB anon private rw
+        reset counters
+        app: write small value=2
+        expect app.minflt == 1024
+
+        # Unmapping one 4 KiB page splits the PMD into 512 PTEs (no fault); the other 2 MiB stays huge.
+        reset counters
+        app: munmap buf[100p:101p]
+        expect vmstat.thp_split_pmd == 1
+        expect meminfo.AnonHugePages == 2MiB
+        expect app.minflt == 0
+
+        # After fork the child reads without faults; its first write copies one 4 KiB page.
+        app: fork child
+        reset counters
+        child: read buf[2MiB:4MiB]
+        expect child.minflt == 0
+        child: write buf[512p:513p] value=3
+        expect child.minflt == 1
+        app: expect buf[2MiB] == 1
+        child: exit
+        app: wait child
+        # The child gone, the parent's PMD is reused in place: one fault for 2 MiB.
+        reset counters
+        app: write buf[2MiB:4MiB] value=4
+        expect app.minflt == 1
+
+        """##,
         "thrash": ##"""
         # Thrashing: a process reads its working set over and over. While the working set fits in
         # memory a pass costs no faults; as it grows past what is free, every pass has to bring pages
