@@ -87,7 +87,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O1"])],
             linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]),
         // Runs a scenario on the host kernel through the helper and diffs it against the simulation.
-        .target(name: "VMHost", dependencies: ["VMSim", "VMCore", "VMTypes"]),
+        .target(name: "VMHost", dependencies: ["VMSim", "VMCore", "VMPhys", "VMTypes"]),
         // Sweeps: a YAML spec crossed into cells, run on all cores or as a Slurm job array, and
         // collected. The one library module with a third-party dependency (Yams), kept out of the core.
         .target(name: "VMSweep", dependencies: ["VMSim", "VMCore", "VMPhys", "VMTrace", "VMTypes", "Yams"]),

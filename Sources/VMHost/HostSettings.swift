@@ -1,4 +1,5 @@
 import Foundation
+import VMPhys
 
 /// The host kernel's settings that change a scenario's answers, read from `/proc` and `/sys`
 /// (under `root`, so tests read captured copies): page size, transparent huge pages, the
@@ -163,6 +164,8 @@ public struct HostSettings: Sendable, Equatable {
         }
         if let v = self.minFreeKbytes { out.append(("min-free-kbytes", String(v))) }
         if let v = self.cpus { out.append(("cpus", String(min(v, 64)))) }
+        if let t = self.thpEnabled, THPEnabled(rawValue: t) != nil { out.append(("thp", t)) }
+        if let d = self.thpDefrag, THPDefrag(rawValue: d) != nil { out.append(("thp-defrag", d)) }
         return out
     }
 
@@ -179,10 +182,11 @@ public struct HostSettings: Sendable, Equatable {
     public var unexpressed: [String] {
         var out: [String] = []
         if self.pageSize != 4096 { out.append("page size \(self.pageSize): vmsim's x86_64 pages are 4 KiB") }
-        if let t = self.thpEnabled {
-            out.append(
-                "transparent_hugepage/enabled=\(t) defrag=\(self.thpDefrag ?? "?"): vmsim does not model THP"
-                    + (t == "always" ? " (anonymous mappings of 2 MiB or more will differ)" : ""))
+        if let t = self.thpEnabled, THPEnabled(rawValue: t) == nil {
+            out.append("transparent_hugepage/enabled=\(t): not a mode vmsim knows")
+        }
+        if let d = self.thpDefrag, THPDefrag(rawValue: d) == nil {
+            out.append("transparent_hugepage/defrag=\(d): not a mode vmsim knows")
         }
         if let f = self.faultAroundBytes {
             if f != 65536 { out.append("fault_around_bytes=\(f): vmsim's fault-around is 64 KiB") }

@@ -183,7 +183,9 @@ import VMCore
 
     /// ops.c `populate`: MADV_POPULATE_WRITE of a MADV_HUGEPAGE 4 MiB range faults twice, of a
     /// plain one 1024 times, charged to the caller; POPULATE_READ of a plain range maps the zero
-    /// page (1024 faults, Rss 0), and a later write faults again.
+    /// page (1024 faults, Rss 0), and a later write faults again; POPULATE_READ of shared
+    /// anonymous memory takes 1024 faults and the writes after it none (`populate.shm_read` in
+    /// tools/kernel-truth/results/ops.txt: shmem read faults map writable).
     @Test func madvPopulate() {
         expectScenario(
             """
@@ -206,6 +208,12 @@ import VMCore
             expect p.minflt == 2050
             p: write r[0:4KiB]
             expect p.minflt == 2051
+            p: mmap s 4MiB anon shared rw
+            reset counters
+            p: madvise s populate_read
+            expect p.minflt == 1024
+            p: write s
+            expect p.minflt == 1024
             """)
     }
 
