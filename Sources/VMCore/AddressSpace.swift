@@ -44,6 +44,9 @@ public final class AddressSpace {
     public internal(set) var rss: [Int] = [0, 0, 0, 0]
     /// Page-table pages below the root (`pgtables_bytes / PAGE_SIZE`; the PGD is not counted).
     public internal(set) var pageTablePages = 0
+    /// The memory cgroup its page tables are charged to (nil: the root), and how many are.
+    public internal(set) var memcg: MemCgroup?
+    var memcgTables = 0
     public internal(set) var startCode: UInt64 = 0
     public internal(set) var endCode: UInt64 = 0
     public internal(set) var startData: UInt64 = 0

@@ -69,6 +69,7 @@ extension Kernel {
         // The areas and exe_file take their own references.
         defer { self.fput(exe.id) }
         guard let mm = self.allocMM() else { throw .noMemory("no memory for a new mm") }
+        self.memcgBind(mm, to: task)
         let old = task.mm
         task.mm = mm
         if let old { self.mmput(old) }
@@ -130,13 +131,15 @@ extension Kernel {
     }
 
     /// `fork()` + `execve()` from init: a new process running the image at `path`.
-    public func spawn(name: String, path: String? = nil, layout: ImageLayout = ImageLayout()) throws(MMError)
-        -> Task
-    {
+    public func spawn(
+        name: String, path: String? = nil, layout: ImageLayout = ImageLayout(), memcg: MemCgroup? = nil
+    ) throws(MMError) -> Task {
         defer { self.runKswapdIfWoken() }
         guard let task = self.allocTask(name: name, parentPID: 1) else {
             throw .noMemory("no memory for a task")
         }
+        // Started inside `memcg` (systemd-run --scope, a container runtime): charges from exec on.
+        if let memcg { self.memcgMove(task, to: memcg) }
         do {
             try self.exec(task, path: path ?? "/bin/\(name)", layout: layout)
         } catch {

@@ -61,6 +61,7 @@ extension Kernel {
     }
 
     func releaseTask(_ task: Task) {
+        self.memcgForget(task)
         self.freeKernelStack(task)
         if task.object != 0 {
             self.phys.kmemCacheFree(self.caches.taskStruct, task.object)

@@ -65,6 +65,7 @@ extension Kernel {
         var tables = 0
         let old = self.pageTables.setPTE(root: mm.pgd, va: address, pte, tables: &tables)
         mm.pageTablePages += tables
+        self.memcgSyncPageTables(mm)
         return old != nil
     }
 
@@ -78,6 +79,7 @@ extension Kernel {
                 root: mm.pgd, va: pageAddress, allocate: true, tables: &tables)
         else { return nil }
         mm.pageTablePages += tables
+        self.memcgSyncPageTables(mm)
         let last = self.architecture.paging.levels - 1
         let table = self.pageTables.table(leaf)
         let index = self.architecture.paging.index(of: pageAddress, atLevel: last)
@@ -144,6 +146,10 @@ extension Kernel {
             self.phys.freePages(pfn, order: 0)
             return .minor(.spurious)
         }
+        guard self.memcgCharge(pfn, .anon) else {
+            self.phys.freePages(pfn, order: 0)
+            return .oom
+        }
         self.setPageAnon(pfn, vma: vmf.vma, address: vmf.address)
         self.addMapping(pfn, mm: vmf.mm, anon: true)
         self.setNewPTE(
@@ -207,6 +213,16 @@ extension Kernel {
             self.phys.freePages(new, order: 0)
             return .minor(.spurious)
         }
+        guard self.memcgCharge(new, .anon) else {
+            self.phys.freePages(new, order: 0)
+            return .oom
+        }
+        // The charge may have reclaimed (and unmapped) the page that faulted.
+        guard self.currentPTE(vmf) == pte else {
+            self.memcgUncharge(new)
+            self.phys.freePages(new, order: 0)
+            return .minor(.spurious)
+        }
         memMap.setContent(new, isZero ? 0 : memMap.content(old))
         self.setPageAnon(new, vma: vmf.vma, address: address)
         self.addMapping(new, mm: mm, anon: true)
@@ -265,6 +281,10 @@ extension Kernel {
             guard self.currentPTE(vmf).isNone else {
                 self.phys.freePages(copy, order: 0)
                 return .minor(.spurious)
+            }
+            guard self.memcgCharge(copy, .anon) else {
+                self.phys.freePages(copy, order: 0)
+                return .oom
             }
             memMap.setContent(copy, memMap.content(pfn))
             self.setPageAnon(copy, vma: vmf.vma, address: address)

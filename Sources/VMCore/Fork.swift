@@ -54,6 +54,11 @@ extension Kernel {
         task.object = object
         self.tasks[task.pid] = task
         self.tasks[parentPID]?.children.append(task.pid)
+        // cgroup_fork(): the child starts in its parent's cgroup.
+        if self.memcg.isActive, let parent = self.tasks[parentPID] {
+            let g = self.memcg(of: parent)
+            if !g.isRoot { self.memcgMove(task, to: g) }
+        }
         return task
     }
 
@@ -109,6 +114,7 @@ extension Kernel {
         var tables = 0
         self.pageTables.freeAddressSpace(root: mm.pgd, userTop: self.architecture.userTop, tables: &tables)
         mm.pageTablePages += tables + 1
+        self.memcgSyncPageTables(mm)
         self.phys.kmemCacheFree(self.caches.mmStruct, mm.object)
         self.addressSpaces[mm.id] = nil
     }
@@ -146,6 +152,7 @@ extension Kernel {
             self.releaseTask(child)
             throw .noMemory("no memory for an mm")
         }
+        self.memcgBind(mm, to: child)
         child.mm = mm
         // dup_fd(): the child shares every open file.
         child.files = parent.files

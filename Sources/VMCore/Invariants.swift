@@ -11,6 +11,7 @@ extension Kernel {
     /// LRU lists consistent with page flags and counters. Returns every problem found.
     public func checkInvariants(deep: Bool = true) -> [String] {
         var problems = self.phys.checkInvariants(deep: deep)
+        problems += self.checkMemcgInvariants()
         let memMap = self.phys.memMap
         var mappings: [UInt64: Int] = [:]
         for mm in self.addressSpaces.values.sorted(by: { $0.id < $1.id }) {

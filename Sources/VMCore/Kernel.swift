@@ -105,8 +105,13 @@ public final class Kernel {
     public internal(set) var anonVMAs: [AnonVMA?] = []
     var freeAnonVMAIDs: [AnonVMAID] = []
 
-    /// The node's LRU lists and reclaim costs.
-    public internal(set) var lruvec = LRUVec()
+    /// The LRU lists and reclaim costs: one lruvec per memory cgroup (index = the cgroup's
+    /// id); without cgroups only the root's, which is the node's.
+    public internal(set) var lruvecs: [LRUVec] = [LRUVec()]
+    /// The root cgroup's lruvec (the node's, on a machine without cgroups).
+    public var lruvec: LRUVec { self.lruvecs[0] }
+    /// The memory controller: cgroups, and the cgroup each page is charged to.
+    public let memcg = MemcgState()
 
     /// The task running on the CPU.
     public internal(set) var current: Task?

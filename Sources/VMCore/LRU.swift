@@ -37,7 +37,8 @@ public enum LRUList: Int, CaseIterable, Sendable {
 }
 
 /// LRU lists (mm/swap.c, mm/vmscan.c's list helpers): pages join at the head; reclaim scans from
-/// the tail. vmsim keeps one set of lists per node, as Linux does without memory cgroups.
+/// the tail. vmsim keeps one set of lists per memory cgroup (the root's is the node's when there are none),
+/// as Linux does (`mem_cgroup_lruvec()`); a page is on the lists of the cgroup it is charged to.
 extension Kernel {
     /// The list a page is on, from its flags (`folio_lru_list()`).
     func lruList(of pfn: PFN) -> LRUList {
@@ -58,7 +59,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(!memMap.test(pfn, .lru), "lruAdd: \(pfn) is already on an LRU list")
         memMap.insertFlags(pfn, .lru)
-        self.lruvec.add(pfn, to: list, toTail: false, memMap)
+        self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: false, memMap)
         self.lruCount(pfn, list, 1)
     }
 
@@ -67,7 +68,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(memMap.test(pfn, .lru), "lruRemove: \(pfn) is not on an LRU list")
         let list = self.lruList(of: pfn)
-        self.lruvec.remove(pfn, from: list, memMap)
+        self.lruvecs[self.lruvecID(of: pfn)].remove(pfn, from: list, memMap)
         memMap.removeFlags(pfn, .lru)
         self.lruCount(pfn, list, -1)
     }
@@ -97,7 +98,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(!memMap.test(pfn, .lru), "lruAddTail: \(pfn) is already on an LRU list")
         memMap.insertFlags(pfn, .lru)
-        self.lruvec.add(pfn, to: list, toTail: true, memMap)
+        self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: true, memMap)
         self.lruCount(pfn, list, 1)
     }
 
@@ -128,9 +129,11 @@ extension Kernel {
 
     /// Pages on each list, oldest last, for `show lru` and tests.
     public func lruPages(_ list: LRUList) -> [PFN] {
-        self.lruvec.pages(list, self.phys.memMap)
+        self.lruvecs.flatMap { $0.pages(list, self.phys.memMap) }
     }
 
-    /// Number of pages on a list.
-    public func lruSize(_ list: LRUList) -> Int { self.lruvec.count(list) }
+    /// Number of pages on a list (over every cgroup's lruvec).
+    public func lruSize(_ list: LRUList) -> Int {
+        self.lruvecs.count == 1 ? self.lruvecs[0].count(list) : self.lruvecs.reduce(0) { $0 + $1.count(list) }
+    }
 }

@@ -136,6 +136,7 @@ extension Kernel {
         switch result {
         case .minor(let kind):
             task.minorFaults += 1
+            if self.memcg.isActive { self.memcg(of: task).count(.pgfault) }
             self.emit(
                 .fault(
                     pid: task.pid, address: address, access: fault.access, kind: kind, major: false,
@@ -145,6 +146,10 @@ extension Kernel {
         case .major(let kind):
             task.majorFaults += 1
             self.phys.count(.pgmajfault)
+            if self.memcg.isActive {
+                self.memcg(of: task).count(.pgfault)
+                self.memcg(of: task).count(.pgmajfault)
+            }
             self.emit(
                 .fault(
                     pid: task.pid, address: address, access: fault.access, kind: kind, major: true,
@@ -203,6 +208,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         if memMap.refCount(pfn) == 1 {
             self.lruDelete(pfn)
+            self.memcgUncharge(pfn)
             self.unfileAnonPage(pfn)
             memMap.removeFlags(
                 pfn, [.anon, .anonExclusive, .swapBacked, .dirty, .uptodate, .referenced, .active])
@@ -229,6 +235,7 @@ extension Kernel {
             }
         }
         mm.pageTablePages += tables
+        self.memcgSyncPageTables(mm)
         self.flushTLB(mm, range: range)
         let memMap = self.phys.memMap
         for (pfn, dirty) in freed {

@@ -65,7 +65,7 @@ extension Kernel {
         }
         let kb = { (pages: Int) in pages * Int(self.phys.pageSize >> 10) }
         self.printk(
-            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=\(victim.name),pid=\(victim.pid),uid=0"
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=\(self.memcg(of: victim).path),task=\(victim.name),pid=\(victim.pid),uid=0"
         )
         self.printk(
             "Out of memory: Killed process \(victim.pid) (\(victim.name)) total-vm:\(kb(mm.totalVM))kB, anon-rss:\(kb(mm.counter(.anonPages)))kB, file-rss:\(kb(mm.counter(.filePages)))kB, shmem-rss:\(kb(mm.counter(.shmemPages)))kB, UID:0 pgtables:\(kb(mm.pageTablePages))kB oom_score_adj:\(victim.oomScoreAdj)"
@@ -90,6 +90,10 @@ extension Kernel {
     @discardableResult
     func returnToUser(_ task: Task?) -> Bool {
         self.runKswapdIfWoken()
+        // resume_user_mode_work(): over memory.high, reclaim or sleep first.
+        if let task, !self.memcg.pagesOverHigh.isEmpty, task.state == .running {
+            self.memcgHandleOverHigh(task)
+        }
         guard let task, self.reclaim.pendingKills.contains(task.pid) else { return true }
         self.reclaim.pendingKills.remove(task.pid)
         if task.state == .running {

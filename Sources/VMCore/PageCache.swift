@@ -25,10 +25,18 @@ extension Kernel {
         precondition(file.inCore, "pageCacheAdd: \(file.path) is not in the inode cache")
         precondition(file.pages[index] == nil, "pageCacheAdd: \(file.path) page \(index) is cached")
         guard let pfn = self.phys.allocPages(.highUserMovable, order: 0) else { return nil }
+        // mem_cgroup_charge() in filemap_add_folio(): the task on the CPU pays.
+        guard self.memcgCharge(pfn, file.isShmem ? .shmem : .file), file.inCore, file.pages[index] == nil
+        else {
+            self.memcgUncharge(pfn)
+            self.phys.freePages(pfn, order: 0)
+            return nil
+        }
         file.pages[index] = pfn
         guard self.syncIndexNodes(file) else {
             file.pages[index] = nil
             _ = self.syncIndexNodes(file)
+            self.memcgUncharge(pfn)
             self.phys.freePages(pfn, order: 0)
             return nil
         }

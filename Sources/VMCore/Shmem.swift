@@ -53,6 +53,10 @@ extension Kernel {
         guard let file = self.owningFile(pfn), file.isShmem, let entry = self.getSwapSlot() else {
             return nil
         }
+        guard self.memcgChargeSwap(pfn, entry) else {
+            self.area(entry).clearCached(entry.offset)
+            return nil
+        }
         let index = memMap.index(pfn)
         // The slot is referenced by the shmem index (`swap_shmem_alloc()`) and the cache.
         self.area(entry).duplicate(entry.offset)

@@ -55,6 +55,9 @@ public final class SwapArea {
     public let extents: Int
     /// Being turned off: no new slots are handed out.
     var closing = false
+    /// Called with (type, offset) when a slot becomes free: the memory controller drops the
+    /// slot's swap charge (`mem_cgroup_uncharge_swap()` from `swap_entries_free()`).
+    var freedHook: ((Int, UInt64) -> Void)?
 
     init(
         type: Int, path: String, isFile: Bool, priority: Int, slots: UInt64, file: FileID?,
@@ -214,6 +217,7 @@ public final class SwapArea {
     /// A slot's entry dropped to 0. A cluster left with no slot in use goes back on the free
     /// list (`free_cluster()`, and off the nonfull one) and its counts are dropped.
     private func slotFreed(_ offset: UInt64) {
+        self.freedHook?(self.type, offset)
         self.inUse -= 1
         let c = Int(offset / SwapArea.clusterSize)
         self.clusters[c]!.used -= 1

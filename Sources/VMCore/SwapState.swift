@@ -136,6 +136,25 @@ extension Kernel {
             self.phys.freePages(pfn, order: 0)
             return nil
         }
+        // mem_cgroup_swapin_charge_folio(): to the cgroup that owns the slot.
+        if self.memcg.isActive {
+            guard self.memcgCharge(pfn, .anon, to: self.memcgOfSwap(e) ?? self.chargeTarget) else {
+                self.phys.freePages(pfn, order: 0)
+                return nil
+            }
+            // The charge may have reclaimed and let the slot go, or cached a page for it.
+            if let other = self.swap.cache[e] {
+                self.memcgUncharge(pfn)
+                self.phys.freePages(pfn, order: 0)
+                memMap.getPage(other)
+                return (other, false)
+            }
+            guard self.area(e).count(e.offset) > 0 else {
+                self.memcgUncharge(pfn)
+                self.phys.freePages(pfn, order: 0)
+                return nil
+            }
+        }
         memMap.insertFlags(pfn, [.locked, .swapBacked])
         if readahead { memMap.insertFlags(pfn, .readahead) }
         self.addToSwapCache(pfn, e)

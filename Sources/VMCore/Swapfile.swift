@@ -85,6 +85,9 @@ extension Kernel {
             type: type, path: path, isFile: kind == .file, priority: prio, slots: slots, file: file,
             startBlock: start,
             extents: extents)
+        area.freedHook = { [unowned self] type, offset in
+            if !self.memcg.swapOwner.isEmpty { self.memcgUnchargeSwap(type: type, offset: offset) }
+        }
         if type == self.swap.areas.count {
             self.swap.areas.append(area)
         } else {

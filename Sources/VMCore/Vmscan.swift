@@ -65,6 +65,17 @@ struct ScanControl {
     var nrPageout = 0
     /// Pages scanned over the whole reclaim (`nrScanned` restarts each pass).
     var totalScanned = 0
+    /// `target_mem_cgroup`: the cgroup whose subtree this reclaim is for (nil: global reclaim).
+    var target: MemCgroup?
+    /// The lruvec (cgroup id) being shrunk now.
+    var lruvecID = 0
+    /// `mem_cgroup_protection()` of that cgroup for this reclaim, in pages.
+    var protection = 0
+    /// `memory.reclaim`: counted as proactive.
+    var proactive = false
+    /// `memcg_low_reclaim`, `memcg_low_skipped`.
+    var memcgLowReclaim = false
+    var memcgLowSkipped = false
 }
 
 /// What `folio_check_references()` decided.
@@ -72,7 +83,8 @@ enum PageReferences { case activate, keep, reclaim, reclaimClean }
 
 /// Page reclaim (mm/vmscan.c, mm/rmap.c's `folio_referenced()`/`try_to_unmap()`, mm/swap.c):
 /// the LRU aging and eviction kswapd and direct reclaim do, and the shrinkers. Models Linux 6.18
-/// without MGLRU (`lru_gen` off) and without memory cgroups: one node, one `lruvec`.
+/// without MGLRU (`lru_gen` off), one node; with memory cgroups, one `lruvec` per cgroup, walked
+/// by `shrink_node_memcgs()` (global reclaim from the root, cgroup reclaim from its target).
 ///
 /// Simplified: no workingset shadow entries or refault detection (every evicted page comes
 /// back as new), no compaction, no writeback of file pages by kswapd itself (dirty file pages
@@ -92,10 +104,10 @@ extension Kernel {
     }
 
     /// `inactive_is_low()`: the inactive list should be at least 1/√(10·GB) of the total.
-    func inactiveIsLow(_ inactive: LRUList) -> Bool {
+    func inactiveIsLow(_ inactive: LRUList, lruvec: Int? = nil) -> Bool {
         let active = LRUList(rawValue: inactive.rawValue + 1)!
-        let i = self.lruSize(inactive)
-        let a = self.lruSize(active)
+        let i = lruvec.map { self.lruvecs[$0].count(inactive) } ?? self.lruSize(inactive)
+        let a = lruvec.map { self.lruvecs[$0].count(active) } ?? self.lruSize(active)
         let gb = (i + a) >> (30 - self.phys.pageShift)
         let ratio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
         return i * ratio < a
@@ -105,8 +117,8 @@ extension Kernel {
     var canReclaimAnon: Bool { self.swapFreePages > 0 }
 
     /// `lru_note_cost()`: see `LRUVec.noteCost`.
-    func lruNoteCost(file: Bool, io: Int, rotated: Int) {
-        self.lruvec.noteCost(file: file, io: io, rotated: rotated)
+    func lruNoteCost(file: Bool, io: Int, rotated: Int, lruvec: Int = 0) {
+        self.lruvecs[lruvec].noteCost(file: file, io: io, rotated: rotated)
     }
 
     /// `get_scan_count()`: how many pages of each evictable list to scan at this priority —
@@ -136,9 +148,22 @@ extension Kernel {
             fraction = [ap, fp]
             denominator = max(ap + fp, 1)
         }
+        let perCgroup = self.memcg.isActive
         return LRUList.allCases.dropLast().map { list in
             let file = list.isFile
-            var scan = self.lruSizeBelow(list, zone: sc.reclaimIdx) >> sc.priority
+            var scan: Int
+            if perCgroup {
+                // The cgroup's own lruvec, less its protection (apply_proportional_protection()).
+                let size = self.lruvecs[sc.lruvecID].count(list)
+                scan = size
+                if sc.protection > 0 {
+                    let cgroupSize = max(self.memcg.groups[sc.lruvecID].memory.usage, sc.protection)
+                    scan = max(size - size * sc.protection / (cgroupSize + 1), Kernel.swapClusterMax)
+                }
+                scan >>= sc.priority
+            } else {
+                scan = self.lruSizeBelow(list, zone: sc.reclaimIdx) >> sc.priority
+            }
             switch balance {
             case .equal: break
             case .fract: scan = scan * fraction[file ? 1 : 0] / denominator
@@ -154,6 +179,7 @@ extension Kernel {
     /// `shrink_node()`: prepare the scan (may the active lists be aged, is the file cache tiny,
     /// can reclaim trim the cache alone), shrink the LRU lists, then the slab shrinkers.
     func shrinkNode(_ sc: inout ScanControl) {
+        guard !self.memcg.isActive else { return self.shrinkNodeMemcgs(&sc) }
         sc.anonCost = self.lruvec.anonCost
         sc.fileCost = self.lruvec.fileCost
         sc.mayDeactivateAnon = self.inactiveIsLow(.inactiveAnon)
@@ -169,6 +195,70 @@ extension Kernel {
         self.shrinkLRUVec(&sc)
         self.shrinkSlab(priority: sc.priority, kswapd: sc.isKswapd)
         _ = reclaimedBefore
+    }
+
+    /// `shrink_node()` with memory cgroups: the scan is prepared on the target's subtree (its
+    /// lruvecs summed, `prepare_scan_control()`), then `shrink_node_memcgs()` walks the subtree
+    /// from the target, parents first: a cgroup within its effective `memory.min` is skipped, one
+    /// within `memory.low` too unless the reclaim found nothing else (`memcg_low_reclaim`; it
+    /// then counts a `low` event); each other cgroup's lruvec is shrunk with its protection
+    /// taken off the scan. Cgroup reclaim stops once it has what it came for; the slab
+    /// shrinkers run for global reclaim only (vmsim's dentries and inodes are not charged).
+    func shrinkNodeMemcgs(_ sc: inout ScanControl) {
+        let target = sc.target ?? self.memcg.root
+        let subtree = target.subtree
+        var sizes = [Int](repeating: 0, count: LRUList.allCases.count)
+        var anonCost = 0
+        var fileCost = 0
+        for g in subtree {
+            let v = self.lruvecs[g.id]
+            for list in LRUList.allCases { sizes[list.rawValue] += v.count(list) }
+            anonCost += v.anonCost
+            fileCost += v.fileCost
+        }
+        sc.anonCost = anonCost
+        sc.fileCost = fileCost
+        func low(_ inactive: LRUList) -> Bool {
+            let i = sizes[inactive.rawValue]
+            let a = sizes[inactive.rawValue + 1]
+            let gb = (i + a) >> (30 - self.phys.pageShift)
+            let ratio = gb > 0 ? Int(Double(10 * gb).squareRoot()) : 1
+            return i * ratio < a
+        }
+        sc.mayDeactivateAnon = low(.inactiveAnon)
+        sc.mayDeactivateFile = low(.inactiveFile)
+        let file = sizes[LRUList.inactiveFile.rawValue] + sizes[LRUList.activeFile.rawValue]
+        let anon = sizes[LRUList.inactiveAnon.rawValue] + sizes[LRUList.activeAnon.rawValue]
+        sc.cacheTrimMode = (sizes[LRUList.inactiveFile.rawValue] >> sc.priority) > 0 && !sc.mayDeactivateFile
+        if sc.target == nil {
+            let highTotal = self.phys.zones.reduce(0) { $0 + $1.highWatermark }
+            sc.fileIsTiny =
+                file + self.phys.freePages <= highTotal && !sc.mayDeactivateAnon && (anon >> sc.priority) > 0
+        } else {
+            sc.fileIsTiny = false
+        }
+        self.memcgCalculateProtection(target)
+        for g in subtree {
+            sc.protection = 0
+            if g !== target {
+                let usage = g.memory.usage
+                if usage <= g.memory.emin { continue }
+                if usage <= g.memory.elow {
+                    if !sc.memcgLowReclaim {
+                        sc.memcgLowSkipped = true
+                        continue
+                    }
+                    g.memoryEvent(.low)
+                }
+                sc.protection = sc.memcgLowReclaim ? g.memory.emin : max(g.memory.emin, g.memory.elow)
+            }
+            sc.lruvecID = g.id
+            self.shrinkLRUVec(&sc)
+            if sc.target != nil && sc.nrReclaimed >= sc.nrToReclaim { break }
+        }
+        sc.lruvecID = 0
+        sc.protection = 0
+        if sc.target == nil { self.shrinkSlab(priority: sc.priority, kswapd: sc.isKswapd) }
     }
 
     /// `shrink_lruvec()`: scans the lists in chunks of `SWAP_CLUSTER_MAX` until the counts from
@@ -195,7 +285,10 @@ extension Kernel {
             if reclaimed >= sc.nrToReclaim || self.writebackCoversGoal(sc, reclaimed: reclaimed) { break }
         }
         sc.nrReclaimed += reclaimed
-        if self.reclaim.victims == nil && self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
+        let ownLists: Int? = self.memcg.isActive ? sc.lruvecID : nil
+        if self.reclaim.victims == nil && self.canReclaimAnon
+            && self.inactiveIsLow(.inactiveAnon, lruvec: ownLists)
+        {
             self.shrinkActiveList(.activeAnon, Kernel.swapClusterMax, &sc)
         }
     }
@@ -238,13 +331,15 @@ extension Kernel {
     /// `isolate_lru_folios()`: up to `n` pages from the tail of `list` in eligible zones, off the
     /// list with a reference each; pages of higher zones are skipped (moved to the head).
     /// Returns the pages and how many were scanned.
-    func isolatePages(_ list: LRUList, _ n: Int, reclaimIdx: Int) -> (pages: [PFN], scanned: Int) {
+    func isolatePages(_ list: LRUList, _ n: Int, reclaimIdx: Int, lruvec: Int = 0) -> (
+        pages: [PFN], scanned: Int
+    ) {
         let memMap = self.phys.memMap
         var taken: [PFN] = []
         var skipped: [PFN] = []
         var scanned = 0
         var budget = n * 4 + 64
-        while scanned < n, budget > 0, let pfn = self.lruvec.oldest(list) {
+        while scanned < n, budget > 0, let pfn = self.lruvecs[lruvec].oldest(list) {
             budget -= 1
             self.lruRemove(pfn)
             if let z = self.phys.zoneIndex(of: pfn), z > reclaimIdx {
@@ -282,7 +377,7 @@ extension Kernel {
     /// and move to the inactive list — except referenced executable file pages, which get
     /// another trip around the active list.
     func shrinkActiveList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) {
-        let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx)
+        let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx, lruvec: sc.lruvecID)
         self.phys.count(.pgrefill, UInt64(scanned))
         let memMap = self.phys.memMap
         var deactivated = 0
@@ -299,6 +394,11 @@ extension Kernel {
         }
         self.putbackPages(pages, file: list.isFile)
         self.phys.count(.pgdeactivate, UInt64(deactivated))
+        if self.memcg.isActive {
+            let g = self.memcg.groups[sc.lruvecID]
+            g.count(.pgrefill, scanned)
+            g.count(.pgdeactivate, deactivated)
+        }
         _ = rotated
     }
 
@@ -328,7 +428,7 @@ extension Kernel {
     /// freed if clean — file pages leave the page cache, anonymous ones the swap cache. Returns
     /// the pages reclaimed.
     func shrinkInactiveList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) -> Int {
-        let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx)
+        let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx, lruvec: sc.lruvecID)
         return self.shrinkFolioList(pages, list, scanned: scanned, chosen: false, &sc)
     }
 
@@ -343,7 +443,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         var pages: [PFN] = []
         var looked = 0
-        while pages.count < n, looked < 4 * n, let pfn = self.lruvec.oldest(.inactiveAnon) {
+        while pages.count < n, looked < 4 * n, let pfn = self.lruvecs[sc.lruvecID].oldest(.inactiveAnon) {
             looked += 1
             self.lruRemove(pfn)
             guard memMap.mapCount(pfn) == 0, !memMap.test(pfn, .writeback),
@@ -366,6 +466,7 @@ extension Kernel {
             let pte = self.pageTables.pte(root: mm.pgd, va: address)
             let pfn = pte.pfn
             guard pte.isPresent, memMap.test(pfn, .lru), !self.lruList(of: pfn).isFile,
+                self.lruvecID(of: pfn) == sc.lruvecID,
                 !memMap.test(pfn, .unevictable), (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
             else {
                 self.reclaim.victimsSkipped += 1
@@ -400,6 +501,7 @@ extension Kernel {
         var swapOut: [(pfn: PFN, entry: SwapEntry)] = []
         var unqueuedDirty = 0
         var activatedFile = 0
+        var activated = 0
         for pfn in pages {
             func activate() {
                 // Not a candidate for swapping: give back the swap space if swap is tight.
@@ -409,6 +511,7 @@ extension Kernel {
                 if !memMap.test(pfn, .mlocked) {
                     memMap.insertFlags(pfn, .active)
                     self.phys.count(.pgactivate)
+                    activated += 1
                     if !memMap.test(pfn, .swapBacked) { activatedFile += 1 }
                 }
                 keep.append(pfn)
@@ -442,6 +545,12 @@ extension Kernel {
             // Anonymous memory needs a home in swap.
             if anon && swapBacked && !memMap.test(pfn, .swapCache) {
                 guard sc.maySwap, let entry = self.getSwapSlot() else {
+                    activate()
+                    continue
+                }
+                guard self.memcgChargeSwap(pfn, entry) else {
+                    // memory.swap.max: the slot goes back, the page stays (folio_alloc_swap()).
+                    self.area(entry).clearCached(entry.offset)
                     activate()
                     continue
                 }
@@ -502,7 +611,15 @@ extension Kernel {
         self.putbackPages(keep, file: list.isFile)
         self.phys.count(sc.isKswapd ? .pgstealKswapd : .pgstealDirect, UInt64(reclaimed))
         self.phys.count(list.isFile ? .pgstealFile : .pgstealAnon, UInt64(reclaimed))
-        self.lruNoteCost(file: list.isFile, io: swapOut.count, rotated: scanned - reclaimed)
+        if self.memcg.isActive {
+            let g = self.memcg.groups[sc.lruvecID]
+            g.count(sc.isKswapd ? .pgscanKswapd : sc.proactive ? .pgscanProactive : .pgscanDirect, scanned)
+            g.count(
+                sc.isKswapd ? .pgstealKswapd : sc.proactive ? .pgstealProactive : .pgstealDirect, reclaimed)
+            g.count(.pgactivate, activated)
+        }
+        self.lruNoteCost(
+            file: list.isFile, io: swapOut.count, rotated: scanned - reclaimed, lruvec: sc.lruvecID)
         sc.nrTaken += pages.count
         sc.nrUnqueuedDirty += unqueuedDirty
         // Dirty pages no writeback has been started for: the flushers are behind.
@@ -580,6 +697,37 @@ extension Kernel {
             nrToReclaim: Kernel.swapClusterMax, gfp: gfp, reclaimIdx: highestZone, isKswapd: false)
         sc.order = order
         sc.maySwap = gfp.contains(.io)
+        self.doTryToFreePages(&sc)
+        if sc.nrReclaimed > 0 { self.reclaim.kswapdFailures = 0 }
+        self.emit(.reclaim(pid: self.current?.pid ?? 0, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
+        return sc.nrReclaimed
+    }
+
+    /// `try_to_free_mem_cgroup_pages()`: reclaim at least `n` pages (`SWAP_CLUSTER_MAX` at
+    /// least) from `group`'s subtree, on every zone, by `do_try_to_free_pages()` — the same
+    /// priority loop and writeback throttling as direct reclaim, over the subtree's lruvecs
+    /// only. `proactive` counts it as `memory.reclaim` does.
+    @discardableResult
+    func tryToFreeMemCgroupPages(_ group: MemCgroup, _ n: Int, maySwap: Bool, proactive: Bool = false) -> Int
+    {
+        guard self.reclaim.depth == 0 else { return 0 }
+        self.reclaim.depth += 1
+        defer { self.reclaim.depth -= 1 }
+        var sc = ScanControl(
+            nrToReclaim: max(n, Kernel.swapClusterMax), gfp: .kernel, reclaimIdx: self.phys.zoneCount - 1,
+            isKswapd: false)
+        sc.target = group
+        sc.maySwap = maySwap
+        sc.proactive = proactive
+        self.doTryToFreePages(&sc)
+        self.emit(.reclaim(pid: self.current?.pid ?? 0, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
+        return sc.nrReclaimed
+    }
+
+    /// `do_try_to_free_pages()`: priority 12 down to 0 until `nr_to_reclaim` is met, with the
+    /// writeback throttles described at `tryToFreePages`; if nothing was reclaimed because
+    /// cgroups were skipped for their `memory.low`, once more ignoring it.
+    func doTryToFreePages(_ sc: inout ScanControl) {
         var throttled = 0
         while true {
             sc.nrWriteback = 0
@@ -595,12 +743,18 @@ extension Kernel {
                 self.waitForSomeIO(limit: 100_000_000)
                 continue
             }
-            if sc.priority == 0 { break }
+            if sc.priority == 0 {
+                if sc.nrReclaimed == 0 && sc.memcgLowSkipped && !sc.memcgLowReclaim {
+                    // Untapped cgroup reserves: don't OOM, retry below memory.low.
+                    sc.priority = Kernel.defPriority
+                    sc.memcgLowReclaim = true
+                    sc.memcgLowSkipped = false
+                    continue
+                }
+                break
+            }
             sc.priority -= 1
         }
-        if sc.nrReclaimed > 0 { self.reclaim.kswapdFailures = 0 }
-        self.emit(.reclaim(pid: self.current?.pid ?? 0, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
-        return sc.nrReclaimed
     }
 
     var ioInFlight: Bool { !self.block.isIdle }
