@@ -122,11 +122,20 @@ final class HostProcess {
         return state != "Z" && state != "X"
     }
 
-    /// Resident pages (`/proc/PID/statm`), nil when gone.
+    /// Resident pages, counted exactly: the `Rss:` of `/proc/PID/smaps_rollup`, which walks the
+    /// page tables (fs/proc/task_mmu.c, `show_smaps_rollup`). Not `/proc/PID/statm`: since 6.2 the
+    /// mm's RSS counters are per-CPU (`percpu_counter`), and `statm`/`status` read them with
+    /// `percpu_counter_read_positive`, which leaves out the deltas still batched on each CPU — a
+    /// line that maps nothing could read as +8 KiB. Nil when the process is gone.
     func residentPages() -> UInt64? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(self.pid)/statm") else { return nil }
-        let parts = String(decoding: data, as: UTF8.self).split(separator: " ")
-        return parts.count > 1 ? UInt64(parts[1]) : nil
+        guard let data = readProcFile("/proc/\(self.pid)/smaps_rollup") else { return nil }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Rss:")
+        {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let kb = UInt64(parts[1]) else { return nil }
+            return kb * 1024 / UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        }
+        return nil
     }
 
     /// `/proc/PID/status` fields in bytes (`VmRSS`, `RssAnon` …).
