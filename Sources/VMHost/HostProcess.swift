@@ -138,19 +138,6 @@ final class HostProcess {
         return nil
     }
 
-    /// `/proc/PID/status` fields in bytes (`VmRSS`, `RssAnon` …).
-    func status() -> [String: UInt64] {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(self.pid)/status") else { return [:] }
-        var out: [String: UInt64] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
-            if parts.count >= 3, parts[2] == "kB", let kb = UInt64(parts[1]) {
-                out[String(parts[0])] = kb * 1024
-            }
-        }
-        return out
-    }
-
     /// The smaps fields of the VMA containing `address` (bytes), nil when none does.
     func smaps(containing address: UInt64) -> [String: UInt64]? {
         guard let data = readProcFile("/proc/\(self.pid)/smaps") else { return nil }
