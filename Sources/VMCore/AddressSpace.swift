@@ -213,6 +213,24 @@ public final class AddressSpace {
 
     func vma(_ slot: Int) -> VMA { self.slots[slot]! }
 
+    /// What a fault needs of VMA `slot`, read in place (no copy of the area, its chain or name):
+    /// flags, whether it is anonymous, its anon_vma and `linear_page_index(address)`.
+    func faultFields(ofSlot slot: Int, address: UInt64, pageShift: Int) -> (VMFlags, Bool, AnonVMAID?, UInt64) {
+        let vma = self.slots[slot].unsafelyUnwrapped
+        let anonymous: Bool
+        if case .anonymous = vma.backing { anonymous = true } else { anonymous = false }
+        return (vma.flags, anonymous, vma.anonVMA, vma.linearPageIndex(address, pageShift: pageShift))
+    }
+
+    /// The anon_vma of VMA `slot`.
+    func anonVMA(ofSlot slot: Int) -> AnonVMAID? { self.slots[slot].unsafelyUnwrapped.anonVMA }
+
+    /// The flags of VMA `slot`.
+    func flags(ofSlot slot: Int) -> VMFlags { self.slots[slot].unsafelyUnwrapped.flags }
+
+    /// The start of VMA `slot`.
+    func start(ofSlot slot: Int) -> UInt64 { self.slots[slot].unsafelyUnwrapped.start }
+
     /// Checks that VMAs are sorted, disjoint, page-aligned and non-empty, and that the counters
     /// match; returns the problems found.
     public func checkVMAs(pageShift: Int) -> [String] {

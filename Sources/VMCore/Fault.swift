@@ -23,14 +23,25 @@ enum FaultResult {
 /// missing levels); the handlers read and write the entry through it without walking again. The
 /// leaf table cannot go away while a fault is handled — vmsim frees page tables only in
 /// `munmap` and exit, which never run inside a fault — so only the entry is re-read where the
-/// handler slept or allocated (`pte_same()`). `vma` is a snapshot: refresh it with `reloadVMA()`
-/// after anything that changes the VMA (`anon_vma_prepare()`, the readahead state).
+/// handler slept or allocated (`pte_same()`).
+///
+/// The VMA is not copied in: the anonymous and copy-on-write paths need only its flags, its
+/// anon_vma and the page's index, kept here as numbers (`vmf->vma->vm_flags`, `->anon_vma`,
+/// `vmf->pgoff`); `vma` reads the whole area for the file paths. Refresh the anon_vma with
+/// `reloadVMA()` after `anon_vma_prepare()`.
 struct VMFault {
     let mm: AddressSpace
     let slot: Int
-    private(set) var vma: VMA
+    /// `vma->vm_flags` when the fault began (nothing in a fault changes them).
+    let flags: VMFlags
+    /// `vma_is_anonymous()`.
+    let isAnonymous: Bool
+    /// `vma->anon_vma`, as of the last `reloadVMA()`.
+    private(set) var anonVMA: AnonVMAID?
     /// `vmf->address`: the faulting address rounded down to its page.
     let address: UInt64
+    /// `vmf->pgoff`: `linear_page_index()` of the address.
+    let pageIndex: UInt64
     let write: Bool
     /// The leaf table's slot in the page-table arena, and the entry's index in it.
     let table: Int
@@ -38,7 +49,10 @@ struct VMFault {
     /// `vmf->orig_pte`.
     let origPTE: PTE
 
-    mutating func reloadVMA() { self.vma = self.mm.vma(self.slot) }
+    /// The VMA as it is now (a copy: for the file and swap paths, which read its backing).
+    var vma: VMA { self.mm.vma(self.slot) }
+
+    mutating func reloadVMA() { self.anonVMA = self.mm.anonVMA(ofSlot: self.slot) }
 }
 
 extension Kernel {
@@ -75,30 +89,31 @@ extension Kernel {
         let pageAddress = address & ~(self.phys.pageSize - 1)
         var tables = 0
         guard
-            let leaf = self.pageTables.leafTable(
+            let table = self.pageTables.leafSlot(
                 root: mm.pgd, va: pageAddress, allocate: true, tables: &tables)
         else { return nil }
         mm.pageTablePages += tables
         self.memcgSyncPageTables(mm)
-        let last = self.architecture.paging.levels - 1
-        let table = self.pageTables.table(leaf)
-        let index = self.architecture.paging.index(of: pageAddress, atLevel: last)
+        let last = self.leafLevel
+        let index = self.pageTables.geometry.index(of: pageAddress, atLevel: last)
+        let (flags, isAnonymous, anonVMA, pageIndex) = mm.faultFields(
+            ofSlot: slot, address: pageAddress, pageShift: self.phys.pageShift)
         return VMFault(
-            mm: mm, slot: slot, vma: mm.vma(slot), address: pageAddress, write: write, table: table,
-            index: index,
+            mm: mm, slot: slot, flags: flags, isAnonymous: isAnonymous, anonVMA: anonVMA,
+            address: pageAddress, pageIndex: pageIndex, write: write, table: table, index: index,
             origPTE: self.pageTables.readEntry(table, index, level: last))
     }
 
     /// The fault's page-table entry as it is now.
     @inline(__always) func currentPTE(_ vmf: VMFault) -> PTE {
-        self.pageTables.readEntry(vmf.table, vmf.index, level: self.architecture.paging.levels - 1)
+        self.pageTables.readEntry(vmf.table, vmf.index, level: self.leafLevel)
     }
 
     /// `set_pte_at()` for an entry that maps nothing yet (none, or a swap entry being replaced):
     /// a handler that finds a present page there has lost track of the entry, and stops —
     /// `caller` names it, as xv6's `mappages: remap` does.
     func setNewPTE(_ vmf: VMFault, _ pte: PTE, _ caller: StaticString) {
-        let level = self.architecture.paging.levels - 1
+        let level = self.leafLevel
         precondition(
             !self.pageTables.readEntry(vmf.table, vmf.index, level: level).isPresent, "\(caller): remap")
         self.pageTables.writeEntry(vmf.table, vmf.index, level: level, pte)
@@ -106,7 +121,7 @@ extension Kernel {
 
     /// Rewrites a present entry in place (flags, or a copy's frame after `pte_same()`).
     func updatePTE(_ vmf: VMFault, _ pte: PTE) {
-        self.pageTables.writeEntry(vmf.table, vmf.index, level: self.architecture.paging.levels - 1, pte)
+        self.pageTables.writeEntry(vmf.table, vmf.index, level: self.leafLevel, pte)
     }
 
     /// `handle_mm_fault()` → `handle_pte_fault()`: an empty entry faults in (anonymous page, zero
@@ -117,7 +132,7 @@ extension Kernel {
         if let huge = self.handleHugePMDFault(mm, slot: slot, address: address, write: write) { return huge }
         guard let vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
         let pte = vmf.origPTE
-        if pte.isNone { return vmf.vma.isAnonymous ? self.doAnonymousPage(vmf) : self.doFault(vmf) }
+        if pte.isNone { return vmf.isAnonymous ? self.doAnonymousPage(vmf) : self.doFault(vmf) }
         if pte.isSwap { return self.doSwapPage(vmf) }
         if write && !pte.contains(.writable) { return self.doWPPage(vmf) }
         // Entry already allows the access (a stale TLB entry or a PROT_NONE entry left behind):
@@ -132,8 +147,8 @@ extension Kernel {
     /// new zeroed page, filed under the VMA's anon_vma, mapped writable and dirty.
     func doAnonymousPage(_ fault: VMFault) -> FaultResult {
         var vmf = fault
-        if vmf.vma.flags.contains(.shared) { return .sigbus }
-        let prot = self.pageProtection(vmf.vma.flags)
+        if vmf.flags.contains(.shared) { return .sigbus }
+        let prot = self.pageProtection(vmf.flags)
         if !vmf.write {
             self.setNewPTE(vmf, PTE(pfn: self.zeroPFN, flags: prot.subtracting(.writable)), "doAnonymousPage")
             return .minor(.zeroPage)
@@ -150,12 +165,11 @@ extension Kernel {
             self.phys.freePages(pfn, order: 0)
             return .oom
         }
-        self.setPageAnon(pfn, vma: vmf.vma, address: vmf.address)
+        self.setPageAnon(pfn, vmf)
         self.addMapping(pfn, mm: vmf.mm, anon: true)
         self.setNewPTE(
-            vmf, PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vmf.vma.flags).union(.dirty)), "doAnonymousPage"
-        )
-        self.lruAddNew(pfn, vma: vmf.vma)
+            vmf, PTE(pfn: pfn, flags: self.maybeMkwrite(prot, vmf.flags).union(.dirty)), "doAnonymousPage")
+        self.lruAddNew(pfn, locked: vmf.flags.contains(.locked))
         return .minor(.anonymous)
     }
 
@@ -165,14 +179,14 @@ extension Kernel {
     /// page in a private mapping — is copied (`wp_page_copy()`).
     func doWPPage(_ fault: VMFault) -> FaultResult {
         var vmf = fault
-        let vma = vmf.vma
+        let flags = vmf.flags
         let mm = vmf.mm
         let address = vmf.address
         let pte = self.currentPTE(vmf)
         let memMap = self.phys.memMap
         let old = pte.pfn
         let isZero = old == self.zeroPFN
-        if !vma.flags.isDisjoint(with: [.shared, .mayShare]) && !isZero {
+        if !flags.isDisjoint(with: [.shared, .mayShare]) && !isZero {
             var updated = pte
             updated.flags.formUnion([.writable, .dirty, .accessed])
             self.updatePTE(vmf, updated)
@@ -192,7 +206,7 @@ extension Kernel {
         if reuse {
             memMap.insertFlags(old, .anonExclusive)
             // folio_move_anon_rmap(): the page now belongs to this VMA's anon_vma.
-            if let anon = vma.anonVMA { self.fileAnonPage(old, under: anon) }
+            if let anon = vmf.anonVMA { self.fileAnonPage(old, under: anon) }
             var updated = pte
             updated.flags.formUnion([.writable, .dirty, .accessed])
             self.updatePTE(vmf, updated)
@@ -224,13 +238,13 @@ extension Kernel {
             return .minor(.spurious)
         }
         memMap.setContent(new, isZero ? 0 : memMap.content(old))
-        self.setPageAnon(new, vma: vmf.vma, address: address)
+        self.setPageAnon(new, vmf)
         self.addMapping(new, mm: mm, anon: true)
-        let prot = self.maybeMkwrite(self.pageProtection(vma.flags), vma.flags).union(.dirty)
+        let prot = self.maybeMkwrite(self.pageProtection(flags), flags).union(.dirty)
         self.updatePTE(vmf, PTE(pfn: new, flags: prot))
         self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
         if !isZero { self.removeMapping(old, mm: mm) }
-        self.lruAddNew(new, vma: vmf.vma)
+        self.lruAddNew(new, locked: flags.contains(.locked))
         return .minor(.copyOnWrite)
     }
 
@@ -250,7 +264,7 @@ extension Kernel {
         let prot = self.pageProtection(vma.flags)
         if !write {
             // do_read_fault(): map what the page cache already has around the address first.
-            if self.faultAround(vmf) { return .minor(.readFault) }
+            if self.faultAround(vmf, vma) { return .minor(.readFault) }
         }
         // For a private write the copy's anon_vma comes first (it may allocate and reclaim).
         if write && !vma.flags.contains(.shared) {
@@ -287,11 +301,11 @@ extension Kernel {
                 return .oom
             }
             memMap.setContent(copy, memMap.content(pfn))
-            self.setPageAnon(copy, vma: vmf.vma, address: address)
+            self.setPageAnon(copy, vmf)
             self.addMapping(copy, mm: mm, anon: true)
             self.setNewPTE(
                 vmf, PTE(pfn: copy, flags: self.maybeMkwrite(prot, vma.flags).union(.dirty)), "doCOWFault")
-            self.lruAddNew(copy, vma: vmf.vma)
+            self.lruAddNew(copy, locked: vmf.flags.contains(.locked))
             return major ? .major(.cowFault) : .minor(.cowFault)
         }
         self.mapFilePage(pfn, vmf, flags: prot.union([.writable, .dirty]))
@@ -306,9 +320,9 @@ extension Kernel {
     /// clamped to the VMA, the page table and end of file, skipping entries already set, pages
     /// still being read and pages carrying the readahead mark (their fault must start the next
     /// readahead). Never starts I/O. Each page mapped lowers the file's `mmap_miss`. Returns
-    /// whether the faulting address itself got mapped.
-    func faultAround(_ vmf: VMFault) -> Bool {
-        let (mm, address, vma) = (vmf.mm, vmf.address, vmf.vma)
+    /// whether the faulting address itself got mapped. `vma` is the fault's area.
+    func faultAround(_ vmf: VMFault, _ vma: VMA) -> Bool {
+        let (mm, address) = (vmf.mm, vmf.address)
         let pageSize = self.phys.pageSize
         let pages = max(self.faultAroundBytes, pageSize) >> UInt64(self.phys.pageShift)
         guard pages > 1 else { return false }
@@ -321,7 +335,7 @@ extension Kernel {
         let file = self.file(fileID)
         let window = pages * pageSize
         let tableSpan =
-            UInt64(1) << UInt64(self.architecture.paging.shift(ofLevel: self.architecture.paging.levels - 2))
+            UInt64(1) << UInt64(self.pageTables.geometry.shift(ofLevel: self.leafLevel - 1))
         var start = max(address & ~(window - 1), vma.start)
         start = max(start, address & ~(tableSpan - 1))
         let end = min(start + window, vma.end, (address & ~(tableSpan - 1)) + tableSpan)
@@ -332,7 +346,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         // The window lies in the fault's leaf table, as filemap_map_pages() works on vmf->pte.
         let table = vmf.table
-        let last = self.architecture.paging.levels - 1
+        let last = self.leafLevel
         var va = start
         var index = vma.linearPageIndex(start, pageShift: self.phys.pageShift)
         while va < end {
@@ -343,7 +357,7 @@ extension Kernel {
             guard index < filePages, let pfn = file.pages[index], memMap.test(pfn, .uptodate),
                 !memMap.test(pfn, .locked), !memMap.test(pfn, .readahead)
             else { continue }
-            let slot = self.architecture.paging.index(of: va, atLevel: last)
+            let slot = self.pageTables.geometry.index(of: va, atLevel: last)
             guard self.pageTables.readEntry(table, slot, level: last).isNone else { continue }
             memMap.getPage(pfn)
             self.addMapping(pfn, mm: mm, anon: false)

@@ -177,7 +177,7 @@ extension Kernel {
         if !write && self.thp.useZeroPage {
             guard
                 let deposit = self.pageTables.allocTable(
-                    level: self.architecture.paging.levels - 1, user: true)
+                    level: self.leafLevel, user: true)
             else { return .oom }
             guard let zero = self.hugeZeroPage() else {
                 self.pageTables.freeTable(deposit)
@@ -196,7 +196,7 @@ extension Kernel {
         }
         guard let pfn = self.allocTHP(vma) else { return nil }
         guard
-            let deposit = self.pageTables.allocTable(level: self.architecture.paging.levels - 1, user: true),
+            let deposit = self.pageTables.allocTable(level: self.leafLevel, user: true),
             self.pageTables.readEntry(table, index, level: self.pageTables.pmdLevel).isNone
         else {
             self.freeTHPBlock(pfn)

@@ -83,6 +83,9 @@ public final class Kernel {
     public let phys: PhysicalMemory
     /// Every page table of the machine lives in this arena.
     public let pageTables: PageTableArena
+    /// The leaf (PTE) level of the page tables, `levels - 1`: read on every fault, so kept as a
+    /// number rather than derived from the architecture each time.
+    let leafLevel: Int
     /// `init_mm.pgd`: the kernel's root table, whose upper half every address space shares.
     public let kernelRoot: PFN
     /// The CPU's MMU (CR3, TLB, walker).
@@ -155,6 +158,7 @@ public final class Kernel {
     public init(config: MachineConfig, tlb: TLB = TLB()) throws(ConfigError) {
         self.phys = try PhysicalMemory(config: config)
         self.pageTables = PageTableArena(phys: self.phys, geometry: config.architecture.paging)
+        self.leafLevel = config.architecture.paging.levels - 1
         guard
             let root = self.pageTables.buildKernelTables(
                 architecture: config.architecture, ramBytes: self.phys.ramBytes)

@@ -82,8 +82,13 @@ extension Kernel {
     /// pages start inactive (anonymous ones since Linux 5.9); pages of `VM_LOCKED` areas go to
     /// the unevictable list and are counted as mlocked (`mlock_new_folio()`).
     func lruAddNew(_ pfn: PFN, vma: VMA?) {
+        self.lruAddNew(pfn, locked: vma?.flags.contains(.locked) ?? false)
+    }
+
+    /// `lruAddNew` for a page of an area that is (`VM_LOCKED`) or is not mlocked.
+    func lruAddNew(_ pfn: PFN, locked: Bool) {
         let memMap = self.phys.memMap
-        if let vma, vma.flags.contains(.locked) {
+        if locked {
             memMap.insertFlags(pfn, [.unevictable, .mlocked])
             if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
             self.phys.count(.unevictablePgsMlocked)

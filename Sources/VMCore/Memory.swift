@@ -115,8 +115,8 @@ extension Kernel {
         guard var slot = mm.findSlot(address) else {
             return .signal(.sigsegv, .mapError, "no mapping")
         }
-        if mm.vma(slot).start > address {
-            guard mm.vma(slot).flags.contains(.growsDown) else {
+        if mm.start(ofSlot: slot) > address {
+            guard mm.flags(ofSlot: slot).contains(.growsDown) else {
                 return .signal(.sigsegv, .mapError, "no mapping")
             }
             guard self.expandStack(task, mm, slot: slot, address: address) else {
@@ -124,9 +124,9 @@ extension Kernel {
             }
             slot = mm.slot(containing: address)!
         }
-        let vma = mm.vma(slot)
-        if Kernel.accessError(fault.errorCode, vma.flags) {
-            return .signal(.sigsegv, .accessError, "\(vma.flags.permissions) mapping")
+        let flags = mm.flags(ofSlot: slot)
+        if Kernel.accessError(fault.errorCode, flags) {
+            return .signal(.sigsegv, .accessError, "\(flags.permissions) mapping")
         }
         // The frame mapped before the fault, only when a trace or an event log shows it.
         let frames = self.eventSink != nil && self.eventsCarryFrames

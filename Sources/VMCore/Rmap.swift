@@ -133,11 +133,23 @@ extension Kernel {
     /// swap slot shared since fork) is filed under the root anon_vma, which every related VMA
     /// is linked to.
     func setPageAnon(_ pfn: PFN, vma: VMA, address: UInt64, exclusive: Bool = true) {
-        guard let anon = vma.anonVMA else { preconditionFailure("setPageAnon: VMA without anon_vma") }
+        self.setPageAnon(
+            pfn, anonVMA: vma.anonVMA, index: vma.linearPageIndex(address, pageShift: self.phys.pageShift),
+            exclusive: exclusive)
+    }
+
+    /// `folio_add_new_anon_rmap()` for the page a fault maps (its VMA's anon_vma and page index).
+    func setPageAnon(_ pfn: PFN, _ vmf: VMFault) {
+        self.setPageAnon(pfn, anonVMA: vmf.anonVMA, index: vmf.pageIndex, exclusive: true)
+    }
+
+    /// Files `pfn` under `anonVMA` (its root when not exclusive) at page index `index`.
+    func setPageAnon(_ pfn: PFN, anonVMA: AnonVMAID?, index: UInt64, exclusive: Bool) {
+        guard let anon = anonVMA else { preconditionFailure("setPageAnon: VMA without anon_vma") }
         self.fileAnonPage(pfn, under: exclusive ? anon : self.anonVMA(anon).root)
         self.phys.memMap.insertFlags(pfn, [.anon, .swapBacked, .uptodate])
         if exclusive { self.phys.memMap.insertFlags(pfn, .anonExclusive) }
-        self.phys.memMap.setIndex(pfn, vma.linearPageIndex(address, pageShift: self.phys.pageShift))
+        self.phys.memMap.setIndex(pfn, index)
     }
 
     /// Sets a page's `mapping` to anon_vma `id`, keeping the count of pages filed per anon_vma.

@@ -13,19 +13,27 @@ extension PageTableArena {
     /// (`pte_alloc()`); nil if a table is missing and not allocated, or memory ran out.
     public func leafTable(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> PFN?
     {
-        let g = self.geometry
-        var table = root
-        for level in 0..<(g.levels - 1) {
-            let index = g.index(of: va, atLevel: level)
-            let entry = self.readEntry(table, index, level: level)
-            if entry.isPresent && entry.contains(.pageSize) {
-                // A PMD leaf: a PTE-level change there splits it (split_huge_pmd()).
-                guard allocate, self.isPMDLeaf(entry, level: level) else { return nil }
-                table = self.splitPMD(table: table, index: index)
+        self.leafSlot(root: root, va: va, allocate: allocate, user: user, tables: &tables).map(self.frame(of:))
+    }
+
+    /// `leafTable` as a table slot. The walk follows the arena's child links (no frame → slot
+    /// lookups) while the tables exist; splitting a PMD leaf and allocating take the slow path.
+    public func leafSlot(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> Int? {
+        let last = self.geometry.levels - 1
+        var slot = self.slot(of: root)
+        var level = 0
+        while level < last {
+            defer { level += 1 }
+            let index = self.geometry.index(of: va, atLevel: level)
+            let (entry, child) = self.readEntryAndChild(slot, index, level: level)
+            if entry.isPresent && !entry.contains(.pageSize) {
+                slot = child >= 0 ? child : self.slot(of: entry.pfn)
                 continue
             }
             if entry.isPresent {
-                table = entry.pfn
+                // A PMD leaf: a PTE-level change there splits it (split_huge_pmd()).
+                guard allocate, self.isPMDLeaf(entry, level: level) else { return nil }
+                slot = self.slot(of: self.splitPMD(table: self.frame(of: slot), index: index))
                 continue
             }
             guard allocate, let fresh = self.allocTable(level: level + 1, user: user) else { return nil }
@@ -33,10 +41,10 @@ extension PageTableArena {
             // Intermediate entries grant everything; the leaf decides (as Linux's _PAGE_TABLE).
             var flags: PTEFlags = [.present, .writable, .user, .accessed, .dirty]
             if level == 0 && self.geometry.rootIsPDPT { flags = [.present] }  // PAE PDPTE
-            self.writeEntry(table, index, level: level, PTE(pfn: fresh, flags: flags))
-            table = fresh
+            self.writeEntry(slot, index, level: level, PTE(pfn: fresh, flags: flags))
+            slot = self.slot(of: fresh)
         }
-        return table
+        return slot
     }
 
     /// The leaf entry mapping `va` (`none` if there is no table for it).
@@ -58,7 +66,7 @@ extension PageTableArena {
     @discardableResult
     public func setPTE(root: PFN, va: UInt64, _ pte: PTE, tables: inout Int) -> PTE? {
         if let old = self.setPTEInPMDLeaf(root: root, va: va, pte) { return old }
-        guard let table = self.leafTable(root: root, va: va, allocate: true, tables: &tables) else {
+        guard let table = self.leafSlot(root: root, va: va, allocate: true, tables: &tables) else {
             return nil
         }
         let last = self.geometry.levels - 1

@@ -27,9 +27,17 @@ public struct PagingGeometry: Sendable, Hashable {
     /// Width of a virtual address in bits (32, 48, 57, or a teaching width such as 15).
     public var addressBits: Int
     /// log2 of the page size (12 for 4 KiB).
-    public var pageShift: Int
+    public var pageShift: Int { didSet { self.derive() } }
     /// Index bits per level, root first.
-    public var levelBits: [Int]
+    public var levelBits: [Int] { didSet { self.derive() } }
+    /// `levelBits.count`, kept beside it so the hot paths read no array.
+    public private(set) var levels: Int = 0
+    /// Shift and index bits of each level, root first, one byte per level (up to 8 levels; the
+    /// slow path serves deeper teaching geometries). Derived from `pageShift` and `levelBits`.
+    @usableFromInline private(set) var shiftBytes: UInt64 = 0
+    @usableFromInline private(set) var bitBytes: UInt64 = 0
+    /// Whether the packed form holds every level.
+    @usableFromInline private(set) var packed = false
     /// Size of one entry in bytes (4 for i386, 8 for PAE and x86-64).
     public var entryBytes: Int
     /// Width of a physical address in bits (32 i386, 36 PAE, 52 x86-64).
@@ -53,6 +61,26 @@ public struct PagingGeometry: Sendable, Hashable {
         self.physicalBits = physicalBits
         self.largePageLevels = largePageLevels
         self.rootIsPDPT = rootIsPDPT
+        self.derive()
+    }
+
+    /// Recomputes `levels` and the packed per-level shifts and widths.
+    private mutating func derive() {
+        self.levels = self.levelBits.count
+        var shifts: UInt64 = 0
+        var bits: UInt64 = 0
+        var shift = self.pageShift
+        var packs = self.levels <= 8 && shift >= 0
+        for l in stride(from: self.levels - 1, through: 0, by: -1) {
+            packs = packs && (0..<64).contains(self.levelBits[l]) && shift < 256
+            guard packs else { break }
+            shifts |= UInt64(shift) << UInt64(8 * l)
+            bits |= UInt64(self.levelBits[l]) << UInt64(8 * l)
+            shift += self.levelBits[l]
+        }
+        self.packed = packs
+        self.shiftBytes = packs ? shifts : 0
+        self.bitBytes = packs ? bits : 0
     }
 
     /// The size of the page an entry at `level` maps (the level's span).
@@ -62,18 +90,26 @@ public struct PagingGeometry: Sendable, Hashable {
         self.largePageLevels.contains(self.levels - 2) ? self.span(ofLevel: self.levels - 2) : nil
     }
 
-    public var levels: Int { self.levelBits.count }
     public var pageSize: UInt64 { 1 << UInt64(self.pageShift) }
     /// Number of entries in a table of level `level` (0 = root).
     public func entries(atLevel level: Int) -> Int { 1 << self.levelBits[level] }
     /// The lowest address bit indexed by level `level` (0 = root).
-    public func shift(ofLevel level: Int) -> Int {
+    @inlinable public func shift(ofLevel level: Int) -> Int {
+        if self.packed && level < self.levels {
+            return Int(truncatingIfNeeded: (self.shiftBytes &>> UInt64(truncatingIfNeeded: level &* 8)) & 0xFF)
+        }
         var shift = self.pageShift
         for l in stride(from: self.levels - 1, to: level, by: -1) { shift += self.levelBits[l] }
         return shift
     }
     /// The index into the table of level `level` for address `va`.
     @inlinable public func index(of va: UInt64, atLevel level: Int) -> Int {
+        if self.packed {
+            let byte = UInt64(truncatingIfNeeded: level &* 8)
+            let shift = (self.shiftBytes &>> byte) & 0xFF
+            let bits = (self.bitBytes &>> byte) & 0xFF
+            return Int(truncatingIfNeeded: (va >> shift) & ((1 &<< bits) &- 1))
+        }
         var shift = self.pageShift
         var l = self.levelBits.count - 1
         while l > level {
