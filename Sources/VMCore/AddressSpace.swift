@@ -215,7 +215,8 @@ public final class AddressSpace {
 
     /// What a fault needs of VMA `slot`, read in place (no copy of the area, its chain or name):
     /// flags, whether it is anonymous, its anon_vma and `linear_page_index(address)`.
-    func faultFields(ofSlot slot: Int, address: UInt64, pageShift: Int) -> (VMFlags, Bool, AnonVMAID?, UInt64) {
+    func faultFields(ofSlot slot: Int, address: UInt64, pageShift: Int) -> (VMFlags, Bool, AnonVMAID?, UInt64)
+    {
         let vma = self.slots[slot].unsafelyUnwrapped
         let anonymous: Bool
         if case .anonymous = vma.backing { anonymous = true } else { anonymous = false }

@@ -13,12 +13,14 @@ extension PageTableArena {
     /// (`pte_alloc()`); nil if a table is missing and not allocated, or memory ran out.
     public func leafTable(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> PFN?
     {
-        self.leafSlot(root: root, va: va, allocate: allocate, user: user, tables: &tables).map(self.frame(of:))
+        self.leafSlot(root: root, va: va, allocate: allocate, user: user, tables: &tables).map(
+            self.frame(of:))
     }
 
     /// `leafTable` as a table slot. The walk follows the arena's child links (no frame → slot
     /// lookups) while the tables exist; splitting a PMD leaf and allocating take the slow path.
-    public func leafSlot(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> Int? {
+    public func leafSlot(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> Int?
+    {
         let last = self.geometry.levels - 1
         var slot = self.slot(of: root)
         var level = 0

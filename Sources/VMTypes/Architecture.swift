@@ -96,7 +96,8 @@ public struct PagingGeometry: Sendable, Hashable {
     /// The lowest address bit indexed by level `level` (0 = root).
     @inlinable public func shift(ofLevel level: Int) -> Int {
         if self.packed && level < self.levels {
-            return Int(truncatingIfNeeded: (self.shiftBytes &>> UInt64(truncatingIfNeeded: level &* 8)) & 0xFF)
+            return Int(
+                truncatingIfNeeded: (self.shiftBytes &>> UInt64(truncatingIfNeeded: level &* 8)) & 0xFF)
         }
         var shift = self.pageShift
         for l in stride(from: self.levels - 1, to: level, by: -1) { shift += self.levelBits[l] }
