@@ -491,10 +491,16 @@ extension Kernel {
     /// again; if the penalty of the remaining overage is more than `HZ/100` jiffies (at most
     /// 2 s), it sleeps that long — simulated time passes, counted in the cgroup's throttle
     /// time. It is never OOM-killed for this.
+    ///
+    /// Runs once the task has `MEMCG_CHARGE_BATCH` (64) pages over high: Linux charges a page
+    /// counter 64 pages at a time (the per-CPU stock refill in `try_charge_memcg()`), so the
+    /// handler sees 64 pages per call and its 2-second clamp applies per 64 pages; vmsim
+    /// charges page by page, and waiting for the batch keeps the kernel's penalty per page.
     func memcgHandleOverHigh(_ task: Task) {
-        guard let pages = self.memcg.pagesOverHigh.removeValue(forKey: task.pid), pages > 0,
+        guard let pages = self.memcg.pagesOverHigh[task.pid], pages >= Kernel.memcgChargeBatch,
             self.reclaim.depth == 0
         else { return }
+        self.memcg.pagesOverHigh[task.pid] = nil
         let g = self.memcg(of: task)
         var retries = 16
         var inRetry = false
@@ -659,6 +665,29 @@ extension Kernel {
     /// `memory.stat` in the order of 6.18's `memory_stats[]` and `memcg_vm_event_stat[]`
     /// (`memcg_stat_format()`), in bytes for the sizes; fields vmsim does not model are 0.
     public func memcgStatText(_ g: MemCgroup) -> String {
+        self.memcgStat(g).map { "\($0.0) \($0.1)\n" }.joined()
+    }
+
+    /// The names of `memory.stat`'s fields, in the file's order (`memcgStat` gives their values).
+    public static let memcgStatNames: [String] =
+        [
+            "anon", "file", "kernel", "kernel_stack", "pagetables", "sec_pagetables", "percpu", "sock",
+            "vmalloc", "shmem", "zswap", "zswapped", "file_mapped", "file_dirty", "file_writeback",
+            "swapcached", "anon_thp", "file_thp", "shmem_thp",
+        ] + LRUList.allCases.map(\.name)
+        + [
+            "slab_reclaimable", "slab_unreclaimable", "slab", "workingset_refault_anon",
+            "workingset_refault_file", "workingset_activate_anon", "workingset_activate_file",
+            "workingset_restore_anon", "workingset_restore_file", "workingset_nodereclaim", "pgdemote_kswapd",
+            "pgdemote_direct", "pgdemote_khugepaged", "pgdemote_proactive", "pgscan", "pgsteal",
+            "pgscan_kswapd", "pgscan_direct", "pgscan_khugepaged", "pgscan_proactive", "pgsteal_kswapd",
+            "pgsteal_direct", "pgsteal_khugepaged", "pgsteal_proactive", "pgfault", "pgmajfault", "pgrefill",
+            "pgactivate", "pgdeactivate", "pglazyfree", "pglazyfreed", "swpin_zero", "swpout_zero", "zswpin",
+            "zswpout", "zswpwb", "thp_fault_alloc", "thp_collapse_alloc", "thp_swpout", "thp_swpout_fallback",
+        ]
+
+    /// `memory.stat` of `g` as (name, value) rows, in the file's order (`memcgStatNames`).
+    public func memcgStat(_ g: MemCgroup) -> [(String, Int)] {
         let page = Int(self.phys.pageSize)
         let h = { (item: MemcgStat) in g.hierarchical(item) }
         var lists = [Int](repeating: 0, count: LRUList.allCases.count)
@@ -712,7 +741,7 @@ extension Kernel {
             ("zswpwb", 0), ("thp_fault_alloc", 0), ("thp_collapse_alloc", 0), ("thp_swpout", 0),
             ("thp_swpout_fallback", 0),
         ]
-        return rows.map { "\($0.0) \($0.1)\n" }.joined()
+        return rows
     }
 
     /// `memory.events` (or `memory.swap.events`; `local` for `memory.events.local`).

@@ -127,7 +127,7 @@ public final class HostExecutor {
                 p.minor = 0
                 p.major = 0
             }
-        case .spawn(let name, _, _, _, let image, let allocator):
+        case .spawn(let name, _, _, _, let image, let allocator, let cgroup):
             do {
                 try self.spawn(name)
                 // execve's faults (the new stack page) are the simulated image's; the helper's own
@@ -139,6 +139,10 @@ public final class HostExecutor {
                 var notes: [String] = []
                 if image != nil { notes.append("image= is not loaded: the helper is its own image") }
                 if allocator != nil { notes.append("allocator= has no host counterpart") }
+                if let cgroup {
+                    self.diverged[name] =
+                        "\(name) runs in the memory cgroup \(cgroup) only in the simulation (line \(statement.location.line))"
+                }
                 if !notes.isEmpty { r.note = notes.joined(separator: "; ") }
             } catch {
                 r.skipped = error.description
@@ -190,6 +194,12 @@ public final class HostExecutor {
             r.skipped = "brk =ADDRESS names an address of the simulated layout"
         case .access(let access, let ref, let stride, let value, let expectSignal):
             self.access(statement, access, ref, stride, value, expectSignal, &r)
+        case .cgroup(let path):
+            r.skipped = "memory cgroups (\(path)) are simulated only: the helper does not make host cgroups"
+        case .move(let process, let cgroup):
+            r.skipped = "\(process) moves to the memory cgroup \(cgroup) only in the simulation"
+            self.diverged[process] =
+                "\(process) was moved to the memory cgroup \(cgroup) only in the simulation (line \(statement.location.line))"
         case .setrlimit:
             r.skipped =
                 "setrlimit is not run by the helper (its own stack and image would count against the limit)"
@@ -594,6 +604,9 @@ public final class HostExecutor {
                 return
             }
             actual = field == "size" ? cs["size"] : (cs[field] ?? 0) * self.page
+        case .cgroup:
+            r.skipped = "\(subject): memory cgroups are simulated only"
+            return
         case .vmstat, .meminfo, .disk, .slab, .time:
             r.skipped = "\(subject) is global: on the host it counts every other process too"
             return

@@ -11,6 +11,91 @@ enum Examples {
             Example(name: $0, text: sources[$0]!)
         }
     static let sources: [String: String] = [
+        "containers": ##"""
+        # Memory cgroups (cgroup v2): two services and a batch job share one machine, each in its own
+        # cgroup, the way systemd or a container runtime runs them. Charges follow the task that
+        # faults a page in (anonymous memory) or brings it into the page cache; a cgroup over its
+        # memory.max reclaims from its own LRU lists only, and when nothing is left to reclaim the OOM
+        # killer chooses a victim inside that cgroup — the rest of the machine never notices.
+        # memory.high is softer: over it a task is throttled (it sleeps on its way back to user
+        # space) but never killed. No swap here, so anonymous memory cannot be reclaimed at all.
+        machine memory=512MiB
+
+        cgroup /services
+        cgroup /services/web memory.max=64MiB
+        cgroup /services/db memory.max=96MiB memory.low=32MiB
+        cgroup /batch memory.high=24MiB
+
+        file /srv/static size=40MiB
+        file /var/lib/db size=48MiB
+
+        # The web server maps its static files; reading them charges 40 MiB of page cache to web.
+        spawn web cgroup=/services/web
+        web: mmap static 40MiB file=/srv/static shared r
+        web: read static
+        expect /services/web:memory.stat.file >= 40MiB
+
+        # The database reads its data file: charged to db, not to web.
+        spawn db cgroup=/services/db
+        db: mmap table 48MiB file=/var/lib/db shared r
+        db: read table
+        expect /services/db:memory.stat.file >= 48MiB
+        expect /services/web:memory.stat.file < 41MiB
+
+        # web builds a 40 MiB in-memory cache and grows past what its cgroup allows: the charge reclaims web's own clean cache
+        # (try_to_free_mem_cgroup_pages) and the heap fits. db's pages are not touched.
+        web: mmap cache 40MiB
+        web: write cache value=1
+        expect /services/web:memory.current <= 64MiB
+        expect /services/web:memory.events.max >= 1
+        expect /services/web:memory.stat.pgsteal > 0
+        expect /services/db:memory.stat.pgsteal == 0
+        expect /services/db:memory.stat.file >= 48MiB
+
+        # A worker forked by web is in web's cgroup too. It fills another 40 MiB of anonymous memory:
+        # the cache is gone, anonymous memory has no swap to go to, so the OOM killer runs inside
+        # /services/web and kills the task there with the highest badness: the worker, whose RSS is
+        # its own memory plus all of web's it shares copy-on-write. web keeps running.
+        web: fork worker
+        worker: mmap scratch 40MiB
+        worker: write scratch value=2 expect oom
+        expect worker.killed == 9
+        expect web.alive == 1
+        expect /services/web:memory.events.oom_kill == 1
+        expect /services/web:memory.current <= 64MiB
+        expect db.alive == 1
+        expect /services/db:memory.events.oom == 0
+        expect vmstat.oom_kill == 1
+        show /services/web memory.events
+
+        # The batch job runs under memory.high=24MiB. Each time it returns to user space over the
+        # limit it reclaims what it can (nothing: its memory is anonymous) and then sleeps for the
+        # kernel's penalty, which grows with the square of the overage (about 100 s here, 2 s at most
+        # per 64 pages charged). Simulated time passes; no OOM.
+        spawn batch cgroup=/batch
+        batch: mmap work 40MiB
+        batch: write work value=3
+        expect batch.alive == 1
+        expect /batch:memory.current >= 40MiB
+        expect /batch:memory.events.high >= 1
+        expect /batch:memory.events.oom_kill == 0
+        expect time >= 100s
+
+        # Moving a task moves none of its charges (cgroup v2): only what it charges afterwards lands in
+        # the new cgroup.
+        move batch /services/db
+        batch: mmap more 4MiB
+        batch: write more value=4
+        expect /batch:memory.current >= 40MiB
+        expect /services/db:memory.stat.anon >= 4MiB
+
+        # Proactive reclaim: userspace asks db to give back 16 MiB (memory.reclaim); its clean page
+        # cache goes.
+        cgroup /services/db memory.reclaim=16MiB
+        expect /services/db:memory.stat.file <= 32MiB
+        show /batch memory.current | /services/db memory.events
+
+        """##,
         "cow": ##"""
         # Copy-on-write after fork, page by page: the child shares the parent's frames until it writes.
         machine memory=256MiB

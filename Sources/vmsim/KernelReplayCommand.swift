@@ -43,7 +43,7 @@ extension Replay {
                 kernel: kernel, trace: dense, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
                 policy: policy, options: options, firstTouchWrites: firstTouchWrites,
                 progress: replayProgress,
-                timeline: timeline)
+                timeline: timeline, cgroup: try self.cgroupLimits())
         }
         replayProgress.finish()
         let seconds = monotonicSeconds() - start
@@ -106,6 +106,22 @@ extension Replay {
             "reclaim    \(result.pgscan) pages scanned, \(result.pgsteal) reclaimed; swap \(result.pswpin) in, \(result.pswpout) out"
         )
         out.append("time       \(ProcFS.duration(result.simulatedNanoseconds)) simulated")
+        if let g = result.cgroup {
+            let limit = { (v: UInt64?) in v.map { ByteSize.format($0) } ?? "max" }
+            out.append(
+                "cgroup     \(g.path): memory.max \(limit(g.max)), memory.high \(limit(g.high)); memory.current "
+                    + "\(ByteSize.format(g.current)), memory.peak \(ByteSize.format(g.peak)), memory.swap.current "
+                    + "\(ByteSize.format(g.swapCurrent))")
+            out.append(
+                "             memory.events: "
+                    + MemcgEvent.memoryEvents.map { "\($0.name) \(g.events[$0.name] ?? 0)" }.joined(
+                        separator: ", "))
+            out.append(
+                "             memory.stat: pgscan \(g.pgscan), pgsteal \(g.pgsteal), pgfault \(g.pgfault), "
+                    + "pgmajfault \(g.pgmajfault)"
+                    + (g.throttledNanoseconds > 0
+                        ? "; throttled \(ProcFS.duration(g.throttledNanoseconds)) over memory.high" : ""))
+        }
         out += readerSummary(dense.stats)
         if let task {
             out.append("")

@@ -75,6 +75,39 @@ struct Replay: ParsableCommand {
     @Option(help: "Accesses per timeline sample or window (1 … 1000000000).")
     var interval: Int = 65536
 
+    @Option(
+        name: .customLong("cgroup-max"),
+        help: ArgumentHelp(
+            "Kernel mode: run the process in a memory cgroup with this memory.max (4KiB … 1TiB): it "
+                + "reclaims its own pages past it, then is OOM-killed inside the cgroup.",
+            valueName: "size"))
+    var cgroupMax: String?
+
+    @Option(
+        name: .customLong("cgroup-high"),
+        help: ArgumentHelp(
+            "Kernel mode: the cgroup's memory.high (4KiB … 1TiB): past it the process is throttled.",
+            valueName: "size"))
+    var cgroupHigh: String?
+
+    /// `--cgroup-max` and `--cgroup-high` in bytes (nil: not given), range-checked.
+    func cgroupLimits() throws -> ReplayCgroupLimits? {
+        func size(_ text: String?, _ flag: String) throws -> UInt64? {
+            guard let text else { return nil }
+            let bytes: UInt64
+            do { bytes = try ByteSize.parse(text) } catch {
+                throw ValidationError("--\(flag): '\(text)' is not a size (\(error.reason))")
+            }
+            guard (4096...(1 << 40)).contains(bytes) else {
+                throw ValidationError("--\(flag): \(text) is out of range (4KiB … 1TiB)")
+            }
+            return bytes
+        }
+        let max = try size(self.cgroupMax, "cgroup-max")
+        let high = try size(self.cgroupHigh, "cgroup-high")
+        return max == nil && high == nil ? nil : ReplayCgroupLimits(max: max, high: high)
+    }
+
     /// Checks of single values. The checks that relate flags to each other wait for `run()`:
     /// the argument parser validates before it reports unknown options, so `--polcy lru` would
     /// otherwise be answered with "policy mode needs --frames".
@@ -91,6 +124,7 @@ struct Replay: ParsableCommand {
             let sizes = try checkSizes(frames)
             guard sizes == 1 else { throw ValidationError("--frames: one size (compare takes several)") }
         }
+        _ = try self.cgroupLimits()
         if let t = self.firstTouch, t != "write" && t != "trace" {
             throw ValidationError("--first-touch: expected write or trace, not '\(t)'")
         }
@@ -108,6 +142,9 @@ struct Replay: ParsableCommand {
             throw CLIError(message: "--maps, --show and machine flags need --kernel")
         }
         if self.firstTouch != nil && !self.kernel { throw CLIError(message: "--first-touch needs --kernel") }
+        if (self.cgroupMax != nil || self.cgroupHigh != nil) && !self.kernel {
+            throw CLIError(message: "--cgroup-max and --cgroup-high need --kernel")
+        }
     }
 
     /// Writes a timeline (CSV or SVG by the file's name) to `--timeline`.

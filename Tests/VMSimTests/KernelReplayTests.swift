@@ -157,3 +157,69 @@ func bootForReplay(memory: UInt64, swap: UInt64 = 0) throws -> Kernel {
         #expect(kernel.checkInvariants(deep: true).isEmpty)
     }
 }
+
+/// `replay --kernel --cgroup-max/--cgroup-high`: the process runs in a memory cgroup on a
+/// machine with far more RAM than the limit.
+@Suite struct KernelReplayCgroupTests {
+    /// 3 passes over 2,048 pages (8 MiB) written, on 256 MiB of RAM with 64 MiB of swap: without
+    /// a cgroup nothing is reclaimed; in a 4 MiB cgroup the process reclaims (swaps out) its own
+    /// pages, every later pass brings its pages back from swap, and memory.current never passes
+    /// 4 MiB.
+    @Test func aReplayInACgroupReclaimsItsOwnPagesUnderTheLimit() throws {
+        let pages = (0..<3).flatMap { _ in (0..<2048).map { UInt64($0) + 0x10000 } }
+        let trace = DenseTrace(name: "loop", pages: pages, writes: Array(repeating: true, count: pages.count))
+        let free = try KernelReplay.run(
+            kernel: try bootForReplay(memory: 256 << 20, swap: 64 << 20), trace: trace, traceShift: 12,
+            maps: nil)
+        #expect(
+            free.outcome == .completed && free.majorFaults == 0 && free.pgsteal == 0 && free.cgroup == nil)
+        let k = try bootForReplay(memory: 256 << 20, swap: 64 << 20)
+        let limited = try KernelReplay.run(
+            kernel: k, trace: trace, traceShift: 12, maps: nil,
+            cgroup: ReplayCgroupLimits(max: 4 << 20, high: nil))
+        #expect(limited.outcome == .completed)
+        let g = try #require(limited.cgroup)
+        #expect(g.path == "/replay" && g.max == 4 << 20 && g.high == nil)
+        #expect(g.peak <= 4 << 20 && g.current <= 4 << 20)
+        #expect(g.events["max"]! > 0 && g.events["oom_kill"] == 0)
+        #expect(g.pgsteal > 0 && g.pgsteal <= g.pgscan)
+        // Passes 2 and 3 find nothing resident (LRU order is the loop's order): every page comes
+        // back from swap, most by a major fault (swap readahead brings some in ahead of use).
+        #expect(
+            limited.majorFaults > 1024 && limited.pswpin >= 2 * 2048,
+            "\(limited.majorFaults) \(limited.pswpin)")
+        #expect(g.pgmajfault == limited.majorFaults)
+        #expect(k.checkInvariants(deep: false).isEmpty)
+        let report = KernelReplayReport(
+            trace: "loop", format: .lackey, policy: .linux, memoryBytes: 256 << 20, distinctPages: 2048,
+            result: limited)
+        #expect(report.json().contains("\"cgroup\":{\"current\":"))
+        #expect(
+            !KernelReplayReport(
+                trace: "loop", format: .lackey, policy: .linux, memoryBytes: 256 << 20, distinctPages: 2048,
+                result: free
+            ).json().contains("cgroup"))
+    }
+
+    /// Without swap the anonymous pages cannot go anywhere: the OOM killer runs inside the
+    /// cgroup and the replay ends killed; under memory.high alone it is throttled and completes.
+    @Test func noSwapOOMsInsideTheCgroupHighOnlyThrottles() throws {
+        let pages = (0..<2048).map { UInt64($0) + 0x10000 }
+        let trace = DenseTrace(name: "fill", pages: pages, writes: Array(repeating: true, count: pages.count))
+        let killed = try KernelReplay.run(
+            kernel: try bootForReplay(memory: 256 << 20), trace: trace, traceShift: 12, maps: nil,
+            cgroup: ReplayCgroupLimits(max: 4 << 20, high: nil))
+        guard case .outOfMemory = killed.outcome else {
+            Issue.record("expected an OOM kill, got \(killed.outcome)")
+            return
+        }
+        #expect(killed.cgroup?.events["oom_kill"] == 1)
+        let throttled = try KernelReplay.run(
+            kernel: try bootForReplay(memory: 256 << 20), trace: trace, traceShift: 12, maps: nil,
+            cgroup: ReplayCgroupLimits(max: nil, high: 4 << 20))
+        #expect(throttled.outcome == .completed)
+        let g = try #require(throttled.cgroup)
+        #expect(g.events["high"]! > 0 && g.throttledNanoseconds > 0 && g.events["oom_kill"] == 0)
+        #expect(throttled.simulatedNanoseconds >= g.throttledNanoseconds)
+    }
+}

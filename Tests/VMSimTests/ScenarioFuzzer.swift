@@ -24,6 +24,8 @@ struct ScenarioFuzzer {
     var files: [String] = []
     var swaps: [String] = []
     var keys: [Int] = []
+    /// Memory cgroups declared so far (`/` always is).
+    var cgroups: [String] = ["/"]
     var nextName = 0
 
     init(seed: UInt64, hostility: Double = 0.15, maxRegion: UInt64 = 8 << 20) {
@@ -61,6 +63,11 @@ struct ScenarioFuzzer {
             return self.pick(self.dead.isEmpty ? ["ghost"] : self.dead + ["ghost"])
         }
         return self.pick(self.live)
+    }
+
+    /// A declared cgroup, now and then one that is not.
+    mutating func cgroup() -> String {
+        self.chance(0.05) ? self.pick(["/nope", "/", "bad", "/a//b"]) : self.pick(self.cgroups)
     }
 
     mutating func newName(_ prefix: String) -> String {
@@ -130,11 +137,12 @@ struct ScenarioFuzzer {
     /// One line of a scenario.
     mutating func line() -> String {
         let p = self.process()
-        switch Int.random(in: 0..<44, using: &self.rng) {
+        switch Int.random(in: 0..<47, using: &self.rng) {
         case 0, 1:
             let name = self.newName("p")
             self.live.append(name)
             var words = ["spawn", name]
+            if self.chance(0.2) { words.append("cgroup=\(self.cgroup())") }
             if self.chance(0.3) { words.append("text=\(self.size())") }
             if self.chance(0.2) { words.append("data=\(self.size())") }
             if self.chance(0.2) { words.append("bss=\(self.size())") }
@@ -248,6 +256,39 @@ struct ScenarioFuzzer {
             return self.chance(0.5)
                 ? "\(p): expect \(name).\(self.pick(["ptr", "size", "usable"])) % \(self.pick(["16", "4096", "0", "1"])) == 0"
                 : "expect \(p).heap.\(self.pick(["size", "live", "mmapped", "top", "brk"])) >= 0"
+        case 44:
+            // A new cgroup (under a declared one, or a missing parent) or writes to one.
+            let path: String
+            if self.chance(0.4) {
+                let parent = self.cgroup()
+                path = (parent == "/" ? "" : parent) + "/" + self.newName("g")
+                if self.chance(0.9) { self.cgroups.append(path) }
+            } else {
+                path = self.cgroup()
+            }
+            var words = ["cgroup", path]
+            let files = MemcgSetting.allCases.map(\.rawValue) + ["memory.bogus"]
+            for _ in 0..<Int.random(in: 0...3, using: &self.rng) {
+                let file = self.pick(files)
+                let value =
+                    file == "memory.oom.group"
+                    ? self.pick(["0", "1", "2"])
+                    : self.chance(0.2) && file != "memory.reclaim" ? "max" : self.size()
+                words.append("\(file)=\(value)")
+            }
+            return words.joined(separator: " ")
+        case 45: return "move \(self.process()) \(self.cgroup())"
+        case 46:
+            let g = self.cgroup()
+            if self.chance(0.3) {
+                return "show \(g) \(self.pick(Kernel.memcgFiles + ["memory.nope"]))"
+            }
+            let field = self.pick([
+                "memory.current", "memory.peak", "memory.swap.current", "memory.events.oom_kill",
+                "memory.events.max", "memory.events.local.high", "memory.swap.events.fail",
+                "memory.stat.anon", "memory.stat.file", "memory.stat.pgsteal", "memory.stat.bogus",
+            ])
+            return "expect \(g):\(field) \(self.pick(["==", "<=", ">", "!="])) \(self.size())"
         case 38:
             let report = self.pick(ProcFS.globalReports)
             return self.chance(0.5) ? "show \(report)" : "show \(p) \(self.pick(ShowCommand.processReports))"

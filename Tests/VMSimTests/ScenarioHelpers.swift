@@ -27,7 +27,7 @@ func expectScenario(_ text: String, sourceLocation: SourceLocation = #_sourceLoc
     let expects = text.split(separator: "\n").filter {
         let line = String($0).trimmingCharacters()
         return line.hasPrefix("expect ") || line.contains(": expect ") || line.hasSuffix("expect segv")
-            || line.hasSuffix("expect sigbus")
+            || line.hasSuffix("expect sigbus") || line.hasSuffix("expect oom")
     }.count
     #expect(
         runner.expectationsFailed == 0, "\(runner.failures)\n\(output.suffix(1500))",

@@ -25,6 +25,7 @@ public struct CommandSyntax: Sendable {
         case files = "Files and the page cache"
         case shm = "Shared memory"
         case swap = "Swap and reclaim"
+        case cgroups = "Memory cgroups (cgroup v2)"
         case checks = "Checks and reports"
     }
 
@@ -60,6 +61,7 @@ public enum CommandTable {
         SyncCommand.self, DropCachesCommand.self,
         ShmCommand.self, ShmdtCommand.self, ShmrmCommand.self,
         SwaponCommand.self, SwapoffCommand.self,
+        CgroupCommand.self, MoveCommand.self,
         ExpectCommand.self, ShowCommand.self, TranslateCommand.self,
     ]
 
@@ -118,6 +120,10 @@ public enum CommandTable {
         lines.append(
             "REF: REGION, REGION[OFFSET], REGION[START:END], 0xADDRESS[…]. FILEREF: PATH, PATH[START:END].")
         lines.append("Sizes: B KiB MiB GiB TiB p (pages); numbers may be 0x… hexadecimal; times ns us ms s.")
+        lines.append(
+            "A path a 'cgroup' line declared is a cgroup, any other path a file: expect /app:memory.current … and"
+        )
+        lines.append("show /app memory.stat read the cgroup /app once 'cgroup /app' came before them.")
         return lines.joined(separator: "\n")
     }
 }

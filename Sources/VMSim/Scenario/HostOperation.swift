@@ -9,7 +9,9 @@ public enum ScenarioOperation: Sendable {
     case sysctl([(name: String, value: String)])
     case tick(nanoseconds: UInt64)
     case resetCounters
-    case spawn(name: String, text: UInt64, data: UInt64, bss: UInt64, image: String?, allocator: String?)
+    case spawn(
+        name: String, text: UInt64, data: UInt64, bss: UInt64, image: String?, allocator: String?,
+        cgroup: String?)
     case fork(child: String)
     case exit(code: Int)
     case wait(child: String?)
@@ -48,6 +50,10 @@ public enum ScenarioOperation: Sendable {
     case setrlimit(resource: String, value: UInt64)
     case swapon(String)
     case swapoff(String)
+    /// `cgroup PATH …`: a memory cgroup made or written.
+    case cgroup(path: String)
+    /// `move NAME CGROUP`.
+    case move(process: String, cgroup: String)
     case expect(ExpectSubject, Comparison, UInt64)
     case expectMemory(MemoryRef, Comparison, UInt64)
     case expectFile(FileRef, Comparison, UInt64)
@@ -66,7 +72,7 @@ extension Statement {
         case let c as SpawnCommand:
             return .spawn(
                 name: c.name, text: c.layout.text, data: c.layout.data, bss: c.layout.bss, image: c.path,
-                allocator: c.allocator)
+                allocator: c.allocator, cgroup: c.cgroup)
         case let c as ForkCommand: return .fork(child: c.child)
         case let c as ExitCommand: return .exit(code: c.code)
         case let c as WaitCommand: return .wait(child: c.child)
@@ -113,6 +119,8 @@ extension Statement {
         case let c as ShmrmCommand: return .shmrm(key: c.key)
         case let c as SwaponCommand: return .swapon(c.path)
         case let c as SwapoffCommand: return .swapoff(c.path)
+        case let c as CgroupCommand: return .cgroup(path: c.path)
+        case let c as MoveCommand: return .move(process: c.process, cgroup: c.path)
         case let c as ExpectCommand:
             switch c.target {
             case .subject(let s): return .expect(s, c.comparison, c.value)

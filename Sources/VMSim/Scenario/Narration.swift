@@ -45,6 +45,32 @@ public struct LineEffect: Sendable, Equatable, Encodable {
     /// The refusal, if the system refused the operation.
     public var refused: String?
 
+    /// What the line did to one memory cgroup: its charges, the reclaim done on its own lists,
+    /// and its `memory.events` (local to it) — after mm/memcontrol.c's counters.
+    public struct CgroupChange: Sendable, Equatable, Encodable {
+        public var path: String
+        /// The line made the cgroup (`mkdir`).
+        public var created: Bool
+        /// `memory.current` after the line (bytes), and the change.
+        public var current: UInt64
+        public var currentDelta: Int64
+        /// Pages scanned and reclaimed from the cgroup's own LRU lists (`memory.stat` pgscan,
+        /// pgsteal, local).
+        public var scanned: Int
+        public var reclaimed: Int
+        /// `memory.events.local`: charges that hit `memory.max`, charges over `memory.high`
+        /// handled, OOMs inside the cgroup and tasks OOM-killed in it.
+        public var maxEvents: Int
+        public var highEvents: Int
+        public var oomEvents: Int
+        public var oomKills: Int
+        /// Simulated nanoseconds its tasks slept for being over `memory.high`.
+        public var throttledNanos: UInt64
+    }
+    /// The memory cgroups the line changed; nil (absent from the JSON) on a machine without
+    /// cgroups, so the effects of scenarios that declare none are as before.
+    public var cgroups: [CgroupChange]?
+
     /// The effect as one line: `256 minor faults (256 zero page) · web RSS +4 KiB · …`.
     public var summary: String {
         var parts: [String] = []
@@ -90,10 +116,33 @@ public struct LineEffect: Sendable, Equatable, Encodable {
         if self.swapIns > 0 { parts.append("swap-in \(group(Int(self.swapIns))) pages") }
         parts += self.signals
         parts += self.oomKills
+        for c in self.cgroups ?? [] { parts.append(c.summary) }
         // Time matters when the line waited (I/O, tick), not for the 1 ns per access.
         if self.nanoseconds >= 1_000_000 { parts.append("+\(shortDuration(self.nanoseconds))") }
         if self.refused != nil { parts.append("refused") }
         return parts.joined(separator: " · ")
+    }
+}
+
+extension LineEffect.CgroupChange {
+    /// `cgroup /app +4 MiB → 64 MiB: at memory.max ×3, reclaimed 512 of 640 scanned, OOM ×1, 1 killed`.
+    public var summary: String {
+        var s =
+            "cgroup \(self.path) " + (self.created ? "made, " : "")
+            + (self.currentDelta != 0
+                ? "\(signed(self.currentDelta)) → \(ByteSize.human(self.current))"
+                : ByteSize.human(self.current))
+        var details: [String] = []
+        if self.maxEvents > 0 { details.append("at memory.max ×\(group(self.maxEvents))") }
+        if self.scanned > 0 {
+            details.append("reclaimed \(group(self.reclaimed)) of \(group(self.scanned)) scanned")
+        }
+        if self.highEvents > 0 { details.append("over memory.high ×\(group(self.highEvents))") }
+        if self.throttledNanos > 0 { details.append("throttled \(shortDuration(self.throttledNanos))") }
+        if self.oomEvents > 0 { details.append("OOM ×\(group(self.oomEvents))") }
+        if self.oomKills > 0 { details.append("\(self.oomKills) killed") }
+        if !details.isEmpty { s += ": " + details.joined(separator: ", ") }
+        return s
     }
 }
 
@@ -115,6 +164,26 @@ public final class Narrator {
         var zoneLevels: [Int]
         var processes: [(name: String, task: Task, minor: Int, major: Int, rss: Int)]
         var now: UInt64
+        /// Per cgroup below the root, by id: usage, scanned, reclaimed, max/high/oom/oom_kill
+        /// local events, throttled time.
+        var cgroups: [CgroupCounters]
+    }
+    struct CgroupCounters {
+        var usage: Int
+        var scanned: Int
+        var reclaimed: Int
+        var events: [Int]
+        var throttled: UInt64
+    }
+
+    static func counters(_ g: MemCgroup) -> CgroupCounters {
+        let stat = { (s: MemcgStat) in g.stat[s.rawValue] }
+        return CgroupCounters(
+            usage: g.memory.usage,
+            scanned: stat(.pgscanKswapd) + stat(.pgscanDirect) + stat(.pgscanProactive),
+            reclaimed: stat(.pgstealKswapd) + stat(.pgstealDirect) + stat(.pgstealProactive),
+            events: [MemcgEvent.max, .high, .oom, .oomKill].map { g.localEvents[$0.rawValue] },
+            throttled: g.throttledNanos)
     }
     var before: Snapshot?
     var current: LineEffect?
@@ -141,9 +210,11 @@ public final class Narrator {
                 rss: task.mm?.rssPages ?? 0
             )
         }
+        let memcg = runner.kernel.memcg
         return Snapshot(
             events: Self.tracked.map { phys.events($0) }, freePages: phys.freePages,
-            zoneLevels: phys.zones.map(Self.level), processes: processes, now: runner.kernel.now)
+            zoneLevels: phys.zones.map(Self.level), processes: processes, now: runner.kernel.now,
+            cgroups: memcg.isActive ? memcg.groups.map(Self.counters) : [])
     }
 
     /// 0 below min, 1 below low, 2 below high, 3 at or above high.
@@ -269,6 +340,32 @@ public final class Narrator {
                     rss: UInt64(max(p.rss, 0)) * page, rssDelta: rssDelta))
         }
         effect.nanoseconds = after.now >= before.now ? after.now - before.now : 0
+        if !after.cgroups.isEmpty {
+            let groups = runner.kernel.memcg.groups
+            var changes: [LineEffect.CgroupChange] = []
+            for (id, a) in after.cgroups.enumerated() where id > 0 {
+                let b =
+                    id < before.cgroups.count
+                    ? before.cgroups[id]
+                    : CgroupCounters(usage: 0, scanned: 0, reclaimed: 0, events: [0, 0, 0, 0], throttled: 0)
+                let d = { (x: Int, y: Int) in max(x - y, 0) }
+                let created = id >= before.cgroups.count
+                let change = LineEffect.CgroupChange(
+                    path: groups[id].path, created: created, current: UInt64(a.usage) * page,
+                    currentDelta: Int64(a.usage - b.usage) * Int64(page), scanned: d(a.scanned, b.scanned),
+                    reclaimed: d(a.reclaimed, b.reclaimed), maxEvents: d(a.events[0], b.events[0]),
+                    highEvents: d(a.events[1], b.events[1]), oomEvents: d(a.events[2], b.events[2]),
+                    oomKills: d(a.events[3], b.events[3]),
+                    throttledNanos: a.throttled >= b.throttled ? a.throttled - b.throttled : 0)
+                if created || change.currentDelta != 0 || change.scanned > 0 || change.maxEvents > 0
+                    || change.highEvents > 0 || change.oomEvents > 0 || change.oomKills > 0
+                    || change.throttledNanos > 0
+                {
+                    changes.append(change)
+                }
+            }
+            effect.cgroups = changes
+        }
         self.effects.append(effect)
         self.current = nil
         if self.printing {
@@ -305,6 +402,17 @@ public final class Narrator {
                 + "swap-out \(group(Int(phys.events(.pswpout)))) pages, swap-in \(group(Int(phys.events(.pswpin)))); "
                 + "reclaimed \(group(Int(phys.events(.pgstealKswapd) + phys.events(.pgstealDirect)))) pages; "
                 + "OOM kills \(phys.events(.oomKill)); simulated time \(shortDuration(kernel.now))")
+        for g in kernel.memcg.groups where !g.isRoot {
+            let e = { (x: MemcgEvent) in g.events[x.rawValue] }
+            let limit = { (pages: Int) in pages == Int.max ? "max" : ByteSize.human(UInt64(pages) * page) }
+            var s =
+                "  cgroup \(g.path): memory.current \(ByteSize.human(UInt64(g.memory.usage) * page)), "
+                + "peak \(ByteSize.human(UInt64(g.memory.peak) * page)), max \(limit(g.memory.max)), "
+                + "high \(limit(g.memory.high)); events max \(e(.max)) high \(e(.high)) oom \(e(.oom)) "
+                + "oom_kill \(e(.oomKill))"
+            if g.throttledNanos > 0 { s += "; throttled \(shortDuration(g.throttledNanos))" }
+            lines.append(s)
+        }
         return lines
     }
 }

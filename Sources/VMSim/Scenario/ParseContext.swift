@@ -26,11 +26,16 @@ public struct ParseContext: Sendable {
     public internal(set) var sawCommand = false
     /// The process the line acts for (`NAME:` prefix), if any.
     public internal(set) var process: String?
+    /// The memory cgroups `cgroup` lines declared so far, and the root `/`. A path in this set
+    /// is a cgroup wherever a path may stand (`expect /app:memory.current`, `show /app
+    /// memory.stat`); any other path is a file.
+    public internal(set) var cgroups: Set<String> = ["/"]
 
     /// What the line being parsed changed, to undo it if the line turns out to be bad.
     enum Change: Sendable {
         case region(process: String, name: String, old: UInt64?)
         case process(name: String, old: ProcessShape?, wasSeen: Bool)
+        case cgroup(String)
     }
     var journal: [Change] = []
     var lineStart: (process: String?, sawCommand: Bool) = (nil, false)
@@ -107,6 +112,12 @@ public struct ParseContext: Sendable {
         self.processes[name] = nil
     }
 
+    mutating func declareCgroup(_ path: String) {
+        guard !self.cgroups.contains(path) else { return }
+        self.journal.append(.cgroup(path))
+        self.cgroups.insert(path)
+    }
+
     /// Starts a line: its changes are journaled from here.
     mutating func beginLine() {
         self.journal.removeAll(keepingCapacity: true)
@@ -121,6 +132,7 @@ public struct ParseContext: Sendable {
             case .process(let name, let old, let wasSeen):
                 self.processes[name] = old
                 if !wasSeen { self.everSeen.remove(name) }
+            case .cgroup(let path): self.cgroups.remove(path)
             }
         }
         self.journal.removeAll(keepingCapacity: true)

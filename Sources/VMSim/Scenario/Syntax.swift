@@ -84,6 +84,9 @@ public enum ExpectSubject: Hashable, Sendable, CustomStringConvertible {
     case slab(String)
     /// `time`: the simulated clock (nanoseconds).
     case time
+    /// `/app:memory.current`, `/app:memory.events.oom_kill`, `/app:memory.stat.anon`: a file of a
+    /// memory cgroup a `cgroup` line declared (bytes for sizes).
+    case cgroup(String, String)
     /// `p: expect a.ptr`: a C library allocation of a process — `ptr` (the pointer `malloc`
     /// returned), `size` (what was asked for) or `usable` (`malloc_usable_size`).
     case allocation(process: String, name: String, field: String)
@@ -97,6 +100,7 @@ public enum ExpectSubject: Hashable, Sendable, CustomStringConvertible {
         case .vmstat(let f): return "vmstat.\(f)"
         case .meminfo(let f): return "meminfo.\(f)"
         case .file(let path, let f): return "\(path):\(f)"
+        case .cgroup(let path, let f): return "\(path):\(f)"
         case .disk(let f): return "disk.\(f)"
         case .slab(let f): return "slab.\(f)"
         case .time: return "time"
@@ -108,9 +112,12 @@ public enum ExpectSubject: Hashable, Sendable, CustomStringConvertible {
 public enum ShowItem: Hashable, Sendable, CustomStringConvertible {
     case global(String)
     case process(String, String, MemoryRef?)
+    /// `show /app memory.stat`: a file of a declared memory cgroup.
+    case cgroup(String, String)
     public var description: String {
         switch self {
         case .global(let g): return g
+        case .cgroup(let path, let file): return "\(path) \(file)"
         case .process(let p, let w, let r): return "\(p) \(w)" + (r.map { " \($0)" } ?? "")
         }
     }

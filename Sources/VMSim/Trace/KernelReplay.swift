@@ -42,6 +42,60 @@ public struct KernelReplayResult: Sendable {
     /// Victims the policy named, and those reclaim could not take.
     public var policyVictims = 0
     public var policyVictimsSkipped = 0
+    /// The memory cgroup the process ran in (`--cgroup-max`, `--cgroup-high`), if any.
+    public var cgroup: KernelReplayCgroup?
+}
+
+/// The memory cgroup a kernel-mode replay runs its process in: `memory.max` and `memory.high`
+/// in bytes (nil: `max`), as `systemd-run -p MemoryMax=… -p MemoryHigh=…` or a container
+/// runtime would set them.
+public struct ReplayCgroupLimits: Sendable, Equatable {
+    public var max: UInt64?
+    public var high: UInt64?
+    public init(max: UInt64?, high: UInt64?) {
+        self.max = max
+        self.high = high
+    }
+}
+
+/// The replay's cgroup after the run: its files as the kernel prints them (bytes) and the
+/// `memory.stat` reclaim counters.
+public struct KernelReplayCgroup: Sendable, Encodable, Equatable {
+    public var path: String
+    /// `memory.max`, `memory.high` (nil: `max`).
+    public var max: UInt64?
+    public var high: UInt64?
+    public var current: UInt64
+    public var peak: UInt64
+    public var swapCurrent: UInt64
+    /// `memory.events`: low, high, max, oom, oom_kill, oom_group_kill.
+    public var events: [String: Int]
+    /// `memory.stat` pgscan, pgsteal (all reclaim of the cgroup's lists), pgfault, pgmajfault.
+    public var pgscan: Int
+    public var pgsteal: Int
+    public var pgfault: Int
+    public var pgmajfault: Int
+    /// Simulated nanoseconds the task slept for being over `memory.high`.
+    public var throttledNanoseconds: UInt64
+
+    init(_ kernel: Kernel, _ g: MemCgroup) {
+        let page = kernel.phys.pageSize
+        self.path = g.path
+        self.max = g.memory.max == Int.max ? nil : UInt64(g.memory.max) * page
+        self.high = g.memory.high == Int.max ? nil : UInt64(g.memory.high) * page
+        self.current = UInt64(g.memory.usage) * page
+        self.peak = UInt64(g.memory.peak) * page
+        self.swapCurrent = UInt64(g.swap.usage) * page
+        var events: [String: Int] = [:]
+        for e in MemcgEvent.memoryEvents { events[e.name] = g.events[e.rawValue] }
+        self.events = events
+        let stat = Dictionary(kernel.memcgStat(g), uniquingKeysWith: { a, _ in a })
+        self.pgscan = stat["pgscan"] ?? 0
+        self.pgsteal = stat["pgsteal"] ?? 0
+        self.pgfault = stat["pgfault"] ?? 0
+        self.pgmajfault = stat["pgmajfault"] ?? 0
+        self.throttledNanoseconds = g.throttledNanos
+    }
 }
 
 /// Drives a process in the simulated kernel with a trace: every access is a user-mode load or
@@ -61,6 +115,12 @@ public struct KernelReplayResult: Sendable {
 /// decides what. It is sized for the most pages the process can hold: the free pages once the
 /// process is set up, less the zones' min watermarks (allocations stop there). OPT learns each
 /// access's next use from a pre-pass over the trace.
+///
+/// With `cgroup` limits the process runs in the memory cgroup `/replay` with that `memory.max`
+/// and `memory.high` (Memcontrol.swift): its pages are charged there, over `memory.max` it
+/// reclaims its own pages (and is OOM-killed inside the cgroup when nothing is left), over
+/// `memory.high` it is throttled — on a machine that may have far more RAM; a policy is then
+/// sized for the smaller of the free pages and `memory.max`.
 ///
 /// With a `timeline`, the process's RSS, free memory, the LRU lists, swap and the fault and
 /// reclaim counters are sampled every `timeline.interval` accesses (as `run --timeline` does).
@@ -91,14 +151,26 @@ public enum KernelReplay {
     public static func run(
         kernel: Kernel, trace: DenseTrace, traceShift: Int, maps: [MapsEntry]?, name: String = "trace",
         policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(),
-        firstTouchWrites: Bool = false, progress: Progress? = nil, timeline: Timeline? = nil
+        firstTouchWrites: Bool = false, progress: Progress? = nil, timeline: Timeline? = nil,
+        cgroup limits: ReplayCgroupLimits? = nil
     ) throws -> KernelReplayResult {
         var result = KernelReplayResult()
         result.accesses = trace.count
         progress?.setTotal(trace.count)
         let task: Task
+        var group: MemCgroup?
         do {
-            task = try kernel.spawn(name: name)
+            if let limits {
+                let g = try kernel.memcgCreate("/replay")
+                let page = kernel.phys.pageSize
+                let pages = { (bytes: UInt64?) in
+                    bytes.map { Int(min($0 / page, UInt64(Int.max))) } ?? Int.max
+                }
+                kernel.memcgWrite(g, .max, pages: pages(limits.max))
+                kernel.memcgWrite(g, .high, pages: pages(limits.high))
+                group = g
+            }
+            task = try kernel.spawn(name: name, memcg: group)
         } catch {
             throw TraceError(
                 file: trace.name, line: 0, column: 0, message: "cannot start the process: \(error)")
@@ -194,7 +266,10 @@ public enum KernelReplay {
         var victims: PolicyVictims?
         if let policyKind, policyKind != .linux, let mm = task.mm {
             let minimum = kernel.phys.zones.reduce(0) { $0 + $1.minWatermark }
-            let frames = max(1, kernel.phys.freePages - minimum)
+            var frames = max(1, kernel.phys.freePages - minimum)
+            if let g = group, g.memory.max != Int.max {
+                frames = max(1, min(frames, g.memory.max - g.memory.usage))
+            }
             result.policy = policyKind
             result.policyFrames = frames
             let run = withPolicy(
@@ -220,6 +295,7 @@ public enum KernelReplay {
         result.simulatedNanoseconds = kernel.now - counts.startTime
         result.policyVictims = victims?.named ?? 0
         result.policyVictimsSkipped = kernel.reclaim.victimsSkipped - counts.skippedBefore
+        if let group { result.cgroup = KernelReplayCgroup(kernel, group) }
         return result
     }
 }

@@ -40,6 +40,9 @@ public struct KernelReplayReport: Encodable, Sendable {
     public var policyFrames: Int?
     public var policyVictims: Int?
     public var policyVictimsSkipped: Int?
+    /// With `--cgroup-max`/`--cgroup-high`: the process's memory cgroup after the run (absent
+    /// without one).
+    public var cgroup: KernelReplayCgroup?
 
     public init(
         trace: String, format: TraceFormat, policy: PolicyKind, memoryBytes: UInt64, distinctPages: Int,
@@ -76,6 +79,7 @@ public struct KernelReplayReport: Encodable, Sendable {
             self.policyVictims = result.policyVictims
             self.policyVictimsSkipped = result.policyVictimsSkipped
         }
+        self.cgroup = result.cgroup
     }
 
     /// How the replay ended, in words: `completed`, or the signal or OOM kill and the access.

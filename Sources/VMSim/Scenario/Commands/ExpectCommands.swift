@@ -29,6 +29,8 @@ struct ExpectCommand: ScenarioCommand {
         names: ["expect"], scope: .either, group: .checks,
         usage: [
             "expect NAME.FIELD|vmstat.NAME|meminfo.NAME|PATH:FIELD|disk.FIELD|slab.NAME|time [% N] OP VALUE",
+            "expect CGROUP:memory.current|memory.peak|memory.swap.current|memory.events.oom_kill|memory.stat.anon|… OP VALUE",
+            "                                   (CGROUP: a path a 'cgroup' line declared; other paths are files)",
             "NAME: expect REF OP VALUE          (the process loads REF)",
             "NAME: expect ALLOC.ptr|size|usable [% N] OP VALUE   (a malloc allocation)",
             "NAME: expect FILEREF OP VALUE      (read(2) of the file)",
@@ -119,6 +121,19 @@ struct ExpectCommand: ScenarioCommand {
             }
             let path = String(text[..<colon])
             let field = String(text[text.index(after: colon)...])
+            if context.cgroups.contains(path) {
+                guard path != "/" else {
+                    throw words.error(at: s, "the root cgroup / has no memory.* files (cgroup v2)")
+                }
+                if let problem = CgroupFiles.checkExpectField(field) {
+                    throw words.error(s.column + path.count + 1, problem)
+                }
+                return .cgroup(path, field)
+            }
+            if field.hasPrefix("memory.") || field.hasPrefix("cgroup.") {
+                throw words.error(
+                    at: s, "no cgroup \(path) is declared (a 'cgroup \(path)' line must come first)")
+            }
             try context.checkPath(path, column: s.column, words)
             guard Self.fileFields.contains(field) else {
                 throw words.error(
@@ -289,6 +304,14 @@ extension ScenarioRunner {
             return UInt64(self.kernel.phys.slabCache(id).activeObjects)
         case .time:
             return self.kernel.now
+        case .cgroup(let path, let field):
+            guard let g = self.kernel.memcg.group(at: path),
+                let v = CgroupFiles.value(self.kernel, g, field)
+            else {
+                self.refuse(statement, "no \(field) in cgroup \(path)")
+                return nil
+            }
+            return v
         case .modulo(let inner, let n):
             return self.value(of: inner, statement).map { $0 % n }
         case .allocation(let process, let name, let field):
@@ -373,6 +396,9 @@ extension ExpectSubject {
         case .allocation(_, _, let field):
             return field == "ptr" ? "0x" + String(value, radix: 16) : "\(value)"
         case .meminfo, .file: return value < 1024 ? "\(value)" : "\(value) (\(ByteSize.human(value)))"
+        case .cgroup(_, let field):
+            return !CgroupFiles.isSize(field) || value < 1024
+                ? "\(value)" : "\(value) (\(ByteSize.human(value)))"
         case .process(_, let field):
             let counts = ["minflt", "majflt", "cminflt", "cmajflt", "alive", "killed", "pid", "vmas"]
             if counts.contains(field) || value < 1024 { return "\(value)" }

@@ -8,18 +8,22 @@ struct SpawnCommand: ScenarioCommand {
     var layout: ImageLayout
     /// The C library allocator the process's `malloc` lines use.
     var allocator: String?
+    /// The memory cgroup it starts in (`cgroup=/app`; nil: the root).
+    var cgroup: String?
 
     static let syntax = CommandSyntax(
         names: ["spawn"], scope: .global, group: .processes,
         usage: [
-            "spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH] [allocator=glibc|freelist:best|…]"
+            "spawn NAME [text=SIZE] [data=SIZE] [bss=SIZE] [image=PATH] [allocator=glibc|freelist:best|…]",
+            "      [cgroup=PATH]   (start inside a declared memory cgroup; fork's children inherit it)",
         ],
         summary: "start a process (fork + execve of a static binary)")
 
     static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
         let name = try words.next("a process name")
         try context.checkNewProcessName(name, words)
-        let (opts, _) = try words.options(allowed: ["text", "data", "bss", "image", "allocator"])
+        let (opts, _) = try words.options(allowed: ["text", "data", "bss", "image", "allocator", "cgroup"])
+        if let g = opts["cgroup"] { try context.requireCgroup(g, words, rootAllowed: true) }
         if let a = opts["allocator"], !allocatorNames.contains(a.text) {
             throw words.error(
                 at: a, "unknown allocator '\(a.text)' (expected \(allocatorNames.joined(separator: ", ")))")
@@ -38,12 +42,22 @@ struct SpawnCommand: ScenarioCommand {
                 "bss": context.pageRounded(layout.bss), "heap": 0, "stack": 8 << 20,
             ])
         return SpawnCommand(
-            name: name.text, path: opts["image"]?.text, layout: layout, allocator: opts["allocator"]?.text)
+            name: name.text, path: opts["image"]?.text, layout: layout, allocator: opts["allocator"]?.text,
+            cgroup: opts["cgroup"]?.text)
     }
 
     func execute(_ runner: ScenarioRunner, _ statement: Statement) {
         do {
-            let task = try runner.kernel.spawn(name: self.name, path: self.path, layout: self.layout)
+            var group: MemCgroup?
+            if let path = self.cgroup {
+                guard let g = runner.kernel.memcg.group(at: path) else {
+                    runner.refuse(statement, "spawn failed: no cgroup \(path)")
+                    return
+                }
+                group = g
+            }
+            let task = try runner.kernel.spawn(
+                name: self.name, path: self.path, layout: self.layout, memcg: group)
             runner.processes[self.name] = task
             runner.recordExecRegions(task)
             if let allocator = self.allocator { runner.allocatorKinds[task.pid] = allocator }

@@ -14,6 +14,7 @@ struct ShowCommand: ScenarioCommand {
         usage: [
             "show \(ProcFS.globalReports.joined(separator: "|"))",
             "show NAME \(Self.processReports.joined(separator: "|")) [REF]   (several: separate with |)",
+            "show CGROUP memory.stat|memory.events|memory.current|memory.peak|memory.max|…  (a declared cgroup)",
         ],
         summary: "print /proc reports")
 
@@ -27,7 +28,22 @@ struct ShowCommand: ScenarioCommand {
         var group: [Token] = []
         func flush() throws(ScenarioError) {
             guard let first = group.first else { throw words.error(at: words.head, "empty item in 'show'") }
-            if group.count == 1 {
+            if first.text.hasPrefix("/") {
+                try context.requireCgroup(first, words, rootAllowed: false)
+                guard group.count >= 2 else {
+                    throw words.error(
+                        first.endColumn,
+                        "expected a file of \(first.text) (\(Kernel.memcgFiles.joined(separator: ", ")))")
+                }
+                guard Kernel.memcgFiles.contains(group[1].text) else {
+                    throw words.error(
+                        at: group[1],
+                        "unknown cgroup file '\(group[1].text)' (expected \(Kernel.memcgFiles.joined(separator: ", ")))"
+                    )
+                }
+                if group.count > 2 { throw words.error(at: group[2], "unexpected '\(group[2].text)'") }
+                items.append(.cgroup(first.text, group[1].text))
+            } else if group.count == 1 {
                 guard ProcFS.globalReports.contains(first.text) else {
                     throw words.error(at: first, "unknown report '\(first.text)' (expected \(expected))")
                 }
@@ -106,6 +122,13 @@ extension ScenarioRunner {
     /// Prints one `show` item with a header.
     func show(_ item: ShowItem, _ statement: Statement) {
         switch item {
+        case .cgroup(let path, let file):
+            guard let g = self.kernel.memcg.group(at: path) else {
+                self.refuse(statement, "no cgroup \(path)")
+                return
+            }
+            self.write("==> \(CgroupFiles.sysfsPath(path, file)) <==")
+            self.write(CgroupFiles.text(self.kernel, g, file), terminator: false)
         case .global(let what):
             let text = ProcFS.global(what, self.kernel)
             self.write("==> \(ProcFS.reportPath(what)) <==")
