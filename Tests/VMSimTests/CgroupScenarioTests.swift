@@ -9,15 +9,6 @@ import VMPhys
 /// /PATH:memory.*`, `show /PATH FILE`) and their narration, on top of VMCore's memcg
 /// (Memcontrol.swift; its own tests are VMCoreTests/MemcgTests).
 @Suite struct CgroupScenarioTests {
-    func parseError(_ text: String) -> String {
-        do {
-            _ = try ScenarioParser.parse(text, file: "s.vmsim")
-            return "no error"
-        } catch {
-            return error.description
-        }
-    }
-
     @Test(arguments: [
         ("cgroup /a/b", "s.vmsim:1:8: no cgroup /a to create /a/b in"),
         ("cgroup /app memory.maxx=1MiB", "s.vmsim:1:13: unknown cgroup file 'memory.maxx'"),
@@ -50,7 +41,7 @@ import VMPhys
         ("cgroup /app\nshow /app memory.stat extra", "s.vmsim:2:23: unexpected 'extra'"),
     ])
     func badCgroupLinesNameFileLineAndColumn(text: String, prefix: String) {
-        let error = self.parseError(text)
+        let error = parseError(text)
         #expect(error.hasPrefix(prefix), "\(error)")
     }
 

@@ -3,6 +3,16 @@ import VMCore
 
 @testable import VMSim
 
+/// The parse error of a scenario text at `file` (`FILE:LINE:COL: message`), or "no error".
+func parseError(_ text: String, file: String = "s.vmsim") -> String {
+    do {
+        _ = try ScenarioParser.parse(text, file: file)
+        return "no error"
+    } catch {
+        return error.description
+    }
+}
+
 /// Runs a scenario text; returns the runner and everything it printed.
 func runScenario(
     _ text: String, file: String = "test.vmsim", sourceLocation: SourceLocation = #_sourceLocation

@@ -4,15 +4,6 @@ import VMCore
 @testable import VMSim
 
 @Suite struct ScenarioParserTests {
-    func parseError(_ text: String) -> String {
-        do {
-            _ = try ScenarioParser.parse(text, file: "s.vmsim")
-            return "no error"
-        } catch {
-            return error.description
-        }
-    }
-
     @Test(arguments: [
         ("bogus thing", "s.vmsim:1:1: unknown command 'bogus'"),
         ("web: read buf", "s.vmsim:1:1: unknown process 'web' (none is running"),
@@ -71,7 +62,7 @@ import VMCore
         ("spawn web\nweb: oom_score_adj 2000", "s.vmsim:2:20: expected a value from -1000 to 1000"),
     ])
     func errorsNameFileLineAndColumn(text: String, prefix: String) {
-        let message = self.parseError(text)
+        let message = parseError(text)
         #expect(message.hasPrefix(prefix), "\(message)")
     }
 
