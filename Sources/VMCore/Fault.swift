@@ -128,6 +128,18 @@ extension Kernel {
     /// page or file page); a swap entry swaps in; a write to a read-only present entry is a
     /// write-protect fault; anything else was already fixed (a stale TLB entry: spurious).
     func handleMMFault(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
+        // lru_gen_enter_fault() / lru_gen_exit_fault().
+        if self.reclaim.lruGen {
+            let previous = self.reclaim.inLRUFault
+            self.reclaim.inLRUFault = Kernel.hasRecency(mm.vma(slot).flags)
+            defer { self.reclaim.inLRUFault = previous }
+            return self.handleMMFaultInner(mm, slot: slot, address: address, write: write)
+        }
+        return self.handleMMFaultInner(mm, slot: slot, address: address, write: write)
+    }
+
+    /// `__handle_mm_fault()`.
+    func handleMMFaultInner(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
         // __handle_mm_fault(): the PMD level first (transparent huge pages, HugeMemory.swift).
         if let huge = self.handleHugePMDFault(mm, slot: slot, address: address, write: write) { return huge }
         guard let vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
@@ -191,7 +203,7 @@ extension Kernel {
             updated.flags.formUnion([.writable, .dirty, .accessed])
             self.updatePTE(vmf, updated)
             self.markPageDirty(old)
-            if !memMap.test(old, .swapBacked) { self.balanceDirtyPages() }
+            if !memMap.test(old, .swapBacked) { self.current?.balanceDirtyPending = true }
             return .minor(.sharedWrite)
         }
         // wp_can_reuse_anon_folio(): exclusive, or the only reference once a swap copy nobody
@@ -311,7 +323,7 @@ extension Kernel {
         self.mapFilePage(pfn, vmf, flags: prot.union([.writable, .dirty]))
         // fault_dirty_shared_page(): dirty, then the writer may be throttled.
         self.markPageDirty(pfn)
-        if !file.isShmem { self.balanceDirtyPages() }
+        if !file.isShmem { self.current?.balanceDirtyPending = true }
         return major ? .major(.sharedFault) : .minor(.sharedFault)
     }
 

@@ -216,7 +216,7 @@ extension Kernel {
                 pfn = cached
                 if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
             } else {
-                guard let added = self.pageCacheAdd(file, index: index) else {
+                guard let added = self.pageCacheAdd(file, index: index, forWrite: true) else {
                     throw .noMemory("no memory for a page-cache page")
                 }
                 pfn = added

@@ -72,6 +72,8 @@ public final class SimFile {
     /// The directory holding the file.
     var parent: FileID?
     /// shmem pages out on swap: page offset → swap entry (the XArray's value entries).
+    /// Shadow entries of evicted pages by index (mm/workingset.c; see `Shadow`).
+    public internal(set) var shadows: [UInt64: Shadow] = [:]
     public internal(set) var swapped: [UInt64: SwapEntry] = [:]
     /// The pseudo dentry object of a shmem file (0 for files in the directory tree).
     var pseudoDentry: UInt64 = 0

@@ -196,6 +196,7 @@ public final class Kernel {
         }
         phys.memMap.insertFlags(self.zeroPFN, .zeroPage)
         phys.memMap.setContent(self.zeroPFN, 0)
+        self.reclaim.lruGen = config.lruGen
         self.thp.enabled = config.thp
         self.thp.defrag = config.thpDefrag
         self.pageTables.zeroPagePFN = self.zeroPFN

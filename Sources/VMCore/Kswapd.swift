@@ -61,8 +61,11 @@ extension Kernel {
             for z in 0...min(highestZone, self.phys.zoneCount - 1) where self.phys.zone(z).managedPages > 0 {
                 sc.nrToReclaim += max(self.phys.zone(z).highWatermark, Kernel.swapClusterMax)
             }
-            // age_active_anon()
-            if self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
+            // kswapd_age_node(): lru_gen_age_node(), or age_active_anon()
+            if self.lruGenEnabled {
+                self.lruGenInitialPriority(&sc)
+                if self.lruGenAgeNode(sc) { break }
+            } else if self.canReclaimAnon && self.inactiveIsLow(.inactiveAnon) {
                 self.shrinkActiveList(.activeAnon, Kernel.swapClusterMax, &sc)
             }
             let before = sc.nrReclaimed

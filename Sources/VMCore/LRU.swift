@@ -43,6 +43,12 @@ extension Kernel {
     /// The list a page is on, from its flags (`folio_lru_list()`).
     func lruList(of pfn: PFN) -> LRUList {
         let memMap = self.phys.memMap
+        if let gen = memMap.lruGen(pfn) {
+            // On a generation list: the two youngest generations are the active lists.
+            let active = self.lruvecs[self.lruvecID(of: pfn)].gen.isActive(gen)
+            if memMap.test(pfn, .swapBacked) { return active ? .activeAnon : .inactiveAnon }
+            return active ? .activeFile : .inactiveFile
+        }
         if memMap.test(pfn, .unevictable) { return .unevictable }
         let file = !memMap.test(pfn, .swapBacked)
         let active = memMap.test(pfn, .active)
@@ -59,6 +65,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(!memMap.test(pfn, .lru), "lruAdd: \(pfn) is already on an LRU list")
         memMap.insertFlags(pfn, .lru)
+        if self.lruGenEnabled && list != .unevictable { return self.lruGenAdd(pfn, reclaiming: false) }
         self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: false, memMap)
         self.lruCount(pfn, list, 1)
     }
@@ -67,6 +74,11 @@ extension Kernel {
     func lruRemove(_ pfn: PFN) {
         let memMap = self.phys.memMap
         precondition(memMap.test(pfn, .lru), "lruRemove: \(pfn) is not on an LRU list")
+        if memMap.lruGen(pfn) != nil {
+            self.lruGenDel(pfn, reclaiming: false)
+            memMap.removeFlags(pfn, .lru)
+            return
+        }
         let list = self.lruList(of: pfn)
         self.lruvecs[self.lruvecID(of: pfn)].remove(pfn, from: list, memMap)
         memMap.removeFlags(pfn, .lru)
@@ -95,6 +107,18 @@ extension Kernel {
             self.lruAdd(pfn, to: .unevictable)
             return
         }
+        self.folioAddLRU(pfn)
+    }
+
+    /// `folio_add_lru()` for a page new to the LRU; with lru_gen, one added during a page fault
+    /// in an area with recency (not by reclaim) is activated first.
+    func folioAddLRU(_ pfn: PFN) {
+        let memMap = self.phys.memMap
+        if self.lruGenEnabled && self.reclaim.inLRUFault && self.reclaim.depth == 0
+            && !memMap.test(pfn, .unevictable)
+        {
+            memMap.insertFlags(pfn, .active)
+        }
         self.lruAdd(pfn, to: self.lruList(of: pfn))
     }
 
@@ -103,6 +127,7 @@ extension Kernel {
         let memMap = self.phys.memMap
         precondition(!memMap.test(pfn, .lru), "lruAddTail: \(pfn) is already on an LRU list")
         memMap.insertFlags(pfn, .lru)
+        if self.lruGenEnabled && list != .unevictable { return self.lruGenAdd(pfn, reclaiming: true) }
         self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: true, memMap)
         self.lruCount(pfn, list, 1)
     }
@@ -130,11 +155,13 @@ extension Kernel {
             if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, -1) }
         }
         memMap.removeFlags(pfn, [.unevictable, .active, .referenced, .workingset])
+        memMap.setLRURefs(pfn, 0)
     }
 
     /// Pages on each list, oldest last, for `show lru` and tests.
     public func lruPages(_ list: LRUList) -> [PFN] {
-        self.lruvecs.flatMap { $0.pages(list, self.phys.memMap) }
+        let classic = self.lruvecs.flatMap { $0.pages(list, self.phys.memMap) }
+        return self.lruGenEnabled ? self.lruGenPages(list) + classic : classic
     }
 
     /// Number of pages on a list (over every cgroup's lruvec).

@@ -25,12 +25,18 @@ public struct LRUVec: Sendable {
     /// `lruvec->anon_cost`, `file_cost`.
     public private(set) var anonCost = 0
     public private(set) var fileCost = 0
+    /// `lruvec->nonresident_age`: pages evicted or activated on this lruvec or below it, the
+    /// clock refault distances are measured on (mm/workingset.c).
+    public private(set) var nonresidentAge = 0
+    /// The multi-generational LRU (`lruvec->lrugen`), used when `lru_gen` is on; the classic
+    /// lists then hold only unevictable pages.
+    public internal(set) var gen = LRUGen()
 
     public init() {}
 
     /// Pages on `list`.
-    public func count(_ list: LRUList) -> Int { self.lists[list.rawValue].count }
-    /// The oldest page on `list` (the next reclaim looks at), if any.
+    public func count(_ list: LRUList) -> Int { self.lists[list.rawValue].count + self.gen.count(list) }
+    /// The oldest page on classic `list` (the next reclaim looks at), if any.
     public func oldest(_ list: LRUList) -> PFN? { self.lists[list.rawValue].pages.last }
     /// Pages on the evictable lists (`lruvec_lru_size()` summed over all but unevictable).
     public var evictablePages: Int { LRUList.allCases.dropLast().reduce(0) { $0 + self.count($1) } }
@@ -49,6 +55,9 @@ public struct LRUVec: Sendable {
 
     /// The pages of `list`, newest first.
     func pages(_ list: LRUList, _ memMap: MemMap) -> [PFN] { self.lists[list.rawValue].pages.pages(memMap) }
+
+    /// `workingset_age_nonresident()` for this lruvec alone (the kernel walks the parents).
+    mutating func ageNonresident(_ n: Int) { self.nonresidentAge += n }
 
     /// `lru_note_cost()` (mm/swap.c): I/O and rotations make a kind of page costlier to
     /// reclaim; both costs halve once they exceed a quarter of the evictable pages.

@@ -29,6 +29,22 @@ public enum MemcgStat: Int, CaseIterable, Sendable {
     case pgscanKswapd, pgscanDirect, pgscanProactive
     case pgstealKswapd, pgstealDirect, pgstealProactive
     case pgfault, pgmajfault, pgrefill, pgactivate, pgdeactivate
+    // Workingset events (`mod_lruvec_state()` on the refaulting page's lruvec).
+    case workingsetRefaultAnon, workingsetRefaultFile, workingsetActivateAnon, workingsetActivateFile
+    case workingsetRestoreAnon, workingsetRestoreFile
+
+    /// The cgroup counter for a node's workingset counter, if it is one.
+    init?(workingset item: NodeStatItem) {
+        switch item {
+        case .workingsetRefaultAnon: self = .workingsetRefaultAnon
+        case .workingsetRefaultFile: self = .workingsetRefaultFile
+        case .workingsetActivateAnon: self = .workingsetActivateAnon
+        case .workingsetActivateFile: self = .workingsetActivateFile
+        case .workingsetRestoreAnon: self = .workingsetRestoreAnon
+        case .workingsetRestoreFile: self = .workingsetRestoreFile
+        default: return nil
+        }
+    }
 }
 
 /// A hierarchical `struct page_counter` (mm/page_counter.c): usage, the limit, protection and
@@ -304,6 +320,18 @@ extension Kernel {
     func memcgOfPage(_ pfn: PFN) -> MemCgroup {
         guard !self.memcg.owner.isEmpty else { return self.memcg.root }
         return self.memcg.groups[Int(self.memcg.owner[Int(pfn.rawValue)] & MemcgState.idMask)]
+    }
+
+    /// `mem_cgroup_get_nr_swap_pages()`: free swap, less what `memory.swap.max` of `group` and
+    /// its ancestors below the root still allow.
+    func memcgSwapPagesAvailable(_ group: MemCgroup) -> Int {
+        var n = self.swapFreePages
+        var c: MemCgroup? = group
+        while let g = c, !g.isRoot {
+            if g.swap.max != Int.max { n = min(n, g.swap.max - g.swap.usage) }
+            c = g.parent
+        }
+        return n
     }
 
     /// The lruvec a page belongs on (`folio_lruvec()`).
@@ -725,9 +753,12 @@ extension Kernel {
         for list in LRUList.allCases { rows.append((list.name, lists[list.rawValue] * page)) }
         rows += [
             ("slab_reclaimable", 0), ("slab_unreclaimable", 0), ("slab", 0),
-            ("workingset_refault_anon", 0), ("workingset_refault_file", 0), ("workingset_activate_anon", 0),
-            ("workingset_activate_file", 0), ("workingset_restore_anon", 0), ("workingset_restore_file", 0),
-            ("workingset_nodereclaim", 0), ("pgdemote_kswapd", 0), ("pgdemote_direct", 0),
+            ("workingset_refault_anon", h(.workingsetRefaultAnon)),
+            ("workingset_refault_file", h(.workingsetRefaultFile)),
+            ("workingset_activate_anon", h(.workingsetActivateAnon)),
+            ("workingset_activate_file", h(.workingsetActivateFile)),
+            ("workingset_restore_anon", h(.workingsetRestoreAnon)),
+            ("workingset_restore_file", h(.workingsetRestoreFile)), ("workingset_nodereclaim", 0), ("pgdemote_kswapd", 0), ("pgdemote_direct", 0),
             ("pgdemote_khugepaged", 0), ("pgdemote_proactive", 0),
             ("pgscan", h(.pgscanKswapd) + h(.pgscanDirect) + h(.pgscanProactive)),
             ("pgsteal", h(.pgstealKswapd) + h(.pgstealDirect) + h(.pgstealProactive)),

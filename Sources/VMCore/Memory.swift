@@ -59,6 +59,28 @@ extension Kernel {
             switch self.doUserAddrFault(task, fault) {
             case .handled:
                 self.chargeCPU(1000)
+                // The instruction runs again as the fault returns. vmsim runs kswapd, the
+                // flusher and memory.high reclaim synchronously; what the fault queued for them
+                // (balance_dirty_pages(), a woken kswapd) runs once the access has completed, as
+                // it would beside it on another CPU — else writeback could write-protect the page
+                // a shared write fault just made writable before the store lands, every time.
+                if !self.reclaim.pendingKills.contains(task.pid) {
+                    let pa = self.mmu.access(address, access, .user)
+                    if pa != MMU.faulted {
+                        let pfn = PFN(rawValue: pa >> shift)
+                        let result: AccessResult
+                        if access == .write {
+                            if !keepContent { memMap.setContent(pfn, value) }
+                            result = .ok(value: keepContent ? memMap.content(pfn) : value)
+                        } else {
+                            result = .ok(value: memMap.content(pfn))
+                        }
+                        self.balanceDirtyPagesIfPending()
+                        _ = self.returnToUser(task)
+                        return result
+                    }
+                }
+                self.balanceDirtyPagesIfPending()
                 // Back to user space: kswapd may run; an OOM victim dies here.
                 guard self.returnToUser(task) else { return .outOfMemory }
                 continue

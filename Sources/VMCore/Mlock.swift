@@ -49,6 +49,7 @@ extension Kernel {
             guard memMap.test(pfn, .mlocked) != locked else { continue }
             if memMap.test(pfn, .lru) { self.lruRemove(pfn) }
             if locked {
+                memMap.removeFlags(pfn, .active)
                 memMap.insertFlags(pfn, [.mlocked, .unevictable])
                 if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
                 self.phys.count(.unevictablePgsMlocked)

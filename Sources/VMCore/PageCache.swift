@@ -21,7 +21,11 @@ extension Kernel {
     /// `filemap_add_folio()`: a new page for `index` of `file`, in the cache and on the LRU
     /// (inactive file list; shmem pages are swap-backed and go on the anonymous list). The page
     /// is neither up to date nor locked: the caller reads or fills it. Nil when no memory.
-    func pageCacheAdd(_ file: SimFile, index: UInt64) -> PFN? {
+    ///
+    /// A shadow entry at `index` (the page was evicted) is replaced, and unless the page is
+    /// added for a write (`__GFP_WRITE`) the refault is evaluated before the page joins the LRU
+    /// (`workingset_refault()`), which may start it active.
+    func pageCacheAdd(_ file: SimFile, index: UInt64, forWrite: Bool = false) -> PFN? {
         precondition(file.inCore, "pageCacheAdd: \(file.path) is not in the inode cache")
         precondition(file.pages[index] == nil, "pageCacheAdd: \(file.path) page \(index) is cached")
         guard let pfn = self.phys.allocPages(.highUserMovable, order: 0) else { return nil }
@@ -46,6 +50,9 @@ extension Kernel {
         if file.isShmem { memMap.insertFlags(pfn, .swapBacked) }
         self.phys.mod(.nrFilePages, 1)
         if file.isShmem { self.phys.mod(.nrShmem, 1) }
+        if let shadow = file.shadows.removeValue(forKey: index), !forWrite {
+            self.workingsetRefault(pfn, shadow)
+        }
         self.lruAddNew(pfn, vma: nil)
         return pfn
     }
@@ -73,6 +80,7 @@ extension Kernel {
     /// an inactive page (the two-touch rule, `pgactivate`).
     func markPageAccessed(_ pfn: PFN) {
         let memMap = self.phys.memMap
+        if self.lruGenEnabled { return self.lruGenIncRefs(pfn) }
         if !memMap.test(pfn, .referenced) {
             memMap.insertFlags(pfn, .referenced)
         } else if !memMap.test(pfn, .unevictable) && !memMap.test(pfn, .active) {
@@ -85,6 +93,7 @@ extension Kernel {
                 memMap.insertFlags(pfn, .active)
             }
             memMap.removeFlags(pfn, .referenced)
+            self.workingsetActivation(pfn)
         }
     }
 
@@ -193,6 +202,12 @@ extension Kernel {
     /// `truncate_inode_pages_range()` from page `from`: waits for reads and writeback in
     /// flight, then removes every page whatever its state (the caller has unmapped them).
     func truncateInodePages(_ file: SimFile, from: UInt64) {
+        // Shadow entries in the range go with the pages (truncate_inode_pages_range()).
+        if from == 0 {
+            file.shadows.removeAll()
+        } else {
+            file.shadows = file.shadows.filter { $0.key < from }
+        }
         // shmem pages on swap: their slots go (shmem_undo_range() → free_swap_and_cache()).
         for (index, entry) in file.swapped.sorted(by: { $0.key < $1.key }) where index >= from {
             file.swapped[index] = nil

@@ -42,6 +42,9 @@ public final class SwapArea {
     let startBlock: UInt64
     /// Words on the disk, by slot.
     var disk: [UInt64: UInt64] = [:]
+    /// Shadow entries of pages reclaim evicted from the swap cache, by slot (the swap cache's
+    /// xarray holds them in Linux); cleared when the slot is freed (`swap_range_free()`).
+    var shadows: [UInt64: Shadow] = [:]
     /// `free_clusters`: every cluster from `nextFreshCluster` on (never used), then the clusters
     /// freed since, in the order they were freed.
     var nextFreshCluster = 0
@@ -222,6 +225,7 @@ public final class SwapArea {
         let c = Int(offset / SwapArea.clusterSize)
         self.clusters[c]!.used -= 1
         self.disk[offset] = nil
+        if !self.shadows.isEmpty { self.shadows[offset] = nil }
         if self.clusters[c]!.used == 0 {
             self.clusters[c] = nil
             if self.inNonfull.remove(c) != nil { self.nonfullClusters.removeAll { $0 == c } }

@@ -66,7 +66,9 @@ extension Kernel {
 
     /// `delete_from_swap_cache()`: the page leaves the cache (dropping the cache's reference is
     /// the caller's); `SWAP_HAS_CACHE` cleared, freeing the slot if nothing refers to it.
-    func deleteFromSwapCache(_ pfn: PFN) {
+    /// Reclaim leaves a `shadow` in the page's place (`__delete_from_swap_cache(…, shadow)`);
+    /// it goes with the slot when the slot is freed.
+    func deleteFromSwapCache(_ pfn: PFN, shadow: Shadow? = nil) {
         guard let e = self.swapEntry(of: pfn) else {
             preconditionFailure("deleteFromSwapCache: \(pfn) not cached")
         }
@@ -76,6 +78,7 @@ extension Kernel {
         memMap.setPrivateWord(pfn, 0)
         self.phys.mod(.nrSwapcached, -1)
         self.phys.mod(.nrFilePages, -1)
+        if let shadow { self.area(e).shadows[e.offset] = shadow }
         self.area(e).clearCached(e.offset)
     }
 
@@ -157,8 +160,10 @@ extension Kernel {
         }
         memMap.insertFlags(pfn, [.locked, .swapBacked])
         if readahead { memMap.insertFlags(pfn, .readahead) }
+        let shadow = self.area(e).shadows.removeValue(forKey: e.offset)
         self.addToSwapCache(pfn, e)
-        self.lruAdd(pfn, to: .inactiveAnon)
+        if let shadow { self.workingsetRefault(pfn, shadow) }
+        self.folioAddLRU(pfn)
         self.phys.count(.pswpin)
         plug.append((e, pfn))
         return (pfn, true)

@@ -95,6 +95,9 @@ public final class Task {
     public internal(set) var name: String
     public internal(set) var parentPID: Int
     public internal(set) var mm: AddressSpace?
+    /// A shared write fault dirtied a page: `balance_dirty_pages_ratelimited()` is due once the
+    /// faulting access completes (see `userAccess`).
+    var balanceDirtyPending = false
     public internal(set) var state: TaskState = .running
     public internal(set) var exitReason: ExitReason?
     /// `min_flt`, `maj_flt`.

@@ -17,6 +17,12 @@ public final class ReclaimState {
     var kswapdThrottledUntil: UInt64 = 0
     /// `PF_MEMALLOC`: reclaim is running; allocations it makes do not recurse into reclaim.
     var depth = 0
+    /// The multi-generational LRU is on (`lru_gen`, `reclaim=mglru`; set at boot).
+    public internal(set) var lruGen = false
+    /// `/sys/kernel/mm/lru_gen/min_ttl_ms`, in ns (0: off).
+    public var lruGenMinTTL: UInt64 = 0
+    /// `current->in_lru_fault`: a page fault in an area with recency is running.
+    var inLRUFault = false
     /// Tasks chosen by the OOM killer while running (killed when their fault or call returns).
     var pendingKills: Set<Int> = []
     /// A replacement policy that picks the anonymous pages reclaim takes (nil: the LRU lists).
@@ -76,6 +82,8 @@ struct ScanControl {
     /// `memcg_low_reclaim`, `memcg_low_skipped`.
     var memcgLowReclaim = false
     var memcgLowSkipped = false
+    /// `sc->nr.file_taken` (MGLRU): file pages isolated or found dirty by this scan.
+    var fileTaken = 0
 }
 
 /// What `folio_check_references()` decided.
@@ -86,8 +94,11 @@ enum PageReferences { case activate, keep, reclaim, reclaimClean }
 /// without MGLRU (`lru_gen` off), one node; with memory cgroups, one `lruvec` per cgroup, walked
 /// by `shrink_node_memcgs()` (global reclaim from the root, cgroup reclaim from its target).
 ///
-/// Simplified: no workingset shadow entries or refault detection (every evicted page comes
-/// back as new), no compaction, no writeback of file pages by kswapd itself (dirty file pages
+/// Evicted file and swap-cache pages leave shadow entries for refault detection
+/// (`Workingset.swift`). With `lru_gen` on, `LRUGen.swift` replaces the two lists' aging and
+/// eviction.
+///
+/// Simplified: no compaction, no writeback of file pages by kswapd itself (dirty file pages
 /// are activated with `PG_reclaim` and the flusher woken, as direct reclaim always does), no
 /// per-CPU LRU batches, and reclaim work takes no simulated time (its I/O does).
 extension Kernel {
@@ -179,6 +190,7 @@ extension Kernel {
     /// `shrink_node()`: prepare the scan (may the active lists be aged, is the file cache tiny,
     /// can reclaim trim the cache alone), shrink the LRU lists, then the slab shrinkers.
     func shrinkNode(_ sc: inout ScanControl) {
+        if self.lruGenEnabled && sc.target == nil { self.lruGenInitialPriority(&sc) }
         guard !self.memcg.isActive else { return self.shrinkNodeMemcgs(&sc) }
         sc.anonCost = self.lruvec.anonCost
         sc.fileCost = self.lruvec.fileCost
@@ -266,6 +278,10 @@ extension Kernel {
     /// whose writeback will cover the goal (`writebackCoversGoal`); then keeps the anonymous
     /// inactive list from running low.
     func shrinkLRUVec(_ sc: inout ScanControl) {
+        if self.lruGenEnabled {
+            self.lruGenShrinkLRUVec(&sc)
+            return
+        }
         var nr = self.scanCount(sc)
         if self.reclaim.victims != nil {
             // The policy keeps its own order: all the anonymous scan goes to its victims.
@@ -530,7 +546,10 @@ extension Kernel {
                 activate()
                 continue
             }
-            let references = chosen ? PageReferences.reclaim : self.checkReferences(pfn)
+            let references =
+                chosen
+                ? PageReferences.reclaim
+                : self.lruGenEnabled ? self.lruGenCheckReferences(pfn, sc) : self.checkReferences(pfn)
             switch references {
             case .activate:
                 activate()
@@ -597,7 +616,7 @@ extension Kernel {
                     continue
                 }
                 self.phys.count(.pglazyfreed)
-            } else if !self.removeMapping(ofReclaimed: pfn) {
+            } else if !self.removeMapping(ofReclaimed: pfn, target: sc.target) {
                 keep.append(pfn)
                 continue
             }
@@ -608,6 +627,7 @@ extension Kernel {
         }
         if !swapOut.isEmpty { self.swapWriteout(swapOut) }
         sc.nrPageout += swapOut.count
+        if self.lruGenEnabled { self.lruGenPrepareRejected(keep) }
         self.putbackPages(keep, file: list.isFile)
         self.phys.count(sc.isKswapd ? .pgstealKswapd : .pgstealDirect, UInt64(reclaimed))
         self.phys.count(list.isFile ? .pgstealFile : .pgstealAnon, UInt64(reclaimed))
@@ -618,32 +638,38 @@ extension Kernel {
                 sc.isKswapd ? .pgstealKswapd : sc.proactive ? .pgstealProactive : .pgstealDirect, reclaimed)
             g.count(.pgactivate, activated)
         }
-        self.lruNoteCost(
-            file: list.isFile, io: swapOut.count, rotated: scanned - reclaimed, lruvec: sc.lruvecID)
+        if !self.lruGenEnabled {
+            self.lruNoteCost(
+                file: list.isFile, io: swapOut.count, rotated: scanned - reclaimed, lruvec: sc.lruvecID)
+        }
         sc.nrTaken += pages.count
         sc.nrUnqueuedDirty += unqueuedDirty
         // Dirty pages no writeback has been started for: the flushers are behind.
-        if unqueuedDirty == pages.count && list.isFile { self.wakeFlusherForReclaim() }
+        if unqueuedDirty == pages.count && list.isFile && !self.lruGenEnabled { self.wakeFlusherForReclaim() }
         _ = activatedFile
         return reclaimed
     }
 
-    /// `__remove_mapping()`: a clean, unmapped page held only by its cache and the isolation
-    /// leaves the page cache or the swap cache. False if someone else holds it or it is dirty.
-    func removeMapping(ofReclaimed pfn: PFN) -> Bool {
+    /// `__remove_mapping(…, reclaimed: true, target)`: a clean, unmapped page held only by its
+    /// cache and the isolation leaves the page cache or the swap cache, a shadow entry in its
+    /// place (`workingset_eviction()`; file pages, and swap-cache pages). False if someone else
+    /// holds it or it is dirty.
+    func removeMapping(ofReclaimed pfn: PFN, target: MemCgroup?) -> Bool {
         let memMap = self.phys.memMap
         guard memMap.refCount(pfn) == 2, !memMap.test(pfn, .dirty), memMap.mapCount(pfn) == 0 else {
             return false
         }
         if memMap.test(pfn, .swapCache) {
-            self.deleteFromSwapCache(pfn)
+            self.deleteFromSwapCache(pfn, shadow: self.workingsetEviction(pfn, target: target))
             self.putPage(pfn)
             return true
         }
         guard let file = self.owningFile(pfn) else { return false }
+        let shadow = file.isShmem ? nil : self.workingsetEviction(pfn, target: target)
         // pageCacheRemove() drops the cache's reference; the isolation one stays for the caller.
         let index = memMap.index(pfn)
         self.pageCacheRemove(file, index: index)
+        if let shadow { file.shadows[index] = shadow }
         return true
     }
 

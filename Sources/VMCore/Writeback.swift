@@ -194,6 +194,13 @@ extension Kernel {
     /// writeback starts; above the hard threshold (`dirty_ratio`) the writer sleeps until
     /// writeback brings dirty + writeback pages back under it. Linux paces the sleep with a
     /// bandwidth estimate and `pos_ratio`; vmsim waits for the I/O to complete.
+    /// `balance_dirty_pages_ratelimited()` deferred by a shared write fault of the current task.
+    func balanceDirtyPagesIfPending() {
+        guard let task = self.current, task.balanceDirtyPending else { return }
+        task.balanceDirtyPending = false
+        self.balanceDirtyPages()
+    }
+
     func balanceDirtyPages() {
         let limits = self.globalDirtyLimits()
         let dirty = self.phys.state(.nrDirty) + self.phys.state(.nrWriteback)

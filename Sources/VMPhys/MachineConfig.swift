@@ -41,6 +41,10 @@ public struct MachineConfig: Sendable, Hashable {
     public var swap: UInt64 = 0
     /// kswapd woken once a second (the 2.4-era daemon) instead of by allocations.
     public var periodicKswapd = false
+    /// Reclaim with the multi-generational LRU (`CONFIG_LRU_GEN` with `lru_gen` enabled)
+    /// instead of the two active/inactive lists. Off by default, as on the measured 6.18
+    /// machine (`# CONFIG_LRU_GEN is not set`).
+    public var lruGen = false
     /// `/sys/kernel/mm/transparent_hugepage/enabled` (the measured 6.18 machine: madvise).
     public var thp: THPEnabled = .madvise
     /// `/sys/kernel/mm/transparent_hugepage/defrag` (default madvise).

@@ -155,6 +155,27 @@ public final class MemMap {
         self.flagsArray[pfn.index] & flags.rawValue == flags.rawValue
     }
 
+    /// The generation of a page on a multi-generational LRU list, or nil when it is on none
+    /// (`folio_lru_gen()`: `LRU_GEN_MASK` in `folio->flags` holds gen + 1, bits 26–28 here).
+    @inlinable public func lruGen(_ pfn: PFN) -> Int? {
+        let raw = Int((self.flagsArray[pfn.index] >> MemMap.lruGenShift) & 7)
+        return raw == 0 ? nil : raw - 1
+    }
+    /// Sets or clears (nil) the page's generation (`LRU_GEN_MASK`).
+    @inlinable public func setLRUGen(_ pfn: PFN, _ gen: Int?) {
+        let bits = UInt32((gen.map { $0 + 1 } ?? 0) & 7) << MemMap.lruGenShift
+        self.flagsArray[pfn.index] = (self.flagsArray[pfn.index] & ~(7 << MemMap.lruGenShift)) | bits
+    }
+    /// The page's references through file descriptors beyond the first (`LRU_REFS_MASK`, two
+    /// bits, 29–30 here; the first is `PG_referenced`).
+    @inlinable public func lruRefs(_ pfn: PFN) -> Int { Int((self.flagsArray[pfn.index] >> MemMap.lruRefsShift) & 3) }
+    @inlinable public func setLRURefs(_ pfn: PFN, _ refs: Int) {
+        let bits = UInt32(refs & 3) << MemMap.lruRefsShift
+        self.flagsArray[pfn.index] = (self.flagsArray[pfn.index] & ~(3 << MemMap.lruRefsShift)) | bits
+    }
+    @usableFromInline static let lruGenShift: UInt32 = 26
+    @usableFromInline static let lruRefsShift: UInt32 = 29
+
     /// `page_ref_count()`.
     @inlinable public func refCount(_ pfn: PFN) -> Int { Int(self.refCountArray[pfn.index]) }
     @inlinable public func setRefCount(_ pfn: PFN, _ value: Int) {

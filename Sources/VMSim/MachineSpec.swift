@@ -8,7 +8,7 @@ public enum MachineSpec {
     /// The settings `apply` understands, as the command line spells them.
     public static let settings = [
         "memory", "arch", "zones", "min-free-kbytes", "watermark-scale-factor", "lowmem-reserve-ratio",
-        "kernel-image", "cpus", "disk", "swap", "kswapd", "thp", "thp-defrag",
+        "kernel-image", "cpus", "disk", "swap", "kswapd", "reclaim", "thp", "thp-defrag",
     ]
 
     /// The architecture names `arch=` accepts.
@@ -63,6 +63,13 @@ public enum MachineSpec {
                     setting: name, message: "unknown kswapd mode '\(value)' (expected modern, periodic)")
             }
             config.periodicKswapd = mode == .periodic
+        case "reclaim":
+            switch value {
+            case "classic": config.lruGen = false
+            case "mglru": config.lruGen = true
+            default:
+                throw ConfigError(setting: name, message: "unknown reclaim '\(value)' (expected classic, mglru)")
+            }
         case "thp":
             guard let mode = THPEnabled(rawValue: value) else {
                 throw ConfigError(

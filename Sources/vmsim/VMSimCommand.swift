@@ -132,6 +132,11 @@ struct MachineOptions: ParsableArguments {
     var swap: String?
     @Option(help: "kswapd model: modern (woken by allocations) or periodic (every second, as in 2.4).")
     var kswapd: String?
+    @Option(
+        help:
+            "Page reclaim: classic (the active/inactive lists) or mglru (the multi-generational LRU, lru_gen); default classic, as the measured 6.18 kernel."
+    )
+    var reclaim: String?
 
     /// Each flag's syntax and the range it has whatever else is set, before any work; ranges that
     /// depend on other settings (RAM against the architecture, zones against RAM, a scenario's
@@ -156,6 +161,7 @@ struct MachineOptions: ParsableArguments {
         if let disk { result.append(("disk", disk)) }
         if let swap { result.append(("swap", swap)) }
         if let kswapd { result.append(("kswapd", kswapd)) }
+        if let reclaim { result.append(("reclaim", reclaim)) }
         return result
     }
 

@@ -18,8 +18,9 @@ private struct Proc {
     static let anonPages = 4096
     static let filePages = 512
 
-    func machine(swap: UInt64 = 64 << 20) -> Kernel {
+    func machine(swap: UInt64 = 64 << 20, mglru: Bool = false) -> Kernel {
         var config = MachineConfig()
+        config.lruGen = mglru
         config.memory = 32 << 20
         config.kernelImage = 4 << 20
         config.swap = swap
@@ -29,10 +30,12 @@ private struct Proc {
     /// Several processes write and read working sets larger than RAM, fork and exit, and share
     /// a file mapping, with swap: every read returns the last value written — through
     /// copy-on-write, swap-out and swap-in, writeback and reload — and the kernel's books
-    /// (swap map against page tables, swap cache, LRU, page cache) hold after every step.
-    @Test func nothingIsLostUnderMemoryPressure() async {
+    /// (swap map against page tables, swap cache, LRU, page cache) hold after every step — with
+    /// the classic LRU and with the multi-generational one.
+    @Test(arguments: [false, true])
+    func nothingIsLostUnderMemoryPressure(mglru: Bool) async {
         await propertyCheck(count: 4, input: Gen.uint64(in: 0...UInt64.max).array(of: 20...60)) { ops in
-            let k = self.machine()
+            let k = self.machine(mglru: mglru)
             let page: UInt64 = 4096
             guard (try? k.installFile("/w/data", size: UInt64(Self.filePages) * page)) != nil else {
                 Issue.record("setup")
@@ -147,6 +150,7 @@ private struct Proc {
                 if !problems.isEmpty { return }
             }
             #expect(k.phys.events(.pswpout) > 0, "the test never swapped")
+            if mglru { #expect(k.lruGen().agings > 0, "MGLRU never made a generation") }
             for (n, proc) in procs.enumerated() {
                 for (idx, v) in proc.values {
                     #expect(

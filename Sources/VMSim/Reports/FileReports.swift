@@ -115,11 +115,12 @@ extension ProcFS {
     /// The system-wide reports by name (`show NAME`, `--show NAME`), and the path each stands for.
     public static let globalReports = [
         "meminfo", "vmstat", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo", "dmesg", "lru", "tlb",
-        "processes", "diskstats", "dentry-state", "inode-nr", "sysvipc/shm", "pagecache", "swaps",
+        "processes", "diskstats", "dentry-state", "inode-nr", "sysvipc/shm", "pagecache", "swaps", "lru_gen",
     ]
 
     public static func reportPath(_ name: String) -> String {
-        ["dentry-state", "inode-nr"].contains(name) ? "/proc/sys/fs/\(name)" : "/proc/\(name)"
+        if name == "lru_gen" { return "/sys/kernel/debug/lru_gen" }
+        return ["dentry-state", "inode-nr"].contains(name) ? "/proc/sys/fs/\(name)" : "/proc/\(name)"
     }
 
     /// Renders the system-wide report `name` (one of `globalReports`).
@@ -140,6 +141,7 @@ extension ProcFS {
         case "sysvipc/shm": return ProcFS.sysvipcShm(kernel)
         case "pagecache": return ProcFS.pageCache(kernel)
         case "swaps": return ProcFS.swaps(kernel)
+        case "lru_gen": return kernel.lruGenDebugText()
         default: return ProcFS.processes(kernel)
         }
     }

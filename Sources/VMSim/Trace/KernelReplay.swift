@@ -154,6 +154,13 @@ public enum KernelReplay {
         firstTouchWrites: Bool = false, progress: Progress? = nil, timeline: Timeline? = nil,
         cgroup limits: ReplayCgroupLimits? = nil
     ) throws -> KernelReplayResult {
+        if let policyKind, policyKind != .linux, kernel.lruGenEnabled {
+            throw TraceError(
+                file: trace.name, line: 0, column: 0,
+                message:
+                    "--policy \(policyKind.rawValue) chooses victims on the classic LRU lists; with --reclaim mglru the kernel's generations choose them (drop --policy, or use --reclaim classic)"
+            )
+        }
         var result = KernelReplayResult()
         result.accesses = trace.count
         progress?.setTotal(trace.count)
