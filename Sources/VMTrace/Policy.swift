@@ -4,7 +4,7 @@ import CPrefetch
 public enum PolicyKind: String, CaseIterable, Sendable {
     case fifo, lru, mru, lfu, clock, clock2, secondChance = "second-chance", arc, twoq, lirs, clockpro,
         s3fifo,
-        sieve, opt, random, linux
+        sieve, opt, random, linux, mglru
 
     /// What the policy is, in one line, and where its definition comes from.
     public var summary: String {
@@ -25,6 +25,7 @@ public enum PolicyKind: String, CaseIterable, Sendable {
         case .opt: return "Belady's optimal, demand fetch (libCacheSim Belady)"
         case .random: return "random eviction, seeded"
         case .linux: return "Linux's two-list active/inactive LRU with the two-touch rule"
+        case .mglru: return "Linux's multi-generational LRU (MGLRU, 6.18) for anonymous pages"
         }
     }
 

@@ -30,6 +30,7 @@ public func withPolicy<B: PolicyBody>(
     case .opt: return try body.run(OPTPolicy(frames: frames, options: options))
     case .random: return try body.run(RandomPolicy(frames: frames, options: options))
     case .linux: return try body.run(LinuxLRUPolicy(frames: frames, options: options))
+    case .mglru: return try body.run(MGLRUPolicy(frames: frames, options: options))
     }
 }
 

@@ -139,7 +139,7 @@ extension Bench {
             self.tracePolicies.isEmpty
             ? [
                 .lru, .fifo, .clock, .sieve, .arc, .lirs, .twoq, .s3fifo, .opt, .lfu, .clock2, .clockpro,
-                .mru, .random, .linux,
+                .mru, .random, .linux, .mglru,
             ]
             : self.tracePolicies.compactMap { PolicyKind(rawValue: $0) }
         // Each cell runs as `vmsim replay` in a fresh process — what a user runs — which reports

@@ -116,7 +116,7 @@ import Testing
         let policies = [
             "fifo", "lru", "mru", "lfu", "clock", "clock2", "second-chance", "arc", "twoq", "lirs",
             "clockpro",
-            "s3fifo", "sieve", "opt", "random", "linux",
+            "s3fifo", "sieve", "opt", "random", "linux", "mglru",
         ]
         var flags: [Flag] = machine(["run", f.scenario], sampled: nil)
         flags += machine(["shell"], sampled: 2, input: "spawn a\nshow a status\nquit\n")

@@ -103,6 +103,9 @@ func reference(_ kind: PolicyKind, frames c: Int) -> ((UInt64, Int64) -> Bool)? 
     case .clockpro:
         let r = BruteClockPro(capacity: c)
         return { r.get($0, next: $1) }
+    case .mglru:
+        let r = BruteMGLRU(capacity: c)
+        return { r.get($0, next: $1) }
     case .random: return nil
     }
 }
@@ -114,7 +117,7 @@ let testSizes = [1, 2, 3, 4, 5, 7, 9, 10, 11, 19, 20, 21, 25, 33, 48, 64]
     /// Every policy with a reference gives the reference's hit/miss sequence exactly, on random
     /// traces at every interesting size: the libCacheSim ports (FIFO, LRU, LFU, CLOCK 1- and
     /// 2-bit, SIEVE, ARC, 2Q, LIRS, S3-FIFO, Belady) against naive line-by-line ports of its C
-    /// code, the others (MRU, Linux, CLOCK-Pro) against brute-force versions of their rules.
+    /// code, the others (MRU, Linux, MGLRU, CLOCK-Pro) against brute-force versions of their rules.
     @Test(arguments: PolicyKind.allCases.filter { $0 != .random })
     func matchesItsReferenceOnRandomTraces(_ kind: PolicyKind) {
         for seed in 1...40 as ClosedRange<UInt64> {
@@ -196,7 +199,7 @@ let testSizes = [1, 2, 3, 4, 5, 7, 9, 10, 11, 19, 20, 21, 25, 33, 48, 64]
     /// Evictions and dirty evictions add up: each miss into full frames evicts one page, and a
     /// page written while resident is dirty when it goes.
     @Test(arguments: [
-        PolicyKind.fifo, .lru, .clock, .sieve, .arc, .opt, .lfu, .random, .linux, .mru, .clockpro,
+        PolicyKind.fifo, .lru, .clock, .sieve, .arc, .opt, .lfu, .random, .linux, .mru, .clockpro, .mglru,
     ])
     func evictionsFollowMissesAndWrites(_ kind: PolicyKind) {
         let trace = randomTrace(seed: 3, length: 3000, universe: 40)
@@ -322,6 +325,102 @@ final class BruteLinuxLRU {
         }
         self.inactive.insert(Page(id: id, young: true, referenced: false), at: 0)
         return false
+    }
+}
+
+/// MGLRU as the doc comment of `MGLRUPolicy` states it, with arrays: lists keyed by the full
+/// sequence number (not `seq % 4`), pages by their own dense ids.
+final class BruteMGLRU {
+    struct Page {
+        var seq: Int
+        var young = true
+        var referenced = false
+        var workingset = false
+    }
+    let capacity: Int
+    var ids: [UInt64: Int] = [:]
+    var pages: [Int: Page] = [:]
+    var lists: [Int: [Int]] = [:]  // seq -> ids, head first
+    var minSeq = 0
+    var maxSeq = 3
+    init(capacity: Int) { self.capacity = capacity }
+
+    func get(_ key: UInt64, next: Int64) -> Bool {
+        let id = self.ids[key] ?? self.ids.count
+        self.ids[key] = id
+        if self.pages[id] != nil {
+            self.pages[id]!.young = true
+            return true
+        }
+        if self.pages.count >= self.capacity { self.reclaim() }
+        self.put(id, Page(seq: max(self.maxSeq - 1, self.minSeq)))
+        return false
+    }
+
+    func put(_ id: Int, _ p: Page) {
+        self.pages[id] = p
+        self.lists[p.seq, default: []].insert(id, at: 0)
+    }
+
+    /// A young page seen by a walk: first PG_referenced, then promotion to max_seq.
+    func seen(_ p: inout Page) {
+        p.young = false
+        if !p.referenced && !p.workingset {
+            p.referenced = true
+        } else {
+            p.seq = self.maxSeq
+            p.referenced = false
+            p.workingset = true
+        }
+    }
+
+    func incMin() {
+        while self.minSeq + 2 <= self.maxSeq && (self.lists[self.minSeq] ?? []).isEmpty { self.minSeq += 1 }
+    }
+
+    func age() {
+        for id in self.pages.keys where self.pages[id]!.young { self.seen(&self.pages[id]!) }
+        self.maxSeq += 1
+    }
+
+    func reclaim() {
+        var below = self.pages.count < 4096
+        while true {
+            let alive = self.maxSeq - self.minSeq + 1
+            if below && alive < 4 {
+                self.age()
+                continue
+            }
+            if !below && alive <= 2 {
+                below = true
+                continue
+            }
+            guard let id = self.lists[self.minSeq]?.popLast() else {
+                self.incMin()
+                continue
+            }
+            var p = self.pages[id]!
+            if p.seq != self.minSeq {
+                self.lists[p.seq, default: []].insert(id, at: 0)
+                continue
+            }
+            self.pages[id] = nil
+            self.incMin()
+            if !p.young { return }
+            p.young = false
+            let block = id / 512 * 512
+            let low = min(max(id - 32, block), block + 512 - 64)
+            for n in low..<(low + 64) where self.pages[n]?.young == true { self.seen(&self.pages[n]!) }
+            if !p.referenced && !p.workingset {
+                p.seq = max(self.maxSeq - 1, self.minSeq)
+                p.referenced = p.seq != self.minSeq
+            } else {
+                p.seq = self.maxSeq
+                p.referenced = false
+                p.workingset = true
+            }
+            self.put(id, p)
+        }
     }
 }
 
@@ -455,6 +554,215 @@ final class BruteClockPro {
     }
 }
 
+// MARK: - MGLRU, by hand
+
+/// MGLRU's rules on small traces worked out by hand. Pages are first touched in the order 0, 1,
+/// 2, … so their dense ids are the page numbers.
+@Suite struct MGLRUPolicyTests {
+    /// Replays `pages` through a fresh MGLRU policy; "H"/"m" per access.
+    func run(_ frames: Int, _ pages: [Int32], on policy: MGLRUPolicy? = nil) -> (MGLRUPolicy, String) {
+        let p = policy ?? MGLRUPolicy(frames: frames, options: PolicyOptions())
+        var s = ""
+        for id in pages { s += p.access(id, write: false, next: .max) ? "H" : "m" }
+        return (p, s)
+    }
+
+    /// The generations as (seq, pages) pairs, comparable with `==`.
+    func gens(_ p: MGLRUPolicy) -> [[Int32]] { p.generations.map { [Int32($0.seq)] + $0.pages } }
+
+    /// A fresh policy has `lru_gen_init_lruvec()`'s window 0...3, and faulted-in pages join
+    /// `maxSeq - 1`, head first, with the Accessed bit set.
+    @Test func newPagesJoinTheSecondYoungestGeneration() {
+        let (p, s) = run(4, [0, 1, 2])
+        #expect(s == "mmm")
+        #expect(p.minSeq == 0 && p.maxSeq == 3)
+        #expect(gens(p) == [[0], [1], [2, 2, 1, 0], [3]])
+        #expect(p.generation(of: 1) == 2)
+        #expect(p.referenceBits(1) == (true, false, false))
+    }
+
+    /// The first eviction (4 frames, page 4 misses): generations 0 and 1 are empty, so minSeq
+    /// moves to 2 and two generations are left; below 4096 resident pages reclaim ages until four
+    /// are alive. The first walk only sets PG_referenced on the four young pages, the second finds
+    /// none young; page 0, at the tail of generation 2 and not young, goes. Page 4 joins
+    /// maxSeq − 1 = 4.
+    @Test func theFirstEvictionAgesTwiceAndTakesTheOldestTail() {
+        let (p, s) = run(4, [0, 1, 2, 3, 4])
+        #expect(s == "mmmmm")
+        #expect(p.agings == 2 && p.promotions == 0)
+        #expect(p.minSeq == 2 && p.maxSeq == 5)
+        #expect(gens(p) == [[2, 3, 2, 1], [3], [4, 4], [5]])
+        #expect(p.referenceBits(1) == (false, true, false))
+        #expect(p.referenceBits(4) == (true, false, false))
+        #expect(p.stats.evictions == 1)
+    }
+
+    /// Then page 1 is touched and page 5 misses. Page 1 is at the tail, young and already
+    /// PG_referenced: activated into maxSeq = 5 with PG_workingset. Its look-around finds page 4
+    /// young for the first time (PG_referenced, no promotion). Page 2, same generation, not
+    /// touched, is evicted instead.
+    @Test func aPageYoungAtTheTailTwiceIsActivatedItsUntouchedNeighbourEvicted() {
+        let (p, s) = run(4, [0, 1, 2, 3, 4, 1, 5])
+        #expect(s == "mmmmmHm")
+        #expect(p.activations == 1 && p.lookAroundPromotions == 0 && p.agings == 2)
+        #expect(gens(p) == [[2, 3], [3], [4, 5, 4], [5, 1]])
+        #expect(p.referenceBits(1) == (false, false, true))
+        #expect(p.referenceBits(4) == (false, true, false))
+    }
+
+    /// Then page 4 is touched, page 6 misses (page 3 goes; generations 2 and 3 are empty now, so
+    /// minSeq jumps to 4), and page 7 misses. Two generations are left: the first aging walk
+    /// finds page 4 young and PG_referenced and promotes it to maxSeq = 5 (lazily: it stays on
+    /// generation 4's list), pages 5 and 6 get PG_referenced; the second finds nothing. Eviction
+    /// then meets page 4 at the tail of generation 4, moves it to generation 5, and evicts page 5 —
+    /// of the same generation as page 4, but not touched since its fault.
+    @Test func aPageTouchedAgainSurvivesAnAgingAnUntouchedOneOfItsGenerationDoesNot() {
+        let (p, s) = run(4, [0, 1, 2, 3, 4, 1, 5, 4, 6])
+        #expect(s == "mmmmmHmHm")
+        #expect(p.minSeq == 4 && p.maxSeq == 5)
+        #expect(gens(p) == [[4, 6, 5, 4], [5, 1]])
+        _ = run(4, [7], on: p)
+        #expect(p.agings == 4 && p.promotions == 1)
+        #expect(gens(p) == [[4, 6], [5, 4, 1], [6, 7], [7]])
+        #expect(p.generation(of: 5) == nil)
+        #expect(p.referenceBits(4) == (false, false, true))
+    }
+
+    /// Look-around: pages 1 and 2 touched after the first eviction; page 5's miss finds page 1
+    /// young at the tail, and its look-around promotes page 2 (young, PG_referenced from the
+    /// walk) to maxSeq without scanning it. Page 1 is activated; eviction then moves page 2 to
+    /// generation 5 and evicts page 3.
+    @Test func lookAroundPromotesYoungNeighboursOfTheSamePageTable() {
+        let (p, s) = run(4, [0, 1, 2, 3, 4, 1, 2, 5])
+        #expect(s == "mmmmmHHm")
+        #expect(p.lookAroundPromotions == 1 && p.activations == 1)
+        #expect(gens(p) == [[4, 5, 4], [5, 2, 1]])
+        #expect(p.referenceBits(4) == (false, true, false))
+    }
+
+    /// Look-around stays within the page's 512-page table. Pages 0, 600 and 601 fault in after
+    /// page 599, which 602's miss evicts; 0 and 600 are touched, and 603 misses. Page 0 is at the
+    /// tail, young: its look-around covers pages 0…63 only, so page 600 is not promoted from
+    /// there — eviction meets it young and activates it itself (a second activation), and its
+    /// own look-around (568…631) gives page 602 PG_referenced. Page 601 goes.
+    @Test func lookAroundStaysWithinOnePageTable() {
+        let (p, _) = run(4, [599, 0, 600, 601, 602])
+        #expect(gens(p) == [[2, 601, 600, 0], [3], [4, 602], [5]])
+        _ = run(4, [0, 600, 603], on: p)
+        #expect(p.lookAroundPromotions == 0 && p.activations == 2)
+        #expect(gens(p) == [[4, 603, 602], [5, 600, 0]])
+        #expect(p.referenceBits(602) == (false, true, false))
+    }
+
+    /// At 4096 resident pages or more the default-priority pass evicts with three generations
+    /// alive; below that reclaim ages first. Trace: fill N pages, miss (two agings, page 0 goes),
+    /// touch page 1, then misses: page 1 is activated into generation 5, pages 2…N−1 go, two more
+    /// agings, the N − 1 first misses go. Generation 5 (page 1) is then the oldest of three; one
+    /// more miss evicts page 1 — with no aging at N = 4096, after a fifth at N = 4095.
+    @Test(arguments: [4095, 4096])
+    func theDefaultPriorityPassEvictsAtThreeGenerationsFrom4096Pages(frames: Int) {
+        let p = MGLRUPolicy(frames: frames, options: PolicyOptions())
+        let n = Int32(frames)
+        p.reserve(3 * frames)
+        _ = run(frames, Array(0..<n) + [n, 1] + Array((n + 1)...(3 * n - 3)), on: p)
+        #expect(p.agings == 4 && p.minSeq == 5 && p.maxSeq == 7 && p.generation(of: 1) == 5)
+        _ = run(frames, [3 * n - 2], on: p)
+        #expect(p.generation(of: 1) == nil)
+        #expect(p.agings == (frames >= 4096 ? 4 : 5))
+    }
+
+    /// On random traces: 2…4 generations alive, never more pages than frames, each resident page
+    /// in exactly one generation, hits + misses = accesses, evictions = misses − resident pages.
+    @Test func invariantsHoldOnRandomTraces() {
+        for seed in UInt64(1)...30 {
+            let trace = randomTrace(seed: seed &* 104_729)
+            let dense = DenseTrace(name: "t", pages: trace)
+            for frames in [1, 2, 3, 5, 8, 16, 40] {
+                let p = MGLRUPolicy(frames: frames, options: PolicyOptions())
+                p.reserve(dense.distinct)
+                var hits = 0
+                var misses = 0
+                for i in 0..<dense.count {
+                    if p.access(Int32(dense.ids[i]), write: false, next: .max) {
+                        hits += 1
+                    } else {
+                        misses += 1
+                    }
+                    let alive = p.maxSeq - p.minSeq + 1
+                    let pages = p.generations.flatMap(\.pages)
+                    if !(2...4).contains(alive) || pages.count > frames || Set(pages).count != pages.count {
+                        Issue.record(
+                            "seed \(seed), \(frames) frames, access \(i): \(alive) generations, \(pages)")
+                        return
+                    }
+                }
+                let resident = p.generations.reduce(0) { $0 + $1.pages.count }
+                #expect(hits + misses == dense.count)
+                #expect(p.stats.evictions == misses - resident)
+            }
+        }
+    }
+
+    /// Scan resistance, and where it ends. 16 hot pages are touched in turn, each round followed
+    /// by pages used once; 64 frames. Ten rounds with 16 such pages, where the hot pages stay,
+    /// then 40 rounds with `sweep` of them, counted from the second. Between two touches of a hot
+    /// page LRU sees 15 + `sweep` ≥ 64 other pages and misses every one. MGLRU keeps a hot page
+    /// while it is touched again before eviction reaches it, about one pass over the frames after
+    /// its last promotion: at 49 sweep pages mostly, at 64 hardly ever. The two-list `linux` keeps
+    /// them all, since its active list is aged only when the inactive list runs low. The kernel's
+    /// MGLRU would also protect them through refaults (PG_workingset restored, tier 3 protected by
+    /// the PID controller), which this model leaves out.
+    @Test(arguments: [49, 64])
+    func aLoopOfHotPagesAgainstASweep(sweep: Int) {
+        var trace: [UInt64] = []
+        var counted: [Bool] = []
+        var next: UInt64 = 1000
+        for round in 0..<50 {
+            for h in 0..<16 {
+                trace.append(UInt64(h))
+                counted.append(round >= 11)
+            }
+            for _ in 0..<(round < 10 ? 16 : sweep) {
+                trace.append(next)
+                counted.append(false)
+                next += 1
+            }
+        }
+        func hotHits(_ kind: PolicyKind) -> Int {
+            let s = Array(hitString(kind, frames: 64, trace: trace))
+            return (0..<s.count).filter { counted[$0] && s[$0] == "H" }.count
+        }
+        #expect(hotHits(.lru) == 0)
+        #expect(hotHits(.linux) == 39 * 16)
+        if sweep == 49 {
+            #expect(hotHits(.mglru) >= 39 * 16 * 3 / 4)
+        } else {
+            #expect(hotHits(.mglru) <= 39 * 16 / 10)
+        }
+    }
+
+    /// The same trace gives the same hits, counters and generations.
+    @Test func isDeterministic() {
+        let trace = randomTrace(seed: 77, length: 5000, universe: 200)
+        let dense = DenseTrace(name: "t", pages: trace)
+        func once() -> (String, [Int], [[Int32]]) {
+            let p = MGLRUPolicy(frames: 37, options: PolicyOptions())
+            p.reserve(dense.distinct)
+            var s = ""
+            for i in 0..<dense.count {
+                s += p.access(Int32(dense.ids[i]), write: false, next: .max) ? "H" : "m"
+            }
+            return (
+                s, [p.agings, p.promotions, p.lookAroundPromotions, p.activations, p.stats.evictions], gens(p)
+            )
+        }
+        let a = once()
+        let b = once()
+        #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2)
+        #expect(a.1[0] > 0 && a.1[1] > 0 && a.1[2] > 0 && a.1[3] > 0)
+    }
+}
+
 // MARK: - Evictions asked from outside (kernel-mode reclaim)
 
 @Suite struct ExternalEvictionTests {
@@ -482,7 +790,7 @@ final class BruteClockPro {
 
     /// For the policies whose eviction does not depend on their size, a policy with spare frames
     /// whose victims are taken from outside behaves exactly like one of the smaller size.
-    @Test(arguments: [PolicyKind.fifo, .lru, .mru, .lfu, .clock, .clock2, .sieve, .opt, .linux])
+    @Test(arguments: [PolicyKind.fifo, .lru, .mru, .lfu, .clock, .clock2, .sieve, .opt, .linux, .mglru])
     func outsideEvictionEqualsASmallerCache(_ kind: PolicyKind) {
         for seed in UInt64(1)...12 {
             let trace = randomTrace(seed: seed)
