@@ -201,7 +201,8 @@ extension Kernel {
         var out: [PFN] = []
         for v in self.lruvecs {
             let g = v.gen
-            for seq in stride(from: g.maxSeq, through: g.maxSeq - LRUGen.maxNrGens + 1, by: -1) where seq >= 0 {
+            for seq in stride(from: g.maxSeq, through: g.maxSeq - LRUGen.maxNrGens + 1, by: -1) where seq >= 0
+            {
                 let gen = LRUGen.gen(seq)
                 guard g.isActive(gen) == list.isActive else { continue }
                 out += g.lists[gen * 2 + type].pages(memMap)
@@ -308,7 +309,9 @@ extension Kernel {
 
     /// `vma_has_recency()`: whether faults in an area with these flags activate the pages they
     /// add (not under `MADV_SEQUENTIAL` or `MADV_RANDOM`).
-    static func hasRecency(_ flags: VMFlags) -> Bool { !flags.contains(.seqRead) && !flags.contains(.randRead) }
+    static func hasRecency(_ flags: VMFlags) -> Bool {
+        !flags.contains(.seqRead) && !flags.contains(.randRead)
+    }
 
     /// `get_swappiness()`: 0 when reclaim may not swap or the cgroup has too little swap left.
     func lruGenSwappiness(_ sc: ScanControl) -> Int {
@@ -390,7 +393,9 @@ extension Kernel {
         let memMap = self.phys.memMap
         let pfn = pte.pfn
         guard pte.contains(.dirty), !memMap.test(pfn, .dirty) else { return }
-        if memMap.test(pfn, .anon) && memMap.test(pfn, .swapBacked) && !memMap.test(pfn, .swapCache) { return }
+        if memMap.test(pfn, .anon) && memMap.test(pfn, .swapBacked) && !memMap.test(pfn, .swapCache) {
+            return
+        }
         if memMap.test(pfn, .anon) || memMap.test(pfn, .swapBacked) {
             memMap.insertFlags(pfn, .dirty)
         } else {
@@ -440,8 +445,9 @@ extension Kernel {
                 let workingset = memMap.test(pfn, .workingset)
                 self.folioIncGen(pfn, lruvec: id, reclaiming: false, toTail: true)
                 if refs + (workingset ? 1 : 0) != (1 << LRUGen.refsWidth) + 1 {
-                    self.lruvecs[id].gen.protected[type * LRUGen.maxNrTiers
-                        + Kernel.lruTier(refs: refs, workingset: workingset)] += 1
+                    self.lruvecs[id].gen.protected[
+                        type * LRUGen.maxNrTiers
+                            + Kernel.lruTier(refs: refs, workingset: workingset)] += 1
                 }
             }
         }
@@ -499,7 +505,8 @@ extension Kernel {
 
     /// `read_ctrl_pos()`: refaults and total of `type`'s tier `tier` (all tiers for
     /// `maxNrTiers`).
-    func lruGenCtrlPos(_ id: Int, type: Int, tier: Int, gain: Int) -> (refaulted: Int, total: Int, gain: Int) {
+    func lruGenCtrlPos(_ id: Int, type: Int, tier: Int, gain: Int) -> (refaulted: Int, total: Int, gain: Int)
+    {
         let g = self.lruvecs[id].gen
         var refaulted = 0
         var total = 0
@@ -517,7 +524,8 @@ extension Kernel {
         _ sp: (refaulted: Int, total: Int, gain: Int), _ pv: (refaulted: Int, total: Int, gain: Int)
     ) -> Bool {
         pv.refaulted < LRUGen.minLRUBatch
-            || pv.refaulted * (sp.total + LRUGen.minLRUBatch) * sp.gain <= (sp.refaulted + 1) * pv.total * pv.gain
+            || pv.refaulted * (sp.total + LRUGen.minLRUBatch) * sp.gain <= (sp.refaulted + 1) * pv.total
+                * pv.gain
     }
 
     /// `get_tier_idx()`: tiers above the returned one are protected from this eviction.
@@ -538,7 +546,8 @@ extension Kernel {
         if swappiness <= 1 { return 1 }
         if swappiness >= LRUGen.maxSwappiness { return 0 }
         let sp = self.lruGenCtrlPos(id, type: 0, tier: LRUGen.maxNrTiers, gain: swappiness)
-        let pv = self.lruGenCtrlPos(id, type: 1, tier: LRUGen.maxNrTiers, gain: LRUGen.maxSwappiness - swappiness)
+        let pv = self.lruGenCtrlPos(
+            id, type: 1, tier: LRUGen.maxNrTiers, gain: LRUGen.maxSwappiness - swappiness)
         return Kernel.positiveCtrlErr(sp, pv) ? 1 : 0
     }
 
@@ -620,9 +629,12 @@ extension Kernel {
         let id = sc.lruvecID
         var list: [PFN] = []
         var type = 0
-        var scanned = self.lruGenIsolateFolios(nrToScan, &sc, swappiness: swappiness, type: &type, into: &list)
+        var scanned = self.lruGenIsolateFolios(
+            nrToScan, &sc, swappiness: swappiness, type: &type, into: &list)
         if self.lruGenTryToIncMinSeq(id, swappiness: swappiness) { scanned += 1 }
-        if self.evictableMinSeq(id, swappiness) + LRUGen.minNrGens > self.lruvecs[id].gen.maxSeq { scanned = 0 }
+        if self.evictableMinSeq(id, swappiness) + LRUGen.minNrGens > self.lruvecs[id].gen.maxSeq {
+            scanned = 0
+        }
         guard !list.isEmpty else { return scanned }
         self.phys.mod(type == 1 ? .nrIsolatedFile : .nrIsolatedAnon, list.count)
         let reclaimed = self.shrinkFolioList(
@@ -648,7 +660,9 @@ extension Kernel {
 
     /// `scan_folios()`: from the tail of `type`'s oldest generation, sorts or isolates pages until
     /// 64 are isolated (or skipped) or the batch is used up. Counts `pgrefill` for the sorted.
-    func lruGenScanFolios(_ nrToScan: Int, _ sc: inout ScanControl, type: Int, tier: Int, into list: inout [PFN])
+    func lruGenScanFolios(
+        _ nrToScan: Int, _ sc: inout ScanControl, type: Int, tier: Int, into list: inout [PFN]
+    )
         -> Int
     {
         let id = sc.lruvecID
@@ -771,7 +785,8 @@ extension Kernel {
             referenced += 1
             flags.formUnion(vma.flags)
             if vma.flags.intersection(VMFlags.special).isEmpty {
-                self.lruGenLookAround(mm, vma: vma, address: address, owner: self.lruvecID(of: pfn), kswapd: kswapd)
+                self.lruGenLookAround(
+                    mm, vma: vma, address: address, owner: self.lruvecID(of: pfn), kswapd: kswapd)
             }
         }
         return (referenced, flags)
@@ -781,7 +796,8 @@ extension Kernel {
     /// pages centred on it).
     func lruGenLookAround(_ mm: AddressSpace, vma: VMA, address: UInt64, owner id: Int, kswapd: Bool) {
         let page = self.phys.pageSize
-        let pmdSpan = page << UInt64(self.pageTables.geometry.entries(atLevel: self.leafLevel).trailingZeroBitCount)
+        let pmdSpan =
+            page << UInt64(self.pageTables.geometry.entries(atLevel: self.leafLevel).trailingZeroBitCount)
         var start = max(address & ~(pmdSpan - 1), vma.start)
         var end = min(address | (pmdSpan - 1), vma.end - 1) + 1
         if end - start == page { return }
@@ -899,7 +915,9 @@ extension Kernel {
             let gens = self.lruvecs[g.id].gen
             var total = 0
             for type in Kernel.evictableTypes(swappiness) {
-                for seq in gens.minSeq[type]...gens.maxSeq { total += gens.pages(gen: LRUGen.gen(seq), type: type) }
+                for seq in gens.minSeq[type]...gens.maxSeq {
+                    total += gens.pages(gen: LRUGen.gen(seq), type: type)
+                }
             }
             guard total >> sc.priority > 0 else { continue }
             let birth = gens.timestamps[LRUGen.gen(self.evictableMinSeq(g.id, swappiness))]
@@ -934,7 +952,9 @@ extension Kernel {
                 let gen = LRUGen.gen(seq)
                 let age = (self.now - min(self.now, gens.timestamps[gen])) / 1_000_000
                 out += " \(Kernel.padded(seq, 10)) \(Kernel.padded(Int(age), 10))"
-                for type in 0..<2 { out += " \(Kernel.padded(max(gens.pages(gen: gen, type: type), 0), 10)) " }
+                for type in 0..<2 {
+                    out += " \(Kernel.padded(max(gens.pages(gen: gen, type: type), 0), 10)) "
+                }
                 out += "\n"
             }
         }

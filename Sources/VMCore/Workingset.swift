@@ -65,7 +65,8 @@ extension Kernel {
         let distance = self.lruvecs[shadow.lruvec].nonresidentAge - shadow.eviction
         let group = self.memcg.groups[shadow.lruvec]
         func size(_ list: LRUList) -> Int {
-            group.isRoot ? self.lruSize(list) : group.subtree.reduce(0) { $0 + self.lruvecs[$1.id].count(list) }
+            group.isRoot
+                ? self.lruSize(list) : group.subtree.reduce(0) { $0 + self.lruvecs[$1.id].count(list) }
         }
         var workingset = size(.activeFile)
         if !file { workingset += size(.inactiveFile) }

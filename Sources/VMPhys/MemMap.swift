@@ -168,7 +168,9 @@ public final class MemMap {
     }
     /// The page's references through file descriptors beyond the first (`LRU_REFS_MASK`, two
     /// bits, 29–30 here; the first is `PG_referenced`).
-    @inlinable public func lruRefs(_ pfn: PFN) -> Int { Int((self.flagsArray[pfn.index] >> MemMap.lruRefsShift) & 3) }
+    @inlinable public func lruRefs(_ pfn: PFN) -> Int {
+        Int((self.flagsArray[pfn.index] >> MemMap.lruRefsShift) & 3)
+    }
     @inlinable public func setLRURefs(_ pfn: PFN, _ refs: Int) {
         let bits = UInt32(refs & 3) << MemMap.lruRefsShift
         self.flagsArray[pfn.index] = (self.flagsArray[pfn.index] & ~(3 << MemMap.lruRefsShift)) | bits

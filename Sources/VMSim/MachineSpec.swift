@@ -68,7 +68,8 @@ public enum MachineSpec {
             case "classic": config.lruGen = false
             case "mglru": config.lruGen = true
             default:
-                throw ConfigError(setting: name, message: "unknown reclaim '\(value)' (expected classic, mglru)")
+                throw ConfigError(
+                    setting: name, message: "unknown reclaim '\(value)' (expected classic, mglru)")
             }
         case "thp":
             guard let mode = THPEnabled(rawValue: value) else {

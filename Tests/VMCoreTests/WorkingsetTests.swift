@@ -80,10 +80,12 @@ import VMTypes
         #expect(k.phys.state(.workingsetRestoreFile) == 0)
         // All of /f is active now: the refaulted pages by their refault, the pages reclaim
         // left by this second read (folio_mark_accessed()).
-        let refaultedActive = f.shadows.isEmpty ? (0..<64).filter { i in
-            guard let pfn = f.pages[UInt64(i)] else { return false }
-            return k.phys.memMap.test(pfn, .active)
-        }.count : -1
+        let refaultedActive =
+            f.shadows.isEmpty
+            ? (0..<64).filter { i in
+                guard let pfn = f.pages[UInt64(i)] else { return false }
+                return k.phys.memMap.test(pfn, .active)
+            }.count : -1
         #expect(refaultedActive == 64)
         #expect(evicted < 64)
         #expect(k.checkInvariants().isEmpty)
@@ -103,7 +105,9 @@ import VMTypes
         // Enough reclaim to deactivate (PG_workingset) and then evict them all, as
         // memory.reclaim retries.
         let f = k.file(at: "/f")!
-        for _ in 0..<16 where !f.pages.isEmpty { k.tryToFreeMemCgroupPages(g, 256, maySwap: false, proactive: true) }
+        for _ in 0..<16 where !f.pages.isEmpty {
+            k.tryToFreeMemCgroupPages(g, 256, maySwap: false, proactive: true)
+        }
         #expect(f.pages.isEmpty)
         #expect(f.shadows.values.allSatisfy { $0.workingset })
         _ = try k.read(t, fd: fd, offset: 0, length: 64 * Self.page)
