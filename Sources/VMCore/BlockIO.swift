@@ -215,7 +215,12 @@ extension Kernel {
     /// `folio_wait_locked()`: waits for a read in flight.
     func waitOnPageLocked(_ pfn: PFN) {
         let memMap = self.phys.memMap
+        // folio_wait_bit_common(): waiting for the read of a page refaulting from the
+        // workingset is thrashing, a memory stall.
+        let thrashing = memMap.test(pfn, .workingset) && !memMap.test(pfn, .uptodate)
+        let stall = thrashing ? self.psiMemstallEnter() : nil
         self.waitUntil { !memMap.test(pfn, .locked) }
+        if thrashing { self.psiMemstallLeave(stall) }
     }
 
     /// `folio_wait_writeback()`.

@@ -100,6 +100,8 @@ public final class MemCgroup {
     public internal(set) var tasks: Set<Int> = []
     /// Simulated nanoseconds its tasks slept in `mem_cgroup_handle_over_high()`.
     public internal(set) var throttledNanos: UInt64 = 0
+    /// `memory.pressure` (the cgroup's `psi_group`).
+    public internal(set) var psi = PSIGroup()
 
     init(id: Int, path: String, parent: MemCgroup?) {
         self.id = id
@@ -558,7 +560,9 @@ extension Kernel {
                 .log(
                     "memcg: \(task.name)[\(task.pid)] throttled \(ns / 1_000_000) ms over memory.high of \(g.path)"
                 ))
+            let stall = self.psiMemstallEnter()
             self.advanceClock(by: ns)
+            self.psiMemstallLeave(stall)
             return
         }
     }
@@ -809,7 +813,7 @@ extension Kernel {
     public static let memcgFiles = [
         "memory.current", "memory.peak", "memory.max", "memory.high", "memory.low", "memory.min",
         "memory.swap.current", "memory.swap.peak", "memory.swap.max", "memory.oom.group", "cgroup.procs",
-        "memory.stat", "memory.events", "memory.events.local", "memory.swap.events",
+        "memory.stat", "memory.events", "memory.events.local", "memory.swap.events", "memory.pressure",
     ]
 
     /// Checks the controller's books: each cgroup's local charges equal the pages recorded as

@@ -23,6 +23,10 @@ public final class ReclaimState {
     public var lruGenMinTTL: UInt64 = 0
     /// `current->in_lru_fault`: a page fault in an area with recency is running.
     var inLRUFault = false
+    /// Memory pressure of the system (`/proc/pressure/memory`), and how deep the current
+    /// task's memory stall is nested (`PF_MEMSTALL`).
+    public internal(set) var psi = PSIGroup()
+    var memstallDepth = 0
     /// Tasks chosen by the OOM killer while running (killed when their fault or call returns).
     var pendingKills: Set<Int> = []
     /// A replacement policy that picks the anonymous pages reclaim takes (nil: the LRU lists).
@@ -723,7 +727,10 @@ extension Kernel {
             nrToReclaim: Kernel.swapClusterMax, gfp: gfp, reclaimIdx: highestZone, isKswapd: false)
         sc.order = order
         sc.maySwap = gfp.contains(.io)
+        // __perform_reclaim(): the allocating task stalls on memory meanwhile.
+        let stall = self.psiMemstallEnter()
         self.doTryToFreePages(&sc)
+        self.psiMemstallLeave(stall)
         if sc.nrReclaimed > 0 { self.reclaim.kswapdFailures = 0 }
         self.emit(.reclaim(pid: self.current?.pid ?? 0, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
         return sc.nrReclaimed
@@ -745,7 +752,9 @@ extension Kernel {
         sc.target = group
         sc.maySwap = maySwap
         sc.proactive = proactive
+        let stall = self.psiMemstallEnter()
         self.doTryToFreePages(&sc)
+        self.psiMemstallLeave(stall)
         self.emit(.reclaim(pid: self.current?.pid ?? 0, scanned: sc.totalScanned, reclaimed: sc.nrReclaimed))
         return sc.nrReclaimed
     }

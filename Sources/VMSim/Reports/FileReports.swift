@@ -116,6 +116,7 @@ extension ProcFS {
     public static let globalReports = [
         "meminfo", "vmstat", "buddyinfo", "zoneinfo", "slabinfo", "vmallocinfo", "dmesg", "lru", "tlb",
         "processes", "diskstats", "dentry-state", "inode-nr", "sysvipc/shm", "pagecache", "swaps", "lru_gen",
+        "pressure/memory",
     ]
 
     public static func reportPath(_ name: String) -> String {
@@ -142,6 +143,7 @@ extension ProcFS {
         case "pagecache": return ProcFS.pageCache(kernel)
         case "swaps": return ProcFS.swaps(kernel)
         case "lru_gen": return kernel.lruGenDebugText()
+        case "pressure/memory": return kernel.psiSystemText()
         default: return ProcFS.processes(kernel)
         }
     }

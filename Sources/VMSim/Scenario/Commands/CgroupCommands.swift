@@ -140,12 +140,15 @@ enum CgroupFiles {
     static let keyed = ["memory.events.", "memory.events.local.", "memory.swap.events.", "memory.stat."]
 
     /// Whether `field` names something `expect` can read; nil if so, else why not.
+    /// `memory.pressure`'s totals (µs stalled), which `expect` can compare.
+    static let pressure = ["memory.pressure.some.total", "memory.pressure.full.total"]
+
     static func checkExpectField(_ field: String) -> String? {
-        if Self.numbers.contains(field) { return nil }
+        if Self.numbers.contains(field) || Self.pressure.contains(field) { return nil }
         let events = MemcgEvent.memoryEvents.map(\.name)
         let swapEvents = MemcgEvent.swapEvents.map(\.name)
         let expected =
-            "expected \(Self.numbers.joined(separator: ", ")), memory.events[.local].{\(events.joined(separator: ","))}, memory.swap.events.{\(swapEvents.joined(separator: ","))} or memory.stat.FIELD"
+            "expected \(Self.numbers.joined(separator: ", ")), memory.events[.local].{\(events.joined(separator: ","))}, memory.swap.events.{\(swapEvents.joined(separator: ","))}, memory.pressure.{some,full}.total or memory.stat.FIELD"
         for prefix in Self.keyed.sorted(by: { $0.count > $1.count }) where field.hasPrefix(prefix) {
             let key = String(field.dropFirst(prefix.count))
             let keys =
@@ -181,6 +184,13 @@ enum CgroupFiles {
             let key = field.dropFirst("memory.stat.".count)
             return kernel.memcgStat(g).first { $0.0 == key }.map { UInt64(max($0.1, 0)) }
         }
+        if Self.pressure.contains(field) {
+            let kind = field.split(separator: ".")[2]
+            for line in kernel.psiText(g).split(separator: "\n") where line.hasPrefix(kind) {
+                return line.split(separator: "=").last.flatMap { UInt64($0) }
+            }
+            return nil
+        }
         if field.hasPrefix("memory.events.local.") {
             return lookup(
                 kernel.memcgEventsText(g, local: true), field.dropFirst("memory.events.local.".count))
@@ -201,6 +211,7 @@ enum CgroupFiles {
         case "memory.events": return kernel.memcgEventsText(g)
         case "memory.events.local": return kernel.memcgEventsText(g, local: true)
         case "memory.swap.events": return kernel.memcgEventsText(g, swap: true)
+        case "memory.pressure": return kernel.psiText(g)
         default:
             let v = kernel.memcgFile(g, file) ?? ""
             return v.isEmpty ? "" : v + "\n"
