@@ -80,6 +80,10 @@ enum Examples {
         expect /batch:memory.events.high >= 1
         expect /batch:memory.events.oom_kill == 0
         expect time >= 100s
+        # The sleeping is a memory stall: memory.pressure counts it (µs), and so does the system's
+        # /proc/pressure/memory; its 10 s average shows how much of the recent time batch was stalled.
+        expect /batch:memory.pressure.some.total >= 100000000
+        show /batch memory.pressure
 
         # Moving a task moves none of its charges (cgroup v2): only what it charges afterwards lands in
         # the new cgroup.
@@ -570,8 +574,9 @@ enum Examples {
         # 56 MiB: a little more than is free. A loop over more pages than fit is the case LRU handles
         # worst: each page is evicted shortly before the loop comes back to it, so every page is a
         # major fault — about one access in three, as swap readahead brings three pages per fault.
-        # (Linux's refault detection, workingset shadow entries, would activate some of the refaulting
-        # pages and keep them; vmsim does not model it.)
+        # Refault detection sees it (each swap-in finds the shadow its page left: workingset_refault_anon
+        # 14,336 here) but activates none: a page comes back after more evictions than the active lists
+        # hold, so it would not have stayed even with all of their memory (workingset_test_recent()).
         app: write ws[0:56MiB] value=2
         reset counters
         app: read ws[0:56MiB]

@@ -369,16 +369,46 @@ struct Bench: ParsableCommand {
     }
 
     func reclaimBench() {
-        func machine() -> Kernel {
+        func machine(mglru: Bool = false, memory: UInt64 = 1 << 30) -> Kernel {
             var config = MachineConfig()
-            config.memory = 1 << 30
+            config.memory = memory
             config.disk = .nvme
             config.swap = 4 << 30
+            config.lruGen = mglru
             do { return try Kernel(config: config) } catch { fatalError("boot failed: \(error)") }
         }
         let pageSize: UInt64 = 4096
         let bytes = UInt64(self.n(2 << 30))
         let pages = Int(bytes / pageSize)
+        // The same pass with the multi-generational LRU, and inside a 512 MiB memory cgroup on a
+        // 4 GiB machine (memory.max reclaim, try_to_free_mem_cgroup_pages()), with each LRU.
+        for (mglru, cgroup) in [(true, false), (false, true), (true, true)] {
+            let name =
+                "reclaim (\(mglru ? "mglru" : "classic")\(cgroup ? ", 512 MiB cgroup on 4 GiB" : "")): pages reclaimed writing 2 GiB"
+            var k = machine(mglru: mglru, memory: cgroup ? 4 << 30 : 1 << 30)
+            print(
+                measure(name, unit: "pages", repeats: 1) {
+                    k = machine(mglru: mglru, memory: cgroup ? 4 << 30 : 1 << 30)
+                    var group: MemCgroup?
+                    if cgroup {
+                        guard let g = try? k.memcgCreate("/bench") else { fatalError("setup failed") }
+                        _ = k.memcgWrite(g, .max, pages: Int((512 << 20) / pageSize))
+                        group = g
+                    }
+                    guard let task = try? k.spawn(name: "hog", memcg: group),
+                        let start = try? k.mmap(
+                            task, MapRequest(length: bytes, protection: [.read, .write], shared: false))
+                    else { fatalError("setup failed") }
+                    for i in 0..<pages {
+                        _ = k.userAccess(
+                            task, address: start + UInt64(i) * pageSize, access: .write, value: UInt64(i))
+                    }
+                    return Int(k.phys.events(.pgstealKswapd) + k.phys.events(.pgstealDirect))
+                }.line)
+            print(
+                "    simulated time \(Double(k.now) / 1e9) s, pswpout \(k.phys.events(.pswpout)), scanned \(k.phys.events(.pgscanKswapd) + k.phys.events(.pgscanDirect)), generations made \(k.lruvecs.reduce(0) { $0 + $1.gen.agings })"
+            )
+        }
         // Steady pressure: one pass writing 2 GiB of anonymous memory on a 1 GiB machine.
         var kernel = machine()
         print(
