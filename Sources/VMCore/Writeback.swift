@@ -30,7 +30,7 @@ extension Kernel {
     public static let sysctlNames = [
         "vm.dirty_ratio", "vm.dirty_background_ratio", "vm.dirty_expire_centisecs",
         "vm.dirty_writeback_centisecs", "vm.drop_caches", "vm.max_map_count", "vm.swappiness",
-        "vm.page-cluster", "vm.vfs_cache_pressure", "block.read_ahead_kb",
+        "vm.page-cluster", "vm.vfs_cache_pressure", "block.read_ahead_kb", "lru_gen.min_ttl_ms",
     ]
 
     /// `echo VALUE > /proc/sys/NAME` (with dots). Throws EINVAL for unknown names and values
@@ -41,7 +41,7 @@ extension Kernel {
         }
         // The vm.* knobs are C ints (proc_dointvec_minmax()): a value beyond INT_MAX is EINVAL,
         // so no product of a knob and a count later can overflow.
-        guard name.hasPrefix("block.") || n <= Int(Int32.max) else {
+        guard name.hasPrefix("block.") || name.hasPrefix("lru_gen.") || n <= Int(Int32.max) else {
             throw .invalid("\(name): \(n) is beyond INT_MAX")
         }
         func range(_ r: ClosedRange<Int>) throws(MMError) {
@@ -78,6 +78,10 @@ extension Kernel {
             self.sysctl.vfsCachePressure = n
         case "block.read_ahead_kb":
             self.sysctl.readAheadKB = UInt64(n)
+        case "lru_gen.min_ttl_ms":
+            // /sys/kernel/mm/lru_gen/min_ttl_ms (a jiffies count in ms; 0 disables it).
+            try range(0...(1 << 40))
+            self.reclaim.lruGenMinTTL = UInt64(n) * 1_000_000
         default:
             throw .invalid(
                 "unknown sysctl '\(name)' (expected \(Kernel.sysctlNames.joined(separator: ", ")))")

@@ -188,6 +188,33 @@ import VMTypes
         #expect(file == k.phys.state(.nrInactiveFile) + k.phys.state(.nrActiveFile))
     }
 
+    /// Thrashing prevention: with `min_ttl_ms` set, kswapd OOM-kills instead of evicting a
+    /// generation younger than that (`lru_gen_age_node()`); without it the same reader just
+    /// thrashes through the page cache.
+    @Test(arguments: [0, 60_000])
+    func minTTLKillsInsteadOfThrashing(minTTL: Int) throws {
+        let k = try self.machine(memory: 64 << 20)
+        try k.setSysctl("lru_gen.min_ttl_ms", String(minTTL))
+        _ = try k.installFile("/big", size: 128 << 20)
+        let t = try k.spawn(name: "reader")
+        let fd = try k.open(t, "/big")
+        let map = try k.mmap(
+            t,
+            MapRequest(
+                length: 128 << 20, protection: [.read], shared: true, backing: .file(fd: fd, offset: 0)))
+        for a in stride(from: map, to: map + (128 << 20), by: Int(Self.page)) where t.state == .running {
+            _ = k.userAccess(t, address: a, access: .read)
+        }
+        if minTTL > 0 {
+            #expect(t.state != .running)
+            #expect(k.phys.log.text.contains("min_ttl_ms"))
+        } else {
+            #expect(t.state == .running)
+            #expect(k.phys.events(.pgstealKswapd) + k.phys.events(.pgstealDirect) > 0)
+        }
+        #expect(k.checkInvariants().isEmpty)
+    }
+
     /// Per cgroup: a cgroup's reclaim evicts only from its own generations.
     @Test func cgroupReclaimEvictsItsOwnGenerations() throws {
         let k = try self.machine(memory: 256 << 20)
