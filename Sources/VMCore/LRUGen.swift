@@ -102,8 +102,10 @@ public struct LRUGen: Sendable {
 /// - Thrashing prevention: kswapd OOM-kills when every cgroup's oldest generation is younger than
 ///   `min_ttl_ms` (`lru_gen_age_node()`; 0, the default, disables it).
 ///
-/// Simplified: the walk visits every PTE table of the VMAs it may (no Bloom filters, no mm_list
-/// iteration state: one caller at a time); global reclaim visits cgroups in the order classic
+/// Simplified: the walk visits every PTE table of the VMAs it may whose PMD entry is young
+/// (x86's non-leaf Accessed bit, which Linux tests first too), with no Bloom filters and no
+/// mm_list iteration state (one caller at a time); transparent huge pages are aged by eviction's
+/// rmap walk only; global reclaim visits cgroups in the order classic
 /// reclaim does (`shrink_node_memcgs()`) rather than by the memcg LRU (`shrink_many()`, which
 /// starts at a random bin); look-around skips transparent huge pages; `evict_folios()`'s retry
 /// of clean pages that missed their rotation is not modelled (vmsim has no such race).
@@ -341,8 +343,9 @@ extension Kernel {
         return true
     }
 
-    /// `walk_mm()` over the cgroup's mm_list: young PTEs are cleared and their pages promoted
-    /// to the youngest generation (`walk_pte_range()`, `walk_update_folio()`), skipping areas
+    /// `walk_mm()` over the cgroup's mm_list: in PTE tables whose PMD entry is young
+    /// (`walk_pmd_range()`), young PTEs are cleared and their pages promoted to the youngest
+    /// generation (`walk_pte_range()`, `walk_update_folio()`), skipping areas
     /// `should_skip_vma()` skips: inaccessible, `VM_LOCKED` or special ones, sequential or random
     /// reads, and anonymous and shmem memory when swappiness is 0.
     func lruGenWalkMMs(_ id: Int, swappiness: Int) {
@@ -368,8 +371,8 @@ extension Kernel {
                 if swapBacked && swappiness == 0 { continue }
                 if !swapBacked && swappiness > LRUGen.maxSwappiness { continue }
                 var young: [(UInt64, PTE)] = []
-                self.pageTables.forEachPTE(root: mm.pgd, range: vma.start..<vma.end) { va, pte in
-                    guard pte.isPresent, pte.contains(.accessed) else { return }
+                self.pageTables.forEachPTEInYoungTables(root: mm.pgd, range: vma.start..<vma.end) { va, pte in
+                    guard pte.contains(.accessed) else { return }
                     let pfn = pte.pfn
                     guard pfn != self.zeroPFN, Int(pfn.rawValue) < memMap.capacity, memMap.lruGen(pfn) != nil,
                         self.lruvecID(of: pfn) == id
@@ -566,10 +569,14 @@ extension Kernel {
         while true {
             nrToScan = self.lruGenNrToScan(&sc, swappiness: swappiness)
             if nrToScan <= 0 { break }
+            let before = sc.nrReclaimed
             let delta = self.lruGenEvictFolios(nrToScan, &sc, swappiness: swappiness)
             if delta == 0 { break }
             scanned += delta
             if scanned >= nrToScan || self.lruGenShouldAbortScan(sc) { break }
+            // As the classic lists do in vmsim (`writebackCoversGoal`): reclaim takes no simulated
+            // time, so pages still on their way to swap would be sorted again and again.
+            if self.writebackCoversGoal(sc, reclaimed: sc.nrReclaimed - before) { break }
         }
         let unqueued = sc.nrUnqueuedDirty - unqueuedBefore
         if unqueued > 0 && unqueued == sc.fileTaken { self.wakeFlusherForReclaim() }
@@ -733,6 +740,11 @@ extension Kernel {
         }
         if writeback || (type == 1 && dirty) {
             self.folioIncGen(pfn, lruvec: id, reclaiming: true)
+            // For vmsim's writeback throttling (`doTryToFreePages`): the tail is congested.
+            if writeback {
+                sc.nrWriteback += 1
+                sc.nrTaken += 1
+            }
             return true
         }
         return false
