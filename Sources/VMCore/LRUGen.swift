@@ -349,7 +349,6 @@ extension Kernel {
     /// `should_skip_vma()` skips: inaccessible, `VM_LOCKED` or special ones, sequential or random
     /// reads, and anonymous and shmem memory when swappiness is 0.
     func lruGenWalkMMs(_ id: Int, swappiness: Int) {
-        let memMap = self.phys.memMap
         let gen = LRUGen.gen(self.lruvecs[id].gen.maxSeq)
         var seen = Set<ObjectIdentifier>()
         for pid in self.tasks.keys.sorted() {
@@ -372,22 +371,32 @@ extension Kernel {
                 if !swapBacked && swappiness > LRUGen.maxSwappiness { continue }
                 var young: [(UInt64, PTE)] = []
                 self.pageTables.forEachPTEInYoungTables(root: mm.pgd, range: vma.start..<vma.end) { va, pte in
-                    guard pte.contains(.accessed) else { return }
-                    let pfn = pte.pfn
-                    guard pfn != self.zeroPFN, Int(pfn.rawValue) < memMap.capacity, memMap.lruGen(pfn) != nil,
-                        self.lruvecID(of: pfn) == id
-                    else { return }
-                    young.append((va, pte))
+                    if self.lruGenYoungPage(pte, lruvec: id) { young.append((va, pte)) }
                 }
                 for (va, pte) in young {
-                    var old = pte
-                    old.flags.remove(.accessed)
-                    _ = self.installPTE(mm, va, old)
-                    self.lruGenPTEDirty(pte)
+                    self.lruGenClearYoung(mm, va, pte)
                     self.folioUpdateGen(pte.pfn, to: gen)
                 }
             }
         }
+    }
+
+    /// Whether a walk or look-around takes `pte`'s page: young, on a generation list of lruvec
+    /// `id` (`get_pte_pfn()`, `get_pfn_folio()`).
+    func lruGenYoungPage(_ pte: PTE, lruvec id: Int) -> Bool {
+        let memMap = self.phys.memMap
+        let pfn = pte.pfn
+        return pte.contains(.accessed) && pfn != self.zeroPFN && Int(pfn.rawValue) < memMap.capacity
+            && memMap.lruGen(pfn) != nil && self.lruvecID(of: pfn) == id
+    }
+
+    /// `ptep_clear_young_notify()` on a young PTE the walk or look-around took, and its dirty bit
+    /// passed to the page.
+    func lruGenClearYoung(_ mm: AddressSpace, _ va: UInt64, _ pte: PTE) {
+        var old = pte
+        old.flags.remove(.accessed)
+        _ = self.installPTE(mm, va, old)
+        self.lruGenPTEDirty(pte)
     }
 
     /// A dirty PTE the walk or look-around clears young: the page is dirtied unless it is
@@ -828,18 +837,11 @@ extension Kernel {
         let gen = LRUGen.gen(self.lruvecs[id].gen.maxSeq)
         var young: [(UInt64, PTE)] = []
         self.pageTables.forEachPTE(root: mm.pgd, range: start..<end) { va, pte in
-            guard va != address, pte.isPresent, pte.contains(.accessed) else { return }
-            let pfn = pte.pfn
-            guard pfn != self.zeroPFN, Int(pfn.rawValue) < memMap.capacity, memMap.lruGen(pfn) != nil,
-                !memMap.test(pfn, .head), self.lruvecID(of: pfn) == id
-            else { return }
-            young.append((va, pte))
+            guard va != address, pte.isPresent, !memMap.test(pte.pfn, .head) else { return }
+            if self.lruGenYoungPage(pte, lruvec: id) { young.append((va, pte)) }
         }
         for (va, pte) in young {
-            var old = pte
-            old.flags.remove(.accessed)
-            _ = self.installPTE(mm, va, old)
-            self.lruGenPTEDirty(pte)
+            self.lruGenClearYoung(mm, va, pte)
             if kswapd {
                 self.folioUpdateGen(pte.pfn, to: gen)
             } else if self.lruGenSetRefs(pte.pfn), memMap.lruGen(pte.pfn) != gen {
