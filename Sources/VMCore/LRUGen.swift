@@ -937,7 +937,7 @@ extension Kernel {
             let birth = gens.timestamps[LRUGen.gen(self.evictableMinSeq(g.id, swappiness))]
             if self.now >= birth + minTTL { return false }
         }
-        self.printk("lru_gen: every generation is younger than min_ttl_ms; invoking the OOM killer")
+        // out_of_memory() from kswapd: the usual report, no message of its own.
         return self.oomKill(gfp: .kernel, order: 0)
     }
 

@@ -207,7 +207,7 @@ import VMTypes
         }
         if minTTL > 0 {
             #expect(t.state != .running)
-            #expect(k.phys.log.text.contains("min_ttl_ms"))
+            #expect(k.phys.log.text.contains("invoked oom-killer"))
         } else {
             #expect(t.state == .running)
             #expect(k.phys.events(.pgstealKswapd) + k.phys.events(.pgstealDirect) > 0)
