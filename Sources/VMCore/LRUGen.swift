@@ -959,15 +959,15 @@ extension Kernel {
         var out = ""
         for g in self.memcg.root.subtree {
             let gens = self.lruvecs[g.id].gen
-            out += "memcg \(Kernel.padded(g.id + 1, 5)) \(g.path)\n"
-            out += " node \(Kernel.padded(0, 5))\n"
+            out += "memcg \(rpad(g.id + 1, 5)) \(g.path)\n"
+            out += " node \(rpad(0, 5))\n"
             let first = min(gens.minSeq[0], gens.minSeq[1])
             for seq in first...gens.maxSeq {
                 let gen = LRUGen.gen(seq)
                 let age = (self.now - min(self.now, gens.timestamps[gen])) / 1_000_000
-                out += " \(Kernel.padded(seq, 10)) \(Kernel.padded(Int(age), 10))"
+                out += " \(rpad(seq, 10)) \(rpad(Int(age), 10))"
                 for type in 0..<2 {
-                    out += " \(Kernel.padded(max(gens.pages(gen: gen, type: type), 0), 10)) "
+                    out += " \(rpad(max(gens.pages(gen: gen, type: type), 0), 10)) "
                 }
                 out += "\n"
             }
@@ -975,8 +975,4 @@ extension Kernel {
         return out
     }
 
-    static func padded(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return String(repeating: " ", count: max(0, width - s.count)) + s
-    }
 }
