@@ -76,7 +76,8 @@ extension Kernel {
                             result = .ok(value: memMap.content(pfn))
                         }
                         self.balanceDirtyPagesIfPending()
-                        _ = self.returnToUser(task)
+                        // An OOM victim chosen meanwhile (by kswapd) dies on the way back.
+                        guard self.returnToUser(task) else { return .outOfMemory }
                         return result
                     }
                 }
