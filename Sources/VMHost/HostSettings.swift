@@ -157,8 +157,16 @@ public struct HostSettings: Sendable, Equatable {
     /// The `machine` settings vmsim can express, as `key=value` pairs.
     public var machineSettings: [(String, String)] {
         var out: [(String, String)] = []
-        // RAM rounded up to a GiB (zones must fit in it; /proc/zoneinfo's holes are not RAM).
-        if let total = self.memTotal { out.append(("memory", "\((total + (1 << 30) - 1) >> 30)GiB")) }
+        // RAM rounded up to a GiB, and at least where the zones end: /proc/zoneinfo's holes are
+        // not RAM, but Normal starts at 4 GiB, and with deferred struct-page init
+        // (`deferred_init=lazy`) Normal's managed pages grow as the host uses memory.
+        let sizes = self.zones.compactMap { z in
+            ZoneType(name: z.name).map { MachineConfig.ZoneSize(zone: $0, managedPages: z.managed) }
+        }
+        let zonesEnd = sizes.isEmpty ? 0 : MachineConfig().explicitZonesEndBytes(sizes)
+        if let total = self.memTotal {
+            out.append(("memory", "\((max(total, zonesEnd) + (1 << 30) - 1) >> 30)GiB"))
+        }
         if !self.zones.isEmpty {
             out.append(("zones", self.zones.map { "\($0.name)=\($0.managed)" }.joined(separator: ",")))
         }

@@ -115,6 +115,12 @@ public struct MachineConfig: Sendable, Hashable {
         return bounds.start..<(bounds.start + size.managedPages)
     }
 
+    /// Where explicit zones of these sizes end, in bytes: the least RAM they fit in on this
+    /// architecture (DMA32 and Normal start at fixed addresses, so it can exceed their sum).
+    public func explicitZonesEndBytes(_ sizes: [ZoneSize]) -> UInt64 {
+        self.explicitZonesEnd(sizes) << UInt64(self.pageShift)
+    }
+
     /// One past the last PFN used by explicit zones.
     func explicitZonesEnd(_ sizes: [ZoneSize]) -> UInt64 {
         var end: UInt64 = 0
