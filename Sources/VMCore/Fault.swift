@@ -131,7 +131,7 @@ extension Kernel {
         // lru_gen_enter_fault() / lru_gen_exit_fault().
         if self.reclaim.lruGen {
             let previous = self.reclaim.inLRUFault
-            self.reclaim.inLRUFault = Kernel.hasRecency(mm.vma(slot).flags)
+            self.reclaim.inLRUFault = Kernel.hasRecency(mm.flags(ofSlot: slot))
             defer { self.reclaim.inLRUFault = previous }
             return self.handleMMFaultInner(mm, slot: slot, address: address, write: write)
         }

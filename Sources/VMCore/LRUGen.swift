@@ -137,8 +137,7 @@ extension Kernel {
         } else {
             gen = LRUGen.maxNrGens - workingset
         }
-        let g = self.lruvecs[id].gen
-        return max(g.maxSeq - gen + 1, g.minSeq[type])
+        return max(self.lruvecs[id].gen.maxSeq - gen + 1, self.lruvecs[id].gen.minSeq[type])
     }
 
     /// `lru_gen_add_folio()`: the page joins a generation (at the tail when `reclaiming`, as
@@ -780,37 +779,17 @@ extension Kernel {
     /// time, activate the second (`lru_gen_set_refs()`); a `VM_LOCKED` mapping → activate
     /// (to the unevictable list).
     func lruGenCheckReferences(_ pfn: PFN, _ sc: ScanControl) -> PageReferences {
-        let (ptes, flags) = self.lruGenPageReferenced(pfn, kswapd: sc.isKswapd)
+        // folio_referenced(): around each young PTE, lru_gen_look_around() looks at up to 64
+        // neighbours and promotes young pages of the same cgroup (kswapd: to the youngest
+        // generation, folio_update_gen(); direct reclaim: activated on their second sighting).
+        let owner = self.lruvecID(of: pfn)
+        let (ptes, flags) = self.pageReferenced(pfn) { mm, vma, address in
+            guard vma.flags.intersection(VMFlags.special).isEmpty else { return }
+            self.lruGenLookAround(mm, vma: vma, address: address, owner: owner, kswapd: sc.isKswapd)
+        }
         if flags.contains(.locked) { return .activate }
         if ptes == 0 { return .reclaim }
         return self.lruGenSetRefs(pfn) ? .activate : .keep
-    }
-
-    /// `folio_referenced()` with lru_gen: young PTEs of the page are cleared, and around each one
-    /// `lru_gen_look_around()` looks at up to 64 neighbouring PTEs of the same VMA and page table,
-    /// promoting young pages of the same cgroup (kswapd: to the youngest generation,
-    /// `folio_update_gen()`; direct reclaim: activated on their second sighting).
-    func lruGenPageReferenced(_ pfn: PFN, kswapd: Bool) -> (Int, VMFlags) {
-        var referenced = 0
-        var flags: VMFlags = []
-        for (mm, slot, address) in self.rmapWalk(pfn) {
-            let vma = mm.vma(slot)
-            if vma.flags.contains(.locked) {
-                flags.insert(.locked)
-                continue
-            }
-            var pte = self.pageTables.pte(root: mm.pgd, va: address)
-            guard pte.contains(.accessed) else { continue }
-            pte.flags.remove(.accessed)
-            _ = self.installPTE(mm, address, pte)
-            referenced += 1
-            flags.formUnion(vma.flags)
-            if vma.flags.intersection(VMFlags.special).isEmpty {
-                self.lruGenLookAround(
-                    mm, vma: vma, address: address, owner: self.lruvecID(of: pfn), kswapd: kswapd)
-            }
-        }
-        return (referenced, flags)
     }
 
     /// `lru_gen_look_around()`: the PTEs around `address` (within its PMD and VMA, at most 64

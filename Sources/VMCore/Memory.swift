@@ -22,6 +22,13 @@ public enum AccessResult: Hashable, Sendable {
 extension Kernel {
     // MARK: User accesses
 
+    /// Back to user space from a handled fault: the dirty throttling the fault asked for, then
+    /// `returnToUser` (kswapd, memory.high; false when the task was killed).
+    func returnFromFault(_ task: Task) -> Bool {
+        self.balanceDirtyPagesIfPending()
+        return self.returnToUser(task)
+    }
+
     /// One user-mode load, store or instruction fetch by `task` at `address`, exactly as the CPU
     /// and kernel would handle it: the MMU translates (TLB, walk); a fault goes to
     /// `doUserAddrFault`, and the access is retried once the fault is handled. A write stores
@@ -40,50 +47,45 @@ extension Kernel {
         let memMap = self.phys.memMap
         let shift = UInt64(self.phys.pageShift)
         var attempts = 0
+        // The return to user space after a handled fault (kswapd, memory.high reclaim, the dirty
+        // throttling the fault asked for) is run once the retried access has completed. vmsim
+        // runs that work synchronously; in Linux it runs beside the store on other CPUs, and
+        // run before it, writeback could write-protect the page a shared write fault just made
+        // writable, every time.
+        var returnPending = false
         while true {
             let pa = self.mmu.access(address, access, .user)
             if pa != MMU.faulted {
                 let pfn = PFN(rawValue: pa >> shift)
-                if access == .write {
-                    if keepContent { return .ok(value: memMap.content(pfn)) }
+                let result: AccessResult
+                if access == .write && !keepContent {
                     memMap.setContent(pfn, value)
-                    return .ok(value: value)
+                    result = .ok(value: value)
+                } else {
+                    result = .ok(value: memMap.content(pfn))
                 }
-                return .ok(value: memMap.content(pfn))
+                // An OOM victim chosen meanwhile dies on the way back.
+                if returnPending, !self.returnFromFault(task) { return .outOfMemory }
+                return result
             }
             guard let fault = self.mmu.lastFault else {
                 preconditionFailure("userAccess: fault without details")
+            }
+            if returnPending {
+                returnPending = false
+                guard self.returnFromFault(task) else { return .outOfMemory }
+                continue
             }
             attempts += 1
             precondition(attempts < 16, "userAccess: fault at \(hex(address)) not resolved: \(fault)")
             switch self.doUserAddrFault(task, fault) {
             case .handled:
                 self.chargeCPU(1000)
-                // The instruction runs again as the fault returns. vmsim runs kswapd, the
-                // flusher and memory.high reclaim synchronously; what the fault queued for them
-                // (balance_dirty_pages(), a woken kswapd) runs once the access has completed, as
-                // it would beside it on another CPU — else writeback could write-protect the page
-                // a shared write fault just made writable before the store lands, every time.
-                if !self.reclaim.pendingKills.contains(task.pid) {
-                    let pa = self.mmu.access(address, access, .user)
-                    if pa != MMU.faulted {
-                        let pfn = PFN(rawValue: pa >> shift)
-                        let result: AccessResult
-                        if access == .write {
-                            if !keepContent { memMap.setContent(pfn, value) }
-                            result = .ok(value: keepContent ? memMap.content(pfn) : value)
-                        } else {
-                            result = .ok(value: memMap.content(pfn))
-                        }
-                        self.balanceDirtyPagesIfPending()
-                        // An OOM victim chosen meanwhile (by kswapd) dies on the way back.
-                        guard self.returnToUser(task) else { return .outOfMemory }
-                        return result
-                    }
+                // A task the OOM killer chose during the fault dies before it runs again.
+                if self.reclaim.pendingKills.contains(task.pid) {
+                    guard self.returnFromFault(task) else { return .outOfMemory }
                 }
-                self.balanceDirtyPagesIfPending()
-                // Back to user space: kswapd may run; an OOM victim dies here.
-                guard self.returnToUser(task) else { return .outOfMemory }
+                returnPending = true
                 continue
             case .signal(let signal, let code, let detail):
                 let info = SignalInfo(signal, code, address: address, detail: detail)

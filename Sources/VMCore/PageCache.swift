@@ -50,7 +50,7 @@ extension Kernel {
         if file.isShmem { memMap.insertFlags(pfn, .swapBacked) }
         self.phys.mod(.nrFilePages, 1)
         if file.isShmem { self.phys.mod(.nrShmem, 1) }
-        if let shadow = file.shadows.removeValue(forKey: index), !forWrite {
+        if !file.shadows.isEmpty, let shadow = file.shadows.removeValue(forKey: index), !forWrite {
             self.workingsetRefault(pfn, shadow)
         }
         self.lruAddNew(pfn, vma: nil)
@@ -205,7 +205,7 @@ extension Kernel {
         // Shadow entries in the range go with the pages (truncate_inode_pages_range()).
         if from == 0 {
             file.shadows.removeAll()
-        } else {
+        } else if !file.shadows.isEmpty {
             file.shadows = file.shadows.filter { $0.key < from }
         }
         // shmem pages on swap: their slots go (shmem_undo_range() → free_swap_and_cache()).

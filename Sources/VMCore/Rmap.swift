@@ -204,7 +204,11 @@ extension Kernel {
     /// `folio_referenced()`: how many PTEs mapping `pfn` had the Accessed bit, clearing it (as
     /// `ptep_clear_flush_young()` does on x86: without a TLB flush, so a page hot in the TLB
     /// looks idle), and the flags of the areas that referenced it (`VM_LOCKED` from any).
-    func pageReferenced(_ pfn: PFN) -> (Int, VMFlags) {
+    /// `onYoung` sees each young mapping after its bit is cleared (with lru_gen,
+    /// `folio_referenced_one()` calls `lru_gen_look_around()` there).
+    func pageReferenced(
+        _ pfn: PFN, onYoung: (AddressSpace, VMA, UInt64) -> Void = { _, _, _ in }
+    ) -> (Int, VMFlags) {
         var referenced = 0
         var flags: VMFlags = []
         for (mm, slot, address) in self.rmapWalk(pfn) {
@@ -219,6 +223,7 @@ extension Kernel {
                 _ = self.installPTE(mm, address, pte)
                 referenced += 1
                 flags.formUnion(vma.flags)
+                onYoung(mm, vma, address)
             }
         }
         return (referenced, flags)

@@ -160,7 +160,8 @@ extension Kernel {
         }
         memMap.insertFlags(pfn, [.locked, .swapBacked])
         if readahead { memMap.insertFlags(pfn, .readahead) }
-        let shadow = self.area(e).shadows.removeValue(forKey: e.offset)
+        let area = self.area(e)
+        let shadow = area.shadows.isEmpty ? nil : area.shadows.removeValue(forKey: e.offset)
         self.addToSwapCache(pfn, e)
         if let shadow { self.workingsetRefault(pfn, shadow) }
         self.folioAddLRU(pfn)

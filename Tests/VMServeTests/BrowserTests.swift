@@ -95,22 +95,11 @@ import Testing
                     const a = document.getElementById('address'); a.value = buf; a.dispatchEvent(new Event('change'));
                     return p.pid
                     """) as? Int ?? -1
-            // The walk follows the selection; a render that lands between the selection and the
-            // walk's request can drop it (the test timed out so under load), so while the walk
-            // does not show, the selection is made again every 2 s.
             try await wd.waitFor(
                 """
-                const buf = window.__vmsim.view.machine.processes.find((q) => q.name === 'web').vmas.find((v) => v.region === 'buf').start;
                 const f = document.getElementById('walk-frame');
-                if (!!f && f.dataset.pid === '\(pid)' && f.dataset.address === buf) return true;
-                if (!window.__vmsim.busy && Date.now() - (window.__reselected || 0) > 2000) {
-                  window.__reselected = Date.now();
-                  const sel = document.getElementById('process');
-                  if (sel.value !== '\(pid)') { sel.value = '\(pid)'; sel.dispatchEvent(new Event('change')); }
-                  const a = document.getElementById('address');
-                  if (a.value !== buf || !f) { a.value = buf; a.dispatchEvent(new Event('change')); }
-                }
-                return false
+                return !!f && f.dataset.pid === '\(pid)' &&
+                  f.dataset.address === window.__vmsim.view.machine.processes.find((q) => q.name === 'web').vmas.find((v) => v.region === 'buf').start
                 """)
             let levels =
                 try await wd.run(

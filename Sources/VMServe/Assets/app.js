@@ -387,11 +387,12 @@ async function refreshWalk() {
     S.address = v.start;
   }
   $("address").value = S.address;
-  const step = S.step;
+  const step = S.step, pid = S.pid, address = S.address;
   let w;
-  try { w = await sapi(`/steps/${step}/walk?pid=${S.pid}&address=${encodeURIComponent(S.address)}&access=${$("access").value}`); }
+  try { w = await sapi(`/steps/${step}/walk?pid=${pid}&address=${encodeURIComponent(address)}&access=${$("access").value}`); }
   catch (e) { $("walk").textContent = e.message; return; }
-  if (S.step !== step) return;
+  // A later selection (or step) sent its own request: this answer is stale, whichever lands last.
+  if (S.step !== step || S.pid !== pid || S.address !== address) return;
   let html = `<div class="wstep"><b>CR3</b>${w.cr3}</div>`;
   for (const l of w.levels) {
     html += `<span class="warrow">→</span><div class="wstep ${l.state === "present" ? "" : l.state === "swap" ? "swap" : "empty"}" data-level="${l.level}" data-state="${l.state}"><b>${l.level}[${l.index}]</b>table ${l.table}<br>entry @ ${l.entryAddress}<br>= ${l.entry}<br>${l.state === "present" ? esc(l.flags.join(" ")) : l.state}${l.next ? "<br>→ " + esc(l.next) : ""}</div>`;
