@@ -42,11 +42,33 @@ extension Kernel {
     ) -> AccessResult {
         precondition(
             task.state == .running && task.mm != nil, "userAccess: task \(task.pid) cannot run user code")
-        self.switchTo(task)
+        // The common case first, with nothing retained: the task runs already and the TLB holds
+        // a translation that allows the access (a kernel-mode replay spends 99.99% of its
+        // accesses here).
+        if self.current !== task || self.loadedMM !== task.mm { self.switchTo(task) }
         self.chargeCPU(1)
+        let pa = self.mmu.access(address, access, .user)
+        if pa != MMU.faulted {
+            let pfn = PFN(rawValue: pa >> UInt64(self.phys.pageShift))
+            if access == .write && !keepContent {
+                self.phys.memMap.setContent(pfn, value)
+                return .ok(value: value)
+            }
+            return .ok(value: self.phys.memMap.content(pfn))
+        }
+        return self.userAccessFaulted(
+            task, address: address, access: access, value: value, keepContent: keepContent)
+    }
+
+    /// The rest of `userAccess` once the first translation faulted: the fault, the retried
+    /// access, the return to user space.
+    private func userAccessFaulted(
+        _ task: Task, address: UInt64, access: Access, value: UInt64, keepContent: Bool
+    ) -> AccessResult {
         let memMap = self.phys.memMap
         let shift = UInt64(self.phys.pageShift)
         var attempts = 0
+        var first = true
         // The return to user space after a handled fault (kswapd, memory.high reclaim, the dirty
         // throttling the fault asked for) is run once the retried access has completed. vmsim
         // runs that work synchronously; in Linux it runs beside the store on other CPUs, and
@@ -54,7 +76,8 @@ extension Kernel {
         // writable, every time.
         var returnPending = false
         while true {
-            let pa = self.mmu.access(address, access, .user)
+            let pa = first ? MMU.faulted : self.mmu.access(address, access, .user)
+            first = false
             if pa != MMU.faulted {
                 let pfn = PFN(rawValue: pa >> shift)
                 let result: AccessResult
