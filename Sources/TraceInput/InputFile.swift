@@ -104,6 +104,13 @@ public final class InputFile {
         self.pipeline = self.file.compression == .none ? nil : DecompressionPipeline(self.file)
     }
 
+    /// The bytes `range` of the plain (uncompressed) file `path`, read as if they were all of
+    /// it: what a reader of one part of a trace read in parts on several cores needs.
+    public init(path: String, range: Range<Int64>) throws(InputError) {
+        self.file = try FileBytes(path: path, range: range)
+        self.pipeline = nil
+    }
+
     /// Bytes in memory (tests, fuzzing), compressed or not, named `name` in errors.
     public init(name: String, bytes: [UInt8]) throws(InputError) {
         self.file = try FileBytes(name: name, bytes: bytes)
@@ -142,6 +149,8 @@ final class FileBytes {
     var rawRead: Int64 = 0
     var gzip: GzipDecoder?
     var zstd: ZstdDecoder?
+    /// For a range of a file: the bytes of it not read yet.
+    var remaining = Int64.max
 
     public static let chunk = 1 << 18
 
@@ -177,6 +186,25 @@ final class FileBytes {
         while !self.rawEOF && self.rawEnd < 8 { try self.readRaw() }
         self.compression = try Compression.detect(self.raw, self.rawEnd, file: self.name)
         try self.startDecoder()
+    }
+
+    /// Bytes `range` of the file at `path`, taken as plain (no magic number is looked for: the
+    /// range may start anywhere in the file).
+    init(path: String, range: Range<Int64>) throws(InputError) {
+        self.name = path
+        let fd = open(path, O_RDONLY)
+        if fd < 0 {
+            throw InputError(file: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        self.ownsDescriptor = true
+        self.size = Int64(range.count)
+        self.remaining = Int64(range.count)
+        self.rawCapacity = Self.chunk
+        self.raw = .allocate(capacity: self.rawCapacity)
+        if lseek(fd, off_t(range.lowerBound), SEEK_SET) < 0 {
+            throw InputError(file: path, message: "cannot seek: \(String(cString: strerror(errno)))")
+        }
     }
 
     init(name: String, bytes: [UInt8]) throws(InputError) {
@@ -253,7 +281,8 @@ final class FileBytes {
     }
 
     func readDescriptor(_ p: UnsafeMutablePointer<UInt8>, _ count: Int) throws(InputError) -> Int {
-        guard self.fd >= 0 else { return 0 }
+        guard self.fd >= 0, self.remaining > 0 else { return 0 }
+        let count = Int(min(Int64(count), self.remaining))
         while true {
             let n = systemRead(self.fd, p, count)
             if n < 0 {
@@ -261,6 +290,7 @@ final class FileBytes {
                 throw InputError(file: self.name, message: "read failed: \(String(cString: strerror(errno)))")
             }
             self.rawRead += Int64(n)
+            if self.remaining != .max { self.remaining -= Int64(n) }
             return n
         }
     }

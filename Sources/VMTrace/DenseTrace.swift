@@ -1,3 +1,5 @@
+import TraceInput
+
 /// A whole trace in memory as dense page ids (numbered in order of first appearance), 4 bytes
 /// and 1 bit per access: what `compare`, `mrc` and OPT replay need, since they read the trace
 /// many times or backwards.
@@ -93,5 +95,38 @@ public final class DenseTrace: @unchecked Sendable {
             }
         }
         return next
+    }
+}
+
+/// Reads a trace held in memory again, a batch at a time, as any streaming reader would (its
+/// keys, writes and stats as when it was read).
+public final class DenseTraceReader: TraceReader {
+    let trace: DenseTrace
+    var next = 0
+    public var format: TraceFormat { self.trace.format }
+    public var name: String { self.trace.name }
+    public var stats: ReaderStats { self.trace.stats }
+    public var position: InputPosition {
+        InputPosition(consumed: Int64(self.next), size: Int64(self.trace.count))
+    }
+    public var compression: Compression { .none }
+
+    public init(_ trace: DenseTrace) { self.trace = trace }
+
+    public func read(into batch: AccessBatch) throws -> Bool {
+        let n = min(batch.capacity, self.trace.count - self.next)
+        batch.count = n
+        batch.hasNext = false
+        let from = self.next
+        self.trace.ids.withUnsafeBufferPointer { ids in
+            self.trace.keys.withUnsafeBufferPointer { keys in
+                for j in 0..<n {
+                    batch.keys[j] = keys[Int(ids[from + j])]
+                    batch.writes[j] = self.trace.isWrite(from + j) ? 1 : 0
+                }
+            }
+        }
+        self.next += n
+        return n > 0
     }
 }

@@ -64,6 +64,18 @@ final class ByteSource {
         self.buffer = .allocate(capacity: chunk + 1)
     }
 
+    /// Bytes `range` of the plain file `path`.
+    init(path: String, range: Range<Int64>, chunk: Int = 1 << 20) throws {
+        do {
+            self.input = try InputFile(path: path, range: range)
+        } catch {
+            throw TraceError(file: error.file, line: 0, column: 0, message: error.message)
+        }
+        self.name = self.input.name
+        self.capacity = chunk
+        self.buffer = .allocate(capacity: chunk + 1)
+    }
+
     /// For tests: a source over bytes in memory (compressed or not).
     init(name: String, bytes: [UInt8]) throws {
         do {

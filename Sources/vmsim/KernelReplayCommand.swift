@@ -24,10 +24,19 @@ extension Replay {
             }
             maps = try traceErrors { try MapsEntry.parse(text, file: path) }
         }
-        let reader = try self.read.open(self.trace)
+        // A regular file is read twice, streamed (constant memory); anything else once, into memory.
         let progress = Progress(label: "reading")
-        let dense = try traceErrors { try DenseTrace(reader: reader, progress: progress) }
+        let input = try traceErrors {
+            isRegularFile(self.trace)
+                ? KernelReplayTrace(
+                    survey: try TraceSurvey.read(
+                        path: self.trace, options: try self.read.options(), progress: progress)
+                ) { try self.read.open(self.trace) }
+                : KernelReplayTrace(
+                    try DenseTrace(reader: try self.read.open(self.trace), progress: progress))
+        }
         progress.finish()
+        let dense = input.survey
         let firstTouchWrites = self.firstTouch == "write"
         if dense.count > 0 && dense.writes == 0 && !firstTouchWrites {
             writeStderr(
@@ -40,7 +49,7 @@ extension Replay {
         let start = monotonicSeconds()
         let result = try traceErrors {
             try KernelReplay.run(
-                kernel: kernel, trace: dense, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
+                kernel: kernel, trace: input, traceShift: self.read.pageSize.trailingZeroBitCount, maps: maps,
                 policy: policy, options: options, firstTouchWrites: firstTouchWrites,
                 progress: replayProgress,
                 timeline: timeline, cgroup: try self.cgroupLimits())
@@ -139,6 +148,12 @@ extension Replay {
         print(out.joined(separator: "\n"))
         if result.outcome != .completed { throw ExitCode(1) }
     }
+}
+
+/// Whether `path` names a regular file (following symbolic links), which can be read twice.
+func isRegularFile(_ path: String) -> Bool {
+    var st = stat()
+    return path != "-" && stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
 }
 
 extension String {

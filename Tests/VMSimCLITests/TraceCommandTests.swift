@@ -242,6 +242,44 @@ func jsonFields(_ text: String) throws -> [String: Any] {
         #expect(bad.status == 2 && bad.err.contains("--first-touch: expected write or trace"))
     }
 
+    /// A kernel-mode replay streams a trace file (read twice) and holds one from standard input
+    /// in memory (read once): the report is the same, byte for byte, and a process killed early
+    /// in a streamed replay ends the reading cleanly (exit 1 with the outcome).
+    @Test func kernelModeStreamsFilesAndHoldsStandardInput() throws {
+        let trace = "examples/traces/touch.lackey"
+        let args = [
+            "--kernel", "--memory", "16MiB", "--cgroup-max", "128KiB", "--swap", "1MiB", "--policy", "lru",
+        ]
+        let file = try vmsim(["replay", trace] + args)
+        #expect(file.status == 0)
+        let process = Process()
+        process.executableURL = vmsimExecutable
+        process.arguments = ["replay", "-"] + args
+        process.currentDirectoryURL = repositoryRoot
+        process.standardInput = FileHandle(
+            forReadingAtPath: repositoryRoot.appendingPathComponent(trace).path)
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(
+            String(decoding: data, as: UTF8.self).replacingOccurrences(
+                of: "replay of - ", with: "replay of \(trace) ")
+                == file.out)
+        #expect(file.out.contains("reclaim    ") && !file.out.contains("reclaim    0 pages"))
+        // One small area from a maps file: the first access outside it is a segfault.
+        let maps = temporaryDirectory().appendingPathComponent("tiny.maps").path
+        try "00400000-00401000 r-xp 00000000 00:00 0 /bin/x\n".write(
+            toFile: maps, atomically: true, encoding: .utf8)
+        for t in [trace, trace + ".gz", trace + ".zst"] {
+            let killed = try vmsim(["replay", t, "--kernel", "--maps", maps])
+            #expect(killed.status == 1)
+            #expect(killed.out.contains("outcome    killed by SIGSEGV"))
+        }
+    }
+
     /// compare's table notes the policies whose tiny-cache rule makes them cache nothing, with the rule.
     @Test func compareNotesTinyCacheRules() throws {
         let r = try vmsim([

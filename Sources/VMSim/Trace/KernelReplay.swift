@@ -98,6 +98,49 @@ public struct KernelReplayCgroup: Sendable, Encodable, Equatable {
     }
 }
 
+/// The trace a kernel-mode replay runs: what a first pass found (the pages for the areas, the
+/// number of accesses) and how to read it a second time, as the replay goes.
+///
+/// A trace in a regular file is streamed twice (`streamed`): the survey's pass keeps only the
+/// distinct pages, and the replay's pass parses on a second thread a few batches ahead
+/// (`ReadAheadReader`), so memory stays constant whatever the trace's length. A trace that
+/// cannot be read twice (standard input, a pipe) is held in memory (`inMemory`, 4 bytes per
+/// access), and so is any trace OPT replays (it needs each access's next use before the first).
+public struct KernelReplayTrace {
+    public let survey: TraceSurvey
+    let dense: DenseTrace?
+    let reopen: (() throws -> any TraceReader)?
+
+    /// A trace held in memory.
+    public init(_ dense: DenseTrace) {
+        self.survey = TraceSurvey(dense)
+        self.dense = dense
+        self.reopen = nil
+    }
+
+    /// A trace surveyed already (`TraceSurvey.read`), read again by `reopen` for the replay.
+    public init(survey: TraceSurvey, reopen: @escaping () throws -> any TraceReader) {
+        self.survey = survey
+        self.dense = nil
+        self.reopen = reopen
+    }
+
+    /// Whether the accesses are held in memory.
+    public var isInMemory: Bool { self.dense != nil }
+
+    /// A reader for the replay's pass.
+    func reader() throws -> any TraceReader {
+        if let dense { return DenseTraceReader(dense) }
+        return ReadAheadReader(try self.reopen!())
+    }
+
+    /// The trace in memory (read again if it was streamed).
+    func inMemory() throws -> KernelReplayTrace {
+        if self.dense != nil { return self }
+        return KernelReplayTrace(try DenseTrace(reader: try self.reopen!()))
+    }
+}
+
 /// Drives a process in the simulated kernel with a trace: every access is a user-mode load or
 /// store through the MMU (TLB, page walk), faults are handled by the kernel (demand paging,
 /// swap-in), and memory pressure runs reclaim and kswapd, as for any program in a scenario.
@@ -114,7 +157,8 @@ public struct KernelReplayCgroup: Sendable, Encodable, Equatable {
 /// decides when to reclaim and how much — watermarks, kswapd, direct reclaim — and the policy
 /// decides what. It is sized for the most pages the process can hold: the free pages once the
 /// process is set up, less the zones' min watermarks (allocations stop there). OPT learns each
-/// access's next use from a pre-pass over the trace.
+/// access's next use from a pass over the trace held in memory (the one case a streamed trace
+/// is read into memory, 8 bytes per access).
 ///
 /// With `cgroup` limits the process runs in the memory cgroup `/replay` with that `memory.max`
 /// and `memory.high` (Memcontrol.swift): its pages are charged there, over `memory.max` it
@@ -154,6 +198,22 @@ public enum KernelReplay {
         firstTouchWrites: Bool = false, progress: Progress? = nil, timeline: Timeline? = nil,
         cgroup limits: ReplayCgroupLimits? = nil
     ) throws -> KernelReplayResult {
+        try Self.run(
+            kernel: kernel, trace: KernelReplayTrace(trace), traceShift: traceShift, maps: maps, name: name,
+            policy: policyKind, options: options, firstTouchWrites: firstTouchWrites, progress: progress,
+            timeline: timeline, cgroup: limits)
+    }
+
+    /// Sets the process up and replays `trace`, streamed or from memory (its keys are page
+    /// numbers of `1 << traceShift` bytes).
+    public static func run(
+        kernel: Kernel, trace input: KernelReplayTrace, traceShift: Int, maps: [MapsEntry]?,
+        name: String = "trace",
+        policy policyKind: PolicyKind? = nil, options: PolicyOptions = PolicyOptions(),
+        firstTouchWrites: Bool = false, progress: Progress? = nil, timeline: Timeline? = nil,
+        cgroup limits: ReplayCgroupLimits? = nil
+    ) throws -> KernelReplayResult {
+        let trace = input.survey
         if let policyKind, policyKind != .linux, kernel.lruGenEnabled {
             throw TraceError(
                 file: trace.name, line: 0, column: 0,
@@ -265,8 +325,11 @@ public enum KernelReplay {
             result.areas.append((a.start, a.end, a.name))
         }
         let relocation = result.relocation
+        // OPT needs each access's next use before the first: the trace in memory.
+        let needsFuture = policyKind.map { $0 != .linux && $0.needsFuture } ?? false
         let loop = ReplayLoop(
-            kernel: kernel, task: task, name: name, trace: trace, shift: shift, relocation: relocation,
+            kernel: kernel, task: task, name: name, trace: needsFuture ? try input.inMemory() : input,
+            shift: shift, relocation: relocation,
             bits: bits,
             span: span, firstTouchWrites: firstTouchWrites, progress: progress, timeline: timeline)
         let counts: ReplayLoop.Counts
@@ -279,13 +342,13 @@ public enum KernelReplay {
             }
             result.policy = policyKind
             result.policyFrames = frames
-            let run = withPolicy(
+            let run = try withPolicy(
                 policyKind, frames: frames, options: options,
-                PolicyReplayLoop(loop: loop, mm: mm, needsFuture: policyKind.needsFuture))
+                PolicyReplayLoop(loop: loop, mm: mm, nextUse: needsFuture ? loop.trace.dense!.nextUse() : []))
             counts = run.counts
             victims = run.victims
         } else {
-            counts = loop.run(LRUPolicy?.none, nextUse: [])
+            counts = try loop.run(LRUPolicy?.none, nextUse: [])
         }
         result.outcome = counts.outcome
         result.performed = counts.performed
