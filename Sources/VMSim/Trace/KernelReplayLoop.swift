@@ -106,7 +106,8 @@ struct ReplayLoop {
                                 nextUse.isEmpty || nextUse[i] == .max ? .max : Int64(nextUse[i])
                             _ = policy.access(Int32(bitPattern: ids[i]), write: write, next: next)
                         }
-                    case .signal(let info):
+                    // A replayed task installs no handler, so nothing is caught; a signal ends it.
+                    case .signal(let info), .caught(let info):
                         counts.outcome = .signal(info, access: i)
                     case .outOfMemory:
                         counts.outcome = .outOfMemory(access: i)
