@@ -357,6 +357,9 @@ public final class HostExecutor {
             }
             self.adopt(cp, hello)
             cp.regions = p.regions
+            // The handler's counters are in the helper's memory, which the child copies.
+            cp.caught = p.caught
+            cp.lastCaught = p.lastCaught
             cp.heapStart = p.heapStart
             cp.brk = p.brk
             self.processes[child] = cp
@@ -652,8 +655,17 @@ public final class HostExecutor {
                 return
             }
             guard let range = self.resolve(ref, p, &r) else { return }
-            guard let fields = p.smaps(overlapping: range), let v = fields[field] else {
+            guard let (fields, span) = p.smaps(overlapping: range), let v = fields[field] else {
                 r.skipped = "no smaps field \(field) for \(ref) on the host"
+                return
+            }
+            // smaps reports whole VMAs: where the host merged the region with a neighbouring
+            // mapping of its own layout, the entry covers more than the simulated one.
+            if let region = ref.region, let reg = p.regions[region],
+                span.lowerBound < reg.start || span.upperBound > reg.start + reg.length
+            {
+                r.skipped =
+                    "on the host \(region)'s VMA is merged with a neighbouring mapping (\(ByteSize.human(span.upperBound - span.lowerBound)) in smaps)"
                 return
             }
             actual = v

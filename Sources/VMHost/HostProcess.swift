@@ -145,17 +145,19 @@ final class HostProcess {
     /// The smaps fields of the VMA containing `address` (bytes), nil when none does.
     /// The smaps fields (bytes for `kB` ones) summed over every VMA overlapping `range`, as
     /// `expect NAME.smaps[REF].FIELD` reads them (nil: no VMA there, or no smaps).
-    func smaps(overlapping range: ClosedRange<UInt64>) -> [String: UInt64]? {
+    func smaps(overlapping range: ClosedRange<UInt64>) -> (fields: [String: UInt64], span: Range<UInt64>)? {
         guard let data = readProcFile("/proc/\(self.pid)/smaps") else { return nil }
         var inside = false
-        var any = false
+        var span: Range<UInt64>?
         var out: [String: UInt64] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let first = line.split(separator: " ").first ?? ""
             if first.contains("-"), !first.hasSuffix(":") {
                 let ends = first.split(separator: "-").compactMap { UInt64($0, radix: 16) }
                 inside = ends.count == 2 && ends[0] <= range.upperBound && ends[1] > range.lowerBound
-                any = any || inside
+                if inside {
+                    span = min(span?.lowerBound ?? ends[0], ends[0])..<max(span?.upperBound ?? ends[1], ends[1])
+                }
             } else if inside {
                 let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " })
                 guard parts.count >= 2, let v = UInt64(parts[1]) else { continue }
@@ -171,7 +173,7 @@ final class HostProcess {
                 }
             }
         }
-        return any ? out : nil
+        return span.map { (out, $0) }
     }
 
     func smaps(containing address: UInt64) -> [String: UInt64]? {

@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -190,6 +191,21 @@ static void on_fatal(int signo, siginfo_t *info, void *uc)
     _exit(128 + signo);
 }
 
+/* Reads every page of an object's readable PT_LOAD segments (dl_iterate_phdr callback). */
+static int read_segments(struct dl_phdr_info *info, size_t size, void *unused)
+{
+    (void)size;
+    (void)unused;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R)) continue;
+        uintptr_t a = (uintptr_t)(info->dlpi_addr + ph->p_vaddr) & ~(PG - 1);
+        uintptr_t end = (uintptr_t)(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+        for (; a < end; a += PG) (void)*(volatile char *)a;
+    }
+    return 0;
+}
+
 /* Writes every page the helper itself uses, so that none of them faults inside a measurement
  * (after fork they are all write-protected, in both processes). */
 static void prefault_self(void)
@@ -200,10 +216,10 @@ static void prefault_self(void)
     for (p = g_sig_stack; p < g_sig_stack + sizeof g_sig_stack; p += PG) *p = *p;
     for (p = g_line; p < g_line + sizeof g_line; p += PG) *p = *p;
     for (p = g_out; p < g_out + sizeof g_out; p += PG) *p = *p;
-    /* The text too: after fork the child's private file mappings start without PTEs, and the
-     * signal handler's and siglongjmp's pages must not fault inside a caught access. */
-    extern char __executable_start[], etext[];
-    for (p = (char *)((uintptr_t)__executable_start & ~(PG - 1)); p < etext; p += PG) (void)*p;
+    /* The loaded objects' text and read-only data too: after fork the child's private file
+     * mappings start without PTEs, and the signal handler's, siglongjmp's and the C library's
+     * pages must not fault inside a caught access. */
+    dl_iterate_phdr(read_segments, NULL);
     extern char __data_start[], _end[];
     for (p = (char *)((uintptr_t)__data_start & ~(PG - 1)); p < _end; p += PG) *p = *p;
 }
