@@ -612,7 +612,8 @@ public final class HostExecutor {
             case "si_signo": actual = p.lastCaught?.signo ?? 0
             case "si_code": actual = p.lastCaught?.code ?? 0
             case "si_addr":
-                r.skipped = "si_addr is an address of the simulated layout; the helper's mappings are elsewhere"
+                r.skipped =
+                    "si_addr is an address of the simulated layout; the helper's mappings are elsewhere"
                 return
             default:
                 r.skipped = "\(name).\(field) has no host counterpart that excludes the helper's own image"
@@ -643,7 +644,8 @@ public final class HostExecutor {
             r.skipped = "\(subject) belongs to vmsim's C library model"
             return
         case .address:
-            r.skipped = "\(subject) is an address of the simulated layout; the helper's mappings are elsewhere"
+            r.skipped =
+                "\(subject) is an address of the simulated layout; the helper's mappings are elsewhere"
             return
         case .smaps(let name, let ref, let field):
             guard let p = self.processes[name], p.alive else {
@@ -672,7 +674,8 @@ public final class HostExecutor {
         case .pagemap(let name, let ref, let field):
             // The helper reports counts over a range; of one page they are its bits. PFNs and the
             // raw entry are the host's own frames, not comparable with simulated ones.
-            let key = ["present": "present", "exclusive": "exclusive", "file": "file", "swap": "swapped"][field]
+            let key = ["present": "present", "exclusive": "exclusive", "file": "file", "swap": "swapped"][
+                field]
             guard let key else {
                 r.skipped = "\(subject): the host's \(field) is not comparable with the simulation's"
                 return

@@ -156,7 +156,8 @@ final class HostProcess {
                 let ends = first.split(separator: "-").compactMap { UInt64($0, radix: 16) }
                 inside = ends.count == 2 && ends[0] <= range.upperBound && ends[1] > range.lowerBound
                 if inside {
-                    span = min(span?.lowerBound ?? ends[0], ends[0])..<max(span?.upperBound ?? ends[1], ends[1])
+                    span =
+                        min(span?.lowerBound ?? ends[0], ends[0])..<max(span?.upperBound ?? ends[1], ends[1])
                 }
             } else if inside {
                 let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " })

@@ -281,7 +281,8 @@ import VMSim
         var agreeing = 0
         var compared = 0
         for name in [
-            "cow", "demo", "files", "protection", "signals", "stack-and-heap", "oom", "thrash", "swapfile", "malloc",
+            "cow", "demo", "files", "protection", "signals", "stack-and-heap", "oom", "thrash", "swapfile",
+            "malloc",
             "i386",
         ] {
             let text = try String(contentsOfFile: Self.root + "/examples/\(name).vmsim", encoding: .utf8)

@@ -187,18 +187,30 @@ import VMCore
     }
 
     @Test(arguments: [
-        ("spawn p\np: mmap b 4KiB\nexpect p.smaps[b].Rsss == 1", "s.vmsim:3:18: expected .FIELD after smaps[…]"),
+        (
+            "spawn p\np: mmap b 4KiB\nexpect p.smaps[b].Rsss == 1",
+            "s.vmsim:3:18: expected .FIELD after smaps[…]"
+        ),
         ("spawn p\np: mmap b 4KiB\nexpect p.smaps[b] == 1", "s.vmsim:3:18: expected .FIELD after smaps[…]"),
         ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[b].colour == 1", "s.vmsim:3:20: expected .FIELD"),
         ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[nope].pfn == 1", "s.vmsim:3:18: p has no region 'nope'"),
-        ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[b[8KiB]].pfn == 1", "s.vmsim:3:20: range 8KiB is outside b"),
+        (
+            "spawn p\np: mmap b 4KiB\nexpect p.pagemap[b[8KiB]].pfn == 1",
+            "s.vmsim:3:20: range 8KiB is outside b"
+        ),
         ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[].pfn == 1", "s.vmsim:3:17: expected pagemap[REF]"),
         ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[b.pfn == 1", "s.vmsim:3:28: expected SUBJECT OP VALUE"),
         ("spawn p\np: mmap b 4KiB\nexpect p.addr[b].x == 1", "s.vmsim:3:17: unexpected '.x' after addr"),
         ("spawn p\np: exit\nexpect p.smaps[b].Rss == 1", "s.vmsim:3:8: p has exited"),
-        ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[b].pfn == q.pagemap[b].pfn", "s.vmsim:3:28: unknown process 'q'"),
+        (
+            "spawn p\np: mmap b 4KiB\nexpect p.pagemap[b].pfn == q.pagemap[b].pfn",
+            "s.vmsim:3:28: unknown process 'q'"
+        ),
         ("spawn p\np: mmap b 4KiB\nexpect p.pagemap[b].pfn == p.frob", "s.vmsim:3:30: unknown field 'frob'"),
-        ("spawn p\np: mmap b 4KiB\np: expect b == p.minflt", "s.vmsim:3:23: a memory or file comparison takes a number"),
+        (
+            "spawn p\np: mmap b 4KiB\np: expect b == p.minflt",
+            "s.vmsim:3:23: a memory or file comparison takes a number"
+        ),
     ])
     func malformedProcSubjectsAreErrors(text: String, prefix: String) {
         let message = parseError(text)

@@ -177,7 +177,8 @@ struct ScenarioFuzzer {
             return "\(p): madvise \(self.ref(p)) \(self.pick(Advice.allCases.map(\.rawValue)))"
         case 17:
             if self.chance(0.3) {
-                return "\(p): on \(self.pick(["segv", "sigbus", "kill", "bus", "x"])) \(self.pick(["continue", "default", "ignore"]))"
+                return
+                    "\(p): on \(self.pick(["segv", "sigbus", "kill", "bus", "x"])) \(self.pick(["continue", "default", "ignore"]))"
             }
             return "\(p): \(self.pick(["mlock", "munlock"])) \(self.ref(p))"
         case 18: return "\(p): brk \(self.pick(["+", "-", "="]))\(self.size())"
@@ -204,7 +205,8 @@ struct ScenarioFuzzer {
                     ? "." + self.pick(ProcFS.smapsFieldNames + ["Nope"])
                     : kind == "pagemap" ? "." + self.pick(ExpectCommand.pagemapFields) : ""
                 let rhs = self.pick([
-                    self.number(), "SEGV_ACCERR", "\(self.process()).pagemap[\(self.ref(q))].pfn", "\(q).si_addr",
+                    self.number(), "SEGV_ACCERR", "\(self.process()).pagemap[\(self.ref(q))].pfn",
+                    "\(q).si_addr",
                 ])
                 return "expect \(q).\(kind)[\(self.ref(q))]\(field) \(self.pick(["==", "!=", ">"])) \(rhs)"
             }

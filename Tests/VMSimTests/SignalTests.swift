@@ -146,7 +146,8 @@ import VMCore
         #expect(runner?.expectationsFailed == 0, "\(output)")
         #expect(runner?.expectationsPassed == 6)
         let masks = output.split(separator: "\n").filter { $0.hasPrefix("SigCgt:") }
-        #expect(masks == ["SigCgt:\t0000000000000000", "SigCgt:\t0000000000000440", "SigCgt:\t0000000000000440"])
+        #expect(
+            masks == ["SigCgt:\t0000000000000000", "SigCgt:\t0000000000000440", "SigCgt:\t0000000000000440"])
     }
 
     /// show_signal_msg() (arch/x86/mm/fault.c) returns when the signal is handled: signals.txt
@@ -235,11 +236,15 @@ import VMCore
 
     /// A process that catches the signal stays in the static picture: later lines may use it.
     @Test func aCaughtSignalLeavesTheProcessInTheStaticPicture() {
-        #expect(parseError("spawn p\np: on segv continue\np: read 0x10000 expect segv\np: read text") == "no error")
+        #expect(
+            parseError("spawn p\np: on segv continue\np: read 0x10000 expect segv\np: read text")
+                == "no error")
         #expect(parseError("spawn p\np: read 0x10000 expect segv\np: read text").hasPrefix("s.vmsim:3:1:"))
         #expect(
-            parseError("spawn p\np: on segv continue\np: on segv default\np: read 0x10000 expect segv\np: read text")
-                .hasPrefix("s.vmsim:5:1:"))
+            parseError(
+                "spawn p\np: on segv continue\np: on segv default\np: read 0x10000 expect segv\np: read text"
+            )
+            .hasPrefix("s.vmsim:5:1:"))
         #expect(
             parseError("spawn p\np: on segv continue\np: fork c\nc: read 0x10000 expect segv\nc: read text")
                 == "no error")

@@ -147,11 +147,14 @@ extension ProcFS {
         let c = Self.smapsCounters(kernel, mm: mm, vma: vma)
         let kb: (String, UInt64) -> SmapsField = { SmapsField(name: $0, value: ($1 >> 10) << 10, inKB: true) }
         return [
-            kb("Size", vma.size), kb("KernelPageSize", kernel.phys.pageSize), kb("MMUPageSize", kernel.phys.pageSize),
-            kb("Rss", c.resident), kb("Pss", c.pss >> Self.pssShift), kb("Pss_Dirty", c.pssDirty >> Self.pssShift),
+            kb("Size", vma.size), kb("KernelPageSize", kernel.phys.pageSize),
+            kb("MMUPageSize", kernel.phys.pageSize),
+            kb("Rss", c.resident), kb("Pss", c.pss >> Self.pssShift),
+            kb("Pss_Dirty", c.pssDirty >> Self.pssShift),
             kb("Shared_Clean", c.sharedClean), kb("Shared_Dirty", c.sharedDirty),
             kb("Private_Clean", c.privateClean), kb("Private_Dirty", c.privateDirty),
-            kb("Referenced", c.referenced), kb("Anonymous", c.anonymous), kb("KSM", 0), kb("LazyFree", c.lazyFree),
+            kb("Referenced", c.referenced), kb("Anonymous", c.anonymous), kb("KSM", 0),
+            kb("LazyFree", c.lazyFree),
             kb("AnonHugePages", kernel.anonHugePages(mm, vma.start..<vma.end)), kb("ShmemPmdMapped", 0),
             kb("FilePmdMapped", 0), kb("Shared_Hugetlb", 0), kb("Private_Hugetlb", 0), kb("Swap", c.swap),
             kb("SwapPss", c.swapPss >> Self.pssShift), kb("Locked", c.locked >> Self.pssShift),
@@ -177,7 +180,9 @@ extension ProcFS {
                 if f.inKB {
                     // seq_put_decimal_ull_width(m, …, 8): Private_Hugetlb's label is one longer.
                     let wide = f.name == "Private_Hugetlb"
-                    out += Pad.left(f.name + ":", wide ? 17 : 16) + Pad.right(f.value >> 10, wide ? 7 : 8) + " kB\n"
+                    out +=
+                        Pad.left(f.name + ":", wide ? 17 : 16) + Pad.right(f.value >> 10, wide ? 7 : 8)
+                        + " kB\n"
                 } else {
                     out += Pad.left(f.name + ":", 16) + Pad.right(f.value, 8) + "\n"
                 }
@@ -269,7 +274,8 @@ extension ProcFS {
     /// `vm_normal_page()` does not return), bit 56 mapped exclusively (map count 1), bit 55
     /// soft-dirty (the VMA's `VM_SOFTDIRTY`; vmsim has no per-PTE soft-dirty bit, nor
     /// `clear_refs`). Simplified: no `PM_UFFD_WP`, no guard regions.
-    public static func pagemapEntry(_ kernel: Kernel, _ mm: AddressSpace, _ va: UInt64) -> (UInt64, [String]) {
+    public static func pagemapEntry(_ kernel: Kernel, _ mm: AddressSpace, _ va: UInt64) -> (UInt64, [String])
+    {
         let memMap = kernel.phys.memMap
         let vma = mm.vma(containing: va)
         let pte = kernel.pageTables.pte(root: mm.pgd, va: va)

@@ -74,7 +74,8 @@ struct ExpectCommand: ScenarioCommand {
             let (op, operand) = try Self.comparison(&words, context)
             guard case .number(let value) = operand else {
                 throw words.error(
-                    words.endColumn - 1, "a memory or file comparison takes a number (each page's word is compared)")
+                    words.endColumn - 1,
+                    "a memory or file comparison takes a number (each page's word is compared)")
             }
             return ExpectCommand(target: target, comparison: op, value: value)
         }
@@ -231,7 +232,8 @@ struct ExpectCommand: ScenarioCommand {
         }
         let column = s.column + process.count + 1
         guard context.processes[process] != nil else {
-            throw words.error(at: s, "\(process) has exited: it has no /proc/PID/\(kind == "addr" ? "maps" : kind)")
+            throw words.error(
+                at: s, "\(process) has exited: it has no /proc/PID/\(kind == "addr" ? "maps" : kind)")
         }
         // The reference runs to the bracket matching the one after the kind.
         let chars = Array(rest)
@@ -248,14 +250,17 @@ struct ExpectCommand: ScenarioCommand {
             }
         }
         guard let close, close > kind.count + 1 else {
-            throw words.error(column + kind.count, "expected \(kind)[REF] with a region or address inside the brackets")
+            throw words.error(
+                column + kind.count, "expected \(kind)[REF] with a region or address inside the brackets")
         }
         let inner = String(chars[(kind.count + 1)..<close])
         let ref = try context.memoryRef(
             Token(text: inner, column: column + kind.count + 1), words, process: process)
         let tail = String(chars[(close + 1)...])
         if kind == "addr" {
-            guard tail.isEmpty else { throw words.error(column + close + 1, "unexpected '\(tail)' after addr[…]") }
+            guard tail.isEmpty else {
+                throw words.error(column + close + 1, "unexpected '\(tail)' after addr[…]")
+            }
             return .address(process: process, ref: ref)
         }
         let fields = kind == "smaps" ? ProcFS.smapsFieldNames : Self.pagemapFields
@@ -266,7 +271,8 @@ struct ExpectCommand: ScenarioCommand {
         }
         let field = String(tail.dropFirst())
         return kind == "smaps"
-            ? .smaps(process: process, ref: ref, field: field) : .pagemap(process: process, ref: ref, field: field)
+            ? .smaps(process: process, ref: ref, field: field)
+            : .pagemap(process: process, ref: ref, field: field)
     }
 
     func execute(_ runner: ScenarioRunner, _ statement: Statement) {
@@ -282,7 +288,8 @@ struct ExpectCommand: ScenarioCommand {
             if self.comparison.holds(actual, expected) {
                 runner.pass(shown)
             } else if let other = self.other {
-                runner.fail(statement, "\(subject) is \(shown), \(other) is \(runner.describe(other, expected))")
+                runner.fail(
+                    statement, "\(subject) is \(shown), \(other) is \(runner.describe(other, expected))")
             } else {
                 runner.fail(statement, "\(subject) is \(shown)")
             }
@@ -309,7 +316,9 @@ struct ExpectCommand: ScenarioCommand {
                     return
                 }
             case .caught(let info):
-                runner.fail(statement, "reading \(hex(address)) raised \(info.signal.name) (\(info)), caught by the handler")
+                runner.fail(
+                    statement,
+                    "reading \(hex(address)) raised \(info.signal.name) (\(info)), caught by the handler")
                 return
             default:
                 runner.fail(statement, "reading \(hex(address)) killed the process")
@@ -430,7 +439,10 @@ extension ScenarioRunner {
             _ = task
             var total: UInt64 = 0
             for (i, vma) in vmas.enumerated() {
-                guard let f = ProcFS.smapsFields(self.kernel, mm: mm, vma: vma).first(where: { $0.name == field })
+                guard
+                    let f = ProcFS.smapsFields(self.kernel, mm: mm, vma: vma).first(where: {
+                        $0.name == field
+                    })
                 else { return nil }
                 // Sizes add up; the page sizes and THPeligible are the first VMA's.
                 if ["KernelPageSize", "MMUPageSize", "THPeligible"].contains(field) {
@@ -581,7 +593,8 @@ extension ExpectSubject {
         case .process(_, let field):
             if field == "si_addr" { return "0x" + String(value, radix: 16) }
             let counts = [
-                "minflt", "majflt", "cminflt", "cmajflt", "alive", "killed", "pid", "vmas", "signals", "signals[segv]",
+                "minflt", "majflt", "cminflt", "cmajflt", "alive", "killed", "pid", "vmas", "signals",
+                "signals[segv]",
                 "signals[sigbus]", "si_signo", "si_code",
             ]
             if counts.contains(field) || value < 1024 { return "\(value)" }
