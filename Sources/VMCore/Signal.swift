@@ -9,10 +9,10 @@ import VMTypes
 /// kills the task (`SIG_DFL` of SIGSEGV/SIGBUS: `do_group_exit()` with a core dump) or sets up the
 /// handler's frame. Simplified: there are no masks, no `SA_RESETHAND`/`SA_NODEFER`, no
 /// `SIG_IGN` (a fault signal that is ignored or blocked is forced back to `SIG_DFL` by
-/// `force_sig_info_to_task()`, so it kills anyway), and the handler is not run as code — its
-/// frame goes on the alternate signal stack a real program would give it, so its delivery costs
-/// no page fault, as `tools/kernel-truth/signals.c` measured: 0 `ru_minflt` for every caught
-/// SIGSEGV and SIGBUS after the first.
+/// `force_sig_info_to_task()`, so it kills anyway), and the handler is not run as code: its
+/// signal frame is taken to land on stack pages that are already present, so delivery costs no
+/// page fault — as `tools/kernel-truth/signals.c` measured once its handler had run once: 0
+/// `ru_minflt` for every caught SIGSEGV and SIGBUS.
 extension Kernel {
     /// `sigaction(2)` of a handler (`catching`) or `SIG_DFL` for `signal`. SIGKILL can be neither
     /// caught nor reset (EINVAL, `do_sigaction()`: `sig_kernel_only()`).
