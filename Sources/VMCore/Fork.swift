@@ -161,6 +161,10 @@ extension Kernel {
         child.stackLimit = parent.stackLimit
         child.addressSpaceLimit = parent.addressSpaceLimit
         child.dataLimit = parent.dataLimit
+        // copy_sighand(): the handlers; the handler's own counters are in the copied memory.
+        child.caughtSignals = parent.caughtSignals
+        child.signalsCaught = parent.signalsCaught
+        child.lastCaughtSignal = parent.lastCaughtSignal
         for field in [
             \AddressSpace.startCode, \.endCode, \.startData, \.endData, \.startBrk, \.brk, \.startStack,
             \.mmapBase,

@@ -22,8 +22,9 @@ public enum KernelEvent: Sendable {
     /// A page fault handled for `pid` at `address`: the frame mapped there before (nil: none,
     /// or not present) and after — a COW shows the old frame and its copy.
     case fault(pid: Int, address: UInt64, access: Access, kind: FaultKind, major: Bool, old: PFN?, new: PFN?)
-    /// A fatal fault signal delivered to `pid`.
-    case signal(pid: Int, SignalInfo)
+    /// A fault signal delivered to `pid`: fatal, or `caught` by its handler (which returns past
+    /// the access).
+    case signal(pid: Int, SignalInfo, caught: Bool)
     case fork(parent: Int, child: Int)
     case exec(pid: Int, path: String)
     case exit(pid: Int, reason: ExitReason)

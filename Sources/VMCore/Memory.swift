@@ -8,6 +8,9 @@ public enum AccessResult: Hashable, Sendable {
     case ok(value: UInt64)
     /// The task received a fatal signal (SIGSEGV, SIGBUS) and was killed.
     case signal(SignalInfo)
+    /// The task's handler caught the signal and returned past the access (`siglongjmp`): the
+    /// access did not happen, the task runs on, and the caller abandons what it was doing.
+    case caught(SignalInfo)
     /// No memory could be found and the task was killed.
     case outOfMemory
 
@@ -32,7 +35,8 @@ extension Kernel {
     /// One user-mode load, store or instruction fetch by `task` at `address`, exactly as the CPU
     /// and kernel would handle it: the MMU translates (TLB, walk); a fault goes to
     /// `doUserAddrFault`, and the access is retried once the fault is handled. A write stores
-    /// `value` in the frame's content word; a read returns the word. A fatal signal kills the task.
+    /// `value` in the frame's content word; a read returns the word. A fault signal kills the
+    /// task, or, when it has a handler for it, is caught (`.caught`: the access is skipped).
     ///
     /// `keepContent` makes a store leave the word as it is: a write by code whose bytes are not
     /// the page's data (the C library's allocator writing a chunk header in a page of the
@@ -112,11 +116,7 @@ extension Kernel {
                 continue
             case .signal(let signal, let code, let detail):
                 let info = SignalInfo(signal, code, address: address, detail: detail)
-                self.printk(
-                    "\(task.name)[\(task.pid)]: \(signal == .sigbus ? "bus error" : "segfault") at \(hexDigits(address, width: 0)) error \(hexDigits(UInt64(fault.errorCode.rawValue), width: 0)) (\(info))"
-                )
-                self.emit(.signal(pid: task.pid, info))
-                self.exitTask(task, reason: .killed(signal))
+                if self.deliverFaultSignal(task, info, errorCode: fault.errorCode) { return .caught(info) }
                 return .signal(info)
             case .outOfMemory:
                 if self.reclaim.pendingKills.remove(task.pid) == nil {

@@ -121,6 +121,15 @@ public final class Task {
     public internal(set) var files: [Int: Int] = [:]
     /// Time spent waiting for block I/O (`delayacct_blkio_ticks`, in nanoseconds).
     public internal(set) var blkioDelay: UInt64 = 0
+    /// The fault signals this task has a handler for (`sighand->action[]` not `SIG_DFL`; see
+    /// Signal.swift). Inherited at `fork`; a new image (`spawn`) starts without any.
+    public internal(set) var caughtSignals: Set<Signal> = []
+    /// How many of each signal its handler caught, and the last one's `siginfo_t`. Linux keeps
+    /// no such counter: these stand for the variables a handler writes (`n_caught++`, `si_code`,
+    /// `si_addr`), so they live in the program's memory — `fork` copies them and
+    /// `reset counters` leaves them.
+    public internal(set) var signalsCaught: [Signal: Int] = [:]
+    public internal(set) var lastCaughtSignal: SignalInfo?
     public var isKernelThread: Bool { self.mm == nil }
     var object: UInt64 = 0
 

@@ -297,6 +297,12 @@ public final class HostExecutor {
                 + (HostSettings.read().swapTotal == 0 ? " (and this host has no swap)" : "")
         case .expect(let subject, let cmp, let value):
             self.expect(statement, subject, cmp, value, &r)
+        case .expectBetween(let a, _, let b):
+            r.skipped = "\(a) against \(b): a comparison of two subjects is checked in the simulation only"
+        case .signalAction(let signal, let catching):
+            // The helper's handler siglongjmps out of the access loop, as the simulated one does.
+            guard let p = self.actor(statement, &r) else { return }
+            self.measure(p, p.call("catch \(signal.rawValue) \(catching ? 1 : 0)"), &r)
         case .expectMemory(let ref, let cmp, let value):
             guard let p = self.actor(statement, &r) else { return }
             guard let range = self.resolve(ref, p, &r) else { return }
@@ -351,6 +357,9 @@ public final class HostExecutor {
             }
             self.adopt(cp, hello)
             cp.regions = p.regions
+            // The handler's counters are in the helper's memory, which the child copies.
+            cp.caught = p.caught
+            cp.lastCaught = p.lastCaught
             cp.heapStart = p.heapStart
             cp.brk = p.brk
             self.processes[child] = cp
@@ -385,7 +394,14 @@ public final class HostExecutor {
         r.minor[p.name, default: 0] += reply["min"]
         r.major[p.name, default: 0] += reply["maj"]
         switch reply.kind {
-        case .ok: break
+        case .ok:
+            if reply["caught"] == 1 {
+                let signo = reply["signo"]
+                p.caught[Int(signo), default: 0] += 1
+                p.lastCaught = (signo, reply["code"], reply["addr"])
+                r.signal =
+                    "\(signo == 11 ? "SIGSEGV" : signo == 7 ? "SIGBUS" : "signal \(signo)") at 0x\(String(reply["addr"], radix: 16)) (si_code \(Int64(bitPattern: reply["code"]))), caught by the handler"
+            }
         case .error: r.note = "refused on the host: \(reply.message)"
         case .signal:
             let signo = Int(reply["signo"])
@@ -496,9 +512,14 @@ public final class HostExecutor {
             }
         }
         if let expectSignal {
-            let got = p.killedBy
-            r.expectation = got == expectSignal.rawValue
-            r.actual = got.map { "killed by signal \($0)" } ?? "the access succeeded"
+            if let reply, reply.kind == .ok, reply["caught"] == 1 {
+                r.expectation = reply["signo"] == UInt64(expectSignal.rawValue)
+                r.actual = "signal \(reply["signo"]) caught"
+            } else {
+                let got = p.killedBy
+                r.expectation = got == expectSignal.rawValue
+                r.actual = got.map { "killed by signal \($0)" } ?? "the access succeeded"
+            }
         }
     }
 
@@ -585,6 +606,15 @@ public final class HostExecutor {
             case "majflt": actual = p.major
             case "alive": actual = p.alive && HostProcess.exists(p.pid) ? 1 : 0
             case "killed": actual = UInt64(p.killedBy ?? 0)
+            case "signals": actual = p.caught.values.reduce(0, +)
+            case "signals[segv]": actual = p.caught[11] ?? 0
+            case "signals[sigbus]": actual = p.caught[7] ?? 0
+            case "si_signo": actual = p.lastCaught?.signo ?? 0
+            case "si_code": actual = p.lastCaught?.code ?? 0
+            case "si_addr":
+                r.skipped =
+                    "si_addr is an address of the simulated layout; the helper's mappings are elsewhere"
+                return
             default:
                 r.skipped = "\(name).\(field) has no host counterpart that excludes the helper's own image"
                 return
@@ -613,6 +643,58 @@ public final class HostExecutor {
         case .allocation, .modulo:
             r.skipped = "\(subject) belongs to vmsim's C library model"
             return
+        case .address:
+            r.skipped =
+                "\(subject) is an address of the simulated layout; the helper's mappings are elsewhere"
+            return
+        case .smaps(let name, let ref, let field):
+            guard let p = self.processes[name], p.alive else {
+                r.skipped = "no process \(name) on the host"
+                return
+            }
+            if let why = self.diverged[name] {
+                r.skipped = why
+                return
+            }
+            guard let range = self.resolve(ref, p, &r) else { return }
+            guard let (fields, span) = p.smaps(overlapping: range), let v = fields[field] else {
+                r.skipped = "no smaps field \(field) for \(ref) on the host"
+                return
+            }
+            // smaps reports whole VMAs: where the host merged the region with a neighbouring
+            // mapping of its own layout, the entry covers more than the simulated one.
+            if let region = ref.region, let reg = p.regions[region],
+                span.lowerBound < reg.start || span.upperBound > reg.start + reg.length
+            {
+                r.skipped =
+                    "on the host \(region)'s VMA is merged with a neighbouring mapping (\(ByteSize.human(span.upperBound - span.lowerBound)) in smaps)"
+                return
+            }
+            actual = v
+        case .pagemap(let name, let ref, let field):
+            // The helper reports counts over a range; of one page they are its bits. PFNs and the
+            // raw entry are the host's own frames, not comparable with simulated ones.
+            let key = ["present": "present", "exclusive": "exclusive", "file": "file", "swap": "swapped"][
+                field]
+            guard let key else {
+                r.skipped = "\(subject): the host's \(field) is not comparable with the simulation's"
+                return
+            }
+            guard let p = self.processes[name], p.alive else {
+                r.skipped = "no process \(name) on the host"
+                return
+            }
+            if let why = self.diverged[name] {
+                r.skipped = why
+                return
+            }
+            guard let range = self.resolve(ref, p, &r) else { return }
+            let page = range.lowerBound & ~(self.page - 1)
+            guard let facts = p.call("pagemap \(page) \(page)"), facts.kind == .ok else {
+                r.skipped = "pagemap of \(ref) failed on the host"
+                return
+            }
+            actual = facts[key]
         }
         guard r.skipped == nil, let actual else { return }
         r.expectation = Self.holds(cmp, actual, value)

@@ -39,6 +39,10 @@ final class HostProcess {
     var major: UInt64 = 0
     var alive = true
     var killedBy: Int?
+    /// Signals the helper's handler caught (`on segv continue`), by number, and the last one's
+    /// `si_signo`, `si_code` (as the helper printed it) and `si_addr` (a host address).
+    var caught: [Int: UInt64] = [:]
+    var lastCaught: (signo: UInt64, code: UInt64, address: UInt64)?
     /// Named regions: start and length on the host.
     var regions: [String: (start: UInt64, length: UInt64)] = [:]
     var heapStart: UInt64 = 0
@@ -139,6 +143,40 @@ final class HostProcess {
     }
 
     /// The smaps fields of the VMA containing `address` (bytes), nil when none does.
+    /// The smaps fields (bytes for `kB` ones) summed over every VMA overlapping `range`, as
+    /// `expect NAME.smaps[REF].FIELD` reads them (nil: no VMA there, or no smaps).
+    func smaps(overlapping range: ClosedRange<UInt64>) -> (fields: [String: UInt64], span: Range<UInt64>)? {
+        guard let data = readProcFile("/proc/\(self.pid)/smaps") else { return nil }
+        var inside = false
+        var span: Range<UInt64>?
+        var out: [String: UInt64] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let first = line.split(separator: " ").first ?? ""
+            if first.contains("-"), !first.hasSuffix(":") {
+                let ends = first.split(separator: "-").compactMap { UInt64($0, radix: 16) }
+                inside = ends.count == 2 && ends[0] <= range.upperBound && ends[1] > range.lowerBound
+                if inside {
+                    span =
+                        min(span?.lowerBound ?? ends[0], ends[0])..<max(span?.upperBound ?? ends[1], ends[1])
+                }
+            } else if inside {
+                let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " })
+                guard parts.count >= 2, let v = UInt64(parts[1]) else { continue }
+                let key = String(parts[0])
+                let seen = out[key] != nil
+                if parts.count >= 3, parts[2] == "kB" {
+                    // Sizes add up; the page sizes are the first VMA's.
+                    if !seen || !["KernelPageSize", "MMUPageSize"].contains(key) {
+                        out[key] = (out[key] ?? 0) + v * 1024
+                    }
+                } else if !seen {
+                    out[key] = v
+                }
+            }
+        }
+        return span.map { (out, $0) }
+    }
+
     func smaps(containing address: UInt64) -> [String: UInt64]? {
         guard let data = readProcFile("/proc/\(self.pid)/smaps") else { return nil }
         var inside = false

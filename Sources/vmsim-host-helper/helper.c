@@ -8,6 +8,10 @@
  *     err ERRNO message
  *     sig signo=N code=SI_CODE addr=0x… min=… maj=…   (then the helper dies of that signal)
  *
+ * After `catch SIGNO 1` (a scenario's `on segv|sigbus continue`) that signal, raised by an
+ * `access`, is caught instead: the handler siglongjmps out of the access loop, as a program's
+ * handler would, and the answer is `ok … caught=1 signo=N code=SI_CODE addr=ADDRESS`.
+ *
  * MINOR/MAJOR are getrusage(RUSAGE_SELF) deltas taken immediately around the operation, so the
  * helper's own work (parsing, answering) is outside them. The helper is linked statically (no
  * dynamic loader, no lazy binding), never calls malloc, runs its command loop on a stack of its
@@ -23,7 +27,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +75,10 @@ static char g_loop_stack[LOOP_STACK] __attribute__((aligned(4096)));
 static char g_sig_stack[64 << 10] __attribute__((aligned(4096)));
 static ucontext_t g_main_ctx, g_loop_ctx;
 static struct rusage g_before;
+/* `catch SIGNO 1`: signals an access survives (siglongjmp to g_access_jb while g_armed). */
+static volatile sig_atomic_t g_catch[32], g_armed;
+static volatile uint64_t g_caught_signo, g_caught_code, g_caught_addr;
+static sigjmp_buf g_access_jb;
 static int g_kpf = -1, g_pagemap = -1;
 
 
@@ -158,6 +168,13 @@ static void reply_err(int e, const char *what)
 static void on_fatal(int signo, siginfo_t *info, void *uc)
 {
     (void)uc;
+    if (g_armed && signo > 0 && signo < 32 && g_catch[signo]) {
+        g_armed = 0;
+        g_caught_signo = (uint64_t)signo;
+        g_caught_code = (uint64_t)(int64_t)info->si_code;
+        g_caught_addr = (uint64_t)(uintptr_t)info->si_addr;
+        siglongjmp(g_access_jb, 1);
+    }
     char b[256];
     size_t n = put_str(b, 0, "sig");
     n = put_kv(b, n, "signo", (uint64_t)signo);
@@ -174,6 +191,21 @@ static void on_fatal(int signo, siginfo_t *info, void *uc)
     _exit(128 + signo);
 }
 
+/* Reads every page of an object's readable PT_LOAD segments (dl_iterate_phdr callback). */
+static int read_segments(struct dl_phdr_info *info, size_t size, void *unused)
+{
+    (void)size;
+    (void)unused;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R)) continue;
+        uintptr_t a = (uintptr_t)(info->dlpi_addr + ph->p_vaddr) & ~(PG - 1);
+        uintptr_t end = (uintptr_t)(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+        for (; a < end; a += PG) (void)*(volatile char *)a;
+    }
+    return 0;
+}
+
 /* Writes every page the helper itself uses, so that none of them faults inside a measurement
  * (after fork they are all write-protected, in both processes). */
 static void prefault_self(void)
@@ -184,6 +216,10 @@ static void prefault_self(void)
     for (p = g_sig_stack; p < g_sig_stack + sizeof g_sig_stack; p += PG) *p = *p;
     for (p = g_line; p < g_line + sizeof g_line; p += PG) *p = *p;
     for (p = g_out; p < g_out + sizeof g_out; p += PG) *p = *p;
+    /* The loaded objects' text and read-only data too: after fork the child's private file
+     * mappings start without PTEs, and the signal handler's, siglongjmp's and the C library's
+     * pages must not fault inside a caught access. */
+    dl_iterate_phdr(read_segments, NULL);
     extern char __data_start[], _end[];
     for (p = (char *)((uintptr_t)__data_start & ~(PG - 1)); p < _end; p += PG) *p = *p;
 }
@@ -326,6 +362,18 @@ static void cmd_access(char kind, uint64_t start, uint64_t last, uint64_t stride
     uint64_t pid = (uint64_t)getpid();
     uint64_t sum = 0;
     measure_begin();
+    if (sigsetjmp(g_access_jb, 1) != 0) {
+        /* A caught signal: the handler left the loop, the rest of the range is not touched. */
+        size_t n = put_str(g_out, 0, "ok");
+        n = measured(g_out, n);
+        n = put_kv(g_out, n, "caught", 1);
+        n = put_kv(g_out, n, "signo", g_caught_signo);
+        n = put_kv(g_out, n, "code", g_caught_code);
+        n = put_kv(g_out, n, "addr", g_caught_addr);
+        send_line(g_out, n);
+        return;
+    }
+    g_armed = 1;
     for (uint64_t a = start;;) {
         uint64_t word = has_value ? value : ((pid << 32) | (a >> 12));
         if (kind == 'w') {
@@ -342,6 +390,7 @@ static void cmd_access(char kind, uint64_t start, uint64_t last, uint64_t stride
         if (a + stride < a || a + stride > last) break;
         a += stride;
     }
+    g_armed = 0;
     (void)sum;
     reply_ok_extra(NULL, 0);
 }
@@ -624,6 +673,11 @@ static void loop(void)
             char *cmp = next_word();
             uint64_t v = next_u64();
             cmd_check(s, l, cmp ? cmp : "==", v);
+        } else if (!strcmp(op, "catch")) {
+            uint64_t signo = next_u64(), on = next_u64();
+            measure_begin();
+            if (signo > 0 && signo < 32) g_catch[signo] = on != 0;
+            reply_ok_extra(NULL, 0);
         } else if (!strcmp(op, "pagemap")) {
             uint64_t s = next_u64(), l = next_u64();
             cmd_pagemap(s, l);

@@ -129,6 +129,38 @@ import VMSim
             """, "mprotect-segv", minimumCompared: 6)
     }
 
+    /// `on segv|sigbus continue`: the helper installs a handler that siglongjmps out of the access
+    /// loop, so the faults before the bad page, the signal, its si_code and the process living on
+    /// are compared line by line (tools/kernel-truth/signals.c measured the same cases).
+    @Test func caughtSignalsLetTheProcessRunOn() throws {
+        try Self.expectAgreement(
+            """
+            file /f size=8KiB cached
+            spawn app
+            app: on segv continue
+            app: on sigbus continue
+            app: mmap buf 16KiB anon private rw
+            app: mprotect buf[8KiB:12KiB] r
+            app: write buf expect segv
+            app: write buf expect segv
+            app: mmap fm 16KiB file=/f shared rw
+            app: read fm expect sigbus
+            app: write fm expect sigbus
+            expect app.signals[segv] == 2
+            expect app.signals[sigbus] == 2
+            expect app.si_code == BUS_ADRERR
+            expect app.si_signo == SIGBUS
+            expect app.alive == 1
+            expect app.minflt >= 0
+            app: fork child
+            child: write buf[8KiB] expect segv
+            expect child.signals[segv] == 3
+            expect app.smaps[buf].Rss == 8KiB
+            expect app.pagemap[buf[12KiB]].present == 0
+            expect app.pagemap[fm[4KiB]].present == 1
+            """, "caught-signals", minimumCompared: 14)
+    }
+
     @Test func sharedAnonymousAcrossFork() throws {
         try Self.expectAgreement(
             """
@@ -249,7 +281,8 @@ import VMSim
         var agreeing = 0
         var compared = 0
         for name in [
-            "cow", "demo", "files", "protection", "stack-and-heap", "oom", "thrash", "swapfile", "malloc",
+            "cow", "demo", "files", "protection", "signals", "stack-and-heap", "oom", "thrash", "swapfile",
+            "malloc",
             "i386",
         ] {
             let text = try String(contentsOfFile: Self.root + "/examples/\(name).vmsim", encoding: .utf8)

@@ -175,7 +175,12 @@ struct ScenarioFuzzer {
         case 15: return "\(p): mprotect \(self.ref(p)) \(self.pick(["r", "rw", "none", "rx", "rwx"]))"
         case 16:
             return "\(p): madvise \(self.ref(p)) \(self.pick(Advice.allCases.map(\.rawValue)))"
-        case 17: return "\(p): \(self.pick(["mlock", "munlock"])) \(self.ref(p))"
+        case 17:
+            if self.chance(0.3) {
+                return
+                    "\(p): on \(self.pick(["segv", "sigbus", "kill", "bus", "x"])) \(self.pick(["continue", "default", "ignore"]))"
+            }
+            return "\(p): \(self.pick(["mlock", "munlock"])) \(self.ref(p))"
         case 18: return "\(p): brk \(self.pick(["+", "-", "="]))\(self.size())"
         case 19:
             let child = self.newName("c")
@@ -192,6 +197,19 @@ struct ScenarioFuzzer {
         case 22:
             return "\(p): expect \(self.ref(p)) \(self.pick(["==", "!=", "<", ">="])) \(self.number())"
         case 23:
+            if self.chance(0.3) {
+                let q = self.process()
+                let kind = self.pick(["smaps", "pagemap", "addr", "smaps"])
+                let field =
+                    kind == "smaps"
+                    ? "." + self.pick(ProcFS.smapsFieldNames + ["Nope"])
+                    : kind == "pagemap" ? "." + self.pick(ExpectCommand.pagemapFields) : ""
+                let rhs = self.pick([
+                    self.number(), "SEGV_ACCERR", "\(self.process()).pagemap[\(self.ref(q))].pfn",
+                    "\(q).si_addr",
+                ])
+                return "expect \(q).\(kind)[\(self.ref(q))]\(field) \(self.pick(["==", "!=", ">"])) \(rhs)"
+            }
             let field = self.pick(ExpectCommand.processFields)
             return "expect \(self.process()).\(field) \(self.pick(["==", "<=", ">", "!="])) \(self.number())"
         case 24:

@@ -132,40 +132,61 @@ extension ProcFS {
         return c
     }
 
+    /// One field of a VMA's `/proc/PID/smaps` entry: its label, its value (bytes for the `kB`
+    /// fields, a plain number for `THPeligible`), and whether it prints in `kB`.
+    public struct SmapsField: Sendable {
+        public var name: String
+        public var value: UInt64
+        public var inKB: Bool
+    }
+
+    /// The fields of a VMA's smaps entry, in the order `show_smap()` prints them
+    /// (fs/proc/task_mmu.c: `__show_smap()`), each `kB` value truncated to whole kB as printed.
+    /// `show NAME smaps` prints them and `expect NAME.smaps[REF].FIELD` reads them.
+    public static func smapsFields(_ kernel: Kernel, mm: AddressSpace, vma: VMA) -> [SmapsField] {
+        let c = Self.smapsCounters(kernel, mm: mm, vma: vma)
+        let kb: (String, UInt64) -> SmapsField = { SmapsField(name: $0, value: ($1 >> 10) << 10, inKB: true) }
+        return [
+            kb("Size", vma.size), kb("KernelPageSize", kernel.phys.pageSize),
+            kb("MMUPageSize", kernel.phys.pageSize),
+            kb("Rss", c.resident), kb("Pss", c.pss >> Self.pssShift),
+            kb("Pss_Dirty", c.pssDirty >> Self.pssShift),
+            kb("Shared_Clean", c.sharedClean), kb("Shared_Dirty", c.sharedDirty),
+            kb("Private_Clean", c.privateClean), kb("Private_Dirty", c.privateDirty),
+            kb("Referenced", c.referenced), kb("Anonymous", c.anonymous), kb("KSM", 0),
+            kb("LazyFree", c.lazyFree),
+            kb("AnonHugePages", kernel.anonHugePages(mm, vma.start..<vma.end)), kb("ShmemPmdMapped", 0),
+            kb("FilePmdMapped", 0), kb("Shared_Hugetlb", 0), kb("Private_Hugetlb", 0), kb("Swap", c.swap),
+            kb("SwapPss", c.swapPss >> Self.pssShift), kb("Locked", c.locked >> Self.pssShift),
+            SmapsField(name: "THPeligible", value: kernel.thpEligible(vma) ? 1 : 0, inKB: false),
+        ]
+    }
+
+    /// The field names `smapsFields` gives, for checking `expect NAME.smaps[REF].FIELD`.
+    public static let smapsFieldNames = [
+        "Size", "KernelPageSize", "MMUPageSize", "Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty",
+        "Private_Clean", "Private_Dirty", "Referenced", "Anonymous", "KSM", "LazyFree", "AnonHugePages",
+        "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb", "Swap", "SwapPss", "Locked",
+        "THPeligible",
+    ]
+
     /// `/proc/PID/smaps`: the maps line, then `Size` … `VmFlags` for every VMA.
     public static func smaps(_ kernel: Kernel, _ task: Task) -> String {
         guard let mm = task.mm else { return "" }
-        let kb = (kernel.phys.pageSize >> 10)
         var out = ""
-        func line(_ label: String, _ bytes: UInt64, width: Int = 8) -> String {
-            Pad.left(label + ":", 16 + (width == 7 ? 1 : 0)) + Pad.right(bytes >> 10, width) + " kB\n"
-        }
         for vma in mm.vmas {
-            let c = Self.smapsCounters(kernel, mm: mm, vma: vma)
             out += Self.mapsLine(vma, mm: mm, kernel: kernel) + "\n"
-            out += line("Size", vma.size)
-            out += Pad.left("KernelPageSize:", 16) + Pad.right(kb, 8) + " kB\n"
-            out += Pad.left("MMUPageSize:", 16) + Pad.right(kb, 8) + " kB\n"
-            out += line("Rss", c.resident)
-            out += line("Pss", c.pss >> Self.pssShift)
-            out += line("Pss_Dirty", c.pssDirty >> Self.pssShift)
-            out += line("Shared_Clean", c.sharedClean)
-            out += line("Shared_Dirty", c.sharedDirty)
-            out += line("Private_Clean", c.privateClean)
-            out += line("Private_Dirty", c.privateDirty)
-            out += line("Referenced", c.referenced)
-            out += line("Anonymous", c.anonymous)
-            out += line("KSM", 0)
-            out += line("LazyFree", c.lazyFree)
-            out += line("AnonHugePages", kernel.anonHugePages(mm, vma.start..<vma.end))
-            out += line("ShmemPmdMapped", 0)
-            out += line("FilePmdMapped", 0)
-            out += line("Shared_Hugetlb", 0)
-            out += line("Private_Hugetlb", 0, width: 7)
-            out += line("Swap", c.swap)
-            out += line("SwapPss", c.swapPss >> Self.pssShift)
-            out += line("Locked", c.locked >> Self.pssShift)
-            out += Pad.left("THPeligible:", 16) + Pad.right(kernel.thpEligible(vma) ? 1 : 0, 8) + "\n"
+            for f in Self.smapsFields(kernel, mm: mm, vma: vma) {
+                if f.inKB {
+                    // seq_put_decimal_ull_width(m, …, 8): Private_Hugetlb's label is one longer.
+                    let wide = f.name == "Private_Hugetlb"
+                    out +=
+                        Pad.left(f.name + ":", wide ? 17 : 16) + Pad.right(f.value >> 10, wide ? 7 : 8)
+                        + " kB\n"
+                } else {
+                    out += Pad.left(f.name + ":", 16) + Pad.right(f.value, 8) + "\n"
+                }
+            }
             out += "VmFlags: " + vma.flags.smapsMnemonics + "\n"
         }
         return out
@@ -213,7 +234,9 @@ extension ProcFS {
         }
         out += "Threads:\t1\nSigQ:\t0/\(Int(kernel.phys.totalRAMPages) / 64)\n"
         out += "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\n"
-        out += "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n"
+        // render_sigset_t(): bit signo − 1 of each handler (`on segv continue`: 0x400).
+        let caught = task.caughtSignals.reduce(UInt64(0)) { $0 | $1.maskBit }
+        out += "SigIgn:\t0000000000000000\nSigCgt:\t\(hexDigits(caught, width: 16))\n"
         out += "CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n"
         out += "CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n"
         out += "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n"
@@ -244,11 +267,52 @@ extension ProcFS {
         return chunks.joined(separator: ",")
     }
 
+    /// The 64-bit `/proc/PID/pagemap` entry of the page at `va` and its meaning in words
+    /// (`pte_to_pagemap_entry()`, fs/proc/task_mmu.c): bit 63 present with the PFN in bits 0–54
+    /// (shown, as to root), bit 62 swapped with the type in bits 0–4 and the offset above, bit 61
+    /// a page that is not anonymous (file or shared anonymous memory; not for the zero page, which
+    /// `vm_normal_page()` does not return), bit 56 mapped exclusively (map count 1), bit 55
+    /// soft-dirty (the VMA's `VM_SOFTDIRTY`; vmsim has no per-PTE soft-dirty bit, nor
+    /// `clear_refs`). Simplified: no `PM_UFFD_WP`, no guard regions.
+    public static func pagemapEntry(_ kernel: Kernel, _ mm: AddressSpace, _ va: UInt64) -> (UInt64, [String])
+    {
+        let memMap = kernel.phys.memMap
+        let vma = mm.vma(containing: va)
+        let pte = kernel.pageTables.pte(root: mm.pgd, va: va)
+        var entry: UInt64 = 0
+        var words: [String] = []
+        if pte.mapsFrame {
+            entry = pte.pfn.rawValue | (1 << 63)
+            words.append("present pfn=\(hex(pte.pfn.rawValue))")
+            if pte.pfn == kernel.zeroPFN {
+                words.append("zero-page")
+            } else {
+                if !memMap.test(pte.pfn, .anon) {
+                    entry |= 1 << 61
+                    words.append("file")
+                }
+                if memMap.mapCount(pte.pfn) == 1 {
+                    entry |= 1 << 56
+                    words.append("exclusive")
+                }
+            }
+        } else if let swap = pte.swapEntry {
+            entry = UInt64(swap.type) | (swap.offset << 5) | (1 << 62)
+            words.append("swap type=\(swap.type) offset=\(hex(swap.offset))")
+        } else {
+            words.append("not present")
+        }
+        if vma?.flags.contains(.softDirty) == true {
+            entry |= 1 << 55
+            words.append("soft-dirty")
+        }
+        return (entry, words)
+    }
+
     /// `/proc/PID/pagemap` decoded, one line per page of `range` (or of every VMA): the 64-bit
     /// entry, then its meaning (PFN, swap type/offset, exclusive, file/shared, soft-dirty).
     public static func pagemap(_ kernel: Kernel, _ task: Task, range: Range<UInt64>? = nil) -> String {
         guard let mm = task.mm else { return "" }
-        let memMap = kernel.phys.memMap
         let page = kernel.phys.pageSize
         var out = "# address            entry              decoded\n"
         let ranges = range.map { [$0] } ?? mm.vmas.map { $0.start..<$0.end }
@@ -256,35 +320,7 @@ extension ProcFS {
             var va = r.lowerBound & ~(page - 1)
             while va < r.upperBound {
                 defer { va += page }
-                let vma = mm.vma(containing: va)
-                let pte = kernel.pageTables.pte(root: mm.pgd, va: va)
-                var entry: UInt64 = 0
-                var words: [String] = []
-                if pte.mapsFrame {
-                    entry = pte.pfn.rawValue | (1 << 63)
-                    words.append("present pfn=\(hex(pte.pfn.rawValue))")
-                    if pte.pfn == kernel.zeroPFN {
-                        words.append("zero-page")
-                    } else {
-                        if !memMap.test(pte.pfn, .anon) {
-                            entry |= 1 << 61
-                            words.append("file")
-                        }
-                        if memMap.mapCount(pte.pfn) == 1 {
-                            entry |= 1 << 56
-                            words.append("exclusive")
-                        }
-                    }
-                } else if let swap = pte.swapEntry {
-                    entry = UInt64(swap.type) | (swap.offset << 5) | (1 << 62)
-                    words.append("swap type=\(swap.type) offset=\(hex(swap.offset))")
-                } else {
-                    words.append("not present")
-                }
-                if vma?.flags.contains(.softDirty) == true {
-                    entry |= 1 << 55
-                    words.append("soft-dirty")
-                }
+                let (entry, words) = Self.pagemapEntry(kernel, mm, va)
                 out +=
                     hex(va, width: 16) + " " + hex(entry, width: 16) + " " + words.joined(separator: " ")
                     + "\n"

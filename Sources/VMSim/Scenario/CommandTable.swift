@@ -53,7 +53,7 @@ public enum CommandTable {
     public static let all: [any ScenarioCommand.Type] = [
         MachineCommand.self, SysctlCommand.self, TickCommand.self, ResetCountersCommand.self,
         SpawnCommand.self, ForkCommand.self, ExitCommand.self, WaitCommand.self, OOMScoreAdjCommand.self,
-        SetrlimitCommand.self,
+        SetrlimitCommand.self, SignalActionCommand.self,
         MmapCommand.self, MunmapCommand.self, MprotectCommand.self, MadviseCommand.self, MlockCommand.self,
         BrkCommand.self, AccessCommand.self, MallocCommand.self, MallocTuneCommand.self,
         FileCommand.self, MkdirCommand.self, FreadCommand.self, FwriteCommand.self, FsyncCommand.self,

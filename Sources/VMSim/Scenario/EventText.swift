@@ -69,8 +69,9 @@ extension ScenarioRunner {
             return
                 "fault pid=\(pid) \(access.rawValue) \(hex(address)): \(kind.rawValue)\(major ? " (major)" : "")"
                 + Self.frames(kind, old, new)
-        case .signal(let pid, let info):
+        case .signal(let pid, let info, let caught):
             return "signal \(info.signal.rawValue) to pid \(pid) at \(hex(info.address)): \(info)"
+                + (caught ? " (caught by the handler)" : "")
         case .fork(let parent, let child): return "fork \(parent) → \(child)"
         case .exec(let pid, let path): return "exec pid=\(pid) \(path)"
         case .exit(let pid, let reason): return "exit pid=\(pid): \(reason)"
@@ -198,12 +199,13 @@ public enum EventJSON {
                     ("handler", Self.string(kind.rawValue)), ("major", "\(major)"), ("old_pfn", pfn(old)),
                     ("new_pfn", pfn(new)),
                 ])
-        case .signal(let pid, let info):
+        case .signal(let pid, let info, let caught):
             add(
                 "signal",
                 [
                     ("pid", "\(pid)"), ("address", h(info.address)), ("signal", "\(info.signal.rawValue)"),
                     ("code", Self.string(info.code.rawValue)), ("reason", Self.string(info.description)),
+                    ("caught", "\(caught)"),
                 ])
         case .fork(let parent, let child): add("fork", [("parent", "\(parent)"), ("child", "\(child)")])
         case .exec(let pid, let path): add("exec", [("pid", "\(pid)"), ("path", Self.string(path))])

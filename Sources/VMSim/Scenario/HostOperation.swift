@@ -55,6 +55,10 @@ public enum ScenarioOperation: Sendable {
     /// `move NAME CGROUP`.
     case move(process: String, cgroup: String)
     case expect(ExpectSubject, Comparison, UInt64)
+    /// `expect A OP B` with a subject on both sides.
+    case expectBetween(ExpectSubject, Comparison, ExpectSubject)
+    /// `on segv|sigbus continue|default`.
+    case signalAction(Signal, catching: Bool)
     case expectMemory(MemoryRef, Comparison, UInt64)
     case expectFile(FileRef, Comparison, UInt64)
     case show
@@ -77,6 +81,7 @@ extension Statement {
         case let c as ExitCommand: return .exit(code: c.code)
         case let c as WaitCommand: return .wait(child: c.child)
         case let c as OOMScoreAdjCommand: return .oomScoreAdj(c.value)
+        case let c as SignalActionCommand: return .signalAction(c.signal, catching: c.catching)
         case let c as SetrlimitCommand: return .setrlimit(resource: c.resource.rawValue, value: c.value)
         case let c as MmapCommand:
             var offset: UInt64 = 0
@@ -123,7 +128,9 @@ extension Statement {
         case let c as MoveCommand: return .move(process: c.process, cgroup: c.path)
         case let c as ExpectCommand:
             switch c.target {
-            case .subject(let s): return .expect(s, c.comparison, c.value)
+            case .subject(let s):
+                if let other = c.other { return .expectBetween(s, c.comparison, other) }
+                return .expect(s, c.comparison, c.value)
             case .memory(let r): return .expectMemory(r, c.comparison, c.value)
             case .file(let f): return .expectFile(f, c.comparison, c.value)
             }

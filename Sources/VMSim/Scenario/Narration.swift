@@ -255,9 +255,11 @@ public final class Narrator {
         case .fault(_, _, _, let kind, _, _, _):
             // Counted in a fixed array per fault; named in `end`.
             if let i = Self.handlers.firstIndex(of: kind) { self.handlerCounts[i] += 1 }
-        case .signal(let pid, let info):
+        case .signal(let pid, let info, let caught):
             let name = runner.processes.first { $0.value.pid == pid }?.key ?? "pid \(pid)"
-            self.current!.signals.append("\(info.signal.name) to \(name) at \(hex(info.address)) (\(info))")
+            self.current!.signals.append(
+                "\(info.signal.name) to \(name) at \(hex(info.address)) (\(info))"
+                    + (caught ? ", caught by its handler" : ""))
         case .oomKill(let pid, let name, let points):
             self.current!.oomKills.append("OOM killer chose \(name) [\(pid)], badness \(points)")
         default: break

@@ -1,3 +1,4 @@
+import VMCore
 import VMTypes
 
 /// What the parser knows while it reads a scenario: which processes are alive at this line,
@@ -18,6 +19,9 @@ public struct ParseContext: Sendable {
         /// Allocations freed with `free` (a second `free` of one is a double free, which glibc
         /// catches — the line must parse so the program can make the mistake).
         public var freed: Set<String> = []
+        /// Signals the process has a handler for (`on segv continue`): an access expecting one
+        /// of them leaves the process running.
+        public var caught: Set<Signal> = []
     }
     public internal(set) var processes: [String: ProcessShape] = [:]
     /// Every process name used so far, live or not (`expect NAME.killed` asks about dead ones).
@@ -99,12 +103,27 @@ public struct ParseContext: Sendable {
         self.processes[owner]?.regions[name] = size
     }
 
-    mutating func startProcess(_ name: String, regions: [String: UInt64]) {
+    mutating func startProcess(_ name: String, regions: [String: UInt64], caught: Set<Signal> = []) {
         self.journal.append(
             .process(name: name, old: self.processes[name], wasSeen: self.everSeen.contains(name)))
-        self.processes[name] = ProcessShape(regions: regions)
+        self.processes[name] = ProcessShape(regions: regions, caught: caught)
         self.everSeen.insert(name)
     }
+
+    /// The acting process installs (or removes) a handler for `signal`.
+    mutating func setCaught(_ signal: Signal, _ catching: Bool) {
+        let name = self.actor
+        guard self.processes[name] != nil else { return }
+        self.journal.append(.process(name: name, old: self.processes[name], wasSeen: true))
+        if catching {
+            self.processes[name]?.caught.insert(signal)
+        } else {
+            self.processes[name]?.caught.remove(signal)
+        }
+    }
+
+    /// Does the acting process catch `signal`?
+    func catches(_ signal: Signal) -> Bool { self.processes[self.actor]?.caught.contains(signal) == true }
 
     mutating func endProcess(_ name: String) {
         self.journal.append(

@@ -92,8 +92,20 @@ public enum ExpectSubject: Hashable, Sendable, CustomStringConvertible {
     case allocation(process: String, name: String, field: String)
     /// `SUBJECT % N`: the subject's value modulo N (`a.ptr % 4096`: the offset in its page).
     indirect case modulo(ExpectSubject, UInt64)
+    /// `p.smaps[buf].Rss`: a field of `/proc/PID/smaps` (bytes for the `kB` fields), summed over
+    /// the entries of every VMA the reference overlaps (each VMA whole, as smaps reports it).
+    case smaps(process: String, ref: MemoryRef, field: String)
+    /// `p.pagemap[buf[4KiB]].pfn`: a fact of the `/proc/PID/pagemap` entry of the page holding
+    /// the reference's first byte (`pfn`, `present`, `swap`, `file`, `exclusive`, `soft_dirty`,
+    /// `entry`).
+    case pagemap(process: String, ref: MemoryRef, field: String)
+    /// `p.addr[buf[4KiB]]`: the virtual address the reference starts at.
+    case address(process: String, ref: MemoryRef)
     public var description: String {
         switch self {
+        case .smaps(let p, let r, let f): return "\(p).smaps[\(r)].\(f)"
+        case .pagemap(let p, let r, let f): return "\(p).pagemap[\(r)].\(f)"
+        case .address(let p, let r): return "\(p).addr[\(r)]"
         case .allocation(_, let name, let f): return "\(name).\(f)"
         case .modulo(let s, let n): return "\(s) % \(n)"
         case .process(let p, let f): return "\(p).\(f)"

@@ -130,7 +130,8 @@ struct ReplayLoop {
                         let next: Int64 = nextUse.isEmpty || nextUse[i] == .max ? .max : Int64(nextUse[i])
                         _ = policy.access(Int32(bitPattern: id), write: write, next: next)
                     }
-                case .signal(let info):
+                // A replayed task installs no handler, so nothing is caught; a signal ends it.
+                case .signal(let info), .caught(let info):
                     counts.outcome = .signal(info, access: i)
                 case .outOfMemory:
                     counts.outcome = .outOfMemory(access: i)

@@ -12,14 +12,33 @@ struct ExpectCommand: ScenarioCommand {
     }
     var target: Target
     var comparison: Comparison
+    /// The right side: a number, or (`other`) another subject's value at the same moment
+    /// (`expect p.pagemap[buf].pfn == q.pagemap[buf].pfn`).
     var value: UInt64
+    var other: ExpectSubject?
+
+    /// The right side of a comparison as written.
+    enum Operand {
+        case number(UInt64)
+        case subject(ExpectSubject)
+    }
+
+    /// Names a right side may use for a number, as in C: `si_code` and `si_signo` values
+    /// (include/uapi/asm-generic/siginfo.h, arch/x86/include/uapi/asm/signal.h). The codes of
+    /// different signals overlap (`SEGV_ACCERR` and `BUS_ADRERR` are both 2).
+    static let namedConstants: [String: UInt64] = [
+        "SEGV_MAPERR": 1, "SEGV_ACCERR": 2, "BUS_ADRERR": 2, "SI_KERNEL": 0x80, "SIGSEGV": 11, "SIGBUS": 7,
+    ]
 
     static let processFields = [
         "minflt", "majflt", "cminflt", "cmajflt", "rss", "rssanon", "rssfile", "rssshmem", "vmsize", "vmpeak",
         "vmdata", "vmstk",
         "vmexe", "vmpte", "vmswap", "vmlck", "vmhwm", "alive", "killed", "pid", "vmas", "iowait",
         "heap.size", "heap.live", "heap.mmapped", "heap.top", "heap.brk",
+        "signals", "signals[segv]", "signals[sigbus]", "si_signo", "si_code", "si_addr",
     ]
+    /// Facts `expect NAME.pagemap[REF].FIELD` reads from a page's pagemap entry.
+    static let pagemapFields = ["pfn", "present", "swap", "file", "exclusive", "soft_dirty", "entry"]
     /// Fields of a C library allocation, `p: expect ALLOC.FIELD % N == V`.
     static let allocationFields = ["ptr", "size", "usable"]
     static let fileFields = ["cached", "dirty", "writeback", "mapped", "size"]
@@ -34,6 +53,9 @@ struct ExpectCommand: ScenarioCommand {
             "NAME: expect REF OP VALUE          (the process loads REF)",
             "NAME: expect ALLOC.ptr|size|usable [% N] OP VALUE   (a malloc allocation)",
             "NAME: expect FILEREF OP VALUE      (read(2) of the file)",
+            "expect NAME.smaps[REF].FIELD|NAME.pagemap[REF].pfn|present|swap|file|exclusive|soft_dirty|entry OP VALUE",
+            "expect NAME.signals[segv|sigbus]|NAME.si_signo|si_code|si_addr OP VALUE   (what a handler caught)",
+            "                                   (VALUE: a number, SEGV_MAPERR …, or a subject: NAME.addr[REF], q.pagemap[REF].pfn)",
         ],
         summary: "check a value; OP is == != < <= > >=")
 
@@ -43,13 +65,18 @@ struct ExpectCommand: ScenarioCommand {
             let t = try words.next("a reference")
             if let subject = try Self.allocationSubject(t, words, context) {
                 let s = try Self.modulo(subject, &words, context)
-                let (op, value) = try Self.comparison(&words, context)
-                return ExpectCommand(target: .subject(s), comparison: op, value: value)
+                let (op, operand) = try Self.comparison(&words, context)
+                return ExpectCommand(subject: s, op, operand)
             }
             let target: Target =
                 t.text.hasPrefix("/")
                 ? .file(try context.fileRef(t, words)) : .memory(try context.memoryRef(t, words))
-            let (op, value) = try Self.comparison(&words, context)
+            let (op, operand) = try Self.comparison(&words, context)
+            guard case .number(let value) = operand else {
+                throw words.error(
+                    words.endColumn - 1,
+                    "a memory or file comparison takes a number (each page's word is compared)")
+            }
             return ExpectCommand(target: target, comparison: op, value: value)
         }
         guard words.count >= 3 else {
@@ -57,8 +84,22 @@ struct ExpectCommand: ScenarioCommand {
         }
         let s = try words.next("a subject")
         let subject = try Self.modulo(try Self.subject(s, words, context), &words, context)
-        let (op, value) = try Self.comparison(&words, context)
-        return ExpectCommand(target: .subject(subject), comparison: op, value: value)
+        let (op, operand) = try Self.comparison(&words, context)
+        return ExpectCommand(subject: subject, op, operand)
+    }
+
+    init(target: Target, comparison: Comparison, value: UInt64, other: ExpectSubject? = nil) {
+        self.target = target
+        self.comparison = comparison
+        self.value = value
+        self.other = other
+    }
+
+    init(subject: ExpectSubject, _ op: Comparison, _ operand: Operand) {
+        switch operand {
+        case .number(let v): self.init(target: .subject(subject), comparison: op, value: v)
+        case .subject(let o): self.init(target: .subject(subject), comparison: op, value: 0, other: o)
+        }
     }
 
     /// `ALLOC.FIELD` in a process's `expect`, if the token names one of its allocations
@@ -94,7 +135,7 @@ struct ExpectCommand: ScenarioCommand {
     }
 
     static func comparison(_ words: inout Words, _ context: ParseContext) throws(ScenarioError) -> (
-        Comparison, UInt64
+        Comparison, Operand
     ) {
         guard words.count == 2 else {
             throw words.error(
@@ -105,7 +146,13 @@ struct ExpectCommand: ScenarioCommand {
         guard let op = Comparison(rawValue: o.text) else {
             throw words.error(at: o, "'\(o.text)' is not a comparison (expected ==, !=, <, <=, >, >=)")
         }
-        return (op, try words.number(try words.next("a value"), pageSize: context.pageSize))
+        let v = try words.next("a value")
+        if let named = Self.namedConstants[v.text] { return (op, .number(named)) }
+        // A number starts with a digit; anything else is a subject read at the same moment.
+        guard let first = v.text.first, !first.isNumber else {
+            return (op, .number(try words.number(v, pageSize: context.pageSize)))
+        }
+        return (op, .subject(try Self.subject(v, words, context)))
     }
 
     /// The left side of a global `expect`.
@@ -165,6 +212,7 @@ struct ExpectCommand: ScenarioCommand {
             guard context.processes[parts[0]] != nil || context.everSeen.contains(parts[0]) else {
                 throw words.error(at: s, "unknown process '\(parts[0])'" + context.knownProcesses())
             }
+            if let subject = try Self.procSubject(parts[0], parts[1], s, words, context) { return subject }
             guard Self.processFields.contains(parts[1]) else {
                 throw words.error(
                     s.column + parts[0].count + 1,
@@ -174,14 +222,76 @@ struct ExpectCommand: ScenarioCommand {
         }
     }
 
+    /// `NAME.smaps[REF].FIELD`, `NAME.pagemap[REF].FIELD`, `NAME.addr[REF]` (nil: `rest` is an
+    /// ordinary field). REF is read as in `NAME: read REF`, against the process's regions.
+    static func procSubject(
+        _ process: String, _ rest: String, _ s: Token, _ words: Words, _ context: ParseContext
+    ) throws(ScenarioError) -> ExpectSubject? {
+        guard let kind = ["smaps", "pagemap", "addr"].first(where: { rest.hasPrefix($0 + "[") }) else {
+            return nil
+        }
+        let column = s.column + process.count + 1
+        guard context.processes[process] != nil else {
+            throw words.error(
+                at: s, "\(process) has exited: it has no /proc/PID/\(kind == "addr" ? "maps" : kind)")
+        }
+        // The reference runs to the bracket matching the one after the kind.
+        let chars = Array(rest)
+        var depth = 0
+        var close: Int?
+        for i in kind.count..<chars.count {
+            if chars[i] == "[" { depth += 1 }
+            if chars[i] == "]" {
+                depth -= 1
+                if depth == 0 {
+                    close = i
+                    break
+                }
+            }
+        }
+        guard let close, close > kind.count + 1 else {
+            throw words.error(
+                column + kind.count, "expected \(kind)[REF] with a region or address inside the brackets")
+        }
+        let inner = String(chars[(kind.count + 1)..<close])
+        let ref = try context.memoryRef(
+            Token(text: inner, column: column + kind.count + 1), words, process: process)
+        let tail = String(chars[(close + 1)...])
+        if kind == "addr" {
+            guard tail.isEmpty else {
+                throw words.error(column + close + 1, "unexpected '\(tail)' after addr[…]")
+            }
+            return .address(process: process, ref: ref)
+        }
+        let fields = kind == "smaps" ? ProcFS.smapsFieldNames : Self.pagemapFields
+        guard tail.hasPrefix("."), fields.contains(String(tail.dropFirst())) else {
+            throw words.error(
+                column + close + 1,
+                "expected .FIELD after \(kind)[…] (fields: \(fields.joined(separator: ", ")))")
+        }
+        let field = String(tail.dropFirst())
+        return kind == "smaps"
+            ? .smaps(process: process, ref: ref, field: field)
+            : .pagemap(process: process, ref: ref, field: field)
+    }
+
     func execute(_ runner: ScenarioRunner, _ statement: Statement) {
         switch self.target {
         case .subject(let subject):
             guard let actual = runner.value(of: subject, statement) else { return }
-            if self.comparison.holds(actual, self.value) {
-                runner.pass(subject.format(actual))
+            var expected = self.value
+            if let other = self.other {
+                guard let v = runner.value(of: other, statement) else { return }
+                expected = v
+            }
+            let shown = runner.describe(subject, actual)
+            if self.comparison.holds(actual, expected) {
+                runner.pass(shown)
+            } else if let other = self.other {
+                runner.fail(
+                    statement, "\(subject) is \(shown), \(other) is \(runner.describe(other, expected))")
             } else {
-                runner.fail(statement, "\(subject) is \(subject.format(actual))")
+                runner.fail(statement, "\(subject) is \(shown)")
             }
         case .memory(let ref): self.expectMemory(ref, runner, statement)
         case .file(let ref): self.expectFile(ref, runner, statement)
@@ -205,6 +315,11 @@ struct ExpectCommand: ScenarioCommand {
                     runner.fail(statement, "\(hex(address)) holds \(v) (\(hex(v)))")
                     return
                 }
+            case .caught(let info):
+                runner.fail(
+                    statement,
+                    "reading \(hex(address)) raised \(info.signal.name) (\(info)), caught by the handler")
+                return
             default:
                 runner.fail(statement, "reading \(hex(address)) killed the process")
                 return
@@ -314,6 +429,44 @@ extension ScenarioRunner {
             return v
         case .modulo(let inner, let n):
             return self.value(of: inner, statement).map { $0 % n }
+        case .smaps(let process, let ref, let field):
+            guard let (task, mm, range) = self.procTarget(process, ref, statement) else { return nil }
+            let vmas = mm.vmas.filter { $0.start <= range.upperBound && $0.end > range.lowerBound }
+            guard !vmas.isEmpty else {
+                self.refuse(statement, "\(process) has no mapping at \(ref)")
+                return nil
+            }
+            _ = task
+            var total: UInt64 = 0
+            for (i, vma) in vmas.enumerated() {
+                guard
+                    let f = ProcFS.smapsFields(self.kernel, mm: mm, vma: vma).first(where: {
+                        $0.name == field
+                    })
+                else { return nil }
+                // Sizes add up; the page sizes and THPeligible are the first VMA's.
+                if ["KernelPageSize", "MMUPageSize", "THPeligible"].contains(field) {
+                    if i == 0 { total = f.value }
+                } else {
+                    total += f.value
+                }
+            }
+            return total
+        case .pagemap(let process, let ref, let field):
+            guard let (_, mm, range) = self.procTarget(process, ref, statement) else { return nil }
+            let (entry, _) = ProcFS.pagemapEntry(self.kernel, mm, range.lowerBound)
+            switch field {
+            case "pfn": return entry >> 63 == 1 ? entry & ((1 << 55) - 1) : 0
+            case "present": return entry >> 63 & 1
+            case "swap": return entry >> 62 & 1
+            case "file": return entry >> 61 & 1
+            case "exclusive": return entry >> 56 & 1
+            case "soft_dirty": return entry >> 55 & 1
+            default: return entry
+            }
+        case .address(let process, let ref):
+            guard let (_, _, range) = self.procTarget(process, ref, statement) else { return nil }
+            return range.lowerBound
         case .allocation(let process, let name, let field):
             guard let task = self.processes[process] else {
                 self.refuse(statement, "no process '\(process)'")
@@ -343,6 +496,33 @@ extension ScenarioRunner {
         }
     }
 
+    /// The running process, its mm and the bytes `ref` covers, for a `/proc` subject (nil,
+    /// reported, when the process has gone or the reference is not mapped).
+    func procTarget(_ process: String, _ ref: MemoryRef, _ statement: Statement)
+        -> (Task, AddressSpace, ClosedRange<UInt64>)?
+    {
+        guard let task = self.processes[process], let mm = task.mm else {
+            self.refuse(statement, "no process '\(process)'")
+            return nil
+        }
+        guard let range = self.resolve(ref, task) else {
+            self.refuse(statement, "\(ref) is not mapped in \(process)")
+            return nil
+        }
+        return (task, mm, range)
+    }
+
+    /// A value of `subject` as a person reads it; `si_code` and `si_signo` also by name, from
+    /// the signal the process's handler last caught.
+    func describe(_ subject: ExpectSubject, _ value: UInt64) -> String {
+        if case .process(let name, let field) = subject, field == "si_code" || field == "si_signo",
+            let info = self.processes[name]?.lastCaughtSignal
+        {
+            return "\(value) (\(field == "si_code" ? info.code.rawValue : info.signal.name))"
+        }
+        return subject.format(value)
+    }
+
     /// A field of `expect NAME.FIELD` (memory sizes in bytes).
     func processField(_ task: Task, _ field: String) -> UInt64? {
         let page = self.kernel.phys.pageSize
@@ -369,6 +549,12 @@ extension ScenarioRunner {
         case "vmas": return UInt64(mm?.mapCount ?? 0)
         case "pid": return UInt64(task.pid)
         case "iowait": return task.blkioDelay
+        case "signals": return UInt64(task.signalsCaught.values.reduce(0, +))
+        case "signals[segv]": return UInt64(task.signalsCaught[.sigsegv] ?? 0)
+        case "signals[sigbus]": return UInt64(task.signalsCaught[.sigbus] ?? 0)
+        case "si_signo": return UInt64(task.lastCaughtSignal?.signal.rawValue ?? 0)
+        case "si_code": return task.lastCaughtSignal?.code.number ?? 0
+        case "si_addr": return task.lastCaughtSignal?.address ?? 0
         case "alive": return task.state == .running ? 1 : 0
         case "killed":
             if case .killed(let s) = task.exitReason { return UInt64(s.rawValue) }
@@ -399,8 +585,18 @@ extension ExpectSubject {
         case .cgroup(_, let field):
             return !CgroupFiles.isSize(field) || value < 1024
                 ? "\(value)" : "\(value) (\(ByteSize.human(value)))"
+        case .smaps(_, _, let field):
+            return field == "THPeligible" || value < 1024 ? "\(value)" : "\(value) (\(ByteSize.human(value)))"
+        case .pagemap(_, _, let field):
+            return field == "pfn" || field == "entry" ? "0x" + String(value, radix: 16) : "\(value)"
+        case .address: return "0x" + String(value, radix: 16)
         case .process(_, let field):
-            let counts = ["minflt", "majflt", "cminflt", "cmajflt", "alive", "killed", "pid", "vmas"]
+            if field == "si_addr" { return "0x" + String(value, radix: 16) }
+            let counts = [
+                "minflt", "majflt", "cminflt", "cmajflt", "alive", "killed", "pid", "vmas", "signals",
+                "signals[segv]",
+                "signals[sigbus]", "si_signo", "si_code",
+            ]
             if counts.contains(field) || value < 1024 { return "\(value)" }
             if field == "iowait" { return ProcFS.duration(value) }
             return "\(value) (\(ByteSize.human(value)))"

@@ -79,7 +79,9 @@ struct ForkCommand: ScenarioCommand {
         let child = try words.next("the child's name")
         try words.finish()
         try context.checkNewProcessName(child, words)
-        context.startProcess(child.text, regions: context.processes[context.actor]?.regions ?? [:])
+        context.startProcess(
+            child.text, regions: context.processes[context.actor]?.regions ?? [:],
+            caught: context.processes[context.actor]?.caught ?? [])
         return ForkCommand(child: child.text)
     }
 
@@ -204,5 +206,52 @@ struct SetrlimitCommand: ScenarioCommand {
     func execute(_ runner: ScenarioRunner, _ statement: Statement) {
         guard let task = runner.actor(statement) else { return }
         runner.kernel.setrlimit(task, self.resource, self.value)
+    }
+}
+
+/// `NAME: on segv|sigbus continue|default`: `sigaction(2)` of a SIGSEGV or SIGBUS handler that
+/// returns past the faulting access as one ending in `siglongjmp()` does (`continue`), or back to
+/// `SIG_DFL` (`default`). With a handler, a bad access is skipped — and with it the rest of its
+/// line, since `siglongjmp` leaves the loop that made the accesses — and the process runs on;
+/// `expect NAME.signals`, `NAME.si_code` … read what the handler saw. See Signal.swift.
+struct SignalActionCommand: ScenarioCommand {
+    var signal: Signal
+    var catching: Bool
+
+    static let syntax = CommandSyntax(
+        names: ["on"], scope: .process, group: .processes,
+        usage: ["on segv|sigbus continue|default"],
+        summary: "sigaction(2): a handler that siglongjmps past a bad access, or SIG_DFL")
+
+    static func parse(_ words: inout Words, _ context: inout ParseContext) throws(ScenarioError) -> Self {
+        let s = try words.next("a signal (segv or sigbus)")
+        let signal: Signal
+        switch s.text.lowercased() {
+        case "segv", "sigsegv": signal = .sigsegv
+        case "sigbus", "bus": signal = .sigbus
+        case "kill", "sigkill": throw words.error(at: s, "SIGKILL cannot be caught (sigaction(2): EINVAL)")
+        default: throw words.error(at: s, "unknown signal '\(s.text)': expected segv or sigbus")
+        }
+        let a = try words.next("'continue' or 'default'")
+        let catching: Bool
+        switch a.text {
+        case "continue": catching = true
+        case "default": catching = false
+        default:
+            throw words.error(
+                at: a, "expected 'continue' (a handler that returns past the access) or 'default' (SIG_DFL)")
+        }
+        try words.finish()
+        context.setCaught(signal, catching)
+        return SignalActionCommand(signal: signal, catching: catching)
+    }
+
+    func execute(_ runner: ScenarioRunner, _ statement: Statement) {
+        guard let task = runner.actor(statement) else { return }
+        do {
+            try runner.kernel.sigaction(task, self.signal, catching: self.catching)
+        } catch {
+            runner.refuse(statement, error.description)
+        }
     }
 }
