@@ -92,11 +92,10 @@ extension Kernel {
     /// page truncated away while its read was in flight is no longer in the cache.)
     func readComplete(_ file: SimFile, _ index: UInt64) {
         guard let pfn = file.pages[index] else { return }
-        let memMap = self.phys.memMap
-        guard memMap.test(pfn, .locked), !memMap.test(pfn, .uptodate) else { return }
-        memMap.setContent(pfn, file.diskContent(index))
-        memMap.insertFlags(pfn, .uptodate)
-        memMap.removeFlags(pfn, .locked)
+        guard self.phys.memMap.test(pfn, .locked), !self.phys.memMap.test(pfn, .uptodate) else { return }
+        self.phys.memMap.setContent(pfn, file.diskContent(index))
+        self.phys.memMap.insertFlags(pfn, .uptodate)
+        self.phys.memMap.removeFlags(pfn, .locked)
     }
 
     // MARK: The clock
@@ -214,19 +213,17 @@ extension Kernel {
 
     /// `folio_wait_locked()`: waits for a read in flight.
     func waitOnPageLocked(_ pfn: PFN) {
-        let memMap = self.phys.memMap
         // folio_wait_bit_common(): waiting for the read of a page refaulting from the
         // workingset is thrashing, a memory stall.
-        let thrashing = memMap.test(pfn, .workingset) && !memMap.test(pfn, .uptodate)
+        let thrashing = self.phys.memMap.test(pfn, .workingset) && !self.phys.memMap.test(pfn, .uptodate)
         let stall = thrashing ? self.psiMemstallEnter() : nil
-        self.waitUntil { !memMap.test(pfn, .locked) }
+        self.waitUntil { !self.phys.memMap.test(pfn, .locked) }
         if thrashing { self.psiMemstallLeave(stall) }
     }
 
     /// `folio_wait_writeback()`.
     func waitOnPageWriteback(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        self.waitUntil { !memMap.test(pfn, .writeback) }
+        self.waitUntil { !self.phys.memMap.test(pfn, .writeback) }
     }
 
     /// Waits until no I/O of `file` is in flight.

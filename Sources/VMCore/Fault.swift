@@ -195,7 +195,6 @@ extension Kernel {
         let mm = vmf.mm
         let address = vmf.address
         let pte = self.currentPTE(vmf)
-        let memMap = self.phys.memMap
         let old = pte.pfn
         let isZero = old == self.zeroPFN
         if !flags.isDisjoint(with: [.shared, .mayShare]) && !isZero {
@@ -203,20 +202,20 @@ extension Kernel {
             updated.flags.formUnion([.writable, .dirty, .accessed])
             self.updatePTE(vmf, updated)
             self.markPageDirty(old)
-            if !memMap.test(old, .swapBacked) { self.current?.balanceDirtyPending = true }
+            if !self.phys.memMap.test(old, .swapBacked) { self.current?.balanceDirtyPending = true }
             return .minor(.sharedWrite)
         }
         // wp_can_reuse_anon_folio(): exclusive, or the only reference once a swap copy nobody
         // else needs is dropped.
-        var reuse = !isZero && memMap.test(old, .anon) && memMap.test(old, .anonExclusive)
-        if !reuse && !isZero && memMap.test(old, .anon)
-            && memMap.refCount(old) <= 1 + (memMap.test(old, .swapCache) ? 1 : 0)
+        var reuse = !isZero && self.phys.memMap.test(old, .anon) && self.phys.memMap.test(old, .anonExclusive)
+        if !reuse && !isZero && self.phys.memMap.test(old, .anon)
+            && self.phys.memMap.refCount(old) <= 1 + (self.phys.memMap.test(old, .swapCache) ? 1 : 0)
         {
-            if memMap.test(old, .swapCache) { self.freeSwapCache(old) }
-            reuse = memMap.refCount(old) == 1
+            if self.phys.memMap.test(old, .swapCache) { self.freeSwapCache(old) }
+            reuse = self.phys.memMap.refCount(old) == 1
         }
         if reuse {
-            memMap.insertFlags(old, .anonExclusive)
+            self.phys.memMap.insertFlags(old, .anonExclusive)
             // folio_move_anon_rmap(): the page now belongs to this VMA's anon_vma.
             if let anon = vmf.anonVMA { self.fileAnonPage(old, under: anon) }
             var updated = pte
@@ -227,7 +226,7 @@ extension Kernel {
         }
         // wp_page_copy(): hold the old page while allocating (reclaim may run), then check the
         // entry is still the one that faulted (pte_same()).
-        if !isZero { memMap.getPage(old) }
+        if !isZero { self.phys.memMap.getPage(old) }
         defer { if !isZero { self.putPage(old) } }
         guard self.anonVMAPrepare(mm, slot: vmf.slot) else { return .oom }
         vmf.reloadVMA()
@@ -249,7 +248,7 @@ extension Kernel {
             self.phys.freePages(new, order: 0)
             return .minor(.spurious)
         }
-        memMap.setContent(new, isZero ? 0 : memMap.content(old))
+        self.phys.memMap.setContent(new, isZero ? 0 : self.phys.memMap.content(old))
         self.setPageAnon(new, vmf)
         self.addMapping(new, mm: mm, anon: true)
         let prot = self.maybeMkwrite(self.pageProtection(flags), flags).union(.dirty)
@@ -293,7 +292,6 @@ extension Kernel {
             pfn = p
             major = m
         }
-        let memMap = self.phys.memMap
         defer { self.putPage(pfn) }
         // finish_fault(): the entry is still empty (waits and allocations let others run).
         guard self.currentPTE(vmf).isNone else { return .minor(.spurious) }
@@ -312,7 +310,7 @@ extension Kernel {
                 self.phys.freePages(copy, order: 0)
                 return .oom
             }
-            memMap.setContent(copy, memMap.content(pfn))
+            self.phys.memMap.setContent(copy, self.phys.memMap.content(pfn))
             self.setPageAnon(copy, vmf)
             self.addMapping(copy, mm: mm, anon: true)
             self.setNewPTE(
@@ -355,7 +353,6 @@ extension Kernel {
         let prot = self.readFaultProtection(self.pageProtection(vma.flags), vma: vma, file: file)
         var mappedTarget = false
         var mapped = 0
-        let memMap = self.phys.memMap
         // The window lies in the fault's leaf table, as filemap_map_pages() works on vmf->pte.
         let table = vmf.table
         let last = self.leafLevel
@@ -366,15 +363,15 @@ extension Kernel {
                 va += pageSize
                 index += 1
             }
-            guard index < filePages, let pfn = file.pages[index], memMap.test(pfn, .uptodate),
-                !memMap.test(pfn, .locked), !memMap.test(pfn, .readahead)
+            guard index < filePages, let pfn = file.pages[index], self.phys.memMap.test(pfn, .uptodate),
+                !self.phys.memMap.test(pfn, .locked), !self.phys.memMap.test(pfn, .readahead)
             else { continue }
             let slot = self.pageTables.geometry.index(of: va, atLevel: last)
             guard self.pageTables.readEntry(table, slot, level: last).isNone else { continue }
-            memMap.getPage(pfn)
+            self.phys.memMap.getPage(pfn)
             self.addMapping(pfn, mm: mm, anon: false)
             self.pageTables.writeEntry(table, slot, level: last, PTE(pfn: pfn, flags: prot))
-            if !memMap.test(pfn, .workingset) { mapped += 1 }
+            if !self.phys.memMap.test(pfn, .workingset) { mapped += 1 }
             if va == address { mappedTarget = true }
         }
         if let open = vma.vmFile.flatMap(self.openFile) {
@@ -412,16 +409,15 @@ extension Kernel {
         var vmf = fault
         let (mm, slot, address, write, pte) = (vmf.mm, vmf.slot, vmf.address, vmf.write, vmf.origPTE)
         guard let entry = pte.swapEntry else { return .sigbus }
-        let memMap = self.phys.memMap
         // The area had anonymous pages, so it has an anon_vma (fork gives the child one too).
         guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
         var major = false
         var pfn: PFN
         if let cached = self.swap.cache[entry] {
-            memMap.getPage(cached)
+            self.phys.memMap.getPage(cached)
             pfn = cached
-            if memMap.test(pfn, .readahead) {
-                memMap.removeFlags(pfn, .readahead)
+            if self.phys.memMap.test(pfn, .readahead) {
+                self.phys.memMap.removeFlags(pfn, .readahead)
                 self.phys.count(.swapRaHit)
                 var vma = mm.vma(slot)
                 vma.swapReadahead.hits = min(vma.swapReadahead.hits + 1, 255)
@@ -436,7 +432,7 @@ extension Kernel {
             pfn = p
             major = true
         }
-        if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+        if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
         // pte_same(): reclaim or another fault may have changed the entry meanwhile.
         guard self.currentPTE(vmf) == pte, self.swapEntry(of: pfn) == entry else {
             self.putPage(pfn)
@@ -444,21 +440,21 @@ extension Kernel {
         }
         vmf.reloadVMA()
         let vma = vmf.vma
-        memMap.removeFlags(pfn, .readahead)
+        self.phys.memMap.removeFlags(pfn, .readahead)
         self.swapFree(entry)
         // should_try_to_free_swap() → folio_free_swap().
-        if self.swapFull || vma.flags.contains(.locked) || memMap.test(pfn, .mlocked)
-            || (write && memMap.refCount(pfn) == 2)
+        if self.swapFull || vma.flags.contains(.locked) || self.phys.memMap.test(pfn, .mlocked)
+            || (write && self.phys.memMap.refCount(pfn) == 2)
         {
             self.freeSwapCache(pfn)
         }
         mm.addRSS(.swapEntries, -1)
-        let exclusive = pte.isSwapExclusive || memMap.refCount(pfn) == 1
-        if !memMap.test(pfn, .anon) {
+        let exclusive = pte.isSwapExclusive || self.phys.memMap.refCount(pfn) == 1
+        if !self.phys.memMap.test(pfn, .anon) {
             // A page read back: filed anew, under the root anon_vma unless exclusive.
             self.setPageAnon(pfn, vma: vma, address: address, exclusive: exclusive)
         } else if exclusive {
-            memMap.insertFlags(pfn, .anonExclusive)
+            self.phys.memMap.insertFlags(pfn, .anonExclusive)
         }
         // The fault's reference becomes the PTE's.
         self.addMapping(pfn, mm: mm, anon: true)

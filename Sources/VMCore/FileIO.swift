@@ -106,7 +106,6 @@ extension Kernel {
         var remaining = min(length, Kernel.maxFileSize - pos)
         var lastPos = open.ra.prevPos
         var words: [UInt64] = []
-        let memMap = self.phys.memMap
         // filemap_read() stops on a fatal signal (an OOM kill during a readahead allocation).
         while remaining > 0, pos < file.size, !self.fatalSignalPending(task) {
             let index = pos >> shift
@@ -123,36 +122,36 @@ extension Kernel {
                     throw .noMemory("no memory for a page-cache page")
                 }
                 if file.isShmem {
-                    memMap.setContent(pfn, 0)
-                    memMap.insertFlags(pfn, .uptodate)
+                    self.phys.memMap.setContent(pfn, 0)
+                    self.phys.memMap.insertFlags(pfn, .uptodate)
                 } else {
-                    memMap.insertFlags(pfn, .locked)
+                    self.phys.memMap.insertFlags(pfn, .locked)
                     self.submitRead(file, [index])
                 }
                 batch = [pfn]
             }
             // filemap_get_read_batch() takes a reference on each page: reclaim (in the
             // allocations readahead makes) must not take them before they are copied.
-            for pfn in batch { memMap.getPage(pfn) }
+            for pfn in batch { self.phys.memMap.getPage(pfn) }
             defer { for pfn in batch { self.putPage(pfn) } }
             let last = batch[batch.count - 1]
-            if memMap.test(last, .readahead) {
-                let lastPageIndex = memMap.index(last)
+            if self.phys.memMap.test(last, .readahead) {
+                let lastPageIndex = self.phys.memMap.index(last)
                 self.pageCacheAsyncReadahead(
                     file, &open.ra, pfn: last, index: lastPageIndex, count: lastIndex - lastPageIndex)
             }
-            if memMap.test(last, .locked) { self.waitOnPageLocked(last) }
+            if self.phys.memMap.test(last, .locked) { self.waitOnPageLocked(last) }
             let isize = file.size
             guard pos < isize else { break }
             let endOffset = min(isize, pos + remaining)
             for (i, pfn) in batch.enumerated() {
-                let pagePos = memMap.index(pfn) << shift
+                let pagePos = self.phys.memMap.index(pfn) << shift
                 if endOffset <= pagePos { break }
                 if i > 0 || lastPos == .max || (pos >> shift) != ((lastPos &- 1) >> shift) {
                     self.markPageAccessed(pfn)
                 }
                 let bytes = min(endOffset - pos, pageSize - (pos & (pageSize - 1)))
-                words.append(memMap.content(pfn))
+                words.append(self.phys.memMap.content(pfn))
                 pos += bytes
                 remaining -= bytes
                 lastPos = pos
@@ -169,10 +168,9 @@ extension Kernel {
     func readBatch(_ file: SimFile, from: UInt64, through: UInt64) -> [PFN] {
         var batch: [PFN] = []
         var index = from
-        let memMap = self.phys.memMap
         while index <= through, batch.count < 31, let pfn = file.pages[index] {
             batch.append(pfn)
-            if !memMap.test(pfn, .uptodate) || memMap.test(pfn, .readahead) { break }
+            if !self.phys.memMap.test(pfn, .uptodate) || self.phys.memMap.test(pfn, .readahead) { break }
             index += 1
         }
         return batch
@@ -203,7 +201,6 @@ extension Kernel {
         guard length <= Kernel.maxFileSize, start <= Kernel.maxFileSize - length else {
             throw .tooBig("write beyond 16 TiB")
         }
-        let memMap = self.phys.memMap
         var pos = start
         let end = start + length
         let oldSize = file.size
@@ -214,7 +211,7 @@ extension Kernel {
             var pfn: PFN
             if let cached = file.pages[index] {
                 pfn = cached
-                if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+                if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
             } else {
                 guard let added = self.pageCacheAdd(file, index: index, forWrite: true) else {
                     throw .noMemory("no memory for a page-cache page")
@@ -223,15 +220,15 @@ extension Kernel {
                 let holdsData = !file.isShmem && bytes < pageSize && (index << shift) < oldSize
                 if holdsData {
                     // block_write_begin(): a partial write needs the rest of the page first.
-                    memMap.insertFlags(pfn, .locked)
+                    self.phys.memMap.insertFlags(pfn, .locked)
                     self.submitRead(file, [index])
                     self.waitOnPageLocked(pfn)
                 } else {
-                    memMap.setContent(pfn, 0)
-                    memMap.insertFlags(pfn, .uptodate)
+                    self.phys.memMap.setContent(pfn, 0)
+                    self.phys.memMap.insertFlags(pfn, .uptodate)
                 }
             }
-            memMap.setContent(pfn, value)
+            self.phys.memMap.setContent(pfn, value)
             if pos + bytes > file.size { file.size = pos + bytes }
             self.markPageDirty(pfn)
             pos += bytes
@@ -260,10 +257,11 @@ extension Kernel {
     func writeAndWait(_ file: SimFile, range: Range<UInt64>?) {
         guard !file.isShmem else { return }
         self.writebackFile(file, range: range, sync: true)
-        let memMap = self.phys.memMap
         let indices = file.pages.keys.filter { range?.contains($0) ?? true }
         for index in indices.sorted() {
-            if let pfn = file.pages[index], memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
+            if let pfn = file.pages[index], self.phys.memMap.test(pfn, .writeback) {
+                self.waitOnPageWriteback(pfn)
+            }
         }
     }
 

@@ -173,7 +173,6 @@ extension Kernel {
         }
         mm.exeFile = pmm.exeFile
         if let exe = mm.exeFile { self.fget(exe) }
-        let memMap = self.phys.memMap
         var failed = false
         for pvma in pmm.vmas where !pvma.flags.contains(.dontCopy) {
             // dup_mmap(): a parent with a fatal signal stops copying (-EINTR).
@@ -205,9 +204,9 @@ extension Kernel {
                 if pte.mapsFrame {
                     let pfn = pte.pfn
                     if pfn != self.zeroPFN {
-                        memMap.getPage(pfn)
-                        let anon = memMap.test(pfn, .anon)
-                        if anon { memMap.removeFlags(pfn, .anonExclusive) }
+                        self.phys.memMap.getPage(pfn)
+                        let anon = self.phys.memMap.test(pfn, .anon)
+                        if anon { self.phys.memMap.removeFlags(pfn, .anonExclusive) }
                         self.addMapping(pfn, mm: mm, anon: anon)
                     }
                     if cow && pte.contains(.writable) {

@@ -227,7 +227,6 @@ extension Kernel {
         let level = self.pageTables.pmdLevel
         let pmd = self.pageTables.readEntry(table, index, level: level)
         let haddr = address & ~(self.hpagePMDSize - 1)
-        let memMap = self.phys.memMap
         if pmd.pfn == self.pageTables.hugeZeroPFN {
             // do_huge_zero_wp_pmd(): the deposited table stays with the new leaf.
             guard self.anonVMAPrepare(mm, slot: slot) else { return .oom }
@@ -248,16 +247,19 @@ extension Kernel {
             return nil
         }
         let pages = (0..<self.hpagePMDNr).map { pmd.pfn.advanced(by: $0) }
-        var reuse = pages.allSatisfy { memMap.test($0, .anon) && memMap.test($0, .anonExclusive) }
+        var reuse = pages.allSatisfy {
+            self.phys.memMap.test($0, .anon) && self.phys.memMap.test($0, .anonExclusive)
+        }
         if !reuse
             && pages.allSatisfy({
-                memMap.test($0, .anon) && !memMap.test($0, .swapCache) && memMap.refCount($0) == 1
+                self.phys.memMap.test($0, .anon) && !self.phys.memMap.test($0, .swapCache)
+                    && self.phys.memMap.refCount($0) == 1
             })
         {
             // folio_move_anon_rmap() + SetPageAnonExclusive().
             let vma = mm.vma(slot)
             for p in pages {
-                memMap.insertFlags(p, .anonExclusive)
+                self.phys.memMap.insertFlags(p, .anonExclusive)
                 if let anon = vma.anonVMA { self.fileAnonPage(p, under: anon) }
             }
             reuse = true

@@ -12,7 +12,6 @@ extension Kernel {
     public func checkInvariants(deep: Bool = true) -> [String] {
         var problems = self.phys.checkInvariants(deep: deep)
         problems += self.checkMemcgInvariants()
-        let memMap = self.phys.memMap
         var mappings: [UInt64: Int] = [:]
         for mm in self.addressSpaces.values.sorted(by: { $0.id < $1.id }) {
             problems += mm.checkVMAs(pageShift: self.phys.pageShift)
@@ -30,18 +29,20 @@ extension Kernel {
                     }
                     guard pte.mapsFrame, pte.pfn != self.zeroPFN else { return }
                     mappings[pte.pfn.rawValue, default: 0] += 1
-                    let anon = memMap.test(pte.pfn, .anon)
+                    let anon = self.phys.memMap.test(pte.pfn, .anon)
                     let counter: MMCounter =
-                        anon ? .anonPages : (memMap.test(pte.pfn, .swapBacked) ? .shmemPages : .filePages)
+                        anon
+                        ? .anonPages
+                        : (self.phys.memMap.test(pte.pfn, .swapBacked) ? .shmemPages : .filePages)
                     rss[counter.rawValue] += 1
                     if pte.contains(.writable) && !vma.flags.contains(.write) {
                         problems.append("mm \(mm.id): writable PTE at \(hex(va)) in a read-only VMA")
                     }
                     if anon && pte.contains(.writable) && !vma.flags.contains(.shared)
-                        && memMap.mapCount(pte.pfn) > 1
+                        && self.phys.memMap.mapCount(pte.pfn) > 1
                     {
                         problems.append(
-                            "mm \(mm.id): writable PTE at \(hex(va)) to an anonymous page mapped \(memMap.mapCount(pte.pfn)) times (COW broken)"
+                            "mm \(mm.id): writable PTE at \(hex(va)) to an anonymous page mapped \(self.phys.memMap.mapCount(pte.pfn)) times (COW broken)"
                         )
                     }
                 }
@@ -79,26 +80,30 @@ extension Kernel {
         }
         for (raw, count) in mappings {
             let pfn = PFN(rawValue: raw)
-            if memMap.mapCount(pfn) != count {
-                problems.append("\(pfn): map count \(memMap.mapCount(pfn)) but \(count) PTEs map it")
+            if self.phys.memMap.mapCount(pfn) != count {
+                problems.append(
+                    "\(pfn): map count \(self.phys.memMap.mapCount(pfn)) but \(count) PTEs map it")
             }
-            let cacheRef = memMap.test(pfn, .anon) ? 0 : (memMap.mapping(pfn) != 0 ? 1 : 0)
-            let swapRef = memMap.test(pfn, .swapCache) ? 1 : 0
-            if memMap.refCount(pfn) < count + cacheRef + swapRef {
-                problems.append("\(pfn): reference count \(memMap.refCount(pfn)) below its \(count) mappings")
+            let cacheRef =
+                self.phys.memMap.test(pfn, .anon) ? 0 : (self.phys.memMap.mapping(pfn) != 0 ? 1 : 0)
+            let swapRef = self.phys.memMap.test(pfn, .swapCache) ? 1 : 0
+            if self.phys.memMap.refCount(pfn) < count + cacheRef + swapRef {
+                problems.append(
+                    "\(pfn): reference count \(self.phys.memMap.refCount(pfn)) below its \(count) mappings")
             }
         }
         var anonMapped = 0
         var fileMapped = 0
         for (raw, _) in mappings {
-            if memMap.test(PFN(rawValue: raw), .anon) { anonMapped += 1 } else { fileMapped += 1 }
+            if self.phys.memMap.test(PFN(rawValue: raw), .anon) { anonMapped += 1 } else { fileMapped += 1 }
         }
         if anonMapped != self.phys.state(.nrAnonPages) {
             problems.append(
                 "nr_anon_pages \(self.phys.state(.nrAnonPages)) but \(anonMapped) anonymous pages are mapped")
         }
         let vdsoLike = mappings.keys.filter {
-            memMap.mapping(PFN(rawValue: $0)) == 0 && !memMap.test(PFN(rawValue: $0), .anon)
+            self.phys.memMap.mapping(PFN(rawValue: $0)) == 0
+                && !self.phys.memMap.test(PFN(rawValue: $0), .anon)
         }.count
         if fileMapped - vdsoLike != self.phys.state(.nrMapped) {
             problems.append(
@@ -118,12 +123,16 @@ extension Kernel {
                 )
             }
             for pfn in pages {
-                if !memMap.test(pfn, .lru) { problems.append("\(pfn) on LRU \(list.name) without PG_lru") }
+                if !self.phys.memMap.test(pfn, .lru) {
+                    problems.append("\(pfn) on LRU \(list.name) without PG_lru")
+                }
                 if self.lruList(of: pfn) != list {
                     problems.append(
                         "\(pfn) on LRU \(list.name) but its flags say \(self.lruList(of: pfn).name)")
                 }
-                if memMap.refCount(pfn) == 0 { problems.append("\(pfn) on LRU \(list.name) is free") }
+                if self.phys.memMap.refCount(pfn) == 0 {
+                    problems.append("\(pfn) on LRU \(list.name) is free")
+                }
             }
         }
         // Page cache pages are on an LRU list and counted.
@@ -131,7 +140,9 @@ extension Kernel {
         for file in self.files {
             cached += file.pages.count
             for (index, pfn) in file.pages {
-                if memMap.index(pfn) != index || Int(memMap.mapping(pfn)) != file.id.rawValue + 1 {
+                if self.phys.memMap.index(pfn) != index
+                    || Int(self.phys.memMap.mapping(pfn)) != file.id.rawValue + 1
+                {
                     problems.append("\(file.path): page \(index) in \(pfn) does not point back to the file")
                 }
             }
@@ -220,9 +231,8 @@ extension Kernel {
                 problems.append("\(area.path): inuse_pages \(area.inUse), \(inUse) slots in use")
             }
         }
-        let memMap = self.phys.memMap
         for (key, pfn) in self.swap.cache.pages {
-            if !memMap.test(pfn, .swapCache) || memMap.privateWord(pfn) != key {
+            if !self.phys.memMap.test(pfn, .swapCache) || self.phys.memMap.privateWord(pfn) != key {
                 problems.append("swap cache \(pfn) does not point back at its slot")
             }
         }
@@ -238,7 +248,6 @@ extension Kernel {
     /// and the open files' references.
     func checkFileInvariants() -> [String] {
         var problems: [String] = []
-        let memMap = self.phys.memMap
         var dirty = 0
         var writeback = 0
         var shmem = 0
@@ -246,12 +255,12 @@ extension Kernel {
             var fileDirty = 0
             var fileWriteback = 0
             for pfn in file.pages.values {
-                if !memMap.test(pfn, .lru) {
+                if !self.phys.memMap.test(pfn, .lru) {
                     problems.append("\(file.path): cached \(pfn) is not on an LRU list")
                 }
-                if memMap.test(pfn, .dirty) && !file.isShmem { fileDirty += 1 }
-                if memMap.test(pfn, .writeback) { fileWriteback += 1 }
-                if !memMap.test(pfn, .uptodate) && !memMap.test(pfn, .locked) {
+                if self.phys.memMap.test(pfn, .dirty) && !file.isShmem { fileDirty += 1 }
+                if self.phys.memMap.test(pfn, .writeback) { fileWriteback += 1 }
+                if !self.phys.memMap.test(pfn, .uptodate) && !self.phys.memMap.test(pfn, .locked) {
                     problems.append("\(file.path): \(pfn) is neither up to date nor being read")
                 }
             }
@@ -282,7 +291,8 @@ extension Kernel {
             problems.append("nr_dirty \(self.phys.state(.nrDirty)) but \(dirty) page-cache pages are dirty")
         }
         // Swap-cache pages being written to swap count too.
-        let swapWriteback = self.swap.cache.pages.values.filter { memMap.test($0, .writeback) }.count
+        let swapWriteback = self.swap.cache.pages.values.filter { self.phys.memMap.test($0, .writeback) }
+            .count
         writeback += swapWriteback
         if swapWriteback != self.swap.writebackPages {
             problems.append(

@@ -42,16 +42,15 @@ public enum LRUList: Int, CaseIterable, Sendable {
 extension Kernel {
     /// The list a page is on, from its flags (`folio_lru_list()`).
     func lruList(of pfn: PFN) -> LRUList {
-        let memMap = self.phys.memMap
-        if let gen = memMap.lruGen(pfn) {
+        if let gen = self.phys.memMap.lruGen(pfn) {
             // On a generation list: the two youngest generations are the active lists.
             let active = self.lruvecs[self.lruvecID(of: pfn)].gen.isActive(gen)
-            if memMap.test(pfn, .swapBacked) { return active ? .activeAnon : .inactiveAnon }
+            if self.phys.memMap.test(pfn, .swapBacked) { return active ? .activeAnon : .inactiveAnon }
             return active ? .activeFile : .inactiveFile
         }
-        if memMap.test(pfn, .unevictable) { return .unevictable }
-        let file = !memMap.test(pfn, .swapBacked)
-        let active = memMap.test(pfn, .active)
+        if self.phys.memMap.test(pfn, .unevictable) { return .unevictable }
+        let file = !self.phys.memMap.test(pfn, .swapBacked)
+        let active = self.phys.memMap.test(pfn, .active)
         switch (file, active) {
         case (false, false): return .inactiveAnon
         case (false, true): return .activeAnon
@@ -62,26 +61,24 @@ extension Kernel {
 
     /// `lruvec_add_folio()`: puts a page at the head of its list.
     func lruAdd(_ pfn: PFN, to list: LRUList) {
-        let memMap = self.phys.memMap
-        precondition(!memMap.test(pfn, .lru), "lruAdd: \(pfn) is already on an LRU list")
-        memMap.insertFlags(pfn, .lru)
+        precondition(!self.phys.memMap.test(pfn, .lru), "lruAdd: \(pfn) is already on an LRU list")
+        self.phys.memMap.insertFlags(pfn, .lru)
         if self.lruGenEnabled && list != .unevictable { return self.lruGenAdd(pfn, reclaiming: false) }
-        self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: false, memMap)
+        self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: false, self.phys.memMap)
         self.lruCount(pfn, list, 1)
     }
 
     /// `lruvec_del_folio()`: takes a page off its list.
     func lruRemove(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        precondition(memMap.test(pfn, .lru), "lruRemove: \(pfn) is not on an LRU list")
-        if memMap.lruGen(pfn) != nil {
+        precondition(self.phys.memMap.test(pfn, .lru), "lruRemove: \(pfn) is not on an LRU list")
+        if self.phys.memMap.lruGen(pfn) != nil {
             self.lruGenDel(pfn, reclaiming: false)
-            memMap.removeFlags(pfn, .lru)
+            self.phys.memMap.removeFlags(pfn, .lru)
             return
         }
         let list = self.lruList(of: pfn)
-        self.lruvecs[self.lruvecID(of: pfn)].remove(pfn, from: list, memMap)
-        memMap.removeFlags(pfn, .lru)
+        self.lruvecs[self.lruvecID(of: pfn)].remove(pfn, from: list, self.phys.memMap)
+        self.phys.memMap.removeFlags(pfn, .lru)
         self.lruCount(pfn, list, -1)
     }
 
@@ -99,9 +96,8 @@ extension Kernel {
 
     /// `lruAddNew` for a page of an area that is (`VM_LOCKED`) or is not mlocked.
     func lruAddNew(_ pfn: PFN, locked: Bool) {
-        let memMap = self.phys.memMap
         if locked {
-            memMap.insertFlags(pfn, [.unevictable, .mlocked])
+            self.phys.memMap.insertFlags(pfn, [.unevictable, .mlocked])
             if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
             self.phys.count(.unevictablePgsMlocked)
             self.lruAdd(pfn, to: .unevictable)
@@ -113,34 +109,31 @@ extension Kernel {
     /// `folio_add_lru()` for a page new to the LRU; with lru_gen, one added during a page fault
     /// in an area with recency (not by reclaim) is activated first.
     func folioAddLRU(_ pfn: PFN) {
-        let memMap = self.phys.memMap
         if self.lruGenEnabled && self.reclaim.inLRUFault && self.reclaim.depth == 0
-            && !memMap.test(pfn, .unevictable)
+            && !self.phys.memMap.test(pfn, .unevictable)
         {
-            memMap.insertFlags(pfn, .active)
+            self.phys.memMap.insertFlags(pfn, .active)
         }
         self.lruAdd(pfn, to: self.lruList(of: pfn))
     }
 
     /// Puts a page at the tail of its list (`lruvec_add_folio_tail()`): next in line for reclaim.
     func lruAddTail(_ pfn: PFN, to list: LRUList) {
-        let memMap = self.phys.memMap
-        precondition(!memMap.test(pfn, .lru), "lruAddTail: \(pfn) is already on an LRU list")
-        memMap.insertFlags(pfn, .lru)
+        precondition(!self.phys.memMap.test(pfn, .lru), "lruAddTail: \(pfn) is already on an LRU list")
+        self.phys.memMap.insertFlags(pfn, .lru)
         if self.lruGenEnabled && list != .unevictable { return self.lruGenAdd(pfn, reclaiming: true) }
-        self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: true, memMap)
+        self.lruvecs[self.lruvecID(of: pfn)].add(pfn, to: list, toTail: true, self.phys.memMap)
         self.lruCount(pfn, list, 1)
     }
 
     /// `mlock_folio()`: a page of a `VM_LOCKED` area moves to the unevictable list, counted in
     /// `Mlocked`.
     func mlockPage(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard !memMap.test(pfn, .mlocked) else { return }
-        let onLRU = memMap.test(pfn, .lru)
+        guard !self.phys.memMap.test(pfn, .mlocked) else { return }
+        let onLRU = self.phys.memMap.test(pfn, .lru)
         if onLRU { self.lruRemove(pfn) }
-        memMap.insertFlags(pfn, [.unevictable, .mlocked])
-        memMap.removeFlags(pfn, .active)
+        self.phys.memMap.insertFlags(pfn, [.unevictable, .mlocked])
+        self.phys.memMap.removeFlags(pfn, .active)
         if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
         self.phys.count(.unevictablePgsMlocked)
         if onLRU { self.lruAdd(pfn, to: .unevictable) }
@@ -148,14 +141,13 @@ extension Kernel {
 
     /// Takes a page off the LRU before it is freed, undoing its mlock accounting.
     func lruDelete(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        if memMap.test(pfn, .lru) { self.lruRemove(pfn) }
-        if memMap.test(pfn, .mlocked) {
-            memMap.removeFlags(pfn, .mlocked)
+        if self.phys.memMap.test(pfn, .lru) { self.lruRemove(pfn) }
+        if self.phys.memMap.test(pfn, .mlocked) {
+            self.phys.memMap.removeFlags(pfn, .mlocked)
             if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, -1) }
         }
-        memMap.removeFlags(pfn, [.unevictable, .active, .referenced, .workingset])
-        memMap.setLRURefs(pfn, 0)
+        self.phys.memMap.removeFlags(pfn, [.unevictable, .active, .referenced, .workingset])
+        self.phys.memMap.setLRURefs(pfn, 0)
     }
 
     /// Pages on each list, oldest last, for `show lru` and tests.

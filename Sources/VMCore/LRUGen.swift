@@ -122,16 +122,16 @@ extension Kernel {
 
     /// `lru_gen_folio_seq()`: the generation a page joins.
     func lruGenFolioSeq(_ pfn: PFN, lruvec id: Int, reclaiming: Bool) -> Int {
-        let memMap = self.phys.memMap
         let type = self.lruGenType(pfn)
-        let workingset = memMap.test(pfn, .workingset) ? 1 : 0
+        let workingset = self.phys.memMap.test(pfn, .workingset) ? 1 : 0
         let gen: Int
-        if memMap.test(pfn, .active) {
+        if self.phys.memMap.test(pfn, .active) {
             gen = LRUGen.minNrGens - workingset
         } else if reclaiming {
             gen = LRUGen.maxNrGens
-        } else if (type == 0 && !memMap.test(pfn, .swapCache))
-            || (memMap.test(pfn, .reclaim) && (memMap.test(pfn, .dirty) || memMap.test(pfn, .writeback)))
+        } else if (type == 0 && !self.phys.memMap.test(pfn, .swapCache))
+            || (self.phys.memMap.test(pfn, .reclaim)
+                && (self.phys.memMap.test(pfn, .dirty) || self.phys.memMap.test(pfn, .writeback)))
         {
             gen = LRUGen.minNrGens
         } else {
@@ -143,26 +143,26 @@ extension Kernel {
     /// `lru_gen_add_folio()`: the page joins a generation (at the tail when `reclaiming`, as
     /// `folio_rotate_reclaimable()` adds it); `PG_active` is consumed.
     func lruGenAdd(_ pfn: PFN, reclaiming: Bool) {
-        let memMap = self.phys.memMap
         let id = self.lruvecID(of: pfn)
         let type = self.lruGenType(pfn)
         let gen = LRUGen.gen(self.lruGenFolioSeq(pfn, lruvec: id, reclaiming: reclaiming))
-        memMap.setLRUGen(pfn, gen)
-        memMap.removeFlags(pfn, .active)
-        self.lruvecs[id].gen.lists[gen * 2 + type].add(pfn, toTail: reclaiming, memMap)
+        self.phys.memMap.setLRUGen(pfn, gen)
+        self.phys.memMap.removeFlags(pfn, .active)
+        self.lruvecs[id].gen.lists[gen * 2 + type].add(pfn, toTail: reclaiming, self.phys.memMap)
         self.lruGenUpdateSize(pfn, lruvec: id, type: type, from: nil, to: gen)
     }
 
     /// `lru_gen_del_folio()`: the page leaves its generation; one taken off an active
     /// generation other than by reclaim keeps `PG_active` (for whoever adds it back).
     func lruGenDel(_ pfn: PFN, reclaiming: Bool) {
-        let memMap = self.phys.memMap
-        guard let gen = memMap.lruGen(pfn) else { preconditionFailure("lruGenDel: \(pfn) has no generation") }
+        guard let gen = self.phys.memMap.lruGen(pfn) else {
+            preconditionFailure("lruGenDel: \(pfn) has no generation")
+        }
         let id = self.lruvecID(of: pfn)
         let type = self.lruGenType(pfn)
-        if !reclaiming && self.lruvecs[id].gen.isActive(gen) { memMap.insertFlags(pfn, .active) }
-        memMap.setLRUGen(pfn, nil)
-        self.lruvecs[id].gen.lists[gen * 2 + type].remove(pfn, memMap)
+        if !reclaiming && self.lruvecs[id].gen.isActive(gen) { self.phys.memMap.insertFlags(pfn, .active) }
+        self.phys.memMap.setLRUGen(pfn, nil)
+        self.lruvecs[id].gen.lists[gen * 2 + type].remove(pfn, self.phys.memMap)
         self.lruGenUpdateSize(pfn, lruvec: id, type: type, from: gen, to: nil)
     }
 
@@ -185,12 +185,11 @@ extension Kernel {
 
     /// Moves a page that is on a generation list to generation `gen` (head, or tail).
     func lruGenMove(_ pfn: PFN, lruvec id: Int, to gen: Int, toTail: Bool = false) {
-        let memMap = self.phys.memMap
-        let old = memMap.lruGen(pfn)!
+        let old = self.phys.memMap.lruGen(pfn)!
         let type = self.lruGenType(pfn)
-        self.lruvecs[id].gen.lists[old * 2 + type].remove(pfn, memMap)
-        memMap.setLRUGen(pfn, gen)
-        self.lruvecs[id].gen.lists[gen * 2 + type].add(pfn, toTail: toTail, memMap)
+        self.lruvecs[id].gen.lists[old * 2 + type].remove(pfn, self.phys.memMap)
+        self.phys.memMap.setLRUGen(pfn, gen)
+        self.lruvecs[id].gen.lists[gen * 2 + type].add(pfn, toTail: toTail, self.phys.memMap)
         if old != gen { self.lruGenUpdateSize(pfn, lruvec: id, type: type, from: old, to: gen) }
     }
 
@@ -198,7 +197,6 @@ extension Kernel {
     func lruGenPages(_ list: LRUList) -> [PFN] {
         guard list != .unevictable else { return [] }
         let type = list.isFile ? 1 : 0
-        let memMap = self.phys.memMap
         var out: [PFN] = []
         for v in self.lruvecs {
             let g = v.gen
@@ -206,7 +204,7 @@ extension Kernel {
             {
                 let gen = LRUGen.gen(seq)
                 guard g.isActive(gen) == list.isActive else { continue }
-                out += g.lists[gen * 2 + type].pages(memMap)
+                out += g.lists[gen * 2 + type].pages(self.phys.memMap)
             }
         }
         return out
@@ -216,8 +214,7 @@ extension Kernel {
 
     /// `folio_lru_refs()`: references through file descriptors (0 without `PG_referenced`).
     func folioLRURefs(_ pfn: PFN) -> Int {
-        let memMap = self.phys.memMap
-        return memMap.test(pfn, .referenced) ? memMap.lruRefs(pfn) + 1 : 0
+        return self.phys.memMap.test(pfn, .referenced) ? self.phys.memMap.lruRefs(pfn) + 1 : 0
     }
 
     /// `lru_tier_from_refs()`: `order_base_2(refs + workingset)`.
@@ -232,47 +229,44 @@ extension Kernel {
     /// file descriptor sets `PG_referenced`, later ones count up to three more, then
     /// `PG_workingset`.
     func lruGenIncRefs(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard !memMap.test(pfn, .unevictable) else { return }
-        if !memMap.test(pfn, .referenced) {
-            memMap.setLRURefs(pfn, 0)
-            memMap.insertFlags(pfn, .referenced)
+        guard !self.phys.memMap.test(pfn, .unevictable) else { return }
+        if !self.phys.memMap.test(pfn, .referenced) {
+            self.phys.memMap.setLRURefs(pfn, 0)
+            self.phys.memMap.insertFlags(pfn, .referenced)
             return
         }
-        let refs = memMap.lruRefs(pfn)
+        let refs = self.phys.memMap.lruRefs(pfn)
         if refs == (1 << LRUGen.refsWidth) - 1 {
-            memMap.insertFlags(pfn, .workingset)
+            self.phys.memMap.insertFlags(pfn, .workingset)
         } else {
-            memMap.setLRURefs(pfn, refs + 1)
+            self.phys.memMap.setLRURefs(pfn, refs + 1)
         }
     }
 
     /// `lru_gen_set_refs()`: a young PTE seen by eviction — the first time marks the page
     /// `PG_referenced` (false: keep it), the second `PG_workingset` (true: activate it).
     func lruGenSetRefs(_ pfn: PFN) -> Bool {
-        let memMap = self.phys.memMap
-        if !memMap.test(pfn, .referenced) && !memMap.test(pfn, .workingset) {
-            memMap.setLRURefs(pfn, 0)
-            memMap.insertFlags(pfn, .referenced)
+        if !self.phys.memMap.test(pfn, .referenced) && !self.phys.memMap.test(pfn, .workingset) {
+            self.phys.memMap.setLRURefs(pfn, 0)
+            self.phys.memMap.insertFlags(pfn, .referenced)
             return false
         }
-        memMap.removeFlags(pfn, .referenced)
-        memMap.insertFlags(pfn, .workingset)
+        self.phys.memMap.removeFlags(pfn, .referenced)
+        self.phys.memMap.insertFlags(pfn, .workingset)
         return true
     }
 
     /// `folio_update_gen()`: the page-table walk found the page young. The first sighting only
     /// marks it `PG_referenced`; after that it moves to generation `gen` with `PG_workingset`.
     func folioUpdateGen(_ pfn: PFN, to gen: Int) {
-        let memMap = self.phys.memMap
-        if !memMap.test(pfn, .referenced) && !memMap.test(pfn, .workingset) {
-            memMap.setLRURefs(pfn, 0)
-            memMap.insertFlags(pfn, .referenced)
+        if !self.phys.memMap.test(pfn, .referenced) && !self.phys.memMap.test(pfn, .workingset) {
+            self.phys.memMap.setLRURefs(pfn, 0)
+            self.phys.memMap.insertFlags(pfn, .referenced)
             return
         }
-        guard memMap.lruGen(pfn) != nil else { return }
-        memMap.removeFlags(pfn, .referenced)
-        memMap.insertFlags(pfn, .workingset)
+        guard self.phys.memMap.lruGen(pfn) != nil else { return }
+        self.phys.memMap.removeFlags(pfn, .referenced)
+        self.phys.memMap.insertFlags(pfn, .workingset)
         self.lruGenMove(pfn, lruvec: self.lruvecID(of: pfn), to: gen)
     }
 
@@ -280,27 +274,26 @@ extension Kernel {
     /// set when `reclaiming`, for the end of its writeback). Returns its generation.
     @discardableResult
     func folioIncGen(_ pfn: PFN, lruvec id: Int, reclaiming: Bool, toTail: Bool = false) -> Int {
-        let memMap = self.phys.memMap
         let type = self.lruGenType(pfn)
         let oldest = LRUGen.gen(self.lruvecs[id].gen.minSeq[type])
-        let current = memMap.lruGen(pfn)!
+        let current = self.phys.memMap.lruGen(pfn)!
         if current != oldest { return current }
         let new = (oldest + 1) % LRUGen.maxNrGens
-        memMap.removeFlags(pfn, [.referenced, .workingset])
-        if reclaiming { memMap.insertFlags(pfn, .reclaim) }
+        self.phys.memMap.removeFlags(pfn, [.referenced, .workingset])
+        if reclaiming { self.phys.memMap.insertFlags(pfn, .reclaim) }
         self.lruGenMove(pfn, lruvec: id, to: new, toTail: toTail)
         return new
     }
 
     /// `folio_activate()` with lru_gen: the page moves to a young generation (`pgactivate`).
     func lruGenActivate(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard memMap.test(pfn, .lru), !memMap.test(pfn, .active), !memMap.test(pfn, .unevictable),
-            memMap.lruGen(pfn) != nil
+        guard self.phys.memMap.test(pfn, .lru), !self.phys.memMap.test(pfn, .active),
+            !self.phys.memMap.test(pfn, .unevictable),
+            self.phys.memMap.lruGen(pfn) != nil
         else { return }
         let id = self.lruvecID(of: pfn)
         self.lruGenDel(pfn, reclaiming: false)
-        memMap.insertFlags(pfn, .active)
+        self.phys.memMap.insertFlags(pfn, .active)
         self.lruGenAdd(pfn, reclaiming: false)
         self.phys.count(.pgactivate)
         if self.memcg.isActive { self.memcg.groups[id].count(.pgactivate) }
@@ -383,10 +376,9 @@ extension Kernel {
     /// Whether a walk or look-around takes `pte`'s page: young, on a generation list of lruvec
     /// `id` (`get_pte_pfn()`, `get_pfn_folio()`).
     func lruGenYoungPage(_ pte: PTE, lruvec id: Int) -> Bool {
-        let memMap = self.phys.memMap
         let pfn = pte.pfn
-        return pte.contains(.accessed) && pfn != self.zeroPFN && Int(pfn.rawValue) < memMap.capacity
-            && memMap.lruGen(pfn) != nil && self.lruvecID(of: pfn) == id
+        return pte.contains(.accessed) && pfn != self.zeroPFN && Int(pfn.rawValue) < self.phys.memMap.capacity
+            && self.phys.memMap.lruGen(pfn) != nil && self.lruvecID(of: pfn) == id
     }
 
     /// `ptep_clear_young_notify()` on a young PTE the walk or look-around took, and its dirty bit
@@ -401,14 +393,15 @@ extension Kernel {
     /// A dirty PTE the walk or look-around clears young: the page is dirtied unless it is
     /// anonymous memory not yet in swap (`folio_mark_dirty()` in `walk_update_folio()`).
     func lruGenPTEDirty(_ pte: PTE) {
-        let memMap = self.phys.memMap
         let pfn = pte.pfn
-        guard pte.contains(.dirty), !memMap.test(pfn, .dirty) else { return }
-        if memMap.test(pfn, .anon) && memMap.test(pfn, .swapBacked) && !memMap.test(pfn, .swapCache) {
+        guard pte.contains(.dirty), !self.phys.memMap.test(pfn, .dirty) else { return }
+        if self.phys.memMap.test(pfn, .anon) && self.phys.memMap.test(pfn, .swapBacked)
+            && !self.phys.memMap.test(pfn, .swapCache)
+        {
             return
         }
-        if memMap.test(pfn, .anon) || memMap.test(pfn, .swapBacked) {
-            memMap.insertFlags(pfn, .dirty)
+        if self.phys.memMap.test(pfn, .anon) || self.phys.memMap.test(pfn, .swapBacked) {
+            self.phys.memMap.insertFlags(pfn, .dirty)
         } else {
             self.markPageDirty(pfn)
         }
@@ -449,11 +442,10 @@ extension Kernel {
     func lruGenIncMinSeq(_ id: Int, type: Int, swappiness: Int) {
         let skip = (type == 1 && swappiness == LRUGen.swappinessAnonOnly) || (type == 0 && swappiness == 0)
         if !skip {
-            let memMap = self.phys.memMap
             let oldest = LRUGen.gen(self.lruvecs[id].gen.minSeq[type])
             while let pfn = self.lruvecs[id].gen.lists[oldest * 2 + type].last {
                 let refs = self.folioLRURefs(pfn)
-                let workingset = memMap.test(pfn, .workingset)
+                let workingset = self.phys.memMap.test(pfn, .workingset)
                 self.folioIncGen(pfn, lruvec: id, reclaiming: false, toTail: true)
                 if refs + (workingset ? 1 : 0) != (1 << LRUGen.refsWidth) + 1 {
                     self.lruvecs[id].gen.protected[
@@ -682,7 +674,6 @@ extension Kernel {
     {
         let id = sc.lruvecID
         guard self.lruvecs[id].gen.nrGens(type) != LRUGen.minNrGens else { return 0 }
-        let memMap = self.phys.memMap
         let gen = LRUGen.gen(self.lruvecs[id].gen.minSeq[type])
         var remaining = min(nrToScan, LRUGen.maxLRUBatch)
         var scanned = 0
@@ -697,13 +688,15 @@ extension Kernel {
                 list.append(pfn)
                 isolated += 1
             } else {
-                self.lruvecs[id].gen.lists[gen * 2 + type].remove(pfn, memMap)
+                self.lruvecs[id].gen.lists[gen * 2 + type].remove(pfn, self.phys.memMap)
                 skipped.append(pfn)
             }
             remaining -= 1
             if remaining == 0 || max(isolated, skipped.count) >= LRUGen.minLRUBatch { break }
         }
-        for pfn in skipped { self.lruvecs[id].gen.lists[gen * 2 + type].add(pfn, toTail: false, memMap) }
+        for pfn in skipped {
+            self.lruvecs[id].gen.lists[gen * 2 + type].add(pfn, toTail: false, self.phys.memMap)
+        }
         if sc.target == nil { self.phys.count(.pgrefill, UInt64(sorted)) }
         if self.memcg.isActive { self.memcg.groups[id].count(.pgrefill, sorted) }
         if type == 1 { sc.fileTaken += isolated }
@@ -714,16 +707,15 @@ extension Kernel {
     /// unevictable list), of a protected tier, in a zone reclaim may not touch, or waiting for
     /// writeback (to the next generation).
     func lruGenSortFolio(_ pfn: PFN, _ sc: inout ScanControl, tier tierIdx: Int) -> Bool {
-        let memMap = self.phys.memMap
         let id = sc.lruvecID
         let type = self.lruGenType(pfn)
         let refs = self.folioLRURefs(pfn)
-        let workingset = memMap.test(pfn, .workingset)
+        let workingset = self.phys.memMap.test(pfn, .workingset)
         let tier = Kernel.lruTier(refs: refs, workingset: workingset)
-        if memMap.test(pfn, .mlocked) {
+        if self.phys.memMap.test(pfn, .mlocked) {
             self.lruGenDel(pfn, reclaiming: true)
-            memMap.insertFlags(pfn, .unevictable)
-            self.lruvecs[id].add(pfn, to: .unevictable, toTail: false, memMap)
+            self.phys.memMap.insertFlags(pfn, .unevictable)
+            self.lruvecs[id].add(pfn, to: .unevictable, toTail: false, self.phys.memMap)
             self.lruCount(pfn, .unevictable, 1)
             self.phys.count(.unevictablePgsCulled)
             return true
@@ -740,8 +732,8 @@ extension Kernel {
             self.folioIncGen(pfn, lruvec: id, reclaiming: false, toTail: true)
             return true
         }
-        let dirty = memMap.test(pfn, .dirty)
-        let writeback = memMap.test(pfn, .writeback)
+        let dirty = self.phys.memMap.test(pfn, .dirty)
+        let writeback = self.phys.memMap.test(pfn, .writeback)
         if type == 1 && dirty {
             sc.fileTaken += 1
             if !writeback { sc.nrUnqueuedDirty += 1 }
@@ -761,17 +753,17 @@ extension Kernel {
     /// `isolate_folio()`: off its generation with a reference for reclaim — unless reclaim may
     /// not do I/O and the page would need it.
     func lruGenIsolateFolio(_ pfn: PFN, _ sc: ScanControl) -> Bool {
-        let memMap = self.phys.memMap
         if !sc.gfp.contains(.io)
-            && (memMap.test(pfn, .dirty) || (memMap.test(pfn, .anon) && !memMap.test(pfn, .swapCache)))
+            && (self.phys.memMap.test(pfn, .dirty)
+                || (self.phys.memMap.test(pfn, .anon) && !self.phys.memMap.test(pfn, .swapCache)))
         {
             return false
         }
-        memMap.getPage(pfn)
-        if !memMap.test(pfn, .referenced) { memMap.setLRURefs(pfn, 0) }
-        memMap.removeFlags(pfn, .reclaim)
+        self.phys.memMap.getPage(pfn)
+        if !self.phys.memMap.test(pfn, .referenced) { self.phys.memMap.setLRURefs(pfn, 0) }
+        self.phys.memMap.removeFlags(pfn, .reclaim)
         self.lruGenDel(pfn, reclaiming: true)
-        memMap.removeFlags(pfn, .lru)
+        self.phys.memMap.removeFlags(pfn, .lru)
         return true
     }
 
@@ -812,18 +804,17 @@ extension Kernel {
                 end = address + batch / 2
             }
         }
-        let memMap = self.phys.memMap
         let gen = LRUGen.gen(self.lruvecs[id].gen.maxSeq)
         var young: [(UInt64, PTE)] = []
         self.pageTables.forEachPTE(root: mm.pgd, range: start..<end) { va, pte in
-            guard va != address, pte.isPresent, !memMap.test(pte.pfn, .head) else { return }
+            guard va != address, pte.isPresent, !self.phys.memMap.test(pte.pfn, .head) else { return }
             if self.lruGenYoungPage(pte, lruvec: id) { young.append((va, pte)) }
         }
         for (va, pte) in young {
             self.lruGenClearYoung(mm, va, pte)
             if kswapd {
                 self.folioUpdateGen(pte.pfn, to: gen)
-            } else if self.lruGenSetRefs(pte.pfn), memMap.lruGen(pte.pfn) != gen {
+            } else if self.lruGenSetRefs(pte.pfn), self.phys.memMap.lruGen(pte.pfn) != gen {
                 self.lruGenActivate(pte.pfn)
             }
         }
@@ -833,13 +824,13 @@ extension Kernel {
     /// the oldest generation is activated instead (`PG_active`, clearing `PG_referenced` and
     /// `PG_workingset`).
     func lruGenPrepareRejected(_ pages: [PFN]) {
-        let memMap = self.phys.memMap
-        for pfn in pages where !memMap.test(pfn, .mlocked) && !memMap.test(pfn, .unevictable) {
+        for pfn in pages
+        where !self.phys.memMap.test(pfn, .mlocked) && !self.phys.memMap.test(pfn, .unevictable) {
             let id = self.lruvecID(of: pfn)
             let type = self.lruGenType(pfn)
             if self.lruGenFolioSeq(pfn, lruvec: id, reclaiming: false) == self.lruvecs[id].gen.minSeq[type] {
-                memMap.removeFlags(pfn, [.referenced, .workingset])
-                memMap.insertFlags(pfn, .active)
+                self.phys.memMap.removeFlags(pfn, [.referenced, .workingset])
+                self.phys.memMap.insertFlags(pfn, .active)
             }
         }
     }
@@ -849,10 +840,9 @@ extension Kernel {
     /// `lru_gen_eviction()`: the shadow holds the page's cgroup, its type's `min_seq` and its
     /// references; the eviction counts in its tier.
     func lruGenEviction(_ pfn: PFN) -> Shadow {
-        let memMap = self.phys.memMap
         let type = self.lruGenType(pfn)
         let refs = self.folioLRURefs(pfn)
-        let workingset = memMap.test(pfn, .workingset)
+        let workingset = self.phys.memMap.test(pfn, .workingset)
         let id = self.lruvecID(of: pfn)
         let tier = Kernel.lruTier(refs: refs, workingset: workingset)
         self.lruvecs[id].gen.evicted[type * LRUGen.maxNrTiers + tier] += 1
@@ -870,11 +860,10 @@ extension Kernel {
     /// feeds its tier's refaults to the controller, is activated if it happens in a fault, and
     /// gets back `PG_workingset` or its references.
     func lruGenRefault(_ pfn: PFN, _ shadow: Shadow) {
-        let memMap = self.phys.memMap
         let recent = self.lruGenTestRecent(shadow)
         let id = shadow.lruvec
         guard id == self.lruvecID(of: pfn) else { return }
-        let file = !memMap.test(pfn, .swapBacked)
+        let file = !self.phys.memMap.test(pfn, .swapBacked)
         self.workingsetCount(id, file ? .workingsetRefaultFile : .workingsetRefaultAnon)
         guard recent else { return }
         let type = file ? 1 : 0
@@ -885,10 +874,10 @@ extension Kernel {
             self.workingsetCount(id, file ? .workingsetActivateFile : .workingsetActivateAnon)
         }
         if shadow.workingset {
-            memMap.insertFlags(pfn, .workingset)
+            self.phys.memMap.insertFlags(pfn, .workingset)
             self.workingsetCount(id, file ? .workingsetRestoreFile : .workingsetRestoreAnon)
         } else {
-            memMap.setLRURefs(pfn, refs - 1)
+            self.phys.memMap.setLRURefs(pfn, refs - 1)
         }
     }
 

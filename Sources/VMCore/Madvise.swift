@@ -153,7 +153,6 @@ extension Kernel {
     /// `madvise_free_pte_range()`: private anonymous pages mapped only here become clean and
     /// lazily freeable (`folio_mark_lazyfree()`: off the swap-backed lists, onto the inactive file list).
     func markLazyFree(_ mm: AddressSpace, _ range: Range<UInt64>) {
-        let memMap = self.phys.memMap
         var lazy: [PFN] = []
         var swaps: [SwapEntry] = []
         self.pageTables.updatePTEs(root: mm.pgd, range: range) { _, pte in
@@ -162,8 +161,8 @@ extension Kernel {
                 swaps.append(e)
                 return .none
             }
-            guard pte.isPresent, pte.pfn != self.zeroPFN, memMap.test(pte.pfn, .anon),
-                memMap.mapCount(pte.pfn) == 1
+            guard pte.isPresent, pte.pfn != self.zeroPFN, self.phys.memMap.test(pte.pfn, .anon),
+                self.phys.memMap.mapCount(pte.pfn) == 1
             else { return pte }
             lazy.append(pte.pfn)
             var clean = pte
@@ -175,12 +174,12 @@ extension Kernel {
             mm.addRSS(.swapEntries, -1)
             self.freeSwapEntry(e)
         }
-        for pfn in lazy where memMap.test(pfn, .swapBacked) {
+        for pfn in lazy where self.phys.memMap.test(pfn, .swapBacked) {
             // Only pages whose swap copy can go become lazily freeable.
-            if memMap.test(pfn, .swapCache) && !self.freeSwapCache(pfn) { continue }
-            let onLRU = memMap.test(pfn, .lru) && !memMap.test(pfn, .unevictable)
+            if self.phys.memMap.test(pfn, .swapCache) && !self.freeSwapCache(pfn) { continue }
+            let onLRU = self.phys.memMap.test(pfn, .lru) && !self.phys.memMap.test(pfn, .unevictable)
             if onLRU { self.lruRemove(pfn) }
-            memMap.removeFlags(pfn, [.swapBacked, .dirty, .active, .referenced])
+            self.phys.memMap.removeFlags(pfn, [.swapBacked, .dirty, .active, .referenced])
             if onLRU { self.lruAdd(pfn, to: .inactiveFile) }
             self.phys.count(.pglazyfree)
         }

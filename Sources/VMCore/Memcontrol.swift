@@ -727,7 +727,6 @@ extension Kernel {
         var mapped = 0
         var dirty = 0
         var writeback = 0
-        let memMap = self.phys.memMap
         for x in g.subtree {
             for list in LRUList.allCases { lists[list.rawValue] += self.lruvecs[x.id].count(list) }
         }
@@ -736,12 +735,12 @@ extension Kernel {
             for (i, raw) in self.memcg.owner.enumerated()
             where raw != 0 && ids.contains(raw & MemcgState.idMask) {
                 let pfn = PFN(rawValue: UInt64(i))
-                if memMap.test(pfn, .swapCache) { swapcached += 1 }
+                if self.phys.memMap.test(pfn, .swapCache) { swapcached += 1 }
                 let kind = MemcgKind(rawValue: raw >> MemcgState.kindShift)!
                 if kind != .anon {
-                    if memMap.mapCount(pfn) > 0 { mapped += 1 }
-                    if memMap.test(pfn, .dirty) { dirty += 1 }
-                    if memMap.test(pfn, .writeback) { writeback += 1 }
+                    if self.phys.memMap.mapCount(pfn) > 0 { mapped += 1 }
+                    if self.phys.memMap.test(pfn, .dirty) { dirty += 1 }
+                    if self.phys.memMap.test(pfn, .writeback) { writeback += 1 }
                 }
             }
         }

@@ -69,7 +69,6 @@ extension Kernel {
     private func userAccessFaulted(
         _ task: Task, address: UInt64, access: Access, value: UInt64, keepContent: Bool
     ) -> AccessResult {
-        let memMap = self.phys.memMap
         let shift = UInt64(self.phys.pageShift)
         var attempts = 0
         var first = true
@@ -86,10 +85,10 @@ extension Kernel {
                 let pfn = PFN(rawValue: pa >> shift)
                 let result: AccessResult
                 if access == .write && !keepContent {
-                    memMap.setContent(pfn, value)
+                    self.phys.memMap.setContent(pfn, value)
                     result = .ok(value: value)
                 } else {
-                    result = .ok(value: memMap.content(pfn))
+                    result = .ok(value: self.phys.memMap.content(pfn))
                 }
                 // An OOM victim chosen meanwhile dies on the way back.
                 if returnPending, !self.returnFromFault(task) { return .outOfMemory }
@@ -233,32 +232,29 @@ extension Kernel {
     /// A new PTE maps `pfn`: map count +1 (`NR_ANON_MAPPED`/`NR_FILE_MAPPED` on the first), and
     /// the mm's RSS counter. The caller holds the page reference the PTE stands for.
     func addMapping(_ pfn: PFN, mm: AddressSpace, anon: Bool) {
-        let memMap = self.phys.memMap
-        memMap.incMapCount(pfn)
-        let shmem = !anon && memMap.test(pfn, .swapBacked)
-        if memMap.mapCount(pfn) == 1 { self.phys.mod(anon ? .nrAnonPages : .nrMapped, 1) }
+        self.phys.memMap.incMapCount(pfn)
+        let shmem = !anon && self.phys.memMap.test(pfn, .swapBacked)
+        if self.phys.memMap.mapCount(pfn) == 1 { self.phys.mod(anon ? .nrAnonPages : .nrMapped, 1) }
         mm.addRSS(anon ? .anonPages : (shmem ? .shmemPages : .filePages), 1)
     }
 
     /// A PTE stops mapping `pfn`: map count −1, RSS −1, and the PTE's page reference dropped (the
     /// page is freed when that was the last one).
     func removeMapping(_ pfn: PFN, mm: AddressSpace) {
-        let memMap = self.phys.memMap
-        let anon = memMap.test(pfn, .anon)
-        let shmem = !anon && memMap.test(pfn, .swapBacked)
-        if memMap.decMapCount(pfn) { self.phys.mod(anon ? .nrAnonPages : .nrMapped, -1) }
+        let anon = self.phys.memMap.test(pfn, .anon)
+        let shmem = !anon && self.phys.memMap.test(pfn, .swapBacked)
+        if self.phys.memMap.decMapCount(pfn) { self.phys.mod(anon ? .nrAnonPages : .nrMapped, -1) }
         mm.addRSS(anon ? .anonPages : (shmem ? .shmemPages : .filePages), -1)
         self.putPage(pfn)
     }
 
     /// `put_page()`: drops a reference; the last one frees the page (off the LRU, out of rmap).
     func putPage(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        if memMap.refCount(pfn) == 1 {
+        if self.phys.memMap.refCount(pfn) == 1 {
             self.lruDelete(pfn)
             self.memcgUncharge(pfn)
             self.unfileAnonPage(pfn)
-            memMap.removeFlags(
+            self.phys.memMap.removeFlags(
                 pfn, [.anon, .anonExclusive, .swapBacked, .dirty, .uptodate, .referenced, .active])
         }
         self.phys.freePages(pfn, order: 0)
@@ -285,12 +281,11 @@ extension Kernel {
         mm.pageTablePages += tables
         self.memcgSyncPageTables(mm)
         self.flushTLB(mm, range: range)
-        let memMap = self.phys.memMap
         for (pfn, dirty) in freed {
-            if dirty && !memMap.test(pfn, .anon) { self.markPageDirty(pfn) }
+            if dirty && !self.phys.memMap.test(pfn, .anon) { self.markPageDirty(pfn) }
             // free_swap_cache(): an unmapped swap-cache page nobody else needs goes with its slot.
-            let swapCached = memMap.test(pfn, .swapCache) && memMap.mapCount(pfn) == 1
-            if swapCached { memMap.getPage(pfn) }
+            let swapCached = self.phys.memMap.test(pfn, .swapCache) && self.phys.memMap.mapCount(pfn) == 1
+            if swapCached { self.phys.memMap.getPage(pfn) }
             self.removeMapping(pfn, mm: mm)
             if swapCached {
                 self.freeSwapCache(pfn)

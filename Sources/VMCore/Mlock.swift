@@ -39,23 +39,22 @@ extension Kernel {
     /// `VM_LOCKED` flag changed (`mlock_folio()` / `munlock_folio()`).
     func updateMlockState(_ mm: AddressSpace, _ slot: Int) {
         let vma = mm.vma(slot)
-        let memMap = self.phys.memMap
         var pages: [PFN] = []
         self.pageTables.forEachPTE(root: mm.pgd, range: vma.start..<vma.end) { _, pte in
             if pte.mapsFrame && pte.pfn != self.zeroPFN { pages.append(pte.pfn) }
         }
         for pfn in pages {
             let locked = vma.flags.contains(.locked)
-            guard memMap.test(pfn, .mlocked) != locked else { continue }
-            if memMap.test(pfn, .lru) { self.lruRemove(pfn) }
+            guard self.phys.memMap.test(pfn, .mlocked) != locked else { continue }
+            if self.phys.memMap.test(pfn, .lru) { self.lruRemove(pfn) }
             if locked {
-                memMap.removeFlags(pfn, .active)
-                memMap.insertFlags(pfn, [.mlocked, .unevictable])
+                self.phys.memMap.removeFlags(pfn, .active)
+                self.phys.memMap.insertFlags(pfn, [.mlocked, .unevictable])
                 if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, 1) }
                 self.phys.count(.unevictablePgsMlocked)
                 self.lruAdd(pfn, to: .unevictable)
             } else {
-                memMap.removeFlags(pfn, [.mlocked, .unevictable])
+                self.phys.memMap.removeFlags(pfn, [.mlocked, .unevictable])
                 if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrMlock, -1) }
                 self.phys.count(.unevictablePgsMunlocked)
                 self.lruAdd(pfn, to: self.lruList(of: pfn))

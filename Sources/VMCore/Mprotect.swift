@@ -70,7 +70,6 @@ extension Kernel {
     func changeProtection(_ mm: AddressSpace, _ slot: Int) {
         let vma = mm.vma(slot)
         let base = self.pageProtection(vma.flags)
-        let memMap = self.phys.memMap
         self.pageTables.updatePTEs(root: mm.pgd, range: vma.start..<vma.end) { _, pte in
             guard pte.mapsFrame else { return pte }
             var flags = base.union(pte.flags.intersection([.accessed, .dirty]))
@@ -79,7 +78,8 @@ extension Kernel {
                 let writable =
                     vma.flags.contains(.shared)
                     ? pte.contains(.dirty)
-                    : page != self.zeroPFN && memMap.test(page, .anon) && memMap.test(page, .anonExclusive)
+                    : page != self.zeroPFN && self.phys.memMap.test(page, .anon)
+                        && self.phys.memMap.test(page, .anonExclusive)
                 if writable { flags.insert(.writable) }
             }
             return PTE(pfn: pte.pfn, flags: flags)

@@ -7,12 +7,11 @@ import VMTypes
 extension Kernel {
     /// The file whose page cache holds `pfn`, if it is a page-cache page.
     func owningFile(_ pfn: PFN) -> SimFile? {
-        let memMap = self.phys.memMap
-        guard !memMap.test(pfn, .anon) else { return nil }
-        let mapping = Int(memMap.mapping(pfn))
+        guard !self.phys.memMap.test(pfn, .anon) else { return nil }
+        let mapping = Int(self.phys.memMap.mapping(pfn))
         guard mapping > 0, mapping <= self.files.count else { return nil }
         let file = self.files[mapping - 1]
-        return file.pages[memMap.index(pfn)] == pfn ? file : nil
+        return file.pages[self.phys.memMap.index(pfn)] == pfn ? file : nil
     }
 
     /// `filemap_get_folio()`: the cached page at `index`, if any.
@@ -44,10 +43,9 @@ extension Kernel {
             self.phys.freePages(pfn, order: 0)
             return nil
         }
-        let memMap = self.phys.memMap
-        memMap.setMapping(pfn, UInt32(file.id.rawValue + 1))
-        memMap.setIndex(pfn, index)
-        if file.isShmem { memMap.insertFlags(pfn, .swapBacked) }
+        self.phys.memMap.setMapping(pfn, UInt32(file.id.rawValue + 1))
+        self.phys.memMap.setIndex(pfn, index)
+        if file.isShmem { self.phys.memMap.insertFlags(pfn, .swapBacked) }
         self.phys.mod(.nrFilePages, 1)
         if file.isShmem { self.phys.mod(.nrShmem, 1) }
         if !file.shadows.isEmpty, let shadow = file.shadows.removeValue(forKey: index), !forWrite {
@@ -79,20 +77,19 @@ extension Kernel {
     /// `folio_mark_accessed()`: the first access sets `PG_referenced`; a second one activates
     /// an inactive page (the two-touch rule, `pgactivate`).
     func markPageAccessed(_ pfn: PFN) {
-        let memMap = self.phys.memMap
         if self.lruGenEnabled { return self.lruGenIncRefs(pfn) }
-        if !memMap.test(pfn, .referenced) {
-            memMap.insertFlags(pfn, .referenced)
-        } else if !memMap.test(pfn, .unevictable) && !memMap.test(pfn, .active) {
-            if memMap.test(pfn, .lru) {
+        if !self.phys.memMap.test(pfn, .referenced) {
+            self.phys.memMap.insertFlags(pfn, .referenced)
+        } else if !self.phys.memMap.test(pfn, .unevictable) && !self.phys.memMap.test(pfn, .active) {
+            if self.phys.memMap.test(pfn, .lru) {
                 self.lruRemove(pfn)
-                memMap.insertFlags(pfn, .active)
+                self.phys.memMap.insertFlags(pfn, .active)
                 self.lruAdd(pfn, to: self.lruList(of: pfn))
                 self.phys.count(.pgactivate)
             } else {
-                memMap.insertFlags(pfn, .active)
+                self.phys.memMap.insertFlags(pfn, .active)
             }
-            memMap.removeFlags(pfn, .referenced)
+            self.phys.memMap.removeFlags(pfn, .referenced)
             self.workingsetActivation(pfn)
         }
     }
@@ -104,10 +101,11 @@ extension Kernel {
     /// and `__mark_inode_dirty()`: the inode's `dirtied_when`, and the flusher woken after
     /// `dirty_writeback_centisecs` if it was idle. shmem pages are only flagged.
     func markPageDirty(_ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard !memMap.test(pfn, .dirty) else { return }
-        memMap.insertFlags(pfn, .dirty)
-        guard !memMap.test(pfn, .anon), !memMap.test(pfn, .swapBacked), let file = self.owningFile(pfn) else {
+        guard !self.phys.memMap.test(pfn, .dirty) else { return }
+        self.phys.memMap.insertFlags(pfn, .dirty)
+        guard !self.phys.memMap.test(pfn, .anon), !self.phys.memMap.test(pfn, .swapBacked),
+            let file = self.owningFile(pfn)
+        else {
             return
         }
         self.accountDirty(pfn, 1)
@@ -123,9 +121,8 @@ extension Kernel {
 
     /// `folio_clear_dirty_for_io()` / `folio_cancel_dirty()`: clears `PG_dirty` and its accounting.
     func clearPageDirty(_ file: SimFile, _ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard memMap.test(pfn, .dirty) else { return }
-        memMap.removeFlags(pfn, .dirty)
+        guard self.phys.memMap.test(pfn, .dirty) else { return }
+        self.phys.memMap.removeFlags(pfn, .dirty)
         guard !file.isShmem else { return }
         self.accountDirty(pfn, -1)
         file.dirtyPages -= 1
@@ -147,9 +144,8 @@ extension Kernel {
 
     /// `folio_end_writeback()`: `nr_writeback` down, `nr_written` up.
     func endPageWriteback(_ file: SimFile, _ pfn: PFN) {
-        let memMap = self.phys.memMap
-        guard memMap.test(pfn, .writeback) else { return }
-        memMap.removeFlags(pfn, .writeback)
+        guard self.phys.memMap.test(pfn, .writeback) else { return }
+        self.phys.memMap.removeFlags(pfn, .writeback)
         self.phys.mod(.nrWriteback, -1)
         self.phys.mod(.nrWritten, 1)
         if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, -1) }
@@ -163,15 +159,15 @@ extension Kernel {
     /// data write it back first.
     func pageCacheRemove(_ file: SimFile, index: UInt64) {
         guard let pfn = file.pages[index] else { return }
-        let memMap = self.phys.memMap
-        precondition(memMap.mapCount(pfn) == 0, "pageCacheRemove: \(pfn) is still mapped")
-        precondition(!memMap.test(pfn, .writeback), "pageCacheRemove: \(pfn) is under writeback")
+        precondition(self.phys.memMap.mapCount(pfn) == 0, "pageCacheRemove: \(pfn) is still mapped")
+        precondition(!self.phys.memMap.test(pfn, .writeback), "pageCacheRemove: \(pfn) is under writeback")
         self.clearPageDirty(file, pfn)
         file.pages[index] = nil
         _ = self.syncIndexNodes(file)
         self.lruDelete(pfn)
-        memMap.removeFlags(pfn, [.uptodate, .dirty, .swapBacked, .referenced, .active, .locked, .readahead])
-        memMap.setMapping(pfn, 0)
+        self.phys.memMap.removeFlags(
+            pfn, [.uptodate, .dirty, .swapBacked, .referenced, .active, .locked, .readahead])
+        self.phys.memMap.setMapping(pfn, 0)
         self.phys.mod(.nrFilePages, -1)
         if file.isShmem { self.phys.mod(.nrShmem, -1) }
         self.putPage(pfn)
@@ -180,9 +176,9 @@ extension Kernel {
     /// `mapping_evict_folio()` test: a page invalidation may drop — clean, not under I/O, not
     /// mapped, no extra references.
     func pageIsInvalidatable(_ pfn: PFN) -> Bool {
-        let memMap = self.phys.memMap
-        return !memMap.test(pfn, .dirty) && !memMap.test(pfn, .writeback) && !memMap.test(pfn, .locked)
-            && memMap.mapCount(pfn) == 0 && memMap.refCount(pfn) == 1
+        return !self.phys.memMap.test(pfn, .dirty) && !self.phys.memMap.test(pfn, .writeback)
+            && !self.phys.memMap.test(pfn, .locked)
+            && self.phys.memMap.mapCount(pfn) == 0 && self.phys.memMap.refCount(pfn) == 1
     }
 
     /// `invalidate_mapping_pages()`: drops every clean, unmapped, idle page of `file` (what
@@ -215,11 +211,10 @@ extension Kernel {
         }
         let doomed = file.pages.keys.filter { $0 >= from }.sorted()
         guard !doomed.isEmpty else { return }
-        let memMap = self.phys.memMap
         for index in doomed {
             guard let pfn = file.pages[index] else { continue }
-            if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
-            if memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
+            if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+            if self.phys.memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
             if file.pages[index] == pfn { self.pageCacheRemove(file, index: index) }
         }
     }
@@ -309,10 +304,9 @@ extension Kernel {
     /// of file: SIGBUS.
     func filemapFault(_ file: SimFile, _ open: OpenFile?, flags: VMFlags, index: UInt64) -> FilemapFault {
         guard index < file.sizeInPages(self.phys.pageShift) else { return .sigbus }
-        let memMap = self.phys.memMap
         if file.isShmem {
             if let pfn = file.pages[index] {
-                memMap.getPage(pfn)
+                self.phys.memMap.getPage(pfn)
                 return .page(pfn, major: false)
             }
             if file.swapped[index] != nil {
@@ -320,15 +314,15 @@ extension Kernel {
                 return .page(pfn, major: major)
             }
             guard let pfn = self.pageCacheAdd(file, index: index) else { return .oom }
-            memMap.setContent(pfn, 0)
-            memMap.insertFlags(pfn, .uptodate)
-            memMap.getPage(pfn)
+            self.phys.memMap.setContent(pfn, 0)
+            self.phys.memMap.insertFlags(pfn, .uptodate)
+            self.phys.memMap.getPage(pfn)
             return .page(pfn, major: false)
         }
         if let pfn = file.pages[index] {
-            memMap.getPage(pfn)
+            self.phys.memMap.getPage(pfn)
             if let open { self.asyncMmapReadahead(file, open, flags: flags, pfn: pfn, index: index) }
-            if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+            if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
             guard file.pages[index] == pfn else {
                 self.putPage(pfn)
                 return self.filemapFault(file, open, flags: flags, index: index)
@@ -338,12 +332,12 @@ extension Kernel {
         if let open { self.syncMmapReadahead(file, open, flags: flags, index: index) }
         if file.pages[index] == nil {
             guard let pfn = self.pageCacheAdd(file, index: index) else { return .oom }
-            memMap.insertFlags(pfn, .locked)
+            self.phys.memMap.insertFlags(pfn, .locked)
             self.submitRead(file, [index])
         }
         guard let pfn = file.pages[index] else { return .oom }
-        memMap.getPage(pfn)
-        if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+        self.phys.memMap.getPage(pfn)
+        if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
         return .page(pfn, major: true)
     }
 }

@@ -16,14 +16,13 @@ extension Kernel {
     /// `swap_writepage()` for a batch: each page goes under writeback and its word is captured;
     /// runs of consecutive blocks share a request (the block layer's plug merges them).
     func swapWriteout(_ pages: [(pfn: PFN, entry: SwapEntry)]) {
-        let memMap = self.phys.memMap
         var byArea: [Int: [(UInt64, UInt64, PFN)]] = [:]
         for (pfn, e) in pages {
-            memMap.removeFlags(pfn, .dirty)
-            memMap.insertFlags(pfn, [.writeback, .reclaim])
+            self.phys.memMap.removeFlags(pfn, .dirty)
+            self.phys.memMap.insertFlags(pfn, [.writeback, .reclaim])
             self.phys.mod(.nrWriteback, 1)
             if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, 1) }
-            byArea[e.type, default: []].append((e.offset, memMap.content(pfn), pfn))
+            byArea[e.type, default: []].append((e.offset, self.phys.memMap.content(pfn), pfn))
         }
         self.phys.count(.pswpout, UInt64(pages.count))
         self.phys.mod(.nrVmscanWrite, pages.count)
@@ -48,31 +47,31 @@ extension Kernel {
     /// (a page reclaim wrote is rotated to the tail of the inactive list, `folio_rotate_reclaimable()`);
     /// a read's pages become up to date.
     func completeSwapIO(_ type: Int, write: Bool, _ items: [(UInt64, UInt64, PFN)]) {
-        let memMap = self.phys.memMap
         let area = self.swap.areas[type]
         for (offset, word, pfn) in items {
             if write {
                 if let area, area[offset] != 0 { area.disk[offset] = word }
-                memMap.removeFlags(pfn, .writeback)
+                self.phys.memMap.removeFlags(pfn, .writeback)
                 self.phys.mod(.nrWriteback, -1)
                 self.phys.mod(.nrWritten, 1)
                 self.swap.writebackPages -= 1
                 if let z = self.phys.zoneIndex(of: pfn) { self.phys.modZone(z, .nrZoneWritePending, -1) }
-                if memMap.test(pfn, .reclaim) {
-                    memMap.removeFlags(pfn, .reclaim)
-                    if memMap.test(pfn, .lru) && !memMap.test(pfn, .dirty) && !memMap.test(pfn, .unevictable)
+                if self.phys.memMap.test(pfn, .reclaim) {
+                    self.phys.memMap.removeFlags(pfn, .reclaim)
+                    if self.phys.memMap.test(pfn, .lru) && !self.phys.memMap.test(pfn, .dirty)
+                        && !self.phys.memMap.test(pfn, .unevictable)
                     {
                         self.lruRemove(pfn)
-                        memMap.removeFlags(pfn, .active)
+                        self.phys.memMap.removeFlags(pfn, .active)
                         self.lruAddTail(pfn, to: self.lruList(of: pfn))
                         self.phys.count(.pgrotated)
                     }
                 }
             } else {
-                guard memMap.test(pfn, .locked) else { continue }
-                memMap.setContent(pfn, area?.disk[offset] ?? 0)
-                memMap.insertFlags(pfn, .uptodate)
-                memMap.removeFlags(pfn, .locked)
+                guard self.phys.memMap.test(pfn, .locked) else { continue }
+                self.phys.memMap.setContent(pfn, area?.disk[offset] ?? 0)
+                self.phys.memMap.insertFlags(pfn, .uptodate)
+                self.phys.memMap.removeFlags(pfn, .locked)
             }
         }
     }

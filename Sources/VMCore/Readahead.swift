@@ -154,9 +154,8 @@ extension Kernel {
         _ file: SimFile, _ ra: inout ReadaheadState, pfn: PFN, index: UInt64, count: UInt64
     ) {
         guard ra.raPages > 0 else { return }
-        let memMap = self.phys.memMap
-        if memMap.test(pfn, .writeback) { return }
-        memMap.removeFlags(pfn, .readahead)
+        if self.phys.memMap.test(pfn, .writeback) { return }
+        self.phys.memMap.removeFlags(pfn, .readahead)
         let maxPages = self.readaheadMaxPages(ra, request: count)
         if index == ra.start + ra.size - ra.asyncSize {
             ra.start += ra.size

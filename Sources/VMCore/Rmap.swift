@@ -174,16 +174,15 @@ extension Kernel {
 
     /// `rmap_walk_anon()` / `rmap_walk_file()`: every (mm, VMA, address) whose PTE maps `pfn`.
     public func rmapWalk(_ pfn: PFN) -> [(mm: AddressSpace, slot: Int, address: UInt64)] {
-        let memMap = self.phys.memMap
         let shift = self.phys.pageShift
-        let index = memMap.index(pfn)
+        let index = self.phys.memMap.index(pfn)
         var candidates: [VMARef] = []
-        if memMap.test(pfn, .anon) {
-            let mapping = memMap.mapping(pfn)
+        if self.phys.memMap.test(pfn, .anon) {
+            let mapping = self.phys.memMap.mapping(pfn)
             guard mapping != 0, let anon = self.anonVMAs[Int(mapping) - 1] else { return [] }
             candidates = Array(anon.linked)
-        } else if memMap.mapping(pfn) != 0 {
-            candidates = Array(self.files[Int(memMap.mapping(pfn)) - 1].mappers)
+        } else if self.phys.memMap.mapping(pfn) != 0 {
+            candidates = Array(self.files[Int(self.phys.memMap.mapping(pfn)) - 1].mappers)
         }
         var result: [(mm: AddressSpace, slot: Int, address: UInt64)] = []
         // Walk in (mm, VMA) order so results never depend on hashing; most pages have one.
@@ -235,7 +234,6 @@ extension Kernel {
     /// once more and stay). A `VM_LOCKED` area keeps the page (mlocked). Returns false if the
     /// page is still mapped.
     func tryToUnmap(_ pfn: PFN) -> Bool {
-        let memMap = self.phys.memMap
         for (mm, slot, address) in self.rmapWalk(pfn) {
             let vma = mm.vma(slot)
             if vma.flags.contains(.locked) {
@@ -243,11 +241,11 @@ extension Kernel {
                 return false
             }
             let pte = self.pageTables.pte(root: mm.pgd, va: address)
-            let anon = memMap.test(pfn, .anon)
-            if anon && !memMap.test(pfn, .swapBacked) {
+            let anon = self.phys.memMap.test(pfn, .anon)
+            if anon && !self.phys.memMap.test(pfn, .swapBacked) {
                 // MADV_FREE: written since? Then it is anonymous memory again.
-                if pte.contains(.dirty) || memMap.test(pfn, .dirty) {
-                    memMap.insertFlags(pfn, .swapBacked)
+                if pte.contains(.dirty) || self.phys.memMap.test(pfn, .dirty) {
+                    self.phys.memMap.insertFlags(pfn, .swapBacked)
                     return false
                 }
                 _ = self.installPTE(mm, address, .none)
@@ -255,11 +253,11 @@ extension Kernel {
                 self.removeMapping(pfn, mm: mm)
                 continue
             }
-            if pte.contains(.dirty) { memMap.insertFlags(pfn, .dirty) }
+            if pte.contains(.dirty) { self.phys.memMap.insertFlags(pfn, .dirty) }
             if anon {
                 guard let entry = self.swapEntry(of: pfn) else { return false }
                 self.swapDuplicate(entry)
-                let exclusive = memMap.test(pfn, .anonExclusive)
+                let exclusive = self.phys.memMap.test(pfn, .anonExclusive)
                 _ = self.installPTE(mm, address, PTE(swap: entry, exclusive: exclusive))
                 mm.addRSS(.swapEntries, 1)
             } else {
@@ -269,8 +267,10 @@ extension Kernel {
             self.flushTLB(mm, range: address..<(address + self.phys.pageSize))
             self.removeMapping(pfn, mm: mm)
         }
-        if memMap.test(pfn, .anon) && memMap.mapCount(pfn) == 0 { memMap.removeFlags(pfn, .anonExclusive) }
-        return memMap.mapCount(pfn) == 0
+        if self.phys.memMap.test(pfn, .anon) && self.phys.memMap.mapCount(pfn) == 0 {
+            self.phys.memMap.removeFlags(pfn, .anonExclusive)
+        }
+        return self.phys.memMap.mapCount(pfn) == 0
     }
 
     /// `folio_check_references()`.

@@ -11,7 +11,6 @@ extension Kernel {
     /// Returns the page (the fault counts major when it had to be read).
     func shmemSwapIn(_ file: SimFile, index: UInt64) -> (PFN, major: Bool)? {
         guard let entry = file.swapped[index] else { return nil }
-        let memMap = self.phys.memMap
         var major = false
         let got: (PFN, new: Bool)?
         if self.swap.cache[entry] != nil {
@@ -21,8 +20,8 @@ extension Kernel {
             major = true
         }
         guard let (pfn, _) = got else { return nil }
-        if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
-        if memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
+        if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+        if self.phys.memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
         guard file.swapped[index] == entry, self.swapEntry(of: pfn) == entry else {
             self.putPage(pfn)
             return file.pages[index].map { ($0, false) }
@@ -32,13 +31,13 @@ extension Kernel {
         file.swapped[index] = nil
         self.swapFree(entry)
         self.lruDelete(pfn)
-        memMap.removeFlags(pfn, .anon)
-        memMap.setMapping(pfn, 0)
+        self.phys.memMap.removeFlags(pfn, .anon)
+        self.phys.memMap.setMapping(pfn, 0)
         file.pages[index] = pfn
         _ = self.syncIndexNodes(file)
-        memMap.setMapping(pfn, UInt32(file.id.rawValue + 1))
-        memMap.setIndex(pfn, index)
-        memMap.insertFlags(pfn, [.swapBacked, .uptodate, .dirty])
+        self.phys.memMap.setMapping(pfn, UInt32(file.id.rawValue + 1))
+        self.phys.memMap.setIndex(pfn, index)
+        self.phys.memMap.insertFlags(pfn, [.swapBacked, .uptodate, .dirty])
         self.phys.mod(.nrFilePages, 1)
         self.phys.mod(.nrShmem, 1)
         self.lruAddNew(pfn, vma: nil)
@@ -49,7 +48,6 @@ extension Kernel {
     /// `shmem_writeout()`: an unmapped shmem page leaves its file for the swap cache; the file's
     /// index keeps the swap entry. Returns the entry, or nil without swap space.
     func shmemWriteout(_ pfn: PFN) -> SwapEntry? {
-        let memMap = self.phys.memMap
         guard let file = self.owningFile(pfn), file.isShmem, let entry = self.getSwapSlot() else {
             return nil
         }
@@ -57,7 +55,7 @@ extension Kernel {
             self.area(entry).clearCached(entry.offset)
             return nil
         }
-        let index = memMap.index(pfn)
+        let index = self.phys.memMap.index(pfn)
         // The slot is referenced by the shmem index (`swap_shmem_alloc()`) and the cache.
         self.area(entry).duplicate(entry.offset)
         file.pages[index] = nil
@@ -65,9 +63,9 @@ extension Kernel {
         file.swapped[index] = entry
         self.phys.mod(.nrFilePages, -1)
         self.phys.mod(.nrShmem, -1)
-        memMap.setMapping(pfn, 0)
+        self.phys.memMap.setMapping(pfn, 0)
         // The page-cache reference becomes the swap cache's.
-        let freed = memMap.putPageTestZero(pfn)
+        let freed = self.phys.memMap.putPageTestZero(pfn)
         precondition(!freed, "shmemWriteout: \(pfn) freed")
         self.addToSwapCache(pfn, entry)
         return entry

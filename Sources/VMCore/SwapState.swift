@@ -54,10 +54,9 @@ extension Kernel {
 
     /// `add_to_swap_cache()`: the cache takes a reference; `nr_swapcached` and `nr_file_pages` count it.
     func addToSwapCache(_ pfn: PFN, _ e: SwapEntry) {
-        let memMap = self.phys.memMap
-        memMap.getPage(pfn)
-        memMap.insertFlags(pfn, .swapCache)
-        memMap.setPrivateWord(pfn, SwapState.key(e))
+        self.phys.memMap.getPage(pfn)
+        self.phys.memMap.insertFlags(pfn, .swapCache)
+        self.phys.memMap.setPrivateWord(pfn, SwapState.key(e))
         self.swap.cacheInsert(pfn, e)
         self.area(e).setCached(e.offset)
         self.phys.mod(.nrSwapcached, 1)
@@ -72,10 +71,9 @@ extension Kernel {
         guard let e = self.swapEntry(of: pfn) else {
             preconditionFailure("deleteFromSwapCache: \(pfn) not cached")
         }
-        let memMap = self.phys.memMap
         self.swap.cacheRemove(e)
-        memMap.removeFlags(pfn, .swapCache)
-        memMap.setPrivateWord(pfn, 0)
+        self.phys.memMap.removeFlags(pfn, .swapCache)
+        self.phys.memMap.setPrivateWord(pfn, 0)
         self.phys.mod(.nrSwapcached, -1)
         self.phys.mod(.nrFilePages, -1)
         if let shadow { self.area(e).shadows[e.offset] = shadow }
@@ -87,11 +85,10 @@ extension Kernel {
     /// is gone). The swap cache's reference goes with it.
     @discardableResult
     func freeSwapCache(_ pfn: PFN, force: Bool = false) -> Bool {
-        let memMap = self.phys.memMap
-        guard let e = self.swapEntry(of: pfn), !memMap.test(pfn, .writeback) else { return false }
+        guard let e = self.swapEntry(of: pfn), !self.phys.memMap.test(pfn, .writeback) else { return false }
         guard self.swapCount(e) == 0 else { return false }
         self.deleteFromSwapCache(pfn)
-        memMap.insertFlags(pfn, .dirty)
+        self.phys.memMap.insertFlags(pfn, .dirty)
         self.putPage(pfn)
         return true
     }
@@ -121,9 +118,8 @@ extension Kernel {
     func readSwapCacheAsync(_ e: SwapEntry, readahead: Bool, plug: inout [(SwapEntry, PFN)]) -> (
         PFN, new: Bool
     )? {
-        let memMap = self.phys.memMap
         if let pfn = self.swap.cache[e] {
-            memMap.getPage(pfn)
+            self.phys.memMap.getPage(pfn)
             return (pfn, false)
         }
         // A slot nobody refers to any more has nothing to read.
@@ -132,7 +128,7 @@ extension Kernel {
         // Reclaim inside the allocation may have cached it meanwhile.
         if let other = self.swap.cache[e] {
             self.phys.freePages(pfn, order: 0)
-            memMap.getPage(other)
+            self.phys.memMap.getPage(other)
             return (other, false)
         }
         guard self.area(e).count(e.offset) > 0 else {
@@ -149,7 +145,7 @@ extension Kernel {
             if let other = self.swap.cache[e] {
                 self.memcgUncharge(pfn)
                 self.phys.freePages(pfn, order: 0)
-                memMap.getPage(other)
+                self.phys.memMap.getPage(other)
                 return (other, false)
             }
             guard self.area(e).count(e.offset) > 0 else {
@@ -158,8 +154,8 @@ extension Kernel {
                 return nil
             }
         }
-        memMap.insertFlags(pfn, [.locked, .swapBacked])
-        if readahead { memMap.insertFlags(pfn, .readahead) }
+        self.phys.memMap.insertFlags(pfn, [.locked, .swapBacked])
+        if readahead { self.phys.memMap.insertFlags(pfn, .readahead) }
         let area = self.area(e)
         let shadow = area.shadows.isEmpty ? nil : area.shadows.removeValue(forKey: e.offset)
         self.addToSwapCache(pfn, e)

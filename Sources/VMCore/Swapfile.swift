@@ -219,7 +219,6 @@ extension Kernel {
     /// rest of that mm is skipped (Linux walks on and finds nothing: the OOM reaper unmapped
     /// it). The last `mmput()` tears the mm down.
     func tryToUnuse(_ area: SwapArea) throws(MMError) {
-        let memMap = self.phys.memMap
         var passes = 0
         while area.inUse > 0 {
             passes += 1
@@ -271,9 +270,9 @@ extension Kernel {
             // Pages only the swap cache still holds for this area.
             for (key, pfn) in self.swap.cache.pages.sorted(by: { $0.key < $1.key })
             where Int(key >> 50) == area.type {
-                memMap.getPage(pfn)
-                if memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
-                if memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
+                self.phys.memMap.getPage(pfn)
+                if self.phys.memMap.test(pfn, .locked) { self.waitOnPageLocked(pfn) }
+                if self.phys.memMap.test(pfn, .writeback) { self.waitOnPageWriteback(pfn) }
                 if self.swapEntry(of: pfn) == SwapEntry(type: area.type, offset: key & ((1 << 50) - 1)) {
                     self.freeSwapCache(pfn)
                 }
@@ -326,9 +325,9 @@ extension Kernel {
         self.swapFree(e)
         let area = self.area(e)
         if area.count(e.offset) == 0, let pfn = self.swap.cache[e] {
-            let memMap = self.phys.memMap
-            if !memMap.test(pfn, .writeback) && !memMap.test(pfn, .locked) && memMap.mapCount(pfn) == 0
-                && memMap.refCount(pfn) == 1
+            if !self.phys.memMap.test(pfn, .writeback) && !self.phys.memMap.test(pfn, .locked)
+                && self.phys.memMap.mapCount(pfn) == 0
+                && self.phys.memMap.refCount(pfn) == 1
             {
                 self.deleteFromSwapCache(pfn)
                 self.putPage(pfn)

@@ -354,7 +354,6 @@ extension Kernel {
     func isolatePages(_ list: LRUList, _ n: Int, reclaimIdx: Int, lruvec: Int = 0) -> (
         pages: [PFN], scanned: Int
     ) {
-        let memMap = self.phys.memMap
         var taken: [PFN] = []
         var skipped: [PFN] = []
         var scanned = 0
@@ -367,7 +366,7 @@ extension Kernel {
                 continue
             }
             scanned += 1
-            memMap.getPage(pfn)
+            self.phys.memMap.getPage(pfn)
             taken.append(pfn)
         }
         for pfn in skipped.reversed() { self.lruAdd(pfn, to: list) }
@@ -378,15 +377,14 @@ extension Kernel {
     /// `move_folios_to_lru()`: isolated pages go back to the head of their list (active if
     /// activated), dropping the isolation reference; a page nobody else holds is freed.
     func putbackPages(_ pages: [PFN], file: Bool) {
-        let memMap = self.phys.memMap
         self.phys.mod(file ? .nrIsolatedFile : .nrIsolatedAnon, -pages.count)
         for pfn in pages {
-            if memMap.refCount(pfn) == 1 {
+            if self.phys.memMap.refCount(pfn) == 1 {
                 self.putPage(pfn)
                 continue
             }
             self.lruAdd(pfn, to: self.lruList(of: pfn))
-            let freed = memMap.putPageTestZero(pfn)
+            let freed = self.phys.memMap.putPageTestZero(pfn)
             precondition(!freed, "putback: \(pfn) freed")
         }
     }
@@ -399,7 +397,6 @@ extension Kernel {
     func shrinkActiveList(_ list: LRUList, _ n: Int, _ sc: inout ScanControl) {
         let (pages, scanned) = self.isolatePages(list, n, reclaimIdx: sc.reclaimIdx, lruvec: sc.lruvecID)
         self.phys.count(.pgrefill, UInt64(scanned))
-        let memMap = self.phys.memMap
         var deactivated = 0
         var rotated = 0
         for pfn in pages {
@@ -408,8 +405,8 @@ extension Kernel {
                 rotated += 1
                 continue
             }
-            memMap.removeFlags(pfn, .active)
-            memMap.insertFlags(pfn, .workingset)
+            self.phys.memMap.removeFlags(pfn, .active)
+            self.phys.memMap.insertFlags(pfn, .workingset)
             deactivated += 1
         }
         self.putbackPages(pages, file: list.isFile)
@@ -423,15 +420,14 @@ extension Kernel {
     }
 
     func checkReferences(_ pfn: PFN) -> PageReferences {
-        let memMap = self.phys.memMap
         let (ptes, flags) = self.pageReferenced(pfn)
-        let referencedPage = memMap.test(pfn, .referenced)
-        memMap.removeFlags(pfn, .referenced)
+        let referencedPage = self.phys.memMap.test(pfn, .referenced)
+        self.phys.memMap.removeFlags(pfn, .referenced)
         if flags.contains(.locked) { return .activate }
-        let file = !memMap.test(pfn, .swapBacked)
+        let file = !self.phys.memMap.test(pfn, .swapBacked)
         if ptes > 0 {
             // Mapped pages start with a reference from their fault: look twice.
-            memMap.insertFlags(pfn, .referenced)
+            self.phys.memMap.insertFlags(pfn, .referenced)
             if referencedPage || ptes > 1 { return .activate }
             if flags.contains(.exec) && file { return .activate }
             return .keep
@@ -460,19 +456,18 @@ extension Kernel {
     /// list's). When the source has none left, the inactive anonymous list is scanned as usual
     /// for the rest (pages it gave up that reclaim could not take, or that it never saw).
     func shrinkChosen(_ victims: any ReclaimVictimSource, _ n: Int, _ sc: inout ScanControl) -> Int {
-        let memMap = self.phys.memMap
         var pages: [PFN] = []
         var looked = 0
         while pages.count < n, looked < 4 * n, let pfn = self.lruvecs[sc.lruvecID].oldest(.inactiveAnon) {
             looked += 1
             self.lruRemove(pfn)
-            guard memMap.mapCount(pfn) == 0, !memMap.test(pfn, .writeback),
+            guard self.phys.memMap.mapCount(pfn) == 0, !self.phys.memMap.test(pfn, .writeback),
                 (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
             else {
                 self.lruAdd(pfn, to: .inactiveAnon)
                 continue
             }
-            memMap.getPage(pfn)
+            self.phys.memMap.getPage(pfn)
             pages.append(pfn)
         }
         var asked = 0
@@ -485,15 +480,16 @@ extension Kernel {
             asked += 1
             let pte = self.pageTables.pte(root: mm.pgd, va: address)
             let pfn = pte.pfn
-            guard pte.isPresent, memMap.test(pfn, .lru), !self.lruList(of: pfn).isFile,
+            guard pte.isPresent, self.phys.memMap.test(pfn, .lru), !self.lruList(of: pfn).isFile,
                 self.lruvecID(of: pfn) == sc.lruvecID,
-                !memMap.test(pfn, .unevictable), (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
+                !self.phys.memMap.test(pfn, .unevictable),
+                (self.phys.zoneIndex(of: pfn) ?? 0) <= sc.reclaimIdx
             else {
                 self.reclaim.victimsSkipped += 1
                 continue
             }
             self.lruRemove(pfn)
-            memMap.getPage(pfn)
+            self.phys.memMap.getPage(pfn)
             pages.append(pfn)
         }
         self.phys.mod(.nrIsolatedAnon, pages.count)
@@ -515,7 +511,6 @@ extension Kernel {
         sc.nrScanned += scanned
         sc.totalScanned += scanned
         guard !pages.isEmpty else { return 0 }
-        let memMap = self.phys.memMap
         var reclaimed = 0
         var keep: [PFN] = []
         var swapOut: [(pfn: PFN, entry: SwapEntry)] = []
@@ -525,27 +520,29 @@ extension Kernel {
         for pfn in pages {
             func activate() {
                 // Not a candidate for swapping: give back the swap space if swap is tight.
-                if memMap.test(pfn, .swapCache) && (self.swapFull || memMap.test(pfn, .mlocked)) {
+                if self.phys.memMap.test(pfn, .swapCache)
+                    && (self.swapFull || self.phys.memMap.test(pfn, .mlocked))
+                {
                     self.freeSwapCache(pfn)
                 }
-                if !memMap.test(pfn, .mlocked) {
-                    memMap.insertFlags(pfn, .active)
+                if !self.phys.memMap.test(pfn, .mlocked) {
+                    self.phys.memMap.insertFlags(pfn, .active)
                     self.phys.count(.pgactivate)
                     activated += 1
-                    if !memMap.test(pfn, .swapBacked) { activatedFile += 1 }
+                    if !self.phys.memMap.test(pfn, .swapBacked) { activatedFile += 1 }
                 }
                 keep.append(pfn)
             }
-            if memMap.test(pfn, .locked) || memMap.test(pfn, .unevictable) {
-                if memMap.test(pfn, .unevictable) { activate() } else { keep.append(pfn) }
+            if self.phys.memMap.test(pfn, .locked) || self.phys.memMap.test(pfn, .unevictable) {
+                if self.phys.memMap.test(pfn, .unevictable) { activate() } else { keep.append(pfn) }
                 continue
             }
-            let dirty = memMap.test(pfn, .dirty)
-            let writeback = memMap.test(pfn, .writeback)
+            let dirty = self.phys.memMap.test(pfn, .dirty)
+            let writeback = self.phys.memMap.test(pfn, .writeback)
             if dirty && !writeback { unqueuedDirty += 1 }
             if writeback {
                 // Case 2: mark it for rotation when its writeback ends.
-                memMap.insertFlags(pfn, .reclaim)
+                self.phys.memMap.insertFlags(pfn, .reclaim)
                 sc.nrWriteback += 1
                 activate()
                 continue
@@ -563,10 +560,10 @@ extension Kernel {
                 continue
             case .reclaim, .reclaimClean: break
             }
-            let anon = memMap.test(pfn, .anon)
-            let swapBacked = memMap.test(pfn, .swapBacked)
+            let anon = self.phys.memMap.test(pfn, .anon)
+            let swapBacked = self.phys.memMap.test(pfn, .swapBacked)
             // Anonymous memory needs a home in swap.
-            if anon && swapBacked && !memMap.test(pfn, .swapCache) {
+            if anon && swapBacked && !self.phys.memMap.test(pfn, .swapCache) {
                 guard sc.maySwap, let entry = self.getSwapSlot() else {
                     activate()
                     continue
@@ -578,15 +575,15 @@ extension Kernel {
                     continue
                 }
                 self.addToSwapCache(pfn, entry)
-                memMap.insertFlags(pfn, .dirty)
+                self.phys.memMap.insertFlags(pfn, .dirty)
             }
-            if memMap.mapCount(pfn) > 0 {
+            if self.phys.memMap.mapCount(pfn) > 0 {
                 guard self.tryToUnmap(pfn) else {
                     activate()
                     continue
                 }
             }
-            if swapBacked && !anon && !memMap.test(pfn, .swapCache) {
+            if swapBacked && !anon && !self.phys.memMap.test(pfn, .swapCache) {
                 // shmem: its page moves to swap (shmem_writeout()).
                 guard let entry = self.shmemWriteout(pfn) else {
                     activate()
@@ -596,11 +593,11 @@ extension Kernel {
                 keep.append(pfn)
                 continue
             }
-            if memMap.test(pfn, .dirty) {
-                if !memMap.test(pfn, .swapBacked) || !anon {
+            if self.phys.memMap.test(pfn, .dirty) {
+                if !self.phys.memMap.test(pfn, .swapBacked) || !anon {
                     // A dirty file page: the flusher writes it; rotate it when done.
                     self.phys.mod(.nrVmscanImmediateReclaim, 1)
-                    memMap.insertFlags(pfn, .reclaim)
+                    self.phys.memMap.insertFlags(pfn, .reclaim)
                     activate()
                     continue
                 }
@@ -615,7 +612,7 @@ extension Kernel {
             }
             if anon && !swapBacked {
                 // A clean MADV_FREE page: only the isolation reference is left.
-                guard memMap.refCount(pfn) == 1 else {
+                guard self.phys.memMap.refCount(pfn) == 1 else {
                     keep.append(pfn)
                     continue
                 }
@@ -659,11 +656,12 @@ extension Kernel {
     /// place (`workingset_eviction()`; file pages, and swap-cache pages). False if someone else
     /// holds it or it is dirty.
     func removeMapping(ofReclaimed pfn: PFN, target: MemCgroup?) -> Bool {
-        let memMap = self.phys.memMap
-        guard memMap.refCount(pfn) == 2, !memMap.test(pfn, .dirty), memMap.mapCount(pfn) == 0 else {
+        guard self.phys.memMap.refCount(pfn) == 2, !self.phys.memMap.test(pfn, .dirty),
+            self.phys.memMap.mapCount(pfn) == 0
+        else {
             return false
         }
-        if memMap.test(pfn, .swapCache) {
+        if self.phys.memMap.test(pfn, .swapCache) {
             self.deleteFromSwapCache(pfn, shadow: self.workingsetEviction(pfn, target: target))
             self.putPage(pfn)
             return true
@@ -671,7 +669,7 @@ extension Kernel {
         guard let file = self.owningFile(pfn) else { return false }
         let shadow = file.isShmem ? nil : self.workingsetEviction(pfn, target: target)
         // pageCacheRemove() drops the cache's reference; the isolation one stays for the caller.
-        let index = memMap.index(pfn)
+        let index = self.phys.memMap.index(pfn)
         self.pageCacheRemove(file, index: index)
         if let shadow { file.shadows[index] = shadow }
         return true

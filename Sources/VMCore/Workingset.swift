@@ -81,16 +81,15 @@ extension Kernel {
     /// joins the LRU. Counted on the lruvec of the cgroup that now owns the page.
     func workingsetRefault(_ pfn: PFN, _ shadow: Shadow) {
         if self.lruGenEnabled { return self.lruGenRefault(pfn, shadow) }
-        let memMap = self.phys.memMap
-        let file = !memMap.test(pfn, .swapBacked)
+        let file = !self.phys.memMap.test(pfn, .swapBacked)
         let owner = self.lruvecID(of: pfn)
         self.workingsetCount(owner, file ? .workingsetRefaultFile : .workingsetRefaultAnon)
         guard self.workingsetTestRecent(shadow, file: file) else { return }
-        memMap.insertFlags(pfn, .active)
+        self.phys.memMap.insertFlags(pfn, .active)
         self.workingsetAgeNonresident(owner, 1)
         self.workingsetCount(owner, file ? .workingsetActivateFile : .workingsetActivateAnon)
         if shadow.workingset {
-            memMap.insertFlags(pfn, .workingset)
+            self.phys.memMap.insertFlags(pfn, .workingset)
             self.lruNoteCost(file: file, io: 1, rotated: 0, lruvec: owner)
             self.workingsetCount(owner, file ? .workingsetRestoreFile : .workingsetRestoreAnon)
         }

@@ -101,16 +101,15 @@ extension Kernel {
         _ file: SimFile, range: Range<UInt64>?, sync: Bool, maxPages: Int = .max, reason: String = "sync"
     ) -> Int {
         guard !file.isShmem, file.dirtyPages > 0 else { return 0 }
-        let memMap = self.phys.memMap
         var indices = file.pages.compactMap { index, pfn in
-            (range?.contains(index) ?? true) && memMap.test(pfn, .dirty) ? index : nil
+            (range?.contains(index) ?? true) && self.phys.memMap.test(pfn, .dirty) ? index : nil
         }
         indices.sort()
         var items: [(index: UInt64, word: UInt64)] = []
         var submitted = 0
         for index in indices where submitted < maxPages {
             guard var pfn = file.pages[index] else { continue }
-            if memMap.test(pfn, .writeback) {
+            if self.phys.memMap.test(pfn, .writeback) {
                 guard sync else { continue }
                 self.submitWrite(file, items)
                 items = []
@@ -118,11 +117,11 @@ extension Kernel {
                 guard let again = file.pages[index] else { continue }
                 pfn = again
             }
-            guard memMap.test(pfn, .dirty) else { continue }
+            guard self.phys.memMap.test(pfn, .dirty) else { continue }
             self.pageMkclean(pfn)
             self.clearPageDirty(file, pfn)
             self.startPageWriteback(file, pfn)
-            items.append((index, memMap.content(pfn)))
+            items.append((index, self.phys.memMap.content(pfn)))
             submitted += 1
         }
         self.submitWrite(file, items)
