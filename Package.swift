@@ -150,7 +150,8 @@ let package = Package(
         .testTarget(
             name: "VMTraceTests",
             dependencies: [
-                "VMTrace", "TraceInput", .product(name: "PropertyBased", package: "swift-property-based"),
+                "VMTrace", "TraceInput", "AllocationCounter",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(name: "TraceInputTests", dependencies: ["TraceInput"]),
@@ -169,7 +170,10 @@ let package = Package(
             name: "VMExerciseKernelTests", dependencies: ["VMExerciseKernel", "VMExercise", "VMPhys"]),
         .testTarget(
             name: "VMSimTests",
-            dependencies: ["VMSim", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "VMSim", "AllocationCounter",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             exclude: ["Golden"]
         ),
         .testTarget(

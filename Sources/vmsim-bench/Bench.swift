@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
 
     @Argument(
         help:
-            "Workloads to run: phys, paging, proc, thp, vmas, files, reclaim, malloc, trace, serve (default: all)."
+            "Workloads to run: phys, paging, proc, thp, vmas, files, reclaim, malloc, trace, serve, kernel-replay (default: all)."
     )
     var suites: [String] = []
 
@@ -75,11 +75,19 @@ struct Bench: ParsableCommand {
         transform: { $0.split(separator: ",").map(String.init) })
     var tracePolicies: [String] = []
 
+    @Option(
+        name: .customLong("kernel-trace"),
+        help: "kernel-replay: a real program's lackey trace to replay with `vmsim replay --kernel`.")
+    var kernelTrace: String?
+
     @Option(help: "Scale factor for operation counts (1 = the numbers in BENCHMARKS.md).")
     var scale: Double = 1
 
     func run() throws {
-        let all = ["phys", "paging", "proc", "thp", "vmas", "files", "reclaim", "malloc", "trace", "serve"]
+        let all = [
+            "phys", "paging", "proc", "thp", "vmas", "files", "reclaim", "malloc", "trace", "serve",
+            "kernel-replay",
+        ]
         let chosen = self.suites.isEmpty ? all : self.suites
         for suite in chosen where !all.contains(suite) {
             throw ValidationError("unknown workload '\(suite)' (expected \(all.joined(separator: ", ")))")
@@ -99,6 +107,7 @@ struct Bench: ParsableCommand {
             case "malloc": try self.mallocBench()
             case "trace": try self.traceSuite()
             case "serve": try self.serveBench()
+            case "kernel-replay": try self.kernelReplayBench()
             default: break
             }
         }

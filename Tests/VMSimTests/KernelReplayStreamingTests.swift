@@ -1,3 +1,4 @@
+import AllocationCounter
 import Foundation
 import Testing
 import VMCore
@@ -153,6 +154,31 @@ import VMTypes
         } throws: { error in
             (error as? TraceError)?.message.contains("the trace changed while it was replayed") == true
         }
+    }
+
+    /// The streamed replay's loop allocates nothing per access: ten times the accesses over the
+    /// same pages cost the replaying thread no more allocations (the parser's thread fills the
+    /// batches; the loop copies them into one batch of its own).
+    @Test func theStreamedLoopAllocatesNothingPerAccess() throws {
+        var counts: [Int] = []
+        for accesses in [30_000, 300_000] {
+            let path = try Self.write(Self.lackeyText(accesses: accesses), name: "t.lackey")
+            let options = TraceOptions()
+            let input = KernelReplayTrace(survey: try TraceSurvey.read(path: path, options: options)) {
+                try openTrace(path, options: options)
+            }
+            let kernel = try bootForReplay(memory: 64 << 20)
+            var result: KernelReplayResult?
+            vmsim_allocation_counter_start()
+            result = try? KernelReplay.run(kernel: kernel, trace: input, traceShift: 12, maps: nil)
+            let n = vmsim_allocation_counter_stop()
+            guard n >= 0 else { return }
+            #expect(result?.outcome == .completed && result!.performed >= accesses)
+            counts.append(n)
+        }
+        #expect(counts[0] > 0)
+        #expect(
+            counts[1] <= counts[0] + 16, "30,000 accesses: \(counts[0]) allocations; 300,000: \(counts[1])")
     }
 
     /// The read-ahead reader hands out the inner reader's batches in order, then its error; and
