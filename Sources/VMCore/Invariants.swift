@@ -185,7 +185,7 @@ extension Kernel {
             for key in refs.keys where Int(key >> 50) == area.type {
                 let offset = key & ((1 << 50) - 1)
                 if offset == 0 || offset >= area.slots
-                    || area.clusters[Int(offset / SwapArea.clusterSize)] == nil
+                    || !area.holdsCluster(Int(offset / SwapArea.clusterSize))
                 {
                     problems.append(
                         "\(area.path) slot \(offset): \(refs[key]!) references to a free or missing slot")
@@ -197,10 +197,11 @@ extension Kernel {
                     problems.append("\(area.path) slot \(offset): cached page without SWAP_HAS_CACHE")
                 }
             }
-            for (c, cluster) in area.clusters.sorted(by: { $0.key < $1.key }) {
+            for (c, chunk) in area.table.clusters {
                 let base = UInt64(c) * SwapArea.clusterSize
                 var used = 0
-                for (i, entry) in cluster.map.enumerated() where entry != 0 {
+                let counted = Int(area.table.used[Int(chunk)])
+                for i in 0..<ClusterTable.clusterSize where area.table.map(chunk, i) != 0 {
                     let offset = base + UInt64(i)
                     used += 1
                     if offset >= area.slots {
@@ -222,9 +223,9 @@ extension Kernel {
                     }
                     if problems.count > 20 { return problems }
                 }
-                if used != cluster.used || used == 0 {
+                if used != counted || used == 0 {
                     problems.append(
-                        "\(area.path) cluster \(c): \(cluster.used) slots counted in use, \(used) are")
+                        "\(area.path) cluster \(c): \(counted) slots counted in use, \(used) are")
                 }
             }
             if inUse != area.inUse {

@@ -50,7 +50,7 @@ extension Kernel {
         let area = self.swap.areas[type]
         for (offset, word, pfn) in items {
             if write {
-                if let area, area[offset] != 0 { area.disk[offset] = word }
+                area?.storeDiskWord(offset, word)
                 self.phys.memMap.removeFlags(pfn, .writeback)
                 self.phys.mod(.nrWriteback, -1)
                 self.phys.mod(.nrWritten, 1)
@@ -69,7 +69,7 @@ extension Kernel {
                 }
             } else {
                 guard self.phys.memMap.test(pfn, .locked) else { continue }
-                self.phys.memMap.setContent(pfn, area?.disk[offset] ?? 0)
+                self.phys.memMap.setContent(pfn, area?.diskWord(offset) ?? 0)
                 self.phys.memMap.insertFlags(pfn, .uptodate)
                 self.phys.memMap.removeFlags(pfn, .locked)
             }

@@ -30,18 +30,11 @@ public final class SwapArea {
     public internal(set) var inUse: UInt64 = 0
     static let hasCache: UInt32 = 1 << 31
     static let clusterSize: UInt64 = 512
-    /// The counts of one cluster and how many of its slots are in use (`swap_cluster_info`).
-    struct Cluster {
-        var map = [UInt32](repeating: 0, count: Int(SwapArea.clusterSize))
-        var used = 0
-    }
-    /// `swap_map` and `cluster_info` of the clusters with a slot in use, by cluster index.
-    var clusters: [Int: Cluster] = [:]
+    /// `swap_map`, `cluster_info` and the disk words of the clusters with a slot in use.
+    var table = ClusterTable()
     /// The file backing a swap file; the first block of a partition.
     let file: FileID?
     let startBlock: UInt64
-    /// Words on the disk, by slot.
-    var disk: [UInt64: UInt64] = [:]
     /// Shadow entries of pages reclaim evicted from the swap cache, by slot (the swap cache's
     /// xarray holds them in Linux); cleared when the slot is freed (`swap_range_free()`).
     var shadows: [UInt64: Shadow] = [:]
@@ -75,10 +68,9 @@ public final class SwapArea {
         self.startBlock = startBlock
         self.extents = extents
         // The header slot is permanently in use.
-        var header = Cluster()
-        header.map[0] = 1
-        header.used = 1
-        self.clusters[0] = header
+        let header = self.table.makeChunk(0)
+        self.table.setMap(header, 0, 1)
+        self.table.addUsed(header, 1)
     }
 
     /// `pages`: usable slots.
@@ -87,29 +79,50 @@ public final class SwapArea {
     /// Number of clusters.
     var clusterCount: Int { Int((self.slots + SwapArea.clusterSize - 1) / SwapArea.clusterSize) }
     /// Clusters whose slot counts are held in host memory (those with a slot in use).
-    public var allocatedClusters: Int { self.clusters.count }
+    public var allocatedClusters: Int { self.table.count }
 
     /// `swap_map[offset]` (0 for a slot whose cluster is free). Changed only through the
     /// operations below, which keep the cluster counts right.
     private(set) subscript(offset: UInt64) -> UInt32 {
         get {
-            self.clusters[Int(offset / SwapArea.clusterSize)]?.map[Int(offset % SwapArea.clusterSize)] ?? 0
+            let chunk = self.table.chunk(Int(offset / SwapArea.clusterSize))
+            return chunk < 0 ? 0 : self.table.map(chunk, Int(offset % SwapArea.clusterSize))
         }
         set {
             let c = Int(offset / SwapArea.clusterSize)
-            let i = Int(offset % SwapArea.clusterSize)
-            if self.clusters[c] == nil {
+            var chunk = self.table.chunk(c)
+            if chunk < 0 {
                 guard newValue != 0 else { return }
-                self.clusters[c] = Cluster()
+                chunk = self.table.makeChunk(c)
             }
-            self.clusters[c]!.map[i] = newValue
+            self.table.setMap(chunk, Int(offset % SwapArea.clusterSize), newValue)
         }
     }
+
+    /// The word the disk holds at slot `offset` (0 for a slot never written or freed since).
+    func diskWord(_ offset: UInt64) -> UInt64 {
+        let chunk = self.table.chunk(Int(offset / SwapArea.clusterSize))
+        return chunk < 0 ? 0 : self.table.diskWord(chunk, Int(offset % SwapArea.clusterSize))
+    }
+
+    /// A write to slot `offset` completed with `word`; dropped if the slot was freed meanwhile.
+    func storeDiskWord(_ offset: UInt64, _ word: UInt64) {
+        let chunk = self.table.chunk(Int(offset / SwapArea.clusterSize))
+        let i = Int(offset % SwapArea.clusterSize)
+        guard chunk >= 0, self.table.map(chunk, i) != 0 else { return }
+        self.table.setDiskWord(chunk, i, word)
+    }
+
+    /// Whether cluster `c` holds counts (has a slot in use).
+    func holdsCluster(_ c: Int) -> Bool { self.table.chunk(c) >= 0 }
 
     /// References to `offset` (without the cache bit).
     func count(_ offset: UInt64) -> Int { Int(self[offset] & ~SwapArea.hasCache) }
     func cached(_ offset: UInt64) -> Bool { self[offset] & SwapArea.hasCache != 0 }
-    func clusterUsed(_ c: Int) -> Int { self.clusters[c]?.used ?? 0 }
+    func clusterUsed(_ c: Int) -> Int {
+        let chunk = self.table.chunk(c)
+        return chunk < 0 ? 0 : Int(self.table.used[Int(chunk)])
+    }
 
     /// `cluster_alloc_swap_entry()` for one slot (order 0).
     func allocSlot() -> UInt64? {
@@ -154,7 +167,8 @@ public final class SwapArea {
         let c = Int(from / SwapArea.clusterSize)
         let base = UInt64(c) * SwapArea.clusterSize
         let end = min(base + SwapArea.clusterSize, self.slots)
-        guard let map = self.clusters[c]?.map else {
+        let chunk = self.table.chunk(c)
+        guard chunk >= 0 else {
             // No slot of the cluster is in use.
             guard from < end else { return nil }
             self.nextOffset = from + 1 < end ? from + 1 : nil
@@ -162,7 +176,7 @@ public final class SwapArea {
         }
         var offset = from
         while offset < end {
-            if map[Int(offset - base)] == 0 {
+            if self.table.map(chunk, Int(offset - base)) == 0 {
                 self.nextOffset = offset + 1 < end ? offset + 1 : nil
                 return offset
             }
@@ -171,7 +185,7 @@ public final class SwapArea {
         // Wrap to the start of the cluster for slots freed behind the cursor.
         offset = base
         while offset < from {
-            if map[Int(offset - base)] == 0 {
+            if self.table.map(chunk, Int(offset - base)) == 0 {
                 self.nextOffset = offset + 1
                 return offset
             }
@@ -214,7 +228,7 @@ public final class SwapArea {
     /// A slot changed from free to used (its entry was just set).
     private func slotTaken(_ offset: UInt64) {
         self.inUse += 1
-        self.clusters[Int(offset / SwapArea.clusterSize)]!.used += 1
+        self.table.addUsed(self.table.chunk(Int(offset / SwapArea.clusterSize)), 1)
     }
 
     /// A slot's entry dropped to 0. A cluster left with no slot in use goes back on the free
@@ -223,11 +237,12 @@ public final class SwapArea {
         self.freedHook?(self.type, offset)
         self.inUse -= 1
         let c = Int(offset / SwapArea.clusterSize)
-        self.clusters[c]!.used -= 1
-        self.disk[offset] = nil
+        let chunk = self.table.chunk(c)
+        self.table.addUsed(chunk, -1)
+        self.table.setDiskWord(chunk, Int(offset % SwapArea.clusterSize), 0)
         if !self.shadows.isEmpty { self.shadows[offset] = nil }
-        if self.clusters[c]!.used == 0 {
-            self.clusters[c] = nil
+        if self.table.used[Int(chunk)] == 0 {
+            self.table.remove(c)
             if self.inNonfull.remove(c) != nil { self.nonfullClusters.removeAll { $0 == c } }
             self.freedClusters.append(c)
         } else if !self.inNonfull.contains(c) && self.nextOffset.map({ Int($0 / SwapArea.clusterSize) }) != c

@@ -289,7 +289,7 @@ import VMTypes
         let area = k.swapAreas[0]
         #expect(area.allocatedClusters == 1)
         #expect(area.nextFreshCluster == 0 && area.freedClusters.isEmpty && area.nonfullClusters.isEmpty)
-        #expect(area.disk.isEmpty)
+        #expect(area.table.disk.count == ClusterTable.clusterSize)
         let kb = Int(area.pages) * 4
         #expect(k.swapTotalPages * 4 == kb)
         let (t, start) = try self.process(k, "p", pages: 36 << 8, tag: 9)
@@ -304,7 +304,12 @@ import VMTypes
         // process used are gone (no cluster is kept without a slot in use: checkInvariants).
         #expect(area.inUse < 64 && area.inUse < inUse)
         #expect(area.allocatedClusters <= 1 + Int(area.inUse))
-        #expect(area.disk.count <= Int(area.inUse))
+        // Disk words are kept only for slots in use.
+        for (_, chunk) in area.table.clusters {
+            for i in 0..<ClusterTable.clusterSize where area.table.diskWord(chunk, i) != 0 {
+                #expect(area.table.map(chunk, i) != 0)
+            }
+        }
         #expect(k.checkInvariants().isEmpty)
     }
 
