@@ -217,7 +217,8 @@ extension Kernel {
                             "\(area.path) slot \(offset): count \(count), \(refs[key, default: 0]) references"
                         )
                     }
-                    if area.cached(offset) != (self.swap.cache.pages[key] != nil) {
+                    let entry = SwapEntry(type: area.type, offset: offset)
+                    if area.cached(offset) != (self.swap.cache[entry] != nil) {
                         problems.append(
                             "\(area.path) slot \(offset): SWAP_HAS_CACHE does not match the swap cache")
                     }
@@ -292,7 +293,7 @@ extension Kernel {
             problems.append("nr_dirty \(self.phys.state(.nrDirty)) but \(dirty) page-cache pages are dirty")
         }
         // Swap-cache pages being written to swap count too.
-        let swapWriteback = self.swap.cache.pages.values.filter { self.phys.memMap.test($0, .writeback) }
+        let swapWriteback = self.swap.cache.pages.filter { self.phys.memMap.test($0.pfn, .writeback) }
             .count
         writeback += swapWriteback
         if swapWriteback != self.swap.writebackPages {

@@ -25,13 +25,21 @@ public final class SwapState {
     public var active: [SwapArea] { self.areas.compactMap { $0 } }
 
     /// The swap cache's index (the `address_space` of `swapper_spaces`, an XArray per 64 MiB of
-    /// swap in Linux; a dictionary keyed by type and offset here).
+    /// swap in Linux; a `UInt64Map` keyed by type and offset here).
     struct SwapCache {
-        private(set) var pages: [UInt64: PFN] = [:]
-        var count: Int { self.pages.count }
-        subscript(_ e: SwapEntry) -> PFN? { self.pages[SwapState.key(e)] }
-        fileprivate mutating func insert(_ pfn: PFN, _ e: SwapEntry) { self.pages[SwapState.key(e)] = pfn }
-        fileprivate mutating func remove(_ e: SwapEntry) { self.pages[SwapState.key(e)] = nil }
+        private var index = UInt64Map()
+        var count: Int { self.index.count }
+        /// Every cached entry's key and page, in key order.
+        var pages: [(key: UInt64, pfn: PFN)] {
+            self.index.entries.map { ($0.key, PFN(rawValue: UInt64($0.value))) }
+        }
+        subscript(_ e: SwapEntry) -> PFN? {
+            self.index.find(SwapState.key(e)).map { PFN(rawValue: UInt64($0)) }
+        }
+        fileprivate mutating func insert(_ pfn: PFN, _ e: SwapEntry) {
+            self.index.set(SwapState.key(e), UInt32(truncatingIfNeeded: pfn.rawValue))
+        }
+        fileprivate mutating func remove(_ e: SwapEntry) { self.index.remove(SwapState.key(e)) }
     }
     fileprivate func cacheInsert(_ pfn: PFN, _ e: SwapEntry) { self.cache.insert(pfn, e) }
     fileprivate func cacheRemove(_ e: SwapEntry) { self.cache.remove(e) }
