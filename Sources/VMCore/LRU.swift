@@ -158,6 +158,9 @@ extension Kernel {
 
     /// Number of pages on a list (over every cgroup's lruvec).
     public func lruSize(_ list: LRUList) -> Int {
-        self.lruvecs.count == 1 ? self.lruvecs[0].count(list) : self.lruvecs.reduce(0) { $0 + $1.count(list) }
+        // By index: `reduce` would copy each LRUVec (its lists and generations) into the closure.
+        var n = 0
+        for i in self.lruvecs.indices { n += self.lruvecs[i].count(list) }
+        return n
     }
 }

@@ -82,7 +82,10 @@ public final class MemCgroup {
     public let id: Int
     /// `/`, `/app`, `/app/web`.
     public let path: String
-    public private(set) weak var parent: MemCgroup?
+    /// `unowned`, not `weak` (a cgroup with children cannot be removed, so the parent outlives
+    /// them): a weak reference gives the parent a side table, and every retain and release of
+    /// it — each charge walks up the tree — takes the slow path.
+    public private(set) unowned var parent: MemCgroup?
     public internal(set) var children: [MemCgroup] = []
     /// `memory`: pages (anonymous, page cache, kernel) charged here and below.
     public internal(set) var memory = PageCounter()

@@ -99,8 +99,11 @@ public final class PhysicalMemory {
     public internal(set) var log = KernelLog()
     /// Simulated time in nanoseconds; the layer that owns the clock advances it.
     public var now: UInt64 = 0
-    /// Who frees memory when allocation runs short (kswapd, direct reclaim, OOM killer).
-    public weak var reclaimer: (any ReclaimDelegate)?
+    /// Who frees memory when allocation runs short (kswapd, direct reclaim, OOM killer): the
+    /// kernel that owns this memory. `unowned`, not `weak`: a weak reference gives the kernel
+    /// object a side table, which sends every retain and release of it down the slow path (5%
+    /// of reclaim's time); the kernel outlives its physical memory's use.
+    public unowned var reclaimer: (any ReclaimDelegate)?
     /// Allocations that failed (`warn_alloc()` calls).
     public internal(set) var allocFailures = 0
 
