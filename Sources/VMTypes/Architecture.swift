@@ -94,23 +94,32 @@ public struct PagingGeometry: Sendable, Hashable {
     /// Number of entries in a table of level `level` (0 = root).
     public func entries(atLevel level: Int) -> Int { 1 << self.levelBits[level] }
     /// The lowest address bit indexed by level `level` (0 = root).
-    @inlinable public func shift(ofLevel level: Int) -> Int {
+    @inlinable @inline(__always) public func shift(ofLevel level: Int) -> Int {
         if self.packed && level < self.levels {
             return Int(
                 truncatingIfNeeded: (self.shiftBytes &>> UInt64(truncatingIfNeeded: level &* 8)) & 0xFF)
         }
+        return self.unpackedShift(ofLevel: level)
+    }
+    /// `shift(ofLevel:)` for geometries the packed form cannot hold (out of line, so the packed
+    /// path inlines into the walkers).
+    @usableFromInline func unpackedShift(ofLevel level: Int) -> Int {
         var shift = self.pageShift
         for l in stride(from: self.levels - 1, to: level, by: -1) { shift += self.levelBits[l] }
         return shift
     }
     /// The index into the table of level `level` for address `va`.
-    @inlinable public func index(of va: UInt64, atLevel level: Int) -> Int {
+    @inlinable @inline(__always) public func index(of va: UInt64, atLevel level: Int) -> Int {
         if self.packed {
             let byte = UInt64(truncatingIfNeeded: level &* 8)
             let shift = (self.shiftBytes &>> byte) & 0xFF
             let bits = (self.bitBytes &>> byte) & 0xFF
             return Int(truncatingIfNeeded: (va >> shift) & ((1 &<< bits) &- 1))
         }
+        return self.unpackedIndex(of: va, atLevel: level)
+    }
+    /// `index(of:atLevel:)` for geometries the packed form cannot hold.
+    @usableFromInline func unpackedIndex(of va: UInt64, atLevel level: Int) -> Int {
         var shift = self.pageShift
         var l = self.levelBits.count - 1
         while l > level {
