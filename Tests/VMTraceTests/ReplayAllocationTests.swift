@@ -1,5 +1,6 @@
 import AllocationCounter
 import Testing
+import VMTypes
 
 @testable import VMTrace
 
@@ -19,7 +20,7 @@ import Testing
     /// A Zipf-like trace of `length` accesses over 3,000 pages (every page appears in the first
     /// 3,000 accesses, so both lengths have the same distinct pages), a third of them writes.
     static func trace(length: Int) -> DenseTrace {
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         var pages: [UInt64] = (0..<3_000).map { UInt64($0) }
         var writes = [Bool](repeating: false, count: 3_000)
         while pages.count < length {
@@ -30,18 +31,6 @@ import Testing
             writes.append(r & 3 == 0)
         }
         return DenseTrace(name: "zipf", pages: pages, writes: writes)
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { self.state = seed }
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     @Test(arguments: PolicyKind.allCases)
