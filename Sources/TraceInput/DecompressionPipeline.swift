@@ -19,7 +19,9 @@ final class DecompressionPipeline: @unchecked Sendable {
     let positions: UnsafeMutablePointer<Int64>
     /// The producer's error, read by the reader after the chunk marked -1.
     var error: InputError?
-    let free = DispatchSemaphore(value: DecompressionPipeline.slots)
+    /// Made with 0 and signalled `slots` times: libdispatch traps when a semaphore is freed
+    /// below the value it was made with, as this one is when the reader stops early.
+    let free = DispatchSemaphore(value: 0)
     let full = DispatchSemaphore(value: 0)
     let finished = DispatchSemaphore(value: 0)
     /// Set by the reader to stop the producer (read by it after `free.wait()`).
@@ -38,6 +40,7 @@ final class DecompressionPipeline: @unchecked Sendable {
         self.lengths.initialize(repeating: 0, count: Self.slots)
         self.positions = .allocate(capacity: Self.slots)
         self.positions.initialize(repeating: 0, count: Self.slots)
+        for _ in 0..<Self.slots { self.free.signal() }
         // A thread of its own, not a Dispatch worker: the producer blocks, and a pool of as many
         // workers as cores could be taken up by blocked producers of files read at once.
         let thread = Thread { self.produce() }

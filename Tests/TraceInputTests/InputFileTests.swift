@@ -52,6 +52,29 @@ func errorMessage(_ body: () throws -> Void) -> String? {
         }
     }
 
+    /// A reader that stops early — a replayed process killed a few chunks in — lets the
+    /// decompressing thread stop and the pipeline go, whatever chunks were filled and not read
+    /// (libdispatch traps when a semaphore is freed below the value it was made with).
+    @Test func stoppingEarlyShutsThePipelineDown() throws {
+        let plain = sampleText(400_000)
+        for bytes in [try #require(gzipCompress(plain)), try #require(zstdCompress(plain))] {
+            for read in [0, 1, 1 << 20, 3 << 20] {
+                let file = try InputFile(name: "t", bytes: bytes)
+                let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 16)
+                defer { buffer.deallocate() }
+                var got = 0
+                while got < read {
+                    let n = try file.read(into: buffer, count: 1 << 16)
+                    if n == 0 { break }
+                    got += n
+                }
+                // Let the producer run ahead and fill every slot before the file goes.
+                usleep(20_000)
+                #expect(got >= min(read, plain.count))
+            }
+        }
+    }
+
     /// A file on disk streams through the 256 KiB buffer and reports its position against its size.
     @Test func filesStreamAndReportTheirPosition() throws {
         let plain = sampleText(200_000)
