@@ -142,11 +142,12 @@ extension Kernel {
     func handleMMFaultInner(_ mm: AddressSpace, slot: Int, address: UInt64, write: Bool) -> FaultResult {
         // __handle_mm_fault(): the PMD level first (transparent huge pages, HugeMemory.swift).
         if let huge = self.handleHugePMDFault(mm, slot: slot, address: address, write: write) { return huge }
-        guard let vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
+        // The handlers work on this one fault context in place (no copy of it per handler).
+        guard var vmf = self.makeFault(mm, slot: slot, address: address, write: write) else { return .oom }
         let pte = vmf.origPTE
-        if pte.isNone { return vmf.isAnonymous ? self.doAnonymousPage(vmf) : self.doFault(vmf) }
-        if pte.isSwap { return self.doSwapPage(vmf) }
-        if write && !pte.contains(.writable) { return self.doWPPage(vmf) }
+        if pte.isNone { return vmf.isAnonymous ? self.doAnonymousPage(&vmf) : self.doFault(&vmf) }
+        if pte.isSwap { return self.doSwapPage(&vmf) }
+        if write && !pte.contains(.writable) { return self.doWPPage(&vmf) }
         // Entry already allows the access (a stale TLB entry or a PROT_NONE entry left behind):
         // just refresh Accessed/Dirty as ptep_set_access_flags() does.
         var updated = pte
@@ -157,8 +158,7 @@ extension Kernel {
 
     /// `do_anonymous_page()`: a read maps the shared zero page (no memory used); a write gets a
     /// new zeroed page, filed under the VMA's anon_vma, mapped writable and dirty.
-    func doAnonymousPage(_ fault: VMFault) -> FaultResult {
-        var vmf = fault
+    func doAnonymousPage(_ vmf: inout VMFault) -> FaultResult {
         if vmf.flags.contains(.shared) { return .sigbus }
         let prot = self.pageProtection(vmf.flags)
         if !vmf.write {
@@ -189,8 +189,7 @@ extension Kernel {
     /// an anonymous page with no other user is reused in place (`wp_page_reuse()`: exclusive, or
     /// reference count 1); anything else — the zero page, a page shared since fork, a page-cache
     /// page in a private mapping — is copied (`wp_page_copy()`).
-    func doWPPage(_ fault: VMFault) -> FaultResult {
-        var vmf = fault
+    func doWPPage(_ vmf: inout VMFault) -> FaultResult {
         let flags = vmf.flags
         let mm = vmf.mm
         let address = vmf.address
@@ -262,8 +261,7 @@ extension Kernel {
     /// `do_fault()`: pages of files and shared memory. Reads map the page-cache page (after
     /// fault-around); private writes copy it into a new anonymous page (`do_cow_fault()`);
     /// shared writes map it writable and dirty (`do_shared_fault()`). Beyond end of file: SIGBUS.
-    func doFault(_ fault: VMFault) -> FaultResult {
-        var vmf = fault
+    func doFault(_ vmf: inout VMFault) -> FaultResult {
         let (mm, slot, address, write) = (vmf.mm, vmf.slot, vmf.address, vmf.write)
         let vma = vmf.vma
         guard let fileID = vma.backing.fileID else {
@@ -405,8 +403,7 @@ extension Kernel {
     /// fault when the entry was exclusive — the slot loses this reference, and the swap copy is
     /// dropped when nothing else needs it and swap is over half full, the area is locked, or
     /// a write made the copy stale anyway.
-    func doSwapPage(_ fault: VMFault) -> FaultResult {
-        var vmf = fault
+    func doSwapPage(_ vmf: inout VMFault) -> FaultResult {
         let (mm, slot, address, write, pte) = (vmf.mm, vmf.slot, vmf.address, vmf.write, vmf.origPTE)
         guard let entry = pte.swapEntry else { return .sigbus }
         // The area had anonymous pages, so it has an anon_vma (fork gives the child one too).
@@ -471,7 +468,7 @@ extension Kernel {
         if vma.flags.contains(.locked) { self.mlockPage(pfn) }
         if write && !writeDone {
             // Still shared (fork): the write copies it, as do_wp_page() does.
-            if case .oom = self.doWPPage(vmf) { return .oom }
+            if case .oom = self.doWPPage(&vmf) { return .oom }
         }
         return major ? .major(.swapIn) : .minor(.swapIn)
     }

@@ -242,10 +242,10 @@ extension Kernel {
                     guard let slot = mm.slot(containing: va), self.pageTables.pte(root: mm.pgd, va: va) == pte
                     else { continue }
                     // The tables exist (the entry is there), so makeFault allocates nothing.
-                    guard let vmf = self.makeFault(mm, slot: slot, address: va, write: false) else {
+                    guard var vmf = self.makeFault(mm, slot: slot, address: va, write: false) else {
                         continue
                     }
-                    if case .oom = self.doSwapPage(vmf) {
+                    if case .oom = self.doSwapPage(&vmf) {
                         throw .noMemory("swapoff: out of memory bringing \(hex(va)) back")
                     }
                     let now = self.pageTables.pte(root: mm.pgd, va: va)
