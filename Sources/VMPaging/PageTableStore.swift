@@ -91,12 +91,25 @@ public final class PageTableArena: PageTableStore {
     var deposited: [Int: PFN] = [:]
     /// Called with each PMD leaf that stops being one: split into PTEs (true) or zapped (false).
     public var onPMDLeafGone: ((PTE, Bool) -> Void)?
+    /// The last leaf table `leafSlot` reached: from root slot `lastLeafRoot`, for addresses whose
+    /// bits above the leaf table's span are `lastLeafKey`; -1 for none. A cache of the simulator,
+    /// not of the modelled machine (no TLB or walk sees it): a fault and the page-table updates
+    /// around it walk to the same leaf table again and again. Forgotten whenever an entry above
+    /// the leaf level is written (a table linked or unlinked, a PMD leaf made or split, an
+    /// Accessed bit set or cleared) and whenever a table is freed, so it only ever names the
+    /// table the walk would reach.
+    @usableFromInline var lastLeaf = -1
+    @usableFromInline var lastLeafRoot = -1
+    @usableFromInline var lastLeafKey: UInt64 = 0
+    /// The shift of the bits above a leaf table's span (`PMD_SHIFT` on x86-64).
+    @usableFromInline let leafSpanShift: UInt64
 
     /// An arena for tables of `geometry` in frames of `phys`.
     public init(phys: PhysicalMemory, geometry: PagingGeometry) {
         self.phys = phys
         self.geometry = geometry
         self.stride = (0..<geometry.levels).map { geometry.entries(atLevel: $0) }.max() ?? 1
+        self.leafSpanShift = UInt64(geometry.levels >= 2 ? geometry.shift(ofLevel: geometry.levels - 2) : 63)
         self.chunks = .allocate(capacity: PageTableArena.maxChunks)
         self.chunks.initialize(repeating: nil, count: PageTableArena.maxChunks)
         self.childChunks = .allocate(capacity: PageTableArena.maxChunks)
@@ -176,6 +189,7 @@ public final class PageTableArena: PageTableStore {
         let wasNone = p.pointee == 0
         p.pointee = pte.rawValue
         if level < self.geometry.levels - 1 {
+            self.lastLeaf = -1
             let chunk = self.childChunks[table &>> PageTableArena.tablesPerChunkShift].unsafelyUnwrapped
             let isTable = pte.isPresent && !pte.contains(.pageSize) && self.holdsTable(pte.pfn)
             chunk[self.childIndex(ofSlot: table, index)] = isTable ? UInt32(self.slot(of: pte.pfn) + 1) : 0
@@ -262,6 +276,7 @@ public final class PageTableArena: PageTableStore {
         precondition(
             self.slotUsed[slot] == 0, "freeTable: table \(pfn) still has \(self.slotUsed[slot]) entries")
         self.slotOfPFN[pfn.index] = 0
+        self.lastLeaf = -1
         self.freeSlots.append(Int32(slot))
         self.tableCount -= 1
         if self.slotUser[slot] != 0 { self.phys.mod(.nrPageTablePages, -1) }

@@ -22,7 +22,12 @@ extension PageTableArena {
     public func leafSlot(root: PFN, va: UInt64, allocate: Bool, user: Bool = true, tables: inout Int) -> Int?
     {
         let last = self.geometry.levels - 1
-        var slot = self.slot(of: root)
+        let rootSlot = self.slot(of: root)
+        let key = va &>> self.leafSpanShift
+        if self.lastLeaf >= 0 && self.lastLeafRoot == rootSlot && self.lastLeafKey == key {
+            return self.lastLeaf
+        }
+        var slot = rootSlot
         var level = 0
         while level < last {
             defer { level += 1 }
@@ -45,6 +50,11 @@ extension PageTableArena {
             if level == 0 && self.geometry.rootIsPDPT { flags = [.present] }  // PAE PDPTE
             self.writeEntry(slot, index, level: level, PTE(pfn: fresh, flags: flags))
             slot = self.slot(of: fresh)
+        }
+        if last > 0 {
+            self.lastLeaf = slot
+            self.lastLeafRoot = rootSlot
+            self.lastLeafKey = key
         }
         return slot
     }
