@@ -3,8 +3,8 @@ import Foundation
 
 /// Decompresses a file on a second thread, a bounded number of chunks ahead of the reader: the
 /// producer fills free chunks with decompressed bytes, the reader empties full ones — a ring of
-/// `slots` chunks handed over with two counting semaphores, so the producer blocks when it is
-/// `slots` chunks ahead and the reader when it catches up. Inflating (zlib ≈ 300 MB/s) then
+/// `slots` chunks handed over through a `SlotRing`, so the producer blocks when it is `slots`
+/// chunks ahead and the reader when it catches up. Inflating (zlib ≈ 300 MB/s) then
 /// overlaps parsing instead of adding to it.
 ///
 /// An error in the producer is delivered in order: the chunks before it are read first, then
@@ -19,14 +19,7 @@ final class DecompressionPipeline: @unchecked Sendable {
     let positions: UnsafeMutablePointer<Int64>
     /// The producer's error, read by the reader after the chunk marked -1.
     var error: InputError?
-    /// Made with 0 and signalled `slots` times: libdispatch traps when a semaphore is freed
-    /// below the value it was made with, as this one is when the reader stops early.
-    let free = DispatchSemaphore(value: 0)
-    let full = DispatchSemaphore(value: 0)
-    let finished = DispatchSemaphore(value: 0)
-    /// Set by the reader to stop the producer (read by it after `free.wait()`).
-    var stopping = false
-    let stopLock = DispatchSemaphore(value: 1)
+    let ring = SlotRing(slots: DecompressionPipeline.slots)
     // The reader's side.
     var slot = -1
     var offset = 0
@@ -40,12 +33,7 @@ final class DecompressionPipeline: @unchecked Sendable {
         self.lengths.initialize(repeating: 0, count: Self.slots)
         self.positions = .allocate(capacity: Self.slots)
         self.positions.initialize(repeating: 0, count: Self.slots)
-        for _ in 0..<Self.slots { self.free.signal() }
-        // A thread of its own, not a Dispatch worker: the producer blocks, and a pool of as many
-        // workers as cores could be taken up by blocked producers of files read at once.
-        let thread = Thread { self.produce() }
-        thread.name = "vmsim-decompress"
-        thread.start()
+        SlotRing.startThread(named: "vmsim-decompress") { self.produce() }
     }
 
     deinit {
@@ -54,18 +42,11 @@ final class DecompressionPipeline: @unchecked Sendable {
         self.positions.deallocate()
     }
 
-    func isStopping() -> Bool {
-        self.stopLock.wait()
-        defer { self.stopLock.signal() }
-        return self.stopping
-    }
-
     /// The producer: fills chunks until the end, an error, or `shutDown()`.
     func produce() {
         var p = 0
         while true {
-            self.free.wait()
-            if self.isStopping() { break }
+            if !self.ring.waitForFreeSlot() { break }
             let base = self.buffers + p * Self.chunk
             var n = 0
             var failed = false
@@ -83,18 +64,17 @@ final class DecompressionPipeline: @unchecked Sendable {
             if failed && n > 0 {
                 self.lengths[p] = n
                 self.positions[p] = self.file.position.consumed
-                self.full.signal()
+                self.ring.publish()
                 p = (p + 1) % Self.slots
-                self.free.wait()
-                if self.isStopping() { break }
+                if !self.ring.waitForFreeSlot() { break }
             }
             self.lengths[p] = failed ? -1 : n
             self.positions[p] = self.file.position.consumed
-            self.full.signal()
+            self.ring.publish()
             if failed || n == 0 { break }
             p = (p + 1) % Self.slots
         }
-        self.finished.signal()
+        self.ring.producerFinished()
     }
 
     var position: InputPosition {
@@ -104,8 +84,8 @@ final class DecompressionPipeline: @unchecked Sendable {
     func read(into buffer: UnsafeMutablePointer<UInt8>, count: Int) throws(InputError) -> Int {
         guard count > 0 && !self.atEnd else { return 0 }
         if self.slot < 0 || self.offset == self.lengths[self.slot] {
-            if self.slot >= 0 { self.free.signal() }
-            self.full.wait()
+            if self.slot >= 0 { self.ring.release() }
+            self.ring.waitForFullSlot()
             self.slot = (self.slot + 1) % Self.slots
             self.offset = 0
             self.readerPosition = self.positions[self.slot]
@@ -126,11 +106,5 @@ final class DecompressionPipeline: @unchecked Sendable {
     }
 
     /// Stops the producer and waits until it has left (it may be blocked on a free chunk).
-    func shutDown() {
-        self.stopLock.wait()
-        self.stopping = true
-        self.stopLock.signal()
-        self.free.signal()
-        self.finished.wait()
-    }
+    func shutDown() { self.ring.shutDown() }
 }

@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import TraceInput
 
 /// A trace reader that parses on a second thread, a few batches ahead of its consumer: the
@@ -40,9 +38,9 @@ public final class ReadAheadReader: TraceReader {
     }
 }
 
-/// The ring `ReadAheadReader` shares with its producer thread: `free` counts empty slots, `full`
-/// filled ones; each slot carries the reader's stats and position after its batch, or the end,
-/// or an error.
+/// The ring `ReadAheadReader` shares with its producer thread (handed over through a
+/// `SlotRing`): each slot carries a batch and the reader's stats and position after it, or the
+/// end, or an error.
 final class ReadAheadPipeline: @unchecked Sendable {
     static let slots = 4
     let inner: any TraceReader
@@ -50,14 +48,7 @@ final class ReadAheadPipeline: @unchecked Sendable {
     /// Per slot: the stats and position after it (nil: the end), or the error that ended it.
     var after: [(stats: ReaderStats, position: InputPosition)?]
     var errors: [(any Error)?]
-    /// (Made with 0 and signalled: libdispatch traps when a semaphore is freed below the value it
-    /// was made with, as this one is when the consumer stops early.)
-    let free = DispatchSemaphore(value: 0)
-    let full = DispatchSemaphore(value: 0)
-    let finished = DispatchSemaphore(value: 0)
-    /// Set by the consumer to stop the producer; read by it after each `free.wait()`.
-    let stopLock = DispatchSemaphore(value: 1)
-    var stopping = false
+    let ring = SlotRing(slots: ReadAheadPipeline.slots)
     /// The consumer's side: the next slot, and whether the end (or an error) was taken.
     var next = 0
     var over = false
@@ -67,24 +58,14 @@ final class ReadAheadPipeline: @unchecked Sendable {
         self.batches = (0..<Self.slots).map { _ in AccessBatch() }
         self.after = Array(repeating: nil, count: Self.slots)
         self.errors = Array(repeating: nil, count: Self.slots)
-        for _ in 0..<Self.slots { self.free.signal() }
-        let thread = Thread { self.produce() }
-        thread.name = "vmsim-read-ahead"
-        thread.start()
-    }
-
-    func isStopping() -> Bool {
-        self.stopLock.wait()
-        defer { self.stopLock.signal() }
-        return self.stopping
+        SlotRing.startThread(named: "vmsim-read-ahead") { self.produce() }
     }
 
     /// The producer: fills slots until the end, an error, or `shutDown()`.
     func produce() {
         var slot = 0
         while true {
-            self.free.wait()
-            if self.isStopping() { break }
+            if !self.ring.waitForFreeSlot() { break }
             let batch = self.batches[slot]
             var more = false
             do {
@@ -94,17 +75,17 @@ final class ReadAheadPipeline: @unchecked Sendable {
                 self.errors[slot] = error
                 self.after[slot] = nil
             }
-            self.full.signal()
+            self.ring.publish()
             if !more { break }
             slot = (slot + 1) % Self.slots
         }
-        self.finished.signal()
+        self.ring.producerFinished()
     }
 
     /// Copies the next batch into `batch`: its stats and position, or nil at the end.
     func take(into batch: AccessBatch) throws -> (ReaderStats, InputPosition)? {
         if self.over { return nil }
-        self.full.wait()
+        self.ring.waitForFullSlot()
         let slot = self.next
         self.next = (slot + 1) % Self.slots
         if let error = self.errors[slot] {
@@ -122,16 +103,10 @@ final class ReadAheadPipeline: @unchecked Sendable {
         batch.keys.update(from: source.keys, count: source.count)
         batch.writes.update(from: source.writes, count: source.count)
         if source.hasNext { batch.next.update(from: source.next, count: source.count) }
-        self.free.signal()
+        self.ring.release()
         return after
     }
 
     /// Stops the producer (it may be waiting for a free slot) and waits until it has.
-    func shutDown() {
-        self.stopLock.wait()
-        self.stopping = true
-        self.stopLock.signal()
-        self.free.signal()
-        self.finished.wait()
-    }
+    func shutDown() { self.ring.shutDown() }
 }
