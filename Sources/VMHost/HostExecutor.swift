@@ -423,6 +423,23 @@ public final class HostExecutor {
     }
 
     /// The host bytes a reference covers (first...last), or nil (skipped, with why).
+    /// The live host process `name` and the host range of `ref` in it, when the process is
+    /// still comparable with the simulation; else nil, with `r.skipped` saying why.
+    func comparableRegion(_ name: String, _ ref: MemoryRef, _ r: inout HostLineResult) -> (
+        HostProcess, ClosedRange<UInt64>
+    )? {
+        guard let p = self.processes[name], p.alive else {
+            r.skipped = "no process \(name) on the host"
+            return nil
+        }
+        if let why = self.diverged[name] {
+            r.skipped = why
+            return nil
+        }
+        guard let range = self.resolve(ref, p, &r) else { return nil }
+        return (p, range)
+    }
+
     func resolve(_ ref: MemoryRef, _ p: HostProcess, _ r: inout HostLineResult) -> ClosedRange<UInt64>? {
         var base: UInt64
         var length: UInt64?
@@ -648,15 +665,7 @@ public final class HostExecutor {
                 "\(subject) is an address of the simulated layout; the helper's mappings are elsewhere"
             return
         case .smaps(let name, let ref, let field):
-            guard let p = self.processes[name], p.alive else {
-                r.skipped = "no process \(name) on the host"
-                return
-            }
-            if let why = self.diverged[name] {
-                r.skipped = why
-                return
-            }
-            guard let range = self.resolve(ref, p, &r) else { return }
+            guard let (p, range) = self.comparableRegion(name, ref, &r) else { return }
             guard let (fields, span) = p.smaps(overlapping: range), let v = fields[field] else {
                 r.skipped = "no smaps field \(field) for \(ref) on the host"
                 return
@@ -680,15 +689,7 @@ public final class HostExecutor {
                 r.skipped = "\(subject): the host's \(field) is not comparable with the simulation's"
                 return
             }
-            guard let p = self.processes[name], p.alive else {
-                r.skipped = "no process \(name) on the host"
-                return
-            }
-            if let why = self.diverged[name] {
-                r.skipped = why
-                return
-            }
-            guard let range = self.resolve(ref, p, &r) else { return }
+            guard let (p, range) = self.comparableRegion(name, ref, &r) else { return }
             let page = range.lowerBound & ~(self.page - 1)
             guard let facts = p.call("pagemap \(page) \(page)"), facts.kind == .ok else {
                 r.skipped = "pagemap of \(ref) failed on the host"
