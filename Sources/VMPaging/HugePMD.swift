@@ -225,13 +225,7 @@ extension PageTableArena {
 
     func visitPMDs(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, _ body: (UInt64, PTE) -> Void)
     {
-        let g = self.geometry
-        let shift = UInt64(g.shift(ofLevel: level))
-        let span: UInt64 = 1 << shift
-        var index = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
-        while index < g.entries(atLevel: level) {
-            let start = base + UInt64(index) << shift
-            if start >= range.upperBound { break }
+        self.forEachEntry(level: level, base: base, range: range) { index, start, span in
             let entry = self.readEntry(table, index, level: level)
             if level == self.pmdLevel {
                 if self.isPMDLeaf(entry, level: level) && start >= range.lowerBound
@@ -242,8 +236,6 @@ extension PageTableArena {
             } else if entry.isPresent && !entry.contains(.pageSize) {
                 self.visitPMDs(table: entry.pfn, level: level + 1, base: start, range: range, body)
             }
-            if span > UInt64.max - start { break }
-            index += 1
         }
     }
 }

@@ -105,22 +105,36 @@ extension PageTableArena {
         }
     }
 
+    /// Each entry of a table at `level` (covering addresses from `base`) whose span overlaps
+    /// `range`, in order: its index, the first address it covers and the span's size — the
+    /// stepping every range walk shares (`pgd_addr_end()` … `pmd_addr_end()` in Linux). Stops at
+    /// the end of the range, of the table, or of the address space.
+    @inline(__always) func forEachEntry(
+        level: Int, base: UInt64, range: Range<UInt64>,
+        _ body: (_ index: Int, _ start: UInt64, _ span: UInt64) -> Void
+    ) {
+        let shift = UInt64(self.geometry.shift(ofLevel: level))
+        let span: UInt64 = 1 << shift
+        let entries = self.geometry.entries(atLevel: level)
+        var index = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
+        while index < entries {
+            let start = base + UInt64(index) << shift
+            if start >= range.upperBound { break }
+            body(index, start, span)
+            if span > UInt64.max - start { break }
+            index += 1
+        }
+    }
+
     func visit(
         table: PFN, level: Int, base: UInt64, range: Range<UInt64>, tablesFreed: inout Int,
         _ body: (UInt64, PTE) -> PTE
     ) {
-        let g = self.geometry
-        let shift = UInt64(g.shift(ofLevel: level))
-        let span: UInt64 = 1 << shift
-        let entries = g.entries(atLevel: level)
-        let lowIndex = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
-        var index = lowIndex
-        while index < entries {
-            let start = base + UInt64(index) << shift
-            if start >= range.upperBound { break }
+        let leaf = self.geometry.levels - 1
+        self.forEachEntry(level: level, base: base, range: range) { index, start, _ in
             let entry = self.readEntry(table, index, level: level)
             if !entry.isNone {
-                if level == g.levels - 1 {
+                if level == leaf {
                     let updated = body(start, entry)
                     if updated != entry { self.writeEntry(table, index, level: level, updated) }
                 } else if self.isPMDLeaf(entry, level: level) {
@@ -140,8 +154,6 @@ extension PageTableArena {
                         body)
                 }
             }
-            if span > UInt64.max - start { break }
-            index += 1
         }
     }
 
@@ -171,12 +183,7 @@ extension PageTableArena {
     ) {
         let g = self.geometry
         guard level < g.levels - 1 else { return }
-        let shift = UInt64(g.shift(ofLevel: level))
-        let entries = g.entries(atLevel: level)
-        var index = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
-        while index < entries {
-            let start = base + UInt64(index) << shift
-            if start >= range.upperBound { break }
+        self.forEachEntry(level: level, base: base, range: range) { index, start, _ in
             let entry = self.readEntry(table, index, level: level)
             if entry.isPresent && self.holdsTable(entry.pfn) && self.slotUser[self.slot(of: entry.pfn)] != 0 {
                 self.freeEmptyTables(
@@ -190,7 +197,6 @@ extension PageTableArena {
                     tables -= 1
                 }
             }
-            index += 1
         }
     }
 

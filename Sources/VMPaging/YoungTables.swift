@@ -15,15 +15,8 @@ extension PageTableArena {
 
     func visitYoung(table: PFN, level: Int, base: UInt64, range: Range<UInt64>, _ body: (UInt64, PTE) -> Void)
     {
-        let g = self.geometry
-        let leaf = g.levels - 1
-        let shift = UInt64(g.shift(ofLevel: level))
-        let span: UInt64 = 1 << shift
-        let entries = g.entries(atLevel: level)
-        var index = range.lowerBound > base ? Int((range.lowerBound - base) >> shift) : 0
-        while index < entries {
-            let start = base + UInt64(index) << shift
-            if start >= range.upperBound { break }
+        let leaf = self.geometry.levels - 1
+        self.forEachEntry(level: level, base: base, range: range) { index, start, _ in
             let entry = self.readEntry(table, index, level: level)
             if level == leaf {
                 if entry.isPresent && start >= range.lowerBound { body(start, entry) }
@@ -39,8 +32,6 @@ extension PageTableArena {
                     self.visitYoung(table: entry.pfn, level: level + 1, base: start, range: range, body)
                 }
             }
-            if span > UInt64.max - start { break }
-            index += 1
         }
     }
 }
